@@ -1,0 +1,77 @@
+//! The project stream's events: one stream per platform project and the repository it owns.
+
+use crate::account::RepoRef;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// A platform project was created on an account; its repository is to be created.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProjectCreated {
+    pub project_id: Uuid,
+    pub name: String,
+    pub account_id: Uuid,
+}
+
+/// The project's repository exists on the provider.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RepoCreated {
+    pub provider_id: String,
+    pub full_name: String,
+    pub clone_url: String,
+    pub web_url: String,
+}
+
+/// GitHub: the repository is in the app installation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RepoAutoAdded {
+    pub installation_id: u64,
+}
+
+/// A project bound to an existing blueprint repository; no repository was created.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProjectImported {
+    pub project_id: Uuid,
+    pub name: String,
+    pub account_id: Uuid,
+    pub repository: RepoRef,
+}
+
+/// GitHub: the installation cannot see the repository; the person must grant access.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RepoAccessPending {
+    pub full_name: String,
+    pub settings_url: String,
+}
+
+/// The repository could not be created, with a reason a person can act on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RepoCreationFailed {
+    pub reason: String,
+}
+
+/// The repository was renamed or transferred on the provider.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RepoRenamed {
+    pub from: String,
+    pub to: String,
+}
+
+/// The repository was deleted on the provider.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct RepoDeleted {}
+
+/// A push to the project's repository: every infrastructure change traced to its commit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RepoPushed {
+    pub git_ref: String,
+    pub commit: String,
+    pub author: String,
+    pub pushed_at: DateTime<Utc>,
+}
+
+/// The project no longer uses its repository.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProjectDetached {
+    pub reason: String,
+}

@@ -1,0 +1,7 @@
+//! forgelink: links GitHub, GitLab and Bitbucket Cloud accounts to an infrastructure platform.
+//! The engine: pure domain deciders, sagas that drive provider calls, the provider clients, the
+//! loopback sandbox, the vault, and the HTTP and CLI shells over one engine handle.
+
+pub mod providers;
+
+pub use forgelink_events as events;

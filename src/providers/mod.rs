@@ -1,0 +1,7 @@
+//! reqwest clients for GitHub, GitLab and Bitbucket Cloud. Base URLs are configuration, so the
+//! same client talks to the real provider, GitHub Enterprise Server, self-managed GitLab or the
+//! loopback sandbox. Providers know nothing of events.
+
+pub mod error;
+
+pub use error::ProviderError;
