@@ -3,5 +3,6 @@
 //! loopback sandbox, the vault, and the HTTP and CLI shells over one engine handle.
 
 pub mod providers;
+pub mod sandbox;
 
 pub use forgelink_events as events;

@@ -22,7 +22,11 @@ impl StreamId {
     pub fn new(id: impl Into<String>) -> Result<Self, String> {
         let id = id.into();
         if id.is_empty() || id.len() > Self::MAX_LEN || id.contains('\0') {
-            return Err(format!("stream id `{}` must be 1-{} bytes without NUL", id.escape_debug(), Self::MAX_LEN));
+            return Err(format!(
+                "stream id `{}` must be 1-{} bytes without NUL",
+                id.escape_debug(),
+                Self::MAX_LEN
+            ));
         }
         Ok(StreamId(id))
     }
@@ -78,7 +82,11 @@ pub struct Metadata {
 impl Metadata {
     /// Metadata for a new flow started by `actor`.
     pub fn new(actor: impl Into<String>) -> Self {
-        Metadata { correlation_id: Uuid::new_v4(), causation_id: None, actor: actor.into() }
+        Metadata {
+            correlation_id: Uuid::new_v4(),
+            causation_id: None,
+            actor: actor.into(),
+        }
     }
 }
 
@@ -130,7 +138,8 @@ impl Envelope {
 
 impl Serialize for Envelope {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let v: serde_json::Value = serde_json::from_str(&self.to_json()).map_err(serde::ser::Error::custom)?;
+        let v: serde_json::Value =
+            serde_json::from_str(&self.to_json()).map_err(serde::ser::Error::custom)?;
         v.serialize(s)
     }
 }
@@ -173,7 +182,12 @@ impl StoredEnvelope<'_> {
     }
 
     pub(crate) fn into_envelope(self) -> Result<Envelope, EnvelopeError> {
-        let event = Event::decode(self.event_type, self.schema_version, self.data.get(), self.recorded_at)?;
+        let event = Event::decode(
+            self.event_type,
+            self.schema_version,
+            self.data.get(),
+            self.recorded_at,
+        )?;
         Ok(Envelope {
             position: self.position,
             stream_id: StreamId::new(self.stream_id).map_err(EnvelopeError::StreamId)?,

@@ -28,7 +28,11 @@ impl std::fmt::Display for ExpectedVersion {
 #[derive(Debug, thiserror::Error)]
 pub enum LogError {
     #[error("wrong expected version on stream {stream}: expected {expected}, but the stream is at version {actual}; read the stream again and retry")]
-    WrongExpectedVersion { stream: StreamId, expected: ExpectedVersion, actual: u64 },
+    WrongExpectedVersion {
+        stream: StreamId,
+        expected: ExpectedVersion,
+        actual: u64,
+    },
 
     #[error("the name `{name}` is already taken by {owner}; choose another name")]
     NameTaken { name: String, owner: StreamId },

@@ -10,11 +10,10 @@ use serde::{Deserialize, Serialize};
 /// Why a stored payload could not become an [`Event`].
 #[derive(Debug, thiserror::Error)]
 pub enum DecodeError {
-    #[error("unknown event type `{event_type}` (schema v{schema_version}); it was written by a newer forgelink")]
-    UnknownType {
-        event_type: String,
-        schema_version: u32,
-    },
+    #[error(
+        "unknown event type `{event_type}` (schema v{schema_version}); it was written by a newer forgelink"
+    )]
+    UnknownType { event_type: String, schema_version: u32 },
     #[error("event type `{event_type}` has schema v{schema_version}, newer than the v{known} this forgelink knows")]
     NewerSchema {
         event_type: String,

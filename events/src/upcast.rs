@@ -17,7 +17,8 @@ pub fn upcast(event_type: &str, from_version: u32, mut value: Value, recorded_at
             ("LinkStarted", 1) => {
                 if let Value::Object(map) = &mut value {
                     let expires = recorded_at + DEFAULT_LINK_TTL;
-                    map.entry("expires_at").or_insert_with(|| Value::String(expires.to_rfc3339()));
+                    map.entry("expires_at")
+                        .or_insert_with(|| Value::String(expires.to_rfc3339()));
                 }
                 version = 2;
             }

@@ -12,10 +12,18 @@ pub enum ProviderError {
     Network { provider: &'static str, detail: String },
     /// A 5xx answer: worth retrying, after `retry_after` when the provider said so.
     #[error("{provider} answered {status} (server error): {detail}")]
-    Server { provider: &'static str, status: u16, retry_after: Option<Duration>, detail: String },
+    Server {
+        provider: &'static str,
+        status: u16,
+        retry_after: Option<Duration>,
+        detail: String,
+    },
     /// 429, or 403 with `x-ratelimit-remaining: 0`: retry after `retry_after`.
     #[error("{provider} rate limit reached; retry in {}s", retry_after.as_secs())]
-    RateLimited { provider: &'static str, retry_after: Duration },
+    RateLimited {
+        provider: &'static str,
+        retry_after: Duration,
+    },
     /// 401: the token is not (or no longer) valid.
     #[error("{provider} refused our credentials: {detail}")]
     Unauthorized { provider: &'static str, detail: String },
@@ -27,7 +35,11 @@ pub enum ProviderError {
     NotFound { provider: &'static str, what: String },
     /// Any other 4xx: the request itself is wrong; retrying will not help.
     #[error("{provider} rejected the request ({status}): {detail}")]
-    Rejected { provider: &'static str, status: u16, detail: String },
+    Rejected {
+        provider: &'static str,
+        status: u16,
+        detail: String,
+    },
     /// The answer did not have the documented shape.
     #[error("{provider} sent an answer we do not understand: {detail}")]
     BadResponse { provider: &'static str, detail: String },

@@ -3,5 +3,6 @@
 //! loopback sandbox. Providers know nothing of events.
 
 pub mod error;
+pub mod http;
 
 pub use error::ProviderError;

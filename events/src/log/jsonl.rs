@@ -44,7 +44,8 @@ impl EventLog {
             if line.trim().is_empty() {
                 continue;
             }
-            let env = decode_envelope(line.as_bytes()).map_err(|e| LogError::Import(format!("line {}: {e}", i + 1)))?;
+            let env = decode_envelope(line.as_bytes())
+                .map_err(|e| LogError::Import(format!("line {}: {e}", i + 1)))?;
             chunk.push((env, line.into_bytes()));
             if chunk.len() == IMPORT_CHUNK {
                 total += self.import_chunk(std::mem::take(&mut chunk)).await?;

@@ -39,7 +39,11 @@ pub struct LogOptions {
 
 impl Default for LogOptions {
     fn default() -> Self {
-        LogOptions { durability: Durability::Flush, max_batch: 4096, queue_depth: 16384 }
+        LogOptions {
+            durability: Durability::Flush,
+            max_batch: 4096,
+            queue_depth: 16384,
+        }
     }
 }
 
@@ -100,7 +104,11 @@ impl EventLog {
             .map_err(|e| open_error(&path, e))?;
         let tree = db.open_tree("log")?;
         let head = tree.get(keys::HEAD)?.map_or(0, |v| keys::u64_from(&v));
-        if let Some((key, _)) = tree.range(keys::event(1)..=keys::event(u64::MAX)).next_back().transpose()? {
+        if let Some((key, _)) = tree
+            .range(keys::event(1)..=keys::event(u64::MAX))
+            .next_back()
+            .transpose()?
+        {
             let last = keys::position_of_event_key(&key).unwrap_or(0);
             if last != head {
                 return Err(LogError::CorruptRecord {
@@ -140,7 +148,12 @@ impl EventLog {
     }
 
     fn sender(&self) -> Result<mpsc::Sender<Request>, LogError> {
-        self.inner.tx.lock().ok().and_then(|tx| tx.clone()).ok_or(LogError::Closed)
+        self.inner
+            .tx
+            .lock()
+            .ok()
+            .and_then(|tx| tx.clone())
+            .ok_or(LogError::Closed)
     }
 
     /// Appends `events` to `stream` if its version is as `expected`, atomically with the name
@@ -154,8 +167,18 @@ impl EventLog {
         meta: Metadata,
     ) -> Result<AppendOutcome, LogError> {
         let (reply, rx) = oneshot::channel();
-        let req = AppendRequest { stream: stream.clone(), expected, events, command_id, meta, reply };
-        self.sender()?.send(Request::Append(req)).await.map_err(|_| LogError::Closed)?;
+        let req = AppendRequest {
+            stream: stream.clone(),
+            expected,
+            events,
+            command_id,
+            meta,
+            reply,
+        };
+        self.sender()?
+            .send(Request::Append(req))
+            .await
+            .map_err(|_| LogError::Closed)?;
         rx.await.map_err(|_| LogError::Closed)?
     }
 
@@ -171,7 +194,11 @@ impl EventLog {
 
     /// The current version of `stream` (0 when it does not exist).
     pub fn stream_version(&self, stream: &StreamId) -> Result<u64, LogError> {
-        Ok(self.inner.tree.get(keys::stream_head(stream.as_str()))?.map_or(0, |v| keys::u64_from(&v)))
+        Ok(self
+            .inner
+            .tree
+            .get(keys::stream_head(stream.as_str()))?
+            .map_or(0, |v| keys::u64_from(&v)))
     }
 
     /// The stream that holds `unique_name` (case-insensitive), if any.
@@ -193,10 +220,14 @@ impl EventLog {
         for item in self.inner.tree.range(start..=end) {
             let (_, pos) = item?;
             let position = keys::u64_from(&pos);
-            let bytes = self.inner.tree.get(keys::event(position))?.ok_or_else(|| LogError::CorruptRecord {
-                position,
-                detail: format!("indexed by stream {stream} but missing"),
-            })?;
+            let bytes =
+                self.inner
+                    .tree
+                    .get(keys::event(position))?
+                    .ok_or_else(|| LogError::CorruptRecord {
+                        position,
+                        detail: format!("indexed by stream {stream} but missing"),
+                    })?;
             out.push(decode_at(position, &bytes)?);
         }
         Ok(out)
@@ -205,11 +236,15 @@ impl EventLog {
     /// Every event from `from_position` (1 = all) in position order, up to the head at the time
     /// of the call or later.
     pub fn read_all(&self, from_position: u64) -> ReadAll {
-        ReadAll { iter: self.raw_range(from_position) }
+        ReadAll {
+            iter: self.raw_range(from_position),
+        }
     }
 
     fn raw_range(&self, from_position: u64) -> sled::Iter {
-        self.inner.tree.range(keys::event(from_position.max(1))..=keys::event(u64::MAX))
+        self.inner
+            .tree
+            .range(keys::event(from_position.max(1))..=keys::event(u64::MAX))
     }
 
     /// Flushes everything to disk now.
@@ -238,20 +273,28 @@ impl Iterator for ReadAll {
 
 /// Decodes the record at `position`, naming the position in any error.
 pub(crate) fn decode_at(position: u64, bytes: &[u8]) -> Result<Envelope, LogError> {
-    let stored = StoredEnvelope::parse(bytes).map_err(|e| LogError::CorruptRecord { position, detail: e.to_string() })?;
+    let stored = StoredEnvelope::parse(bytes).map_err(|e| LogError::CorruptRecord {
+        position,
+        detail: e.to_string(),
+    })?;
     stored.into_envelope().map_err(|e| match e {
         EnvelopeError::Decode(DecodeError::UnknownType { event_type, .. })
         | EnvelopeError::Decode(DecodeError::NewerSchema { event_type, .. }) => {
             LogError::UnknownEventType { position, event_type }
         }
-        other => LogError::CorruptRecord { position, detail: other.to_string() },
+        other => LogError::CorruptRecord {
+            position,
+            detail: other.to_string(),
+        },
     })
 }
 
 fn open_error(path: &Path, e: sled::Error) -> LogError {
     let text = e.to_string();
     if text.contains("lock") || text.contains("WouldBlock") || text.contains("temporarily unavailable") {
-        LogError::Locked { path: path.to_path_buf() }
+        LogError::Locked {
+            path: path.to_path_buf(),
+        }
     } else {
         LogError::Storage(format!("cannot open {}: {text}", path.display()))
     }

@@ -12,6 +12,9 @@ use std::collections::HashMap;
 use tokio::sync::{mpsc, oneshot, watch};
 use uuid::Uuid;
 
+/// Name keys and their new owner (None = released), in the order an append stages them.
+type NameChanges = Vec<(Vec<u8>, Option<StreamId>)>;
+
 pub(crate) type Reply = oneshot::Sender<Result<AppendOutcome, LogError>>;
 
 pub(crate) struct AppendRequest {
@@ -123,7 +126,10 @@ impl Writer {
         if let Some(v) = overlay.heads.get(stream) {
             return Ok(*v);
         }
-        Ok(self.tree.get(keys::stream_head(stream.as_str()))?.map_or(0, |v| keys::u64_from(&v)))
+        Ok(self
+            .tree
+            .get(keys::stream_head(stream.as_str()))?
+            .map_or(0, |v| keys::u64_from(&v)))
     }
 
     fn name_owner(&self, overlay: &Overlay, key: &[u8]) -> Result<Option<StreamId>, LogError> {
@@ -165,7 +171,9 @@ impl Writer {
             return Ok(first);
         }
         if req.events.is_empty() {
-            return Err(LogError::InvalidAppend("an append needs at least one event".into()));
+            return Err(LogError::InvalidAppend(
+                "an append needs at least one event".into(),
+            ));
         }
         let current = self.stream_version(overlay, &req.stream)?;
         let ok = match req.expected {
@@ -200,7 +208,10 @@ impl Writer {
                 event: event.clone(),
             };
             batch.insert(&keys::event(position), envelope.to_json().as_bytes());
-            batch.insert(keys::stream_index(req.stream.as_str(), version), &position.to_be_bytes());
+            batch.insert(
+                keys::stream_index(req.stream.as_str(), version),
+                &position.to_be_bytes(),
+            );
         }
         let n = req.events.len() as u64;
         let outcome = AppendOutcome {
@@ -210,8 +221,14 @@ impl Writer {
             stream_version: current + n,
             duplicate: false,
         };
-        batch.insert(keys::stream_head(req.stream.as_str()), &outcome.stream_version.to_be_bytes());
-        batch.insert(&keys::command(&req.command_id), serde_json::to_vec(&outcome).expect("outcome serializes"));
+        batch.insert(
+            keys::stream_head(req.stream.as_str()),
+            &outcome.stream_version.to_be_bytes(),
+        );
+        batch.insert(
+            &keys::command(&req.command_id),
+            serde_json::to_vec(&outcome).expect("outcome serializes"),
+        );
         for (key, owner) in names {
             match &owner {
                 Some(s) => batch.insert(key.as_slice(), s.as_str().as_bytes()),
@@ -227,9 +244,9 @@ impl Writer {
 
     /// Applies the events' name releases and claims in order; a claim on a name another stream
     /// holds refuses the whole append.
-    fn stage_names(&self, req: &AppendRequest, overlay: &Overlay) -> Result<Vec<(Vec<u8>, Option<StreamId>)>, LogError> {
-        let mut staged: Vec<(Vec<u8>, Option<StreamId>)> = Vec::new();
-        let lookup = |staged: &Vec<(Vec<u8>, Option<StreamId>)>, key: &[u8]| -> Result<Option<StreamId>, LogError> {
+    fn stage_names(&self, req: &AppendRequest, overlay: &Overlay) -> Result<NameChanges, LogError> {
+        let mut staged: NameChanges = Vec::new();
+        let lookup = |staged: &NameChanges, key: &[u8]| -> Result<Option<StreamId>, LogError> {
             if let Some((_, owner)) = staged.iter().rev().find(|(k, _)| k == key) {
                 return Ok(owner.clone());
             }
@@ -246,7 +263,10 @@ impl Writer {
                 let key = keys::name(name);
                 match lookup(&staged, &key)? {
                     Some(owner) if owner != req.stream => {
-                        return Err(LogError::NameTaken { name: name.to_string(), owner });
+                        return Err(LogError::NameTaken {
+                            name: name.to_string(),
+                            owner,
+                        });
                     }
                     _ => staged.push((key, Some(req.stream.clone()))),
                 }
@@ -275,8 +295,14 @@ impl Writer {
                 )));
             }
             batch.insert(&keys::event(env.position), bytes.as_slice());
-            batch.insert(keys::stream_index(env.stream_id.as_str(), env.stream_version), &env.position.to_be_bytes());
-            batch.insert(keys::stream_head(env.stream_id.as_str()), &env.stream_version.to_be_bytes());
+            batch.insert(
+                keys::stream_index(env.stream_id.as_str(), env.stream_version),
+                &env.position.to_be_bytes(),
+            );
+            batch.insert(
+                keys::stream_head(env.stream_id.as_str()),
+                &env.stream_version.to_be_bytes(),
+            );
             overlay.heads.insert(env.stream_id.clone(), env.stream_version);
             if let Some(name) = env.event.name_release() {
                 let key = keys::name(name);
@@ -302,7 +328,10 @@ impl Writer {
                     duplicate: false,
                 },
             };
-            batch.insert(&keys::command(&env.command_id), serde_json::to_vec(&outcome).expect("outcome serializes"));
+            batch.insert(
+                &keys::command(&env.command_id),
+                serde_json::to_vec(&outcome).expect("outcome serializes"),
+            );
             overlay.commands.insert(env.command_id, outcome);
             next = env.position;
         }

@@ -1,0 +1,82 @@
+//! Switchable faults shared by the three sandbox servers: the next N calls answer 500, or 429
+//! with `Retry-After`, or every call is slowed down. Each provider's server adds its own
+//! provider-specific switches next to these.
+
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::time::Duration;
+
+/// Faults a test or the demo can switch on at any time; all counters are consumed per call.
+#[derive(Debug, Default)]
+pub struct Faults {
+    /// The next N API calls answer 500.
+    pub fail_next: AtomicU32,
+    /// The next N API calls answer 429 with `Retry-After: retry_after_secs`.
+    pub rate_limit_next: AtomicU32,
+    pub retry_after_secs: AtomicU32,
+    /// Every API call waits this long before answering.
+    pub delay_ms: AtomicU64,
+}
+
+impl Faults {
+    pub fn fail_next(&self, n: u32) {
+        self.fail_next.store(n, Ordering::SeqCst);
+    }
+
+    pub fn rate_limit_next(&self, n: u32, retry_after_secs: u32) {
+        self.retry_after_secs.store(retry_after_secs, Ordering::SeqCst);
+        self.rate_limit_next.store(n, Ordering::SeqCst);
+    }
+
+    pub fn set_delay(&self, delay: Duration) {
+        self.delay_ms.store(delay.as_millis() as u64, Ordering::SeqCst);
+    }
+
+    /// Called at the start of every API handler: sleeps if slowed, and returns the fault answer
+    /// to send instead of the real one, if a fault is armed.
+    pub async fn inject(&self) -> Option<Response> {
+        let delay = self.delay_ms.load(Ordering::SeqCst);
+        if delay > 0 {
+            tokio::time::sleep(Duration::from_millis(delay)).await;
+        }
+        if take_one(&self.fail_next) {
+            let body = axum::Json(serde_json::json!({"message": "Server Error (sandbox fault)"}));
+            return Some((StatusCode::INTERNAL_SERVER_ERROR, body).into_response());
+        }
+        if take_one(&self.rate_limit_next) {
+            let secs = self.retry_after_secs.load(Ordering::SeqCst);
+            let body = axum::Json(serde_json::json!({"message": "API rate limit exceeded (sandbox fault)"}));
+            let mut resp = (StatusCode::TOO_MANY_REQUESTS, body).into_response();
+            resp.headers_mut().insert("retry-after", HeaderValue::from(secs));
+            resp.headers_mut()
+                .insert("x-ratelimit-remaining", HeaderValue::from(0u32));
+            return Some(resp);
+        }
+        None
+    }
+}
+
+/// Decrements `counter` if it is above zero; true when it did.
+fn take_one(counter: &AtomicU32) -> bool {
+    counter
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+        .is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn armed_faults_fire_exactly_as_many_times_as_asked() {
+        let f = Faults::default();
+        f.fail_next(2);
+        f.rate_limit_next(1, 3);
+        let mut statuses = Vec::new();
+        for _ in 0..4 {
+            statuses.push(f.inject().await.map(|r| r.status().as_u16()));
+        }
+        assert_eq!(statuses, vec![Some(500), Some(500), Some(429), None]);
+    }
+}
