@@ -4,5 +4,6 @@
 
 pub mod providers;
 pub mod sandbox;
+pub mod secret;
 
 pub use forgelink_events as events;

@@ -34,6 +34,23 @@ pub struct LinkStarted {
     pub expires_at: DateTime<Utc>,
 }
 
+/// The person came back from the provider with our `state` (checked, and now spent): the saga
+/// verifies what the provider says before anything is believed. The OAuth `code` itself is a
+/// secret and lives in the vault under `code_ref`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthorizationReceived {
+    pub attempt_id: Uuid,
+    /// GitHub: the `installation_id` the callback claims (not yet verified).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub installation_id: Option<u64>,
+    /// GitHub: `install`, `update` or `request`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub setup_action: Option<String>,
+    /// Vault reference of the OAuth code, when the callback brought one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code_ref: Option<String>,
+}
+
 /// What the provider granted, verified by the saga before it was believed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]

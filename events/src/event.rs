@@ -109,6 +109,7 @@ events! {
     // account stream
     AccountNamed = 1,
     LinkStarted = 2,
+    AuthorizationReceived = 1,
     InstallApproved = 1,
     GroupSelected = 1,
     WorkspaceSelected = 1,
