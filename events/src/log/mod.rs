@@ -97,11 +97,7 @@ impl EventLog {
     /// Opens (or creates) the log in the folder `path`.
     pub fn open(path: impl AsRef<Path>, options: LogOptions) -> Result<EventLog, LogError> {
         let path = path.as_ref().to_path_buf();
-        let db = sled::Config::new()
-            .path(&path)
-            .flush_every_ms(Some(500))
-            .open()
-            .map_err(|e| open_error(&path, e))?;
+        let db = open_db(&path)?;
         let tree = db.open_tree("log")?;
         let head = tree.get(keys::HEAD)?.map_or(0, |v| keys::u64_from(&v));
         if let Some((key, _)) = tree
@@ -287,6 +283,23 @@ pub(crate) fn decode_at(position: u64, bytes: &[u8]) -> Result<Envelope, LogErro
             detail: other.to_string(),
         },
     })
+}
+
+/// Opens the sled database, waiting briefly for a lock that a handle dropped a moment ago (in
+/// this process or one that just exited) may still hold while sled's threads wind down.
+fn open_db(path: &Path) -> Result<sled::Db, LogError> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_millis(1500);
+    loop {
+        match sled::Config::new().path(path).flush_every_ms(Some(500)).open() {
+            Ok(db) => return Ok(db),
+            Err(e) => match open_error(path, e) {
+                LogError::Locked { .. } if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(25));
+                }
+                other => return Err(other),
+            },
+        }
+    }
 }
 
 fn open_error(path: &Path, e: sled::Error) -> LogError {
