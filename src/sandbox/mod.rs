@@ -4,6 +4,8 @@
 //! the base URL differs from the real thing.
 
 pub mod faults;
+pub mod gitlab;
+pub mod oauth;
 
 use std::net::SocketAddr;
 use tokio::task::JoinHandle;
