@@ -24,13 +24,19 @@ fn query_of(url: &str) -> HashMap<String, String> {
 /// Authorize, approve as the signed-in person and exchange: the tokens an account starts with.
 async fn link(sandbox: &GitLabSandbox, client: &GitLabClient) -> TokenPair {
     let pkce = Pkce::generate();
-    let redirect = sandbox.approve(&client.authorize_url("st", &pkce.challenge)).await.unwrap();
+    let redirect = sandbox
+        .approve(&client.authorize_url("st", &pkce.challenge))
+        .await
+        .unwrap();
     let code = Secret::new(query_of(&redirect)["code"].clone());
     client.exchange_code(&code, &pkce.verifier).await.unwrap()
 }
 
 fn no_redirects() -> reqwest::Client {
-    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
 }
 
 #[tokio::test]
@@ -49,7 +55,10 @@ async fn a_person_links_gitlab_with_pkce_and_every_group_page_is_listed() {
     assert!(redirect.starts_with(CALLBACK), "{redirect}");
     let q = query_of(&redirect);
     assert_eq!(q["state"], "state-123");
-    let tokens = client.exchange_code(&Secret::new(q["code"].clone()), &pkce.verifier).await.unwrap();
+    let tokens = client
+        .exchange_code(&Secret::new(q["code"].clone()), &pkce.verifier)
+        .await
+        .unwrap();
     assert_eq!(tokens.scopes, vec!["api", "read_user"]);
     let lifetime = tokens.expires_at - chrono::Utc::now();
     assert!(lifetime > chrono::Duration::seconds(7100) && lifetime <= chrono::Duration::seconds(7200));
@@ -58,9 +67,14 @@ async fn a_person_links_gitlab_with_pkce_and_every_group_page_is_listed() {
     let groups = client.groups(&tokens.access_token).await.unwrap();
     let mut ids: Vec<u64> = groups.iter().map(|g| g.id).collect();
     ids.sort();
-    assert_eq!(ids, expected, "all 230 groups over three pages, without the reporter-only one");
+    assert_eq!(
+        ids, expected,
+        "all 230 groups over three pages, without the reporter-only one"
+    );
     assert!(!ids.contains(&reporter_only));
-    assert!(groups.iter().any(|g| g.full_path == "acme/team-229" && g.name == "team-229"));
+    assert!(groups
+        .iter()
+        .any(|g| g.full_path == "acme/team-229" && g.name == "team-229"));
 }
 
 #[tokio::test]
@@ -95,7 +109,10 @@ async fn a_wrong_pkce_verifier_is_refused_and_the_right_one_still_works() {
     let (sandbox, client) = setup().await;
     sandbox.seed_user("carol");
     let pkce = Pkce::generate();
-    let redirect = sandbox.approve(&client.authorize_url("s", &pkce.challenge)).await.unwrap();
+    let redirect = sandbox
+        .approve(&client.authorize_url("s", &pkce.challenge))
+        .await
+        .unwrap();
     let code = Secret::new(query_of(&redirect)["code"].clone());
     let wrong = Pkce::generate().verifier;
     let err = client.exchange_code(&code, &wrong).await.unwrap_err();
@@ -109,15 +126,28 @@ async fn a_code_can_be_redeemed_only_once_and_only_within_ten_minutes() {
     sandbox.seed_user("dave");
     let pkce = Pkce::generate();
     let code = |r: String| Secret::new(query_of(&r)["code"].clone());
-    let first = code(sandbox.approve(&client.authorize_url("s", &pkce.challenge)).await.unwrap());
+    let first = code(
+        sandbox
+            .approve(&client.authorize_url("s", &pkce.challenge))
+            .await
+            .unwrap(),
+    );
     client.exchange_code(&first, &pkce.verifier).await.unwrap();
     let again = client.exchange_code(&first, &pkce.verifier).await.unwrap_err();
     assert!(matches!(again, ProviderError::InvalidGrant { .. }), "{again:?}");
 
-    let late = code(sandbox.approve(&client.authorize_url("s", &pkce.challenge)).await.unwrap());
+    let late = code(
+        sandbox
+            .approve(&client.authorize_url("s", &pkce.challenge))
+            .await
+            .unwrap(),
+    );
     sandbox.advance_clock(Duration::from_secs(601));
     let expired = client.exchange_code(&late, &pkce.verifier).await.unwrap_err();
-    assert!(matches!(expired, ProviderError::InvalidGrant { .. }), "{expired:?}");
+    assert!(
+        matches!(expired, ProviderError::InvalidGrant { .. }),
+        "{expired:?}"
+    );
 }
 
 #[tokio::test]
@@ -128,7 +158,10 @@ async fn a_refresh_rotates_both_tokens_and_the_old_ones_are_refused() {
     let new = client.refresh(&old.refresh_token).await.unwrap();
     assert_ne!(new.access_token, old.access_token);
     assert_ne!(new.refresh_token, old.refresh_token);
-    assert_eq!(client.current_user(&new.access_token).await.unwrap().username, "erin");
+    assert_eq!(
+        client.current_user(&new.access_token).await.unwrap().username,
+        "erin"
+    );
     let reuse = client.refresh(&old.refresh_token).await.unwrap_err();
     assert!(matches!(reuse, ProviderError::InvalidGrant { .. }), "{reuse:?}");
     let stale = client.current_user(&old.access_token).await.unwrap_err();
@@ -165,7 +198,10 @@ async fn a_revoked_grant_refuses_the_api_and_the_refresh_with_invalid_grant() {
     let api = client.current_user(&tokens.access_token).await.unwrap_err();
     assert!(matches!(api, ProviderError::Unauthorized { .. }), "{api:?}");
     let refresh = client.refresh(&tokens.refresh_token).await.unwrap_err();
-    assert!(matches!(refresh, ProviderError::InvalidGrant { .. }), "{refresh:?}");
+    assert!(
+        matches!(refresh, ProviderError::InvalidGrant { .. }),
+        "{refresh:?}"
+    );
     assert!(!refresh.is_retryable());
 }
 
@@ -175,15 +211,27 @@ async fn the_approval_page_shows_the_app_and_authorize_redirects_with_code_and_s
     sandbox.seed_user("heidi");
     let pkce = Pkce::generate();
     let http = no_redirects();
-    let page = http.get(client.authorize_url("st<1>", &pkce.challenge)).send().await.unwrap();
+    let page = http
+        .get(client.authorize_url("st<1>", &pkce.challenge))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(page.status(), 200);
     let html = page.text().await.unwrap();
-    assert!(html.contains("Authorize forgelink to use your account?"), "{html}");
+    assert!(
+        html.contains("Authorize forgelink to use your account?"),
+        "{html}"
+    );
     assert!(html.contains(r#"value="authorize">Authorize</button>"#));
     assert!(html.contains(r#"value="deny">Deny</button>"#));
-    assert!(html.contains(r#"name="state" value="st&lt;1&gt;""#), "state is escaped");
+    assert!(
+        html.contains(r#"name="state" value="st&lt;1&gt;""#),
+        "state is escaped"
+    );
 
-    let mut form: Vec<(String, String)> = query_of(&client.authorize_url("st<1>", &pkce.challenge)).into_iter().collect();
+    let mut form: Vec<(String, String)> = query_of(&client.authorize_url("st<1>", &pkce.challenge))
+        .into_iter()
+        .collect();
     form.push(("decision".into(), "authorize".into()));
     let resp = http
         .post(format!("{}/oauth/authorize", sandbox.base_url()))
@@ -196,7 +244,9 @@ async fn the_approval_page_shows_the_app_and_authorize_redirects_with_code_and_s
     assert!(location.starts_with(CALLBACK));
     let q = query_of(&location);
     assert_eq!(q["state"], "st<1>");
-    let tokens = client.exchange_code(&Secret::new(q["code"].clone()), &pkce.verifier).await;
+    let tokens = client
+        .exchange_code(&Secret::new(q["code"].clone()), &pkce.verifier)
+        .await;
     assert!(tokens.is_ok(), "{tokens:?}");
 }
 
@@ -233,13 +283,20 @@ async fn an_unregistered_redirect_uri_or_client_gets_an_error_page_never_a_redir
     let url = rogue.authorize_url("s", &Pkce::generate().challenge);
     let resp = no_redirects().get(&url).send().await.unwrap();
     assert_eq!(resp.status(), 400);
-    assert!(resp.text().await.unwrap().contains("redirect URI included is not valid"));
+    assert!(resp
+        .text()
+        .await
+        .unwrap()
+        .contains("redirect URI included is not valid"));
     assert!(sandbox.approve(&url).await.is_err());
 
     config.redirect_uri = CALLBACK.into();
     config.client_id = "someone-else".into();
     let stranger = GitLabClient::new(config, reqwest::Client::new());
-    assert!(sandbox.approve(&stranger.authorize_url("s", &Pkce::generate().challenge)).await.is_err());
+    assert!(sandbox
+        .approve(&stranger.authorize_url("s", &Pkce::generate().challenge))
+        .await
+        .is_err());
 }
 
 #[tokio::test]
@@ -247,20 +304,28 @@ async fn a_wrong_client_secret_is_refused_at_the_token_endpoint() {
     let (sandbox, client) = setup().await;
     sandbox.seed_user("ken");
     let pkce = Pkce::generate();
-    let redirect = sandbox.approve(&client.authorize_url("s", &pkce.challenge)).await.unwrap();
+    let redirect = sandbox
+        .approve(&client.authorize_url("s", &pkce.challenge))
+        .await
+        .unwrap();
     let config = GitLabConfig {
         client_secret: Secret::new("gloas-wrong"),
         ..sandbox.client_config(CALLBACK)
     };
     let bad = GitLabClient::new(config, reqwest::Client::new());
-    let err = bad.exchange_code(&Secret::new(query_of(&redirect)["code"].clone()), &pkce.verifier).await.unwrap_err();
+    let err = bad
+        .exchange_code(&Secret::new(query_of(&redirect)["code"].clone()), &pkce.verifier)
+        .await
+        .unwrap_err();
     assert!(matches!(err, ProviderError::Unauthorized { .. }), "{err:?}");
 }
 
 #[tokio::test]
 async fn api_calls_without_a_token_get_gitlabs_401_body() {
     let (sandbox, _client) = setup().await;
-    let resp = reqwest::get(format!("{}/api/v4/user", sandbox.base_url())).await.unwrap();
+    let resp = reqwest::get(format!("{}/api/v4/user", sandbox.base_url()))
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 401);
     let body: serde_json::Value = resp.json().await.unwrap();
     assert_eq!(body, serde_json::json!({"message": "401 Unauthorized"}));
@@ -274,7 +339,10 @@ async fn server_errors_and_rate_limits_are_classified_for_the_saga_to_retry() {
     let tokens = link(&sandbox, &client).await;
     sandbox.faults.fail_next(1);
     let err = client.groups(&tokens.access_token).await.unwrap_err();
-    assert!(matches!(err, ProviderError::Server { status: 500, .. }) && err.is_retryable(), "{err:?}");
+    assert!(
+        matches!(err, ProviderError::Server { status: 500, .. }) && err.is_retryable(),
+        "{err:?}"
+    );
     sandbox.faults.rate_limit_next(1, 7);
     let err = client.refresh(&tokens.refresh_token).await.unwrap_err();
     assert_eq!(err.retry_after(), Some(Duration::from_secs(7)), "{err:?}");
@@ -292,7 +360,13 @@ async fn errors_and_debug_output_never_contain_tokens_or_codes() {
     let new = client.refresh(&tokens.refresh_token).await.unwrap();
     sandbox.revoke_grant();
     let mut printed = vec![format!("{tokens:?} {new:?} {client:?}")];
-    printed.push(client.refresh(&tokens.refresh_token).await.unwrap_err().to_string());
+    printed.push(
+        client
+            .refresh(&tokens.refresh_token)
+            .await
+            .unwrap_err()
+            .to_string(),
+    );
     printed.push(client.refresh(&new.refresh_token).await.unwrap_err().to_string());
     printed.push(client.groups(&new.access_token).await.unwrap_err().to_string());
     let issued = sandbox.issued_tokens();

@@ -111,8 +111,11 @@ impl BitbucketClient {
     /// Trades a refresh token for a new pair; the old refresh token is dead afterwards.
     /// A revoked grant or an already used refresh token gives [`ProviderError::InvalidGrant`].
     pub async fn refresh(&self, refresh_token: &Secret) -> Result<TokenPair, ProviderError> {
-        self.token(&[("grant_type", "refresh_token"), ("refresh_token", refresh_token.expose())])
-            .await
+        self.token(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh_token.expose()),
+        ])
+        .await
     }
 
     async fn token(&self, form: &[(&str, &str)]) -> Result<TokenPair, ProviderError> {
@@ -131,14 +134,19 @@ impl BitbucketClient {
 
     /// The user the token belongs to.
     pub async fn current_user(&self, token: &Secret) -> Result<BitbucketUser, ProviderError> {
-        let resp = self.get(&format!("{}/2.0/user", self.config.api_url), token).await?;
+        let resp = self
+            .get(&format!("{}/2.0/user", self.config.api_url), token)
+            .await?;
         http::json(PROVIDER, "current user", resp).await
     }
 
     /// The workspaces (all pages) where the user is an owner or a member: a collaborator only
     /// has access to single repositories and cannot create new ones.
     pub async fn workspaces(&self, token: &Secret) -> Result<Vec<BitbucketWorkspace>, ProviderError> {
-        let first = format!("{}/2.0/user/permissions/workspaces?pagelen=100", self.config.api_url);
+        let first = format!(
+            "{}/2.0/user/permissions/workspaces?pagelen=100",
+            self.config.api_url
+        );
         let all: Vec<Membership> = self.all_pages(first, token, "workspaces").await?;
         Ok(all
             .into_iter()
@@ -148,7 +156,11 @@ impl BitbucketClient {
     }
 
     /// Every project (all pages) of `workspace` (its slug or `{uuid}`).
-    pub async fn projects(&self, token: &Secret, workspace: &str) -> Result<Vec<BitbucketProject>, ProviderError> {
+    pub async fn projects(
+        &self,
+        token: &Secret,
+        workspace: &str,
+    ) -> Result<Vec<BitbucketProject>, ProviderError> {
         let mut u = url::Url::parse(&self.config.api_url).map_err(|e| ProviderError::BadResponse {
             provider: PROVIDER,
             detail: format!("api_url is not a URL: {e}"),
@@ -224,7 +236,11 @@ mod tests {
         let u = url::Url::parse(&c.authorize_url("st 1")).unwrap();
         assert_eq!(u.path(), "/site/oauth2/authorize");
         let q: Vec<(String, String)> = u.query_pairs().into_owned().collect();
-        let pairs = [("client_id", "key-1"), ("response_type", "code"), ("state", "st 1")];
+        let pairs = [
+            ("client_id", "key-1"),
+            ("response_type", "code"),
+            ("state", "st 1"),
+        ];
         assert_eq!(q, pairs.map(|(k, v)| (k.to_string(), v.to_string())).to_vec());
         assert!(!format!("{c:?}").contains("s3cret"));
     }

@@ -103,8 +103,11 @@ impl GitLabClient {
     /// Trades a refresh token for a new pair; the old refresh token is dead afterwards.
     /// A revoked grant or an already used refresh token gives [`ProviderError::InvalidGrant`].
     pub async fn refresh(&self, refresh_token: &Secret) -> Result<TokenPair, ProviderError> {
-        self.token(&[("grant_type", "refresh_token"), ("refresh_token", refresh_token.expose())])
-            .await
+        self.token(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh_token.expose()),
+        ])
+        .await
     }
 
     async fn token(&self, grant: &[(&str, &str)]) -> Result<TokenPair, ProviderError> {
@@ -129,7 +132,9 @@ impl GitLabClient {
 
     /// The user the token belongs to.
     pub async fn current_user(&self, token: &Secret) -> Result<GitLabUser, ProviderError> {
-        let resp = self.get(&format!("{}/api/v4/user", self.config.base_url), token).await?;
+        let resp = self
+            .get(&format!("{}/api/v4/user", self.config.base_url), token)
+            .await?;
         http::json(PROVIDER, "current user", resp).await
     }
 
@@ -191,8 +196,15 @@ impl GitLabClient {
             provider: PROVIDER,
             detail: format!("page URL: {e}"),
         })?;
-        let kept: Vec<(String, String)> = u.query_pairs().into_owned().filter(|(k, _)| k != "page").collect();
-        u.query_pairs_mut().clear().extend_pairs(kept).append_pair("page", page);
+        let kept: Vec<(String, String)> = u
+            .query_pairs()
+            .into_owned()
+            .filter(|(k, _)| k != "page")
+            .collect();
+        u.query_pairs_mut()
+            .clear()
+            .extend_pairs(kept)
+            .append_pair("page", page);
         Ok(Some(u.to_string()))
     }
 }
@@ -244,8 +256,36 @@ mod tests {
     #[test]
     fn link_headers_yield_the_next_page_only() {
         let h = r#"<https://g/api/v4/groups?page=1>; rel="prev", <https://g/api/v4/groups?page=3>; rel="next", <https://g/x?page=9>; rel="last""#;
-        assert_eq!(link_rel_next(h).as_deref(), Some("https://g/api/v4/groups?page=3"));
+        assert_eq!(
+            link_rel_next(h).as_deref(),
+            Some("https://g/api/v4/groups?page=3")
+        );
         assert_eq!(link_rel_next(r#"<https://g/x>; rel="last""#), None);
+    }
+
+    #[test]
+    fn without_a_link_header_x_next_page_replaces_the_page_parameter() {
+        let c = client();
+        let current = "https://gitlab.example.com/api/v4/groups?min_access_level=30&per_page=100&page=2";
+        let mut h = HeaderMap::new();
+        h.insert("x-next-page", "3".parse().unwrap());
+        let next = c.next_page(current, &h).unwrap().unwrap();
+        assert_eq!(
+            next,
+            "https://gitlab.example.com/api/v4/groups?min_access_level=30&per_page=100&page=3"
+        );
+        h.insert("x-next-page", "".parse().unwrap());
+        assert_eq!(c.next_page(current, &h).unwrap(), None);
+        h.insert(
+            "link",
+            r#"<https://evil.example/api/v4/groups?page=3>; rel="next""#
+                .parse()
+                .unwrap(),
+        );
+        assert!(
+            c.next_page(current, &h).is_err(),
+            "the token must not follow a link to another host"
+        );
     }
 
     #[test]

@@ -63,13 +63,13 @@ const DEFAULT_LIFETIME_SECS: i64 = 7200;
 impl TokenAnswer {
     /// The pair to store; an answer without a refresh token cannot be kept alive, so it is refused.
     pub fn into_pair(self, provider: &'static str) -> Result<TokenPair, ProviderError> {
-        let refresh_token = self
-            .refresh_token
-            .filter(|t| !t.is_empty())
-            .ok_or_else(|| ProviderError::BadResponse {
-                provider,
-                detail: "the token answer has no refresh_token".to_string(),
-            })?;
+        let refresh_token =
+            self.refresh_token
+                .filter(|t| !t.is_empty())
+                .ok_or_else(|| ProviderError::BadResponse {
+                    provider,
+                    detail: "the token answer has no refresh_token".to_string(),
+                })?;
         if self.access_token.is_empty() {
             return Err(ProviderError::BadResponse {
                 provider,
@@ -137,16 +137,21 @@ mod tests {
 
     #[test]
     fn pagination_links_must_stay_on_the_provider() {
-        assert!(same_origin("http://127.0.0.1:9/api", "http://127.0.0.1:9/x?page=2"));
+        assert!(same_origin(
+            "http://127.0.0.1:9/api",
+            "http://127.0.0.1:9/x?page=2"
+        ));
         assert!(!same_origin("http://127.0.0.1:9", "http://127.0.0.1:10/x"));
         assert!(!same_origin("https://gitlab.com", "https://evil.example/x"));
     }
 
     #[test]
     fn a_token_answer_without_refresh_token_is_refused() {
-        let t: TokenAnswer =
-            serde_json::from_str(r#"{"access_token":"a","expires_in":7200}"#).unwrap();
-        assert!(matches!(t.into_pair("GitLab"), Err(ProviderError::BadResponse { .. })));
+        let t: TokenAnswer = serde_json::from_str(r#"{"access_token":"a","expires_in":7200}"#).unwrap();
+        assert!(matches!(
+            t.into_pair("GitLab"),
+            Err(ProviderError::BadResponse { .. })
+        ));
         let t: TokenAnswer = serde_json::from_str(
             r#"{"access_token":"a","refresh_token":"r","expires_in":60,"scopes":"account project"}"#,
         )

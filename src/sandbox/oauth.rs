@@ -117,7 +117,14 @@ impl OAuthStore {
         let expires_at = self.now() + Duration::seconds(CODE_SECS);
         let mut s = self.lock();
         s.issued.push(code.clone());
-        s.codes.insert(code.clone(), Code { grant, expires_at, used: false });
+        s.codes.insert(
+            code.clone(),
+            Code {
+                grant,
+                expires_at,
+                used: false,
+            },
+        );
         code
     }
 
@@ -152,14 +159,24 @@ impl OAuthStore {
         }
         c.used = true;
         let grant = c.grant.clone();
-        Ok(issue_pair(&mut s, now, grant.user_id, &grant.client_id, grant.scopes))
+        Ok(issue_pair(
+            &mut s,
+            now,
+            grant.user_id,
+            &grant.client_id,
+            grant.scopes,
+        ))
     }
 
     /// Rotates a refresh token: the old pair dies, a new pair is issued.
     pub fn refresh(&self, refresh_token: &str, client_id: &str) -> Result<Issued, GrantRefusal> {
         let now = self.now();
         let mut s = self.lock();
-        let access = s.refresh.get(refresh_token).cloned().ok_or(GrantRefusal::BadRefreshToken)?;
+        let access = s
+            .refresh
+            .get(refresh_token)
+            .cloned()
+            .ok_or(GrantRefusal::BadRefreshToken)?;
         let old = s.access.get_mut(&access).ok_or(GrantRefusal::BadRefreshToken)?;
         if old.revoked || old.client_id != client_id {
             return Err(GrantRefusal::BadRefreshToken);
@@ -195,7 +212,7 @@ impl OAuthStore {
     /// 401 and its refresh tokens `invalid_grant`; unused codes die too.
     pub fn revoke(&self, user_id: Option<u64>) {
         let mut s = self.lock();
-        let hit = |u: u64| user_id.map_or(true, |id| id == u);
+        let hit = |u: u64| user_id.is_none() || user_id == Some(u);
         for t in s.access.values_mut().filter(|t| hit(t.user_id)) {
             t.revoked = true;
         }
@@ -219,7 +236,13 @@ impl OAuthStore {
     }
 }
 
-fn issue_pair(s: &mut Store, now: DateTime<Utc>, user_id: u64, client_id: &str, scopes: Vec<String>) -> Issued {
+fn issue_pair(
+    s: &mut Store,
+    now: DateTime<Utc>,
+    user_id: u64,
+    client_id: &str,
+    scopes: Vec<String>,
+) -> Issued {
     let access_token = random_token();
     let refresh_token = random_token();
     s.issued.push(access_token.clone());
@@ -275,7 +298,67 @@ pub fn html_escape(s: &str) -> String {
 pub fn hidden_fields(pairs: &[(String, String)]) -> String {
     pairs
         .iter()
-        .map(|(k, v)| format!(r#"<input type="hidden" name="{}" value="{}">"#, html_escape(k), html_escape(v)))
+        .map(|(k, v)| {
+            format!(
+                r#"<input type="hidden" name="{}" value="{}">"#,
+                html_escape(k),
+                html_escape(v)
+            )
+        })
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn grant(user_id: u64, challenge: Option<String>) -> CodeGrant {
+        CodeGrant {
+            user_id,
+            client_id: "app".into(),
+            redirect_uri: Some("http://127.0.0.1:9/cb".into()),
+            challenge,
+            scopes: vec!["api".into()],
+        }
+    }
+
+    #[test]
+    fn a_code_is_bound_to_its_client_redirect_uri_and_verifier() {
+        let store = OAuthStore::default();
+        let verifier = "v".repeat(43);
+        let code = store.issue_code(grant(1, Some(s256_challenge(&verifier))));
+        let cb = Some("http://127.0.0.1:9/cb");
+        assert_eq!(
+            store.redeem_code(&code, "other", cb, Some(&verifier)).err(),
+            Some(GrantRefusal::BadCode)
+        );
+        let elsewhere = Some("http://127.0.0.1:9/x");
+        let refused = store.redeem_code(&code, "app", elsewhere, Some(&verifier)).err();
+        assert_eq!(refused, Some(GrantRefusal::BadCode));
+        assert_eq!(
+            store.redeem_code(&code, "app", cb, None).err(),
+            Some(GrantRefusal::BadVerifier)
+        );
+        assert!(store.redeem_code(&code, "app", cb, Some(&verifier)).is_ok());
+    }
+
+    #[test]
+    fn revoking_one_person_leaves_the_others_grants_alive() {
+        let store = OAuthStore::default();
+        let cb = Some("http://127.0.0.1:9/cb");
+        let a = store.issue_code(grant(1, None));
+        let b = store.issue_code(grant(2, None));
+        let a = store.redeem_code(&a, "app", cb, None).ok().unwrap();
+        let b = store.redeem_code(&b, "app", cb, None).ok().unwrap();
+        store.revoke(Some(1));
+        let auth = |t: &str| store.bearer(Some(&format!("Bearer {t}"))).map(|b| b.user_id);
+        assert_eq!(auth(&a.access_token).err(), Some(BearerRefusal::Revoked));
+        assert_eq!(auth(&b.access_token).ok(), Some(2));
+        assert_eq!(
+            store.refresh(&a.refresh_token, "app").err(),
+            Some(GrantRefusal::BadRefreshToken)
+        );
+        assert!(store.refresh(&b.refresh_token, "app").is_ok());
+    }
 }

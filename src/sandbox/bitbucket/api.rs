@@ -22,11 +22,15 @@ pub(super) fn routes() -> Router<Arc<Shared>> {
 }
 
 fn error(status: StatusCode, message: &str) -> Response {
-    (status, Json(json!({"type": "error", "error": {"message": message}}))).into_response()
+    (
+        status,
+        Json(json!({"type": "error", "error": {"message": message}})),
+    )
+        .into_response()
 }
 
 /// The person behind the live bearer token, or Bitbucket's 401/403 answer.
-fn authenticate(shared: &Shared, headers: &HeaderMap, scope: &str) -> Result<BitbucketUser, Response> {
+fn authenticate(shared: &Shared, headers: &HeaderMap, scope: &str) -> Result<BitbucketUser, Box<Response>> {
     let auth = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
     let bearer = shared.oauth.bearer(auth).map_err(|r| {
         let m = match r {
@@ -34,21 +38,21 @@ fn authenticate(shared: &Shared, headers: &HeaderMap, scope: &str) -> Result<Bit
             BearerRefusal::Expired => "Access token expired. Use your refresh token to obtain a new access token.",
             BearerRefusal::Unknown | BearerRefusal::Revoked => "Token is invalid or not supported for this endpoint.",
         };
-        error(StatusCode::UNAUTHORIZED, m)
+        Box::new(error(StatusCode::UNAUTHORIZED, m))
     })?;
     if !bearer.scopes.iter().any(|s| s == scope) {
         let body = json!({"type": "error", "error": {
             "message": "Your credentials lack one or more required privilege scopes.",
             "detail": {"granted": bearer.scopes, "required": [scope]},
         }});
-        return Err((StatusCode::FORBIDDEN, Json(body)).into_response());
+        return Err(Box::new((StatusCode::FORBIDDEN, Json(body)).into_response()));
     }
     let w = lock(&shared.world);
     let index = (bearer.user_id as usize).checked_sub(1);
-    index
-        .and_then(|i| w.users.get(i))
-        .cloned()
-        .ok_or_else(|| error(StatusCode::UNAUTHORIZED, "Token is invalid or not supported for this endpoint."))
+    index.and_then(|i| w.users.get(i)).cloned().ok_or_else(|| {
+        let m = "Token is invalid or not supported for this endpoint.";
+        Box::new(error(StatusCode::UNAUTHORIZED, m))
+    })
 }
 
 #[derive(serde::Deserialize)]
@@ -70,7 +74,11 @@ fn paginate(values: Vec<Value>, q: &PageQuery, link: impl Fn(usize, usize) -> St
         Some(_) => return error(StatusCode::BAD_REQUEST, "Invalid page"),
     };
     let size = values.len();
-    let items: Vec<Value> = values.into_iter().skip((page - 1).saturating_mul(pagelen)).take(pagelen).collect();
+    let items: Vec<Value> = values
+        .into_iter()
+        .skip((page - 1).saturating_mul(pagelen))
+        .take(pagelen)
+        .collect();
     let mut body = json!({"pagelen": pagelen, "size": size, "page": page, "values": items});
     if page.saturating_mul(pagelen) < size {
         body["next"] = json!(link(page + 1, pagelen));
@@ -82,7 +90,10 @@ fn paginate(values: Vec<Value>, q: &PageQuery, link: impl Fn(usize, usize) -> St
 }
 
 fn origin(headers: &HeaderMap) -> String {
-    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("127.0.0.1");
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("127.0.0.1");
     format!("http://{host}")
 }
 
@@ -103,17 +114,21 @@ async fn user(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response
     }
     match authenticate(&shared, &headers, "account") {
         Ok(u) => Json(user_json(&u)).into_response(),
-        Err(resp) => resp,
+        Err(resp) => *resp,
     }
 }
 
-async fn workspaces(State(shared): State<Arc<Shared>>, headers: HeaderMap, Query(q): Query<PageQuery>) -> Response {
+async fn workspaces(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    Query(q): Query<PageQuery>,
+) -> Response {
     if let Some(fault) = shared.faults.inject().await {
         return fault;
     }
     let me = match authenticate(&shared, &headers, "account") {
         Ok(u) => u,
-        Err(resp) => return resp,
+        Err(resp) => return *resp,
     };
     let w = lock(&shared.world);
     let values: Vec<Value> = w
@@ -146,11 +161,14 @@ async fn projects(
     }
     let me = match authenticate(&shared, &headers, "project") {
         Ok(u) => u,
-        Err(resp) => return resp,
+        Err(resp) => return *resp,
     };
     let w = lock(&shared.world);
     let Some(ws) = find_workspace(&w, &workspace, &me.uuid) else {
-        return error(StatusCode::NOT_FOUND, &format!("No workspace with identifier '{workspace}'."));
+        return error(
+            StatusCode::NOT_FOUND,
+            &format!("No workspace with identifier '{workspace}'."),
+        );
     };
     let values: Vec<Value> = ws
         .projects

@@ -59,12 +59,21 @@ fn check(shared: &Shared, p: &Params) -> Result<Checked, Refusal> {
         if let Some(s) = &p.state {
             pairs.push(("state", s));
         }
-        return Err(Refusal::Redirect(redirect_with(&callback, &pairs).unwrap_or(callback)));
+        return Err(Refusal::Redirect(
+            redirect_with(&callback, &pairs).unwrap_or(callback),
+        ));
     }
     let w = lock(&shared.world);
-    let person = w.signed_in.as_deref().and_then(|id| w.users.iter().find(|u| u.uuid == id));
-    let (Some(person), Some(number)) = (person, w.signed_in.as_deref().and_then(|u| user_number(&w, u))) else {
-        return Err(Refusal::Page(StatusCode::UNAUTHORIZED, "Log in to Bitbucket first.".to_string()));
+    let person = w
+        .signed_in
+        .as_deref()
+        .and_then(|id| w.users.iter().find(|u| u.uuid == id));
+    let (Some(person), Some(number)) = (person, w.signed_in.as_deref().and_then(|u| user_number(&w, u)))
+    else {
+        return Err(Refusal::Page(
+            StatusCode::UNAUTHORIZED,
+            "Log in to Bitbucket first.".to_string(),
+        ));
     };
     Ok(Checked {
         consumer_name: consumer.name.clone(),

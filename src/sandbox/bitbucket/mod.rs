@@ -61,7 +61,11 @@ fn braced_uuid() -> String {
 
 /// The OAuth store keys people by number; Bitbucket by uuid. This maps one to the other.
 fn user_number(world: &World, uuid: &str) -> Option<u64> {
-    world.users.iter().position(|u| u.uuid == uuid).map(|i| i as u64 + 1)
+    world
+        .users
+        .iter()
+        .position(|u| u.uuid == uuid)
+        .map(|i| i as u64 + 1)
 }
 
 /// A running Bitbucket Cloud sandbox.
@@ -95,7 +99,11 @@ impl BitbucketSandbox {
             .merge(api::routes())
             .with_state(shared.clone());
         let running = serve(router, port).await?;
-        Ok(BitbucketSandbox { running, shared, faults })
+        Ok(BitbucketSandbox {
+            running,
+            shared,
+            faults,
+        })
     }
 
     /// `http://127.0.0.1:PORT`: both the web URL and the API URL.

@@ -48,7 +48,11 @@ async fn token(State(shared): State<Arc<Shared>>, headers: HeaderMap, Form(f): F
         let c = lock(&shared.consumer);
         let ok = basic_auth(&headers).is_some_and(|(k, s)| k == c.key && secure_eq(&s, &c.secret));
         if !ok {
-            return oauth_error(StatusCode::BAD_REQUEST, "invalid_client", "Invalid OAuth client credentials");
+            return oauth_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_client",
+                "Invalid OAuth client credentials",
+            );
         }
         c.key.clone()
     };
@@ -76,9 +80,11 @@ async fn token(State(shared): State<Arc<Shared>>, headers: HeaderMap, Form(f): F
     };
     match issued {
         Ok(i) => answer(i, grant),
-        Err(GrantRefusal::BadCode | GrantRefusal::BadVerifier) => {
-            oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", "The specified code is not valid.")
-        }
+        Err(GrantRefusal::BadCode | GrantRefusal::BadVerifier) => oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_grant",
+            "The specified code is not valid.",
+        ),
         Err(GrantRefusal::BadRefreshToken) => {
             oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", "Invalid refresh_token")
         }

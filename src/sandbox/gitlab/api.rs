@@ -19,7 +19,7 @@ pub(super) fn routes() -> Router<Arc<Shared>> {
 }
 
 /// The live token's grant, or GitLab's 401/403 answer.
-fn authenticate(shared: &Shared, headers: &HeaderMap, any_scope: &[&str]) -> Result<Bearer, Response> {
+fn authenticate(shared: &Shared, headers: &HeaderMap, any_scope: &[&str]) -> Result<Bearer, Box<Response>> {
     let auth = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
     let bearer = shared.oauth.bearer(auth).map_err(|r| {
         let (body, description) = match r {
@@ -35,12 +35,14 @@ fn authenticate(shared: &Shared, headers: &HeaderMap, any_scope: &[&str]) -> Res
         };
         let mut resp = (StatusCode::UNAUTHORIZED, Json(body)).into_response();
         if let Some(d) = description {
-            let v = format!(r#"Bearer realm="Protected by OAuth 2.0", error="invalid_token", error_description="{d}""#);
+            let v = format!(
+                r#"Bearer realm="Protected by OAuth 2.0", error="invalid_token", error_description="{d}""#
+            );
             if let Ok(v) = HeaderValue::from_str(&v) {
                 resp.headers_mut().insert(header::WWW_AUTHENTICATE, v);
             }
         }
-        resp
+        Box::new(resp)
     })?;
     if !bearer.scopes.iter().any(|s| any_scope.contains(&s.as_str())) {
         let body = json!({
@@ -48,7 +50,7 @@ fn authenticate(shared: &Shared, headers: &HeaderMap, any_scope: &[&str]) -> Res
             "error_description": "The request requires higher privileges than provided by the access token.",
             "scope": any_scope.join(" "),
         });
-        return Err((StatusCode::FORBIDDEN, Json(body)).into_response());
+        return Err(Box::new((StatusCode::FORBIDDEN, Json(body)).into_response()));
     }
     Ok(bearer)
 }
@@ -59,11 +61,15 @@ async fn user(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response
     }
     let bearer = match authenticate(&shared, &headers, &["api", "read_api", "read_user"]) {
         Ok(b) => b,
-        Err(resp) => return resp,
+        Err(resp) => return *resp,
     };
     let w = lock(&shared.world);
     let Some(u) = w.users.iter().find(|u| u.id == bearer.user_id) else {
-        return (StatusCode::NOT_FOUND, Json(json!({"message": "404 User Not Found"}))).into_response();
+        return (
+            StatusCode::NOT_FOUND,
+            Json(json!({"message": "404 User Not Found"})),
+        )
+            .into_response();
     };
     Json(json!({
         "id": u.id,
@@ -84,16 +90,24 @@ struct GroupsQuery {
     per_page: Option<String>,
 }
 
-async fn groups(State(shared): State<Arc<Shared>>, headers: HeaderMap, Query(q): Query<GroupsQuery>) -> Response {
+async fn groups(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    Query(q): Query<GroupsQuery>,
+) -> Response {
     if let Some(fault) = shared.faults.inject().await {
         return fault;
     }
     let bearer = match authenticate(&shared, &headers, &["api", "read_api"]) {
         Ok(b) => b,
-        Err(resp) => return resp,
+        Err(resp) => return *resp,
     };
     // GitLab treats a missing or unparsable page as 1 and caps per_page at 100.
-    let page = q.page.and_then(|p| p.parse::<usize>().ok()).filter(|p| *p >= 1).unwrap_or(1);
+    let page = q
+        .page
+        .and_then(|p| p.parse::<usize>().ok())
+        .filter(|p| *p >= 1)
+        .unwrap_or(1);
     let per_page = q
         .per_page
         .and_then(|p| p.parse::<usize>().ok())
@@ -105,7 +119,11 @@ async fn groups(State(shared): State<Arc<Shared>>, headers: HeaderMap, Query(q):
     let mut mine: Vec<_> = w
         .groups
         .iter()
-        .filter(|g| g.members.iter().any(|(u, level)| *u == bearer.user_id && *level >= min))
+        .filter(|g| {
+            g.members
+                .iter()
+                .any(|(u, level)| *u == bearer.user_id && *level >= min)
+        })
         .collect();
     // GitLab's default order is by name, ascending.
     mine.sort_by(|a, b| a.name.cmp(&b.name).then(a.id.cmp(&b.id)));
@@ -166,6 +184,9 @@ async fn groups(State(shared): State<Arc<Shared>>, headers: HeaderMap, Query(q):
 
 /// `http://HOST` as the client addressed us, for links in answers.
 fn origin(headers: &HeaderMap) -> String {
-    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("127.0.0.1");
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("127.0.0.1");
     format!("http://{host}")
 }

@@ -70,7 +70,11 @@ fn check(shared: &Shared, p: &Params) -> Result<Checked, Refusal> {
     }
     let scopes: Vec<String> = match p.scope.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
         None => app.scopes.clone(),
-        Some(s) => s.split(' ').filter(|x| !x.is_empty()).map(str::to_string).collect(),
+        Some(s) => s
+            .split(' ')
+            .filter(|x| !x.is_empty())
+            .map(str::to_string)
+            .collect(),
     };
     if scopes.iter().any(|s| !app.scopes.contains(s)) {
         return Err(back(

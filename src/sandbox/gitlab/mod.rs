@@ -87,7 +87,11 @@ impl GitLabSandbox {
             .merge(api::routes())
             .with_state(shared.clone());
         let running = serve(router, port).await?;
-        Ok(GitLabSandbox { running, shared, faults })
+        Ok(GitLabSandbox {
+            running,
+            shared,
+            faults,
+        })
     }
 
     /// `http://127.0.0.1:PORT`: the GitLab base URL.

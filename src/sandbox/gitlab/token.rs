@@ -70,7 +70,9 @@ async fn token(State(shared): State<Arc<Shared>>, Form(f): Form<TokenForm>) -> R
     };
     let issued = match f.grant_type.as_deref() {
         Some("authorization_code") => {
-            let Some(code) = f.code.as_deref() else { return missing("code") };
+            let Some(code) = f.code.as_deref() else {
+                return missing("code");
+            };
             shared.oauth.redeem_code(
                 code,
                 &client_id,
@@ -95,7 +97,9 @@ async fn token(State(shared): State<Arc<Shared>>, Form(f): Form<TokenForm>) -> R
     };
     match issued {
         Ok(i) => answer(&shared, i),
-        Err(GrantRefusal::BadCode | GrantRefusal::BadVerifier | GrantRefusal::BadRefreshToken) => invalid_grant(),
+        Err(GrantRefusal::BadCode | GrantRefusal::BadVerifier | GrantRefusal::BadRefreshToken) => {
+            invalid_grant()
+        }
     }
 }
 
