@@ -2,7 +2,10 @@
 //! same client talks to the real provider, GitHub Enterprise Server, self-managed GitLab or the
 //! loopback sandbox. Providers know nothing of events.
 
+pub mod bitbucket;
 pub mod error;
+pub mod gitlab;
 pub mod http;
+pub mod oauth;
 
 pub use error::ProviderError;

@@ -3,7 +3,10 @@
 //! real ones check, with faults that can be switched on. The demo and every test use it; only
 //! the base URL differs from the real thing.
 
+pub mod bitbucket;
 pub mod faults;
+pub mod gitlab;
+pub mod oauth;
 
 use std::net::SocketAddr;
 use tokio::task::JoinHandle;

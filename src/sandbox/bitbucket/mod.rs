@@ -1,0 +1,208 @@
+//! The Bitbucket Cloud sandbox: a loopback server with Bitbucket's OAuth endpoints
+//! (`/site/oauth2/authorize` with an HTML "Grant access" page, `/site/oauth2/access_token` with
+//! the consumer key and secret as basic auth) and the REST 2.0 calls the engine makes
+//! (`/2.0/user`, `/2.0/user/permissions/workspaces`, `/2.0/workspaces/{ws}/projects`). One server
+//! plays both `bitbucket.org` and `api.bitbucket.org`.
+
+mod api;
+mod authorize;
+mod token;
+
+use super::faults::Faults;
+use super::oauth::{random_token, OAuthStore};
+use super::{serve, Running};
+use crate::providers::bitbucket::{BitbucketConfig, BitbucketProject, BitbucketUser};
+use crate::secret::Secret;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+/// The OAuth consumer registered on the sandbox (the engine).
+struct Consumer {
+    name: String,
+    key: String,
+    secret: String,
+    /// Bitbucket takes the callback URL from the consumer's settings.
+    callback_url: Option<String>,
+    scopes: Vec<String>,
+}
+
+struct Workspace {
+    slug: String,
+    name: String,
+    uuid: String,
+    /// user uuid -> `owner`, `member` or `collaborator`
+    members: Vec<(String, String)>,
+    projects: Vec<BitbucketProject>,
+}
+
+#[derive(Default)]
+struct World {
+    users: Vec<BitbucketUser>,
+    /// The person at the browser (uuid): the last one seeded.
+    signed_in: Option<String>,
+    workspaces: Vec<Workspace>,
+}
+
+struct Shared {
+    consumer: Mutex<Consumer>,
+    world: Mutex<World>,
+    oauth: OAuthStore,
+    faults: Arc<Faults>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panicking handler must not wedge the sandbox; every mutation is a single step.
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// `{uuid}` in Bitbucket's braces.
+fn braced_uuid() -> String {
+    format!("{{{}}}", uuid::Uuid::new_v4())
+}
+
+/// The OAuth store keys people by number; Bitbucket by uuid. This maps one to the other.
+fn user_number(world: &World, uuid: &str) -> Option<u64> {
+    world
+        .users
+        .iter()
+        .position(|u| u.uuid == uuid)
+        .map(|i| i as u64 + 1)
+}
+
+/// A running Bitbucket Cloud sandbox.
+pub struct BitbucketSandbox {
+    running: Running,
+    shared: Arc<Shared>,
+    pub faults: Arc<Faults>,
+}
+
+impl BitbucketSandbox {
+    /// Starts the server on `127.0.0.1:port` (0 = any free port) with one registered consumer.
+    pub async fn start(port: u16) -> std::io::Result<Self> {
+        let faults = Arc::new(Faults::default());
+        let shared = Arc::new(Shared {
+            consumer: Mutex::new(Consumer {
+                name: "forgelink".to_string(),
+                key: random_token()[..18].to_string(),
+                secret: random_token(),
+                callback_url: None,
+                scopes: ["account", "project", "repository:admin", "webhook"]
+                    .map(String::from)
+                    .to_vec(),
+            }),
+            world: Mutex::new(World::default()),
+            oauth: OAuthStore::default(),
+            faults: faults.clone(),
+        });
+        let router = axum::Router::new()
+            .merge(authorize::routes())
+            .merge(token::routes())
+            .merge(api::routes())
+            .with_state(shared.clone());
+        let running = serve(router, port).await?;
+        Ok(BitbucketSandbox {
+            running,
+            shared,
+            faults,
+        })
+    }
+
+    /// `http://127.0.0.1:PORT`: both the web URL and the API URL.
+    pub fn base_url(&self) -> String {
+        self.running.base_url()
+    }
+
+    /// Sets the consumer's callback URL and returns the engine's matching config.
+    pub fn client_config(&self, callback_url: &str) -> BitbucketConfig {
+        let mut c = lock(&self.shared.consumer);
+        c.callback_url = Some(callback_url.to_string());
+        BitbucketConfig {
+            web_url: self.base_url(),
+            api_url: self.base_url(),
+            client_id: c.key.clone(),
+            client_secret: Secret::new(c.secret.clone()),
+        }
+    }
+
+    /// Adds a person and signs them in: the next approval is theirs.
+    pub fn seed_user(&self, username: &str) -> BitbucketUser {
+        let mut w = lock(&self.shared.world);
+        let user = BitbucketUser {
+            uuid: braced_uuid(),
+            username: username.to_string(),
+            display_name: format!("{username} (sandbox)"),
+        };
+        w.users.push(user.clone());
+        w.signed_in = Some(user.uuid.clone());
+        user
+    }
+
+    /// Adds a workspace the signed-in person owns, with `projects` as `(key, name)`.
+    pub fn seed_workspace(&self, slug: &str, projects: &[(&str, &str)]) -> String {
+        self.seed_workspace_as(slug, projects, "owner")
+    }
+
+    /// Adds a workspace where the signed-in person has `permission` (`owner`, `member` or
+    /// `collaborator`); returns its uuid.
+    pub fn seed_workspace_as(&self, slug: &str, projects: &[(&str, &str)], permission: &str) -> String {
+        let mut w = lock(&self.shared.world);
+        let members = w
+            .signed_in
+            .clone()
+            .map(|u| vec![(u, permission.to_string())])
+            .unwrap_or_default();
+        let uuid = braced_uuid();
+        w.workspaces.push(Workspace {
+            slug: slug.to_string(),
+            name: format!("Workspace {slug}"),
+            uuid: uuid.clone(),
+            members,
+            projects: projects
+                .iter()
+                .map(|(key, name)| BitbucketProject {
+                    key: key.to_string(),
+                    name: name.to_string(),
+                    uuid: braced_uuid(),
+                })
+                .collect(),
+        });
+        uuid
+    }
+
+    /// The signed-in person clicks "Grant access" on `authorize_url`: the callback URL (with
+    /// `code` and `state`) their browser would follow, or why Bitbucket would refuse.
+    pub async fn approve(&self, authorize_url: &str) -> Result<String, String> {
+        authorize::decide_url(&self.shared, authorize_url, true)
+    }
+
+    /// The signed-in person clicks "Cancel": the callback URL with `error=access_denied`.
+    pub async fn deny(&self, authorize_url: &str) -> Result<String, String> {
+        authorize::decide_url(&self.shared, authorize_url, false)
+    }
+
+    /// Revokes every grant of the signed-in person: API calls answer 401, refreshes `invalid_grant`.
+    pub fn revoke_grant(&self) {
+        let w = lock(&self.shared.world);
+        let user = w.signed_in.as_deref().and_then(|u| user_number(&w, u));
+        self.shared.oauth.revoke(user);
+    }
+
+    /// Every access token expires now; refresh tokens still work.
+    pub fn expire_tokens_now(&self) {
+        self.shared.oauth.expire_access_tokens_now();
+    }
+
+    /// Moves the sandbox's clock forward (codes expire after 10 min, access tokens after 2 h).
+    pub fn advance_clock(&self, by: std::time::Duration) {
+        self.shared.oauth.advance(by);
+    }
+
+    /// Every code, access token and refresh token issued so far (for leak tests).
+    pub fn issued_tokens(&self) -> Vec<String> {
+        self.shared.oauth.issued()
+    }
+
+    /// The consumer secret (for leak tests).
+    pub fn client_secret(&self) -> Secret {
+        Secret::new(lock(&self.shared.consumer).secret.clone())
+    }
+}

@@ -1,0 +1,188 @@
+//! The GitLab sandbox: a loopback server with GitLab's OAuth endpoints (`/oauth/authorize` with
+//! an HTML approval page, `/oauth/token`) and the REST v4 calls the engine makes (`/api/v4/user`,
+//! `/api/v4/groups`), checking what GitLab checks. Tests seed a person and their groups, approve
+//! as that person without a browser, and switch faults on.
+
+mod api;
+mod authorize;
+mod token;
+
+use super::faults::Faults;
+use super::oauth::{random_token, OAuthStore};
+use super::{serve, Running};
+use crate::providers::gitlab::{GitLabConfig, GitLabUser};
+use crate::secret::Secret;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+/// Maintainer: what [`GitLabSandbox::seed_group`] gives the signed-in person.
+pub const MAINTAINER: u32 = 40;
+
+/// The OAuth application registered on the sandbox (the engine).
+struct App {
+    name: String,
+    client_id: String,
+    client_secret: String,
+    redirect_uris: Vec<String>,
+    scopes: Vec<String>,
+}
+
+struct Group {
+    id: u64,
+    full_path: String,
+    name: String,
+    /// user id -> access level (10 guest .. 50 owner)
+    members: Vec<(u64, u32)>,
+}
+
+#[derive(Default)]
+struct World {
+    users: Vec<GitLabUser>,
+    /// The person at the browser: the last one seeded.
+    signed_in: Option<u64>,
+    groups: Vec<Group>,
+    next_id: u64,
+}
+
+struct Shared {
+    app: Mutex<App>,
+    world: Mutex<World>,
+    oauth: OAuthStore,
+    faults: Arc<Faults>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panicking handler must not wedge the sandbox; every mutation is a single step.
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// A running GitLab sandbox.
+pub struct GitLabSandbox {
+    running: Running,
+    shared: Arc<Shared>,
+    pub faults: Arc<Faults>,
+}
+
+impl GitLabSandbox {
+    /// Starts the server on `127.0.0.1:port` (0 = any free port) with one registered application.
+    pub async fn start(port: u16) -> std::io::Result<Self> {
+        let faults = Arc::new(Faults::default());
+        let shared = Arc::new(Shared {
+            app: Mutex::new(App {
+                name: "forgelink".to_string(),
+                client_id: random_token(),
+                client_secret: format!("gloas-{}", random_token()),
+                redirect_uris: Vec::new(),
+                scopes: GitLabConfig::default_scopes(),
+            }),
+            world: Mutex::new(World {
+                next_id: 1,
+                ..World::default()
+            }),
+            oauth: OAuthStore::default(),
+            faults: faults.clone(),
+        });
+        let router = axum::Router::new()
+            .merge(authorize::routes())
+            .merge(token::routes())
+            .merge(api::routes())
+            .with_state(shared.clone());
+        let running = serve(router, port).await?;
+        Ok(GitLabSandbox {
+            running,
+            shared,
+            faults,
+        })
+    }
+
+    /// `http://127.0.0.1:PORT`: the GitLab base URL.
+    pub fn base_url(&self) -> String {
+        self.running.base_url()
+    }
+
+    /// Registers `redirect_uri` on the application and returns the engine's matching config.
+    pub fn client_config(&self, redirect_uri: &str) -> GitLabConfig {
+        let mut app = lock(&self.shared.app);
+        if !app.redirect_uris.iter().any(|u| u == redirect_uri) {
+            app.redirect_uris.push(redirect_uri.to_string());
+        }
+        GitLabConfig {
+            base_url: self.base_url(),
+            client_id: app.client_id.clone(),
+            client_secret: Secret::new(app.client_secret.clone()),
+            redirect_uri: redirect_uri.to_string(),
+            scopes: app.scopes.clone(),
+        }
+    }
+
+    /// Adds a person and signs them in: the next approval is theirs.
+    pub fn seed_user(&self, username: &str) -> GitLabUser {
+        let mut w = lock(&self.shared.world);
+        let user = GitLabUser {
+            id: w.next_id,
+            username: username.to_string(),
+        };
+        w.next_id += 1;
+        w.users.push(user.clone());
+        w.signed_in = Some(user.id);
+        user
+    }
+
+    /// Adds a group where the signed-in person is a Maintainer; returns its id.
+    pub fn seed_group(&self, full_path: &str) -> u64 {
+        self.seed_group_with_access(full_path, MAINTAINER)
+    }
+
+    /// Adds a group where the signed-in person has `access_level` (10 guest, 20 reporter,
+    /// 30 developer, 40 maintainer, 50 owner); returns its id.
+    pub fn seed_group_with_access(&self, full_path: &str, access_level: u32) -> u64 {
+        let mut w = lock(&self.shared.world);
+        // Group ids live in their own range so a test cannot mix them up with user ids.
+        let id = 1001 + w.groups.len() as u64;
+        let members = w.signed_in.map(|u| vec![(u, access_level)]).unwrap_or_default();
+        let name = full_path.rsplit('/').next().unwrap_or(full_path).to_string();
+        w.groups.push(Group {
+            id,
+            full_path: full_path.to_string(),
+            name,
+            members,
+        });
+        id
+    }
+
+    /// The signed-in person approves `authorize_url`: the redirect URL (with `code` and `state`)
+    /// their browser would follow, or why GitLab would refuse to show the page.
+    pub async fn approve(&self, authorize_url: &str) -> Result<String, String> {
+        authorize::decide_url(&self.shared, authorize_url, true)
+    }
+
+    /// The signed-in person clicks Deny: the redirect URL with `error=access_denied`.
+    pub async fn deny(&self, authorize_url: &str) -> Result<String, String> {
+        authorize::decide_url(&self.shared, authorize_url, false)
+    }
+
+    /// Revokes every grant of the signed-in person: API calls answer 401, refreshes `invalid_grant`.
+    pub fn revoke_grant(&self) {
+        let user = lock(&self.shared.world).signed_in;
+        self.shared.oauth.revoke(user);
+    }
+
+    /// Every access token expires now; refresh tokens still work.
+    pub fn expire_tokens_now(&self) {
+        self.shared.oauth.expire_access_tokens_now();
+    }
+
+    /// Moves the sandbox's clock forward (codes expire after 10 min, access tokens after 2 h).
+    pub fn advance_clock(&self, by: std::time::Duration) {
+        self.shared.oauth.advance(by);
+    }
+
+    /// Every code, access token and refresh token issued so far (for leak tests).
+    pub fn issued_tokens(&self) -> Vec<String> {
+        self.shared.oauth.issued()
+    }
+
+    /// The application's client secret (for leak tests).
+    pub fn client_secret(&self) -> Secret {
+        Secret::new(lock(&self.shared.app).client_secret.clone())
+    }
+}
