@@ -3,6 +3,7 @@
 //! loopback sandbox. Providers know nothing of events.
 
 pub mod error;
+pub mod github;
 pub mod http;
 
 pub use error::ProviderError;

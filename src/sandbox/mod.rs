@@ -4,6 +4,7 @@
 //! the base URL differs from the real thing.
 
 pub mod faults;
+pub mod github;
 
 use std::net::SocketAddr;
 use tokio::task::JoinHandle;
