@@ -7,22 +7,24 @@
 
 pub mod auth;
 mod token_cache;
+mod wire;
 
 use crate::providers::{http, ProviderError};
 use crate::secret::Secret;
 use chrono::{DateTime, Utc};
 use forgelink_events::RepoRef;
 use jsonwebtoken::EncodingKey;
-use reqwest::header::{HeaderMap, ACCEPT, AUTHORIZATION, USER_AGENT};
+use reqwest::header::{ACCEPT, AUTHORIZATION, USER_AGENT};
 use reqwest::{Method, RequestBuilder, Response};
 use serde::de::DeserializeOwned;
-use serde::Deserialize;
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 use token_cache::TokenCache;
+use wire::*;
 
 pub use token_cache::RENEW_BEFORE;
+pub use wire::next_link;
 
 const PROVIDER: &str = "GitHub";
 /// Per-request timeout unless [`GitHubClient::with_timeout`] says otherwise.
@@ -97,60 +99,6 @@ impl fmt::Debug for GitHubClient {
             .field("app_slug", &c.app_slug)
             .finish_non_exhaustive()
     }
-}
-
-#[derive(Deserialize)]
-struct AccountJson {
-    login: String,
-    #[serde(rename = "type", default)]
-    kind: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct InstallationJson {
-    id: u64,
-    account: Option<AccountJson>,
-    #[serde(default)]
-    target_type: Option<String>,
-    #[serde(default)]
-    repository_selection: Option<String>,
-    #[serde(default)]
-    suspended_at: Option<String>,
-    #[serde(default)]
-    html_url: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct InstallationsPage {
-    installations: Vec<InstallationJson>,
-}
-
-#[derive(Deserialize)]
-struct RepoJson {
-    id: u64,
-    full_name: String,
-}
-
-#[derive(Deserialize)]
-struct ReposPage {
-    #[serde(default)]
-    repository_selection: Option<String>,
-    repositories: Vec<RepoJson>,
-}
-
-#[derive(Deserialize)]
-struct AccessTokenJson {
-    token: Secret,
-    expires_at: DateTime<Utc>,
-}
-
-#[derive(Deserialize)]
-struct OauthAnswer {
-    access_token: Option<Secret>,
-    expires_in: Option<i64>,
-    refresh_token: Option<Secret>,
-    error: Option<String>,
-    error_description: Option<String>,
 }
 
 impl GitHubClient {
@@ -407,50 +355,5 @@ impl GitHubClient {
     pub fn verify_webhook_signature(&self, body: &[u8], header: Option<&str>) -> bool {
         let secret = self.inner.config.webhook_secret.expose().as_bytes();
         auth::verify_webhook_signature(secret, body, header)
-    }
-}
-
-/// The URL of `rel="next"` in a `Link` header, if any.
-pub fn next_link(headers: &HeaderMap) -> Option<String> {
-    let link = headers.get(reqwest::header::LINK)?.to_str().ok()?;
-    link.split(',').find_map(|part| {
-        let (target, params) = part.split_once(';')?;
-        let is_next = params
-            .split(';')
-            .any(|p| p.trim().replace(' ', "") == "rel=\"next\"");
-        let target = target.trim().strip_prefix('<')?.strip_suffix('>')?;
-        is_next.then(|| target.to_string())
-    })
-}
-
-fn same_origin(a: &str, b: &str) -> bool {
-    match (url::Url::parse(a), url::Url::parse(b)) {
-        (Ok(a), Ok(b)) => a.origin() == b.origin(),
-        _ => false,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn next_link_finds_the_next_page_among_others() {
-        let mut h = HeaderMap::new();
-        h.insert(
-            "link",
-            r#"<https://h/api/v3/x?page=3>; rel="next", <https://h/api/v3/x?page=9>; rel="last""#
-                .parse()
-                .unwrap(),
-        );
-        assert_eq!(next_link(&h).as_deref(), Some("https://h/api/v3/x?page=3"));
-        h.insert("link", r#"<https://h/x?page=1>; rel="prev""#.parse().unwrap());
-        assert_eq!(next_link(&h), None);
-    }
-
-    #[test]
-    fn pages_are_followed_only_on_the_api_host() {
-        assert!(same_origin("https://h/api/v3/x?page=2", "https://h/api/v3"));
-        assert!(!same_origin("https://evil/api/v3/x", "https://h/api/v3"));
     }
 }

@@ -81,21 +81,19 @@ struct LooseClaims {
 /// Checks an App JWT as GitHub does: RS256 signature with the app's public key, `iss` the app
 /// id (or client id), `iat` not in the future (60 s drift), `exp` in the future and at most
 /// 10 minutes after `iat`.
-fn check_app_jwt(s: &Shared, headers: &HeaderMap) -> Result<(), Response> {
-    let unauthorized = |m: &str| gh_error(StatusCode::UNAUTHORIZED, m);
-    let token = credential(headers).ok_or_else(|| unauthorized("A JSON web token could not be decoded"))?;
+fn check_app_jwt(s: &Shared, headers: &HeaderMap) -> Result<(), &'static str> {
+    // The messages are GitHub's own wording for each refusal.
+    let token = credential(headers).ok_or("A JSON web token could not be decoded")?;
     let mut v = Validation::new(Algorithm::RS256);
     v.validate_exp = false;
     v.validate_aud = false;
     v.required_spec_claims.clear();
     let claims = jsonwebtoken::decode::<LooseClaims>(token, &s.app.decoding_key, &v)
-        .map_err(|_| unauthorized("A JSON web token could not be decoded"))?
+        .map_err(|_| "A JSON web token could not be decoded")?
         .claims;
     let now = Utc::now().timestamp();
     let (Some(iat), Some(exp)) = (claims.iat, claims.exp) else {
-        return Err(unauthorized(
-            "Missing 'issued at' or 'expiration time' claim ('iat', 'exp')",
-        ));
+        return Err("Missing 'issued at' or 'expiration time' claim ('iat', 'exp')");
     };
     let iss = match claims.iss {
         Some(Value::String(s)) => s,
@@ -103,24 +101,16 @@ fn check_app_jwt(s: &Shared, headers: &HeaderMap) -> Result<(), Response> {
         _ => String::new(),
     };
     if iss != s.app.id.to_string() && iss != s.app.client_id {
-        return Err(unauthorized(
-            "'Issuer' claim ('iss') must be the app's id or client id",
-        ));
+        return Err("'Issuer' claim ('iss') must be the app's id or client id");
     }
     if iat > now + 60 {
-        return Err(unauthorized(
-            "'Issued at' claim ('iat') must be an Integer representing a time in the past",
-        ));
+        return Err("'Issued at' claim ('iat') must be an Integer representing a time in the past");
     }
     if exp <= now {
-        return Err(unauthorized(
-            "'Expiration time' claim ('exp') must be a numeric value representing the future time at which the assertion expires",
-        ));
+        return Err("'Expiration time' claim ('exp') must be a numeric value representing the future time at which the assertion expires");
     }
     if exp - iat > 600 {
-        return Err(unauthorized(
-            "'Expiration time' claim ('exp') is too far in the future",
-        ));
+        return Err("'Expiration time' claim ('exp') is too far in the future");
     }
     Ok(())
 }
@@ -150,16 +140,16 @@ fn installation_json(s: &Shared, i: &super::world::Installation, org_id: u64) ->
 }
 
 async fn app(State(s): State<Arc<Shared>>, headers: HeaderMap) -> Response {
-    if let Err(r) = check_app_jwt(&s, &headers) {
-        return r;
+    if let Err(m) = check_app_jwt(&s, &headers) {
+        return gh_error(StatusCode::UNAUTHORIZED, m);
     }
     Json(json!({"id": s.app.id, "slug": s.app.slug, "name": s.app.name, "client_id": s.app.client_id}))
         .into_response()
 }
 
 async fn installation(State(s): State<Arc<Shared>>, Path(id): Path<u64>, headers: HeaderMap) -> Response {
-    if let Err(r) = check_app_jwt(&s, &headers) {
-        return r;
+    if let Err(m) = check_app_jwt(&s, &headers) {
+        return gh_error(StatusCode::UNAUTHORIZED, m);
     }
     let world = s.world();
     match world.installations.get(&id) {
@@ -172,8 +162,8 @@ async fn installation(State(s): State<Arc<Shared>>, Path(id): Path<u64>, headers
 }
 
 async fn access_token(State(s): State<Arc<Shared>>, Path(id): Path<u64>, headers: HeaderMap) -> Response {
-    if let Err(r) = check_app_jwt(&s, &headers) {
-        return r;
+    if let Err(m) = check_app_jwt(&s, &headers) {
+        return gh_error(StatusCode::UNAUTHORIZED, m);
     }
     let ttl = s.switches.installation_token_ttl_secs.load(Ordering::SeqCst) as i64;
     let mut world = s.world();

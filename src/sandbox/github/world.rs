@@ -82,9 +82,10 @@ pub fn random_token(prefix: &str, len: usize) -> String {
 }
 
 impl World {
+    /// A fresh number; callers add a per-kind offset so ids look like GitHub's and an org,
+    /// a repository and an installation never share one.
     fn id(&mut self) -> u64 {
         self.next_id += 1;
-        // Offsets keep ids looking like GitHub's and distinct between kinds.
         self.next_id
     }
 
