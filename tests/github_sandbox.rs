@@ -363,6 +363,35 @@ async fn webhook_deliveries_are_accepted_only_with_a_matching_signature() {
     assert!(!client.verify_webhook_signature(br#"{"action":"deleted","installation":{"id":1}}"#, Some(&sig)));
     assert!(!client.verify_webhook_signature(body, None));
     assert!(!client.verify_webhook_signature(body, Some("sha256=")));
+
+    // A delivery over HTTP carries GitHub's headers and a signature the client accepts.
+    let receiver = client.clone();
+    let route = axum::routing::post(move |headers: axum::http::HeaderMap, got: axum::body::Bytes| {
+        let receiver = receiver.clone();
+        async move {
+            let sig = headers.get("x-hub-signature-256").and_then(|v| v.to_str().ok());
+            let ok = receiver.verify_webhook_signature(&got, sig)
+                && headers["x-github-event"] == "installation"
+                && headers["x-github-delivery"] == "d-1";
+            if ok {
+                axum::http::StatusCode::NO_CONTENT
+            } else {
+                axum::http::StatusCode::UNAUTHORIZED
+            }
+        }
+    });
+    let server = forgelink::sandbox::serve(axum::Router::new().route("/hooks", route), 0)
+        .await
+        .unwrap();
+    let url = format!("{}/hooks", server.base_url());
+    assert_eq!(
+        sandbox.deliver_webhook(&url, "installation", "d-1", body).await,
+        Ok(204)
+    );
+    assert_eq!(
+        sandbox.deliver_webhook(&url, "installation", "d-2", body).await,
+        Ok(401)
+    );
 }
 
 #[tokio::test]

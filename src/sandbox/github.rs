@@ -250,6 +250,37 @@ impl GitHubSandbox {
     pub fn sign(&self, body: &[u8]) -> String {
         auth::webhook_signature(self.shared.app.webhook_secret.as_bytes(), body)
     }
+
+    /// Delivers a webhook as GitHub does: `POST url` with `X-GitHub-Event`, `X-GitHub-Delivery`,
+    /// `X-Hub-Signature-256` and the JSON `body`. Returns the receiver's status code. Like
+    /// GitHub, it does not retry.
+    pub async fn deliver_webhook(
+        &self,
+        url: &str,
+        event: &str,
+        delivery_id: &str,
+        body: &[u8],
+    ) -> Result<u16, String> {
+        let client = reqwest::Client::builder()
+            .no_proxy()
+            .timeout(std::time::Duration::from_secs(10))
+            .build()
+            .map_err(|e| e.to_string())?;
+        let resp = client
+            .post(url)
+            .header("content-type", "application/json")
+            .header("user-agent", "GitHub-Hookshot/sandbox")
+            .header("x-github-event", event)
+            .header("x-github-delivery", delivery_id)
+            .header("x-github-hook-installation-target-type", "integration")
+            .header("x-github-hook-installation-target-id", self.app_id().to_string())
+            .header("x-hub-signature-256", self.sign(body))
+            .body(body.to_vec())
+            .send()
+            .await
+            .map_err(|e| format!("webhook delivery to {url} failed: {e}"))?;
+        Ok(resp.status().as_u16())
+    }
 }
 
 /// A fresh app identity with a 2048-bit RSA key pair (never written to disk).
