@@ -4,6 +4,7 @@
 
 pub mod bitbucket;
 pub mod error;
+pub mod github;
 pub mod gitlab;
 pub mod http;
 pub mod oauth;

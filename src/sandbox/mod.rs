@@ -5,6 +5,7 @@
 
 pub mod bitbucket;
 pub mod faults;
+pub mod github;
 pub mod gitlab;
 pub mod oauth;
 

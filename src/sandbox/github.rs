@@ -1,0 +1,313 @@
+//! The GitHub sandbox: one loopback server that plays github.com for a GitHub App, laid out like
+//! GitHub Enterprise Server (web pages at `{base}`, the REST API at `{base}/api/v3`). It
+//! generates the app's RSA key pair at start, serves a browser-usable install page, issues OAuth
+//! codes and tokens, and checks what GitHub checks (JWT signature and window, token expiry,
+//! credentials on every call). Faults and GitHub-specific switches can be flipped at any time.
+
+mod api;
+mod install_page;
+mod world;
+
+use crate::providers::github::{auth, GitHubConfig};
+use crate::sandbox::faults::Faults;
+use crate::sandbox::{serve, Running};
+use crate::secret::Secret;
+use jsonwebtoken::DecodingKey;
+use rsa::pkcs1::{EncodeRsaPrivateKey, LineEnding};
+use rsa::traits::PublicKeyParts;
+use rsa::RsaPrivateKey;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use world::World;
+
+pub use world::{OTHER_USER, SANDBOX_USER};
+
+/// GitHub-specific switches, next to the shared [`Faults`].
+#[derive(Debug)]
+pub struct GitHubSwitches {
+    /// The setup redirect carries someone else's installation id instead of the new one.
+    pub forge_installation_id: AtomicBool,
+    /// Lifetime of minted installation tokens, in seconds (GitHub: 3600).
+    pub installation_token_ttl_secs: AtomicU64,
+}
+
+impl Default for GitHubSwitches {
+    fn default() -> Self {
+        GitHubSwitches {
+            forge_installation_id: AtomicBool::new(false),
+            installation_token_ttl_secs: AtomicU64::new(3600),
+        }
+    }
+}
+
+/// The app the sandbox hosts: its identity and key pair.
+pub(crate) struct App {
+    pub id: u64,
+    pub slug: String,
+    pub name: String,
+    pub client_id: String,
+    pub client_secret: String,
+    pub webhook_secret: String,
+    pub private_key_pem: String,
+    pub decoding_key: DecodingKey,
+}
+
+/// State shared by every handler.
+pub(crate) struct Shared {
+    pub app: App,
+    pub base_url: OnceLock<String>,
+    pub setup_url: Mutex<Option<String>>,
+    pub world: Mutex<World>,
+    pub faults: Arc<Faults>,
+    pub switches: Arc<GitHubSwitches>,
+    pub rate_used: AtomicU64,
+}
+
+impl Shared {
+    pub fn world(&self) -> MutexGuard<'_, World> {
+        self.world.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn base(&self) -> &str {
+        self.base_url.get().map(String::as_str).unwrap_or("")
+    }
+
+    /// Installs for the sandbox user and builds the setup redirect (shared by the HTML form and
+    /// [`GitHubSandbox::approve`]).
+    pub fn install_and_redirect(
+        &self,
+        state: &str,
+        org: &str,
+        selection: &str,
+        repos: &[String],
+    ) -> Result<String, String> {
+        let setup = self
+            .setup_url
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+            .ok_or("This app has no setup URL configured (call app_config(setup_url) first).")?;
+        let mut setup =
+            url::Url::parse(&setup).map_err(|e| format!("The app's setup URL is invalid: {e}"))?;
+        let mut world = self.world();
+        let done = world.install(SANDBOX_USER, org, selection, repos)?;
+        let installation_id = if self.switches.forge_installation_id.load(Ordering::SeqCst) {
+            world.someone_elses_installation()
+        } else {
+            done.installation_id
+        };
+        setup
+            .query_pairs_mut()
+            .append_pair("installation_id", &installation_id.to_string())
+            .append_pair("setup_action", done.setup_action)
+            .append_pair("code", &done.code)
+            .append_pair("state", state);
+        Ok(setup.to_string())
+    }
+}
+
+/// A running GitHub sandbox.
+pub struct GitHubSandbox {
+    running: Running,
+    shared: Arc<Shared>,
+    pub faults: Arc<Faults>,
+    pub switches: Arc<GitHubSwitches>,
+}
+
+impl GitHubSandbox {
+    /// Generates the app's key pair and serves on `127.0.0.1:port` (0 = any free port).
+    pub async fn start(port: u16) -> std::io::Result<GitHubSandbox> {
+        let app = tokio::task::spawn_blocking(generate_app)
+            .await
+            .map_err(std::io::Error::other)??;
+        let mut world = World::default();
+        // The app's own secrets count as issued: they must not leak either.
+        world.issued.push(app.client_secret.clone());
+        world.issued.push(app.webhook_secret.clone());
+        let faults = Arc::new(Faults::default());
+        let switches = Arc::new(GitHubSwitches::default());
+        let shared = Arc::new(Shared {
+            app,
+            base_url: OnceLock::new(),
+            setup_url: Mutex::new(None),
+            world: Mutex::new(world),
+            faults: faults.clone(),
+            switches: switches.clone(),
+            rate_used: AtomicU64::new(0),
+        });
+        let router = api::router(shared.clone()).merge(install_page::router(shared.clone()));
+        let running = serve(router, port).await?;
+        let _ = shared.base_url.set(running.base_url());
+        Ok(GitHubSandbox {
+            running,
+            shared,
+            faults,
+            switches,
+        })
+    }
+
+    /// The web base, `http://127.0.0.1:PORT` (GitHub Enterprise Server's `https://HOST`).
+    pub fn base_url(&self) -> String {
+        self.running.base_url()
+    }
+
+    /// The REST API base, `{base}/api/v3`.
+    pub fn api_url(&self) -> String {
+        format!("{}/api/v3", self.base_url())
+    }
+
+    /// The engine's configuration for the sandbox app; `setup_url` is where the install page
+    /// sends the person back (the app's "Setup URL" on GitHub).
+    pub fn app_config(&self, setup_url: &str) -> GitHubConfig {
+        *self.shared.setup_url.lock().unwrap_or_else(|p| p.into_inner()) = Some(setup_url.to_string());
+        let app = &self.shared.app;
+        GitHubConfig {
+            web_url: self.base_url(),
+            api_url: self.api_url(),
+            app_id: app.id,
+            app_slug: app.slug.clone(),
+            client_id: app.client_id.clone(),
+            client_secret: Secret::new(app.client_secret.clone()),
+            private_key_pem: Secret::new(app.private_key_pem.clone()),
+            webhook_secret: Secret::new(app.webhook_secret.clone()),
+        }
+    }
+
+    pub fn app_id(&self) -> u64 {
+        self.shared.app.id
+    }
+
+    pub fn app_slug(&self) -> &str {
+        &self.shared.app.slug
+    }
+
+    /// The app's private key (PEM), e.g. to hand-craft a JWT in a test.
+    pub fn private_key_pem(&self) -> Secret {
+        Secret::new(self.shared.app.private_key_pem.clone())
+    }
+
+    /// Adds an organization with repositories (or more repositories to it).
+    pub fn seed_org(&self, login: &str, repos: &[&str]) {
+        self.shared.world().seed_org(login, repos);
+    }
+
+    /// Every code and token the sandbox ever issued (and the app's client and webhook
+    /// secrets), for leak searches.
+    pub fn issued_tokens(&self) -> Vec<String> {
+        self.shared.world().issued.clone()
+    }
+
+    /// Every installation id, including ones made by other people.
+    pub fn installation_ids(&self) -> Vec<u64> {
+        self.shared.world().installations.keys().copied().collect()
+    }
+
+    /// How many installation tokens have been minted so far.
+    pub fn installation_tokens_minted(&self) -> usize {
+        self.shared.world().installation_tokens.len()
+    }
+
+    /// The redirect to `setup_url` when the app is installed on `org` with only `repos`
+    /// selected (the person's part, without HTML). Zero repositories is refused, as on GitHub.
+    pub async fn approve(&self, state: &str, org: &str, repos: &[&str]) -> Result<String, String> {
+        let repos: Vec<String> = repos.iter().map(|r| r.to_string()).collect();
+        self.shared.install_and_redirect(state, org, "selected", &repos)
+    }
+
+    /// Like [`Self::approve`] with "All repositories".
+    pub async fn approve_all(&self, state: &str, org: &str) -> Result<String, String> {
+        self.shared.install_and_redirect(state, org, "all", &[])
+    }
+
+    /// Switches the forged-callback fault on or off.
+    pub fn forge_installation_id(&self, on: bool) {
+        self.switches.forge_installation_id.store(on, Ordering::SeqCst);
+    }
+
+    /// Sets the lifetime of installation tokens minted from now on (GitHub: 1 hour).
+    pub fn set_installation_token_ttl(&self, ttl: std::time::Duration) {
+        self.switches
+            .installation_token_ttl_secs
+            .store(ttl.as_secs(), Ordering::SeqCst);
+    }
+
+    /// Suspends (or unsuspends) an installation.
+    pub fn set_suspended(&self, installation_id: u64, suspended: bool) {
+        if let Some(i) = self.shared.world().installations.get_mut(&installation_id) {
+            i.suspended_at = suspended.then(chrono::Utc::now);
+        }
+    }
+
+    /// Makes every OAuth code issued so far expired.
+    pub fn expire_codes(&self) {
+        let past = chrono::Utc::now() - chrono::Duration::seconds(1);
+        for c in self.shared.world().codes.values_mut() {
+            c.expires_at = past;
+        }
+    }
+
+    /// The `X-Hub-Signature-256` value for a webhook delivery of `body`.
+    pub fn sign(&self, body: &[u8]) -> String {
+        auth::webhook_signature(self.shared.app.webhook_secret.as_bytes(), body)
+    }
+
+    /// Delivers a webhook as GitHub does: `POST url` with `X-GitHub-Event`, `X-GitHub-Delivery`,
+    /// `X-Hub-Signature-256` and the JSON `body`. Returns the receiver's status code. Like
+    /// GitHub, it does not retry.
+    pub async fn deliver_webhook(
+        &self,
+        url: &str,
+        event: &str,
+        delivery_id: &str,
+        body: &[u8],
+    ) -> Result<u16, String> {
+        let client = reqwest::Client::builder()
+            .no_proxy()
+            .timeout(std::time::Duration::from_secs(10))
+            .build()
+            .map_err(|e| e.to_string())?;
+        let resp = client
+            .post(url)
+            .header("content-type", "application/json")
+            .header("user-agent", "GitHub-Hookshot/sandbox")
+            .header("x-github-event", event)
+            .header("x-github-delivery", delivery_id)
+            .header("x-github-hook-installation-target-type", "integration")
+            .header("x-github-hook-installation-target-id", self.app_id().to_string())
+            .header("x-hub-signature-256", self.sign(body))
+            .body(body.to_vec())
+            .send()
+            .await
+            .map_err(|e| format!("webhook delivery to {url} failed: {e}"))?;
+        Ok(resp.status().as_u16())
+    }
+}
+
+/// A fresh app identity with a 2048-bit RSA key pair (never written to disk).
+fn generate_app() -> std::io::Result<App> {
+    let mut rng = rand::thread_rng();
+    let key = RsaPrivateKey::new(&mut rng, 2048).map_err(std::io::Error::other)?;
+    let pem = key
+        .to_pkcs1_pem(LineEnding::LF)
+        .map_err(std::io::Error::other)?
+        .to_string();
+    let public = key.to_public_key();
+    let b64 = |b: Vec<u8>| {
+        use base64::Engine;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)
+    };
+    let decoding_key =
+        DecodingKey::from_rsa_components(&b64(public.n().to_bytes_be()), &b64(public.e().to_bytes_be()))
+            .map_err(std::io::Error::other)?;
+    let id = 100_000 + rand::Rng::gen_range(&mut rng, 0..900_000u64);
+    Ok(App {
+        id,
+        slug: "forgelink-sandbox".into(),
+        name: "forgelink (sandbox)".into(),
+        client_id: world::random_token("Iv1.", 16).to_lowercase(),
+        client_secret: world::random_token("", 40).to_lowercase(),
+        webhook_secret: world::random_token("", 32),
+        private_key_pem: pem,
+        decoding_key,
+    })
+}

@@ -1,0 +1,278 @@
+//! What the GitHub sandbox knows: organizations and their repositories, installations of the
+//! app, OAuth codes, user tokens and installation tokens, and every value it ever issued (so a
+//! test can search logs and exports for leaks). Pure data and rules; no HTTP.
+
+use chrono::{DateTime, Duration, Utc};
+use rand::distributions::Alphanumeric;
+use rand::Rng;
+use std::collections::{BTreeMap, HashMap};
+
+/// The person who installs the app through the sandbox's install page.
+pub const SANDBOX_USER: &str = "octo-person";
+/// Someone else, owner of the installation a forged callback points at.
+pub const OTHER_USER: &str = "someone-else";
+const OTHER_ORG: &str = "someone-elses-org";
+
+pub struct Org {
+    pub id: u64,
+    pub login: String,
+    pub repos: Vec<Repo>,
+}
+
+#[derive(Clone)]
+pub struct Repo {
+    pub id: u64,
+    pub name: String,
+}
+
+pub struct Installation {
+    pub id: u64,
+    pub org: String,
+    pub user: String,
+    /// `all` or `selected`.
+    pub selection: String,
+    /// For `selected`: the repository ids granted.
+    pub repo_ids: Vec<u64>,
+    pub suspended_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+pub struct Code {
+    pub user: String,
+    pub expires_at: DateTime<Utc>,
+    pub used: bool,
+}
+
+pub struct UserToken {
+    pub user: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+pub struct InstallationToken {
+    pub installation_id: u64,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// The outcome of an install: the ids and code the setup redirect carries.
+pub struct Installed {
+    pub installation_id: u64,
+    pub setup_action: &'static str,
+    pub code: String,
+}
+
+#[derive(Default)]
+pub struct World {
+    next_id: u64,
+    pub orgs: BTreeMap<String, Org>,
+    pub installations: BTreeMap<u64, Installation>,
+    pub codes: HashMap<String, Code>,
+    pub user_tokens: HashMap<String, UserToken>,
+    pub installation_tokens: HashMap<String, InstallationToken>,
+    pub issued: Vec<String>,
+}
+
+/// `prefix` + `len` random letters and digits, like GitHub's `ghs_`/`ghu_` tokens.
+pub fn random_token(prefix: &str, len: usize) -> String {
+    let body: String = rand::thread_rng()
+        .sample_iter(&Alphanumeric)
+        .take(len)
+        .map(char::from)
+        .collect();
+    format!("{prefix}{body}")
+}
+
+impl World {
+    /// A fresh number; callers add a per-kind offset so ids look like GitHub's and an org,
+    /// a repository and an installation never share one.
+    fn id(&mut self) -> u64 {
+        self.next_id += 1;
+        self.next_id
+    }
+
+    /// Adds an organization (or more repositories to an existing one).
+    pub fn seed_org(&mut self, login: &str, repos: &[&str]) {
+        if !self.orgs.contains_key(login) {
+            let id = 9_000_000 + self.id();
+            self.orgs.insert(
+                login.to_string(),
+                Org {
+                    id,
+                    login: login.to_string(),
+                    repos: Vec::new(),
+                },
+            );
+        }
+        let new: Vec<Repo> = repos
+            .iter()
+            .map(|name| Repo {
+                id: 700_000_000 + self.id(),
+                name: name.to_string(),
+            })
+            .collect();
+        if let Some(org) = self.orgs.get_mut(login) {
+            for r in new {
+                if !org.repos.iter().any(|x| x.name == r.name) {
+                    org.repos.push(r);
+                }
+            }
+        }
+    }
+
+    fn issue(&mut self, value: String) -> String {
+        self.issued.push(value.clone());
+        value
+    }
+
+    /// Installs (or updates) the app on `org` for `user`; `repos` are names, with or without
+    /// the `org/` prefix. Refuses what GitHub refuses, with the message its page shows.
+    pub fn install(
+        &mut self,
+        user: &str,
+        org: &str,
+        selection: &str,
+        repos: &[String],
+    ) -> Result<Installed, String> {
+        let o = self
+            .orgs
+            .get(org)
+            .ok_or_else(|| format!("There is no organization named {org:?}."))?;
+        let repo_ids = match selection {
+            "all" => Vec::new(),
+            "selected" => {
+                if repos.is_empty() {
+                    return Err("Select at least one repository, or choose All repositories.".into());
+                }
+                let mut ids = Vec::new();
+                for r in repos {
+                    let name = r.strip_prefix(&format!("{org}/")).unwrap_or(r);
+                    let repo = o
+                        .repos
+                        .iter()
+                        .find(|x| x.name == name)
+                        .ok_or_else(|| format!("The repository {r:?} does not belong to {org}."))?;
+                    ids.push(repo.id);
+                }
+                ids
+            }
+            other => return Err(format!("Unknown repository selection {other:?}.")),
+        };
+        let existing = self
+            .installations
+            .values_mut()
+            .find(|i| i.org == org && i.user == user);
+        let (installation_id, setup_action) = match existing {
+            Some(i) => {
+                i.selection = selection.to_string();
+                i.repo_ids = repo_ids;
+                (i.id, "update")
+            }
+            None => {
+                let id = 40_000_000 + self.id();
+                self.installations.insert(
+                    id,
+                    Installation {
+                        id,
+                        org: org.to_string(),
+                        user: user.to_string(),
+                        selection: selection.to_string(),
+                        repo_ids,
+                        suspended_at: None,
+                        created_at: Utc::now(),
+                    },
+                );
+                (id, "install")
+            }
+        };
+        let code = self.issue(random_token("", 20).to_lowercase());
+        self.codes.insert(
+            code.clone(),
+            Code {
+                user: user.to_string(),
+                expires_at: Utc::now() + Duration::minutes(10),
+                used: false,
+            },
+        );
+        Ok(Installed {
+            installation_id,
+            setup_action,
+            code,
+        })
+    }
+
+    /// A real installation made by someone else: what a forged callback would point at.
+    pub fn someone_elses_installation(&mut self) -> u64 {
+        self.seed_org(OTHER_ORG, &["private-stuff"]);
+        match self.install(OTHER_USER, OTHER_ORG, "all", &[]) {
+            Ok(i) => {
+                self.codes.remove(&i.code);
+                i.installation_id
+            }
+            Err(_) => 0,
+        }
+    }
+
+    /// Spends an OAuth code: single use, 10 minutes. Returns the user's new (access, refresh).
+    pub fn redeem_code(&mut self, code: &str) -> Option<(String, String)> {
+        let c = self.codes.get_mut(code)?;
+        if c.used || c.expires_at <= Utc::now() {
+            return None;
+        }
+        c.used = true;
+        let user = c.user.clone();
+        let access = self.issue(random_token("ghu_", 36));
+        let refresh = self.issue(random_token("ghr_", 76));
+        self.user_tokens.insert(
+            access.clone(),
+            UserToken {
+                user,
+                expires_at: Utc::now() + Duration::hours(8),
+            },
+        );
+        Some((access, refresh))
+    }
+
+    /// The user a live user token belongs to.
+    pub fn user_of(&self, token: &str) -> Option<&str> {
+        let t = self.user_tokens.get(token)?;
+        (t.expires_at > Utc::now()).then_some(t.user.as_str())
+    }
+
+    pub fn mint_installation_token(
+        &mut self,
+        installation_id: u64,
+        ttl: Duration,
+    ) -> (String, DateTime<Utc>) {
+        let token = self.issue(random_token("ghs_", 36));
+        // GitHub reports whole seconds.
+        let expires_at = DateTime::from_timestamp((Utc::now() + ttl).timestamp(), 0).unwrap_or_else(Utc::now);
+        self.installation_tokens.insert(
+            token.clone(),
+            InstallationToken {
+                installation_id,
+                expires_at,
+            },
+        );
+        (token, expires_at)
+    }
+
+    /// The installation a live installation token belongs to.
+    pub fn installation_of(&self, token: &str) -> Option<u64> {
+        let t = self.installation_tokens.get(token)?;
+        (t.expires_at > Utc::now()).then_some(t.installation_id)
+    }
+
+    /// The repositories installation `id` can access now.
+    pub fn repos_of(&self, id: u64) -> Vec<(Repo, String)> {
+        let Some(i) = self.installations.get(&id) else {
+            return Vec::new();
+        };
+        let Some(org) = self.orgs.get(&i.org) else {
+            return Vec::new();
+        };
+        org.repos
+            .iter()
+            .filter(|r| i.selection == "all" || i.repo_ids.contains(&r.id))
+            .map(|r| (r.clone(), format!("{}/{}", org.login, r.name)))
+            .collect()
+    }
+}

@@ -1,0 +1,364 @@
+//! The vault: secrets at rest (user and installation tokens, refresh tokens, app keys), kept
+//! outside the event log in their own sled database and encrypted with XChaCha20-Poly1305.
+//! Events hold only a reference such as `account/{uuid}/user_token`; unlinking an account
+//! destroys everything under its prefix. Each write uses a fresh random 24-byte nonce and binds
+//! the ciphertext to its reference (associated data), so a ciphertext copied to another
+//! reference does not decrypt. Every write is flushed before it returns.
+
+use crate::secret::Secret;
+use chacha20poly1305::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
+use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use rand::RngCore;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// The environment variable that may hold the vault key (64 hex characters).
+pub const KEY_ENV: &str = "FORGELINK_VAULT_KEY";
+/// The key file created in the data folder when no key is given in the environment.
+pub const KEY_FILE: &str = "vault.key";
+/// A record written at open so that a wrong key is noticed at start, not at the first read.
+const CANARY: &str = "\0vault/canary";
+const NONCE_LEN: usize = 24;
+
+/// Why the vault could not do what was asked. Never contains a secret or a key.
+#[derive(Debug, thiserror::Error)]
+pub enum VaultError {
+    #[error("the vault key is not valid: {0} (expected 64 hex characters, i.e. 32 bytes)")]
+    BadKey(String),
+    #[error("the vault key does not match the secrets in {}; use the key they were written with", dir.display())]
+    KeyMismatch { dir: PathBuf },
+    #[error(
+        "the vault secret {reference:?} could not be decrypted (damaged, or written under another reference)"
+    )]
+    Corrupt { reference: String },
+    #[error("the vault key file {} could not be read or created: {source}", path.display())]
+    KeyFile { path: PathBuf, source: std::io::Error },
+    #[error("the vault storage in {} failed: {source}", dir.display())]
+    Storage { dir: PathBuf, source: sled::Error },
+}
+
+/// The 32-byte key that encrypts the vault. Its `Debug` never shows the key.
+#[derive(Clone)]
+pub struct VaultKey([u8; 32]);
+
+impl fmt::Debug for VaultKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("VaultKey([redacted])")
+    }
+}
+
+impl VaultKey {
+    /// A fresh random key.
+    pub fn generate() -> Self {
+        let mut k = [0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut k);
+        VaultKey(k)
+    }
+
+    pub fn from_bytes(bytes: [u8; 32]) -> Self {
+        VaultKey(bytes)
+    }
+
+    /// Parses 64 hex characters (surrounding whitespace ignored).
+    pub fn from_hex(text: &str) -> Result<Self, VaultError> {
+        let bytes = hex::decode(text.trim()).map_err(|_| VaultError::BadKey("not hexadecimal".into()))?;
+        let arr: [u8; 32] = bytes
+            .try_into()
+            .map_err(|b: Vec<u8>| VaultError::BadKey(format!("{} bytes long", b.len())))?;
+        Ok(VaultKey(arr))
+    }
+
+    /// The key from `FORGELINK_VAULT_KEY`, else from `{data_dir}/vault.key`, which is created
+    /// (mode 0600, 32 random bytes as hex) on first start.
+    pub fn from_env_or_file(data_dir: &Path) -> Result<Self, VaultError> {
+        match std::env::var(KEY_ENV) {
+            Ok(v) if !v.trim().is_empty() => {
+                Self::from_hex(&v).map_err(|e| VaultError::BadKey(format!("{KEY_ENV}: {e}")))
+            }
+            _ => Self::from_file(&data_dir.join(KEY_FILE)),
+        }
+    }
+
+    /// Reads the key file, creating it with a new random key (mode 0600) when it does not exist.
+    pub fn from_file(path: &Path) -> Result<Self, VaultError> {
+        let io = |source| VaultError::KeyFile {
+            path: path.to_path_buf(),
+            source,
+        };
+        match std::fs::read_to_string(path) {
+            Ok(text) => {
+                Self::from_hex(&text).map_err(|e| VaultError::BadKey(format!("{}: {e}", path.display())))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                if let Some(parent) = path.parent() {
+                    std::fs::create_dir_all(parent).map_err(io)?;
+                }
+                let key = Self::generate();
+                write_private(path, hex::encode(key.0).as_bytes()).map_err(io)?;
+                Ok(key)
+            }
+            Err(e) => Err(io(e)),
+        }
+    }
+}
+
+/// Creates `path` readable by its owner only, failing if it already exists (never overwrite a key).
+fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut f = opts.open(path)?;
+    f.write_all(contents)?;
+    f.sync_all()
+}
+
+/// Encrypted secrets by reference.
+pub struct Vault {
+    dir: PathBuf,
+    db: sled::Db,
+    tree: sled::Tree,
+    cipher: XChaCha20Poly1305,
+}
+
+impl fmt::Debug for Vault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Vault")
+            .field("dir", &self.dir)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Vault {
+    /// Opens (or creates) the vault in `dir` and checks that `key` is the one its secrets were
+    /// written with.
+    pub fn open(dir: &Path, key: VaultKey) -> Result<Vault, VaultError> {
+        let storage = |source| VaultError::Storage {
+            dir: dir.to_path_buf(),
+            source,
+        };
+        let db = sled::open(dir).map_err(storage)?;
+        let tree = db.open_tree("secrets").map_err(storage)?;
+        let cipher = XChaCha20Poly1305::new((&key.0).into());
+        let vault = Vault {
+            dir: dir.to_path_buf(),
+            db,
+            tree,
+            cipher,
+        };
+        match vault.get(CANARY) {
+            Ok(Some(_)) => {}
+            Ok(None) => vault.put(CANARY, &Secret::new("forgelink vault"))?,
+            Err(VaultError::Corrupt { .. }) => {
+                return Err(VaultError::KeyMismatch {
+                    dir: dir.to_path_buf(),
+                })
+            }
+            Err(e) => return Err(e),
+        }
+        Ok(vault)
+    }
+
+    fn storage(&self, source: sled::Error) -> VaultError {
+        VaultError::Storage {
+            dir: self.dir.clone(),
+            source,
+        }
+    }
+
+    fn seal(&self, reference: &str, secret: &Secret) -> Vec<u8> {
+        let nonce = XChaCha20Poly1305::generate_nonce(&mut OsRng);
+        let payload = Payload {
+            msg: secret.expose().as_bytes(),
+            aad: reference.as_bytes(),
+        };
+        // Encryption with a valid key and nonce cannot fail for in-memory buffers.
+        let ct = self
+            .cipher
+            .encrypt(&nonce, payload)
+            .expect("XChaCha20-Poly1305 encryption of a buffer");
+        let mut out = Vec::with_capacity(NONCE_LEN + ct.len());
+        out.extend_from_slice(&nonce);
+        out.extend_from_slice(&ct);
+        out
+    }
+
+    fn open_sealed(&self, reference: &str, sealed: &[u8]) -> Result<Secret, VaultError> {
+        let corrupt = || VaultError::Corrupt {
+            reference: reference.to_string(),
+        };
+        if sealed.len() < NONCE_LEN {
+            return Err(corrupt());
+        }
+        let (nonce, ct) = sealed.split_at(NONCE_LEN);
+        let plain = self
+            .cipher
+            .decrypt(
+                XNonce::from_slice(nonce),
+                Payload {
+                    msg: ct,
+                    aad: reference.as_bytes(),
+                },
+            )
+            .map_err(|_| corrupt())?;
+        String::from_utf8(plain).map(Secret::new).map_err(|_| corrupt())
+    }
+
+    fn flush(&self) -> Result<(), VaultError> {
+        self.db.flush().map_err(|e| self.storage(e))?;
+        Ok(())
+    }
+
+    /// Stores `secret` under `reference`, replacing any previous value; durable on return.
+    pub fn put(&self, reference: &str, secret: &Secret) -> Result<(), VaultError> {
+        let sealed = self.seal(reference, secret);
+        self.tree
+            .insert(reference.as_bytes(), sealed)
+            .map_err(|e| self.storage(e))?;
+        self.flush()
+    }
+
+    /// Stores several secrets at once: all or none (e.g. a rotated access + refresh token pair).
+    pub fn put_many(&self, entries: &[(&str, &Secret)]) -> Result<(), VaultError> {
+        let mut batch = sled::Batch::default();
+        for (reference, secret) in entries {
+            batch.insert(reference.as_bytes(), self.seal(reference, secret));
+        }
+        self.tree.apply_batch(batch).map_err(|e| self.storage(e))?;
+        self.flush()
+    }
+
+    /// The secret stored under `reference`, if any.
+    pub fn get(&self, reference: &str) -> Result<Option<Secret>, VaultError> {
+        match self.tree.get(reference.as_bytes()).map_err(|e| self.storage(e))? {
+            Some(sealed) => self.open_sealed(reference, &sealed).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Destroys the secret under `reference` (no error when there was none).
+    pub fn delete(&self, reference: &str) -> Result<(), VaultError> {
+        self.tree
+            .remove(reference.as_bytes())
+            .map_err(|e| self.storage(e))?;
+        self.flush()
+    }
+
+    /// Destroys every secret whose reference starts with `prefix` (e.g. `account/{uuid}/`);
+    /// returns how many were destroyed.
+    pub fn delete_prefix(&self, prefix: &str) -> Result<usize, VaultError> {
+        let mut batch = sled::Batch::default();
+        let mut n = 0;
+        for item in self.tree.scan_prefix(prefix.as_bytes()) {
+            let (k, _) = item.map_err(|e| self.storage(e))?;
+            if k.as_ref() == CANARY.as_bytes() {
+                continue;
+            }
+            batch.remove(k);
+            n += 1;
+        }
+        self.tree.apply_batch(batch).map_err(|e| self.storage(e))?;
+        self.flush()?;
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fresh() -> (tempfile::TempDir, VaultKey) {
+        (tempfile::tempdir().unwrap(), VaultKey::generate())
+    }
+
+    #[test]
+    fn a_stored_secret_reads_back_and_is_not_stored_in_clear() {
+        let (dir, key) = fresh();
+        let vault = Vault::open(dir.path(), key).unwrap();
+        let token = Secret::new("ghu_roundtrip_value_123");
+        vault.put("account/a/user_token", &token).unwrap();
+        assert_eq!(vault.get("account/a/user_token").unwrap(), Some(token));
+        assert_eq!(vault.get("account/a/other").unwrap(), None);
+        let raw = vault.tree.get("account/a/user_token").unwrap().unwrap();
+        assert!(
+            !raw.windows(7).any(|w| w == b"ghu_rou"),
+            "ciphertext holds the clear text"
+        );
+    }
+
+    #[test]
+    fn a_wrong_key_is_refused_at_open_with_a_clear_error() {
+        let (dir, key) = fresh();
+        {
+            let vault = Vault::open(dir.path(), key).unwrap();
+            vault.put("account/a/user_token", &Secret::new("t")).unwrap();
+        }
+        let err = Vault::open(dir.path(), VaultKey::generate()).unwrap_err();
+        assert!(matches!(err, VaultError::KeyMismatch { .. }), "{err}");
+        assert!(err.to_string().contains("does not match the secrets in"), "{err}");
+    }
+
+    #[test]
+    fn a_ciphertext_moved_to_another_reference_does_not_decrypt() {
+        let (dir, key) = fresh();
+        let vault = Vault::open(dir.path(), key).unwrap();
+        vault.put("account/a/user_token", &Secret::new("alice")).unwrap();
+        let sealed = vault.tree.get("account/a/user_token").unwrap().unwrap();
+        vault.tree.insert("account/b/user_token", sealed).unwrap();
+        let err = vault.get("account/b/user_token").unwrap_err();
+        assert!(matches!(err, VaultError::Corrupt { .. }), "{err}");
+    }
+
+    #[test]
+    fn deleting_an_accounts_prefix_destroys_only_its_secrets() {
+        let (dir, key) = fresh();
+        let vault = Vault::open(dir.path(), key).unwrap();
+        let s = Secret::new("x");
+        vault
+            .put_many(&[("account/a/user_token", &s), ("account/a/refresh_token", &s)])
+            .unwrap();
+        vault.put("account/ab/user_token", &s).unwrap();
+        assert_eq!(vault.delete_prefix("account/a/").unwrap(), 2);
+        assert_eq!(vault.get("account/a/user_token").unwrap(), None);
+        assert_eq!(vault.get("account/a/refresh_token").unwrap(), None);
+        assert_eq!(vault.get("account/ab/user_token").unwrap(), Some(s.clone()));
+        vault.delete("account/ab/user_token").unwrap();
+        assert_eq!(vault.get("account/ab/user_token").unwrap(), None);
+    }
+
+    #[test]
+    fn secrets_survive_reopening_with_the_same_key() {
+        let (dir, key) = fresh();
+        {
+            let vault = Vault::open(dir.path(), key.clone()).unwrap();
+            vault.put("r", &Secret::new("kept")).unwrap();
+        }
+        let vault = Vault::open(dir.path(), key).unwrap();
+        assert_eq!(vault.get("r").unwrap(), Some(Secret::new("kept")));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_key_file_is_created_once_with_owner_only_permissions() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(KEY_FILE);
+        let first = VaultKey::from_file(&path).unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        let again = VaultKey::from_file(&path).unwrap();
+        assert_eq!(first.0, again.0, "a second start must reuse the key");
+    }
+
+    #[test]
+    fn bad_keys_are_refused_and_keys_never_print() {
+        assert!(matches!(VaultKey::from_hex("zz"), Err(VaultError::BadKey(_))));
+        assert!(matches!(VaultKey::from_hex("abcd"), Err(VaultError::BadKey(_))));
+        let key = VaultKey::from_hex(&"ab".repeat(32)).unwrap();
+        assert_eq!(format!("{key:?}"), "VaultKey([redacted])");
+    }
+}
