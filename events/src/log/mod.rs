@@ -208,6 +208,19 @@ impl EventLog {
         }
     }
 
+    /// The outcome recorded for `command_id`, if that command was ever appended.
+    pub fn command_outcome(&self, command_id: &Uuid) -> Result<Option<AppendOutcome>, LogError> {
+        match self.inner.tree.get(keys::command(command_id))? {
+            None => Ok(None),
+            Some(v) => {
+                let mut o: AppendOutcome = serde_json::from_slice(&v)
+                    .map_err(|e| LogError::Storage(format!("command record {command_id}: {e}")))?;
+                o.duplicate = true;
+                Ok(Some(o))
+            }
+        }
+    }
+
     /// The events of `stream` from `from_version` (1 = all), in order.
     pub fn read_stream(&self, stream: &StreamId, from_version: u64) -> Result<Vec<Envelope>, LogError> {
         let start = keys::stream_index(stream.as_str(), from_version.max(1));
