@@ -1,0 +1,205 @@
+//! The saga's ports implemented over the real provider clients and the vault. Each method is
+//! safe to run again after a crash: a code exchange first looks for what an earlier run stored
+//! under a reference derived from the code's own reference (codes are single-use), and a token
+//! pair is stored in the vault, flushed, before anyone uses it.
+
+use super::link::{oauth_ref, pkce_ref};
+use crate::providers::bitbucket::BitbucketClient;
+use crate::providers::github::GitHubClient;
+use crate::providers::gitlab::GitLabClient;
+use crate::providers::oauth::TokenPair;
+use crate::providers::ProviderError;
+use crate::saga::{BoxFuture, GitHubPort, InstallationFacts, OAuthPort, OAuthTokens, RefreshedTokens, SecretsPort};
+use crate::secret::Secret;
+use crate::vault::Vault;
+use chrono::{DateTime, Utc};
+use forgelink_events::{Provider, RepoRef};
+use std::sync::Arc;
+use uuid::Uuid;
+
+fn vault_error(e: crate::vault::VaultError) -> ProviderError {
+    ProviderError::BadResponse { provider: "vault", detail: e.to_string() }
+}
+
+fn missing(what: &str) -> ProviderError {
+    ProviderError::Rejected { provider: "vault", status: 0, detail: format!("{what} is not in the vault; start a new link") }
+}
+
+/// GitHub over the client and the vault.
+pub(crate) struct GitHubAdapter {
+    pub client: Option<GitHubClient>,
+    pub vault: Arc<Vault>,
+}
+
+impl GitHubAdapter {
+    fn client(&self) -> Result<&GitHubClient, ProviderError> {
+        self.client.as_ref().ok_or(ProviderError::Rejected {
+            provider: "GitHub",
+            status: 0,
+            detail: "GitHub is not configured on this server".into(),
+        })
+    }
+
+    async fn exchange(&self, code_ref: &str) -> Result<Secret, ProviderError> {
+        let token_ref = format!("{code_ref}/user_token");
+        if let Some(token) = self.vault.get(&token_ref).map_err(vault_error)? {
+            return Ok(token);
+        }
+        let code = self.vault.get(code_ref).map_err(vault_error)?.ok_or_else(|| missing("the authorization code"))?;
+        let token = self.client()?.exchange_code(&code).await?;
+        self.vault.put(&token_ref, &token.access_token).map_err(vault_error)?;
+        self.vault.delete(code_ref).map_err(vault_error)?;
+        Ok(token.access_token)
+    }
+}
+
+impl GitHubPort for GitHubAdapter {
+    fn exchange_code<'a>(&'a self, code_ref: &'a str) -> BoxFuture<'a, Result<Secret, ProviderError>> {
+        Box::pin(self.exchange(code_ref))
+    }
+
+    fn user_installation_ids<'a>(&'a self, user_token: &'a Secret) -> BoxFuture<'a, Result<Vec<u64>, ProviderError>> {
+        Box::pin(async move { self.client()?.user_installation_ids(user_token).await })
+    }
+
+    fn installation(&self, installation_id: u64) -> BoxFuture<'_, Result<InstallationFacts, ProviderError>> {
+        Box::pin(async move {
+            let i = self.client()?.installation(installation_id).await?;
+            Ok(InstallationFacts {
+                installation_id: i.id,
+                account_login: i.account_login,
+                target_type: i.target_type,
+                repository_selection: i.repository_selection,
+            })
+        })
+    }
+
+    fn installation_repositories(&self, installation_id: u64) -> BoxFuture<'_, Result<Vec<RepoRef>, ProviderError>> {
+        Box::pin(async move { Ok(self.client()?.installation_repositories(installation_id).await?.1) })
+    }
+}
+
+/// GitLab and Bitbucket over their clients and the vault.
+pub(crate) struct OAuthAdapter {
+    pub gitlab: Option<GitLabClient>,
+    pub bitbucket: Option<BitbucketClient>,
+    pub vault: Arc<Vault>,
+}
+
+/// What is kept next to a token pair (not secret, but it lives with the pair).
+#[derive(serde::Serialize, serde::Deserialize)]
+struct GrantFacts {
+    user: String,
+    scopes: Vec<String>,
+    expires_at: DateTime<Utc>,
+}
+
+impl OAuthAdapter {
+    fn not_configured(provider: Provider) -> ProviderError {
+        ProviderError::Rejected {
+            provider: provider.display_name(),
+            status: 0,
+            detail: format!("{} is not configured on this server", provider.display_name()),
+        }
+    }
+
+    /// Stores the pair and its facts in one atomic, flushed vault write.
+    fn store(&self, secret_ref: &str, pair: &TokenPair, user: &str) -> Result<(), ProviderError> {
+        let facts = GrantFacts { user: user.to_string(), scopes: pair.scopes.clone(), expires_at: pair.expires_at };
+        let facts = Secret::new(serde_json::to_string(&facts).expect("facts serialize"));
+        let (access, refresh, info) =
+            (format!("{secret_ref}/access"), format!("{secret_ref}/refresh"), format!("{secret_ref}/facts"));
+        self.vault
+            .put_many(&[(access.as_str(), &pair.access_token), (refresh.as_str(), &pair.refresh_token), (info.as_str(), &facts)])
+            .map_err(vault_error)
+    }
+
+    fn facts(&self, secret_ref: &str) -> Result<Option<GrantFacts>, ProviderError> {
+        let Some(raw) = self.vault.get(&format!("{secret_ref}/facts")).map_err(vault_error)? else {
+            return Ok(None);
+        };
+        serde_json::from_str(raw.expose()).map(Some).map_err(|e| ProviderError::BadResponse { provider: "vault", detail: e.to_string() })
+    }
+
+    async fn exchange(&self, provider: Provider, account_id: Uuid, attempt_id: Uuid, code_ref: &str) -> Result<OAuthTokens, ProviderError> {
+        let secret_ref = oauth_ref(account_id, attempt_id);
+        if let Some(f) = self.facts(&secret_ref)? {
+            // An earlier run exchanged the (single-use) code; finish what it started.
+            let user = if f.user.is_empty() { self.user_of(provider, &secret_ref).await? } else { f.user };
+            return Ok(OAuthTokens { user, scopes: f.scopes, secret_ref, token_expires_at: f.expires_at });
+        }
+        let code = self.vault.get(code_ref).map_err(vault_error)?.ok_or_else(|| missing("the authorization code"))?;
+        let (pair, user) = match provider {
+            Provider::GitLab => {
+                let client = self.gitlab.as_ref().ok_or_else(|| Self::not_configured(provider))?;
+                let verifier = self.vault.get(&pkce_ref(account_id, attempt_id)).map_err(vault_error)?.ok_or_else(|| missing("the PKCE verifier"))?;
+                let pair = client.exchange_code(&code, &verifier).await?;
+                self.store(&secret_ref, &pair, "")?;
+                let user = client.current_user(&pair.access_token).await?.username;
+                (pair, user)
+            }
+            Provider::Bitbucket => {
+                let client = self.bitbucket.as_ref().ok_or_else(|| Self::not_configured(provider))?;
+                let pair = client.exchange_code(&code).await?;
+                self.store(&secret_ref, &pair, "")?;
+                let user = client.current_user(&pair.access_token).await?.username;
+                (pair, user)
+            }
+            Provider::GitHub => return Err(Self::not_configured(provider)),
+        };
+        self.store(&secret_ref, &pair, &user)?;
+        let _ = self.vault.delete(code_ref);
+        Ok(OAuthTokens { user, scopes: pair.scopes, secret_ref, token_expires_at: pair.expires_at })
+    }
+
+    async fn user_of(&self, provider: Provider, secret_ref: &str) -> Result<String, ProviderError> {
+        let token = self.vault.get(&format!("{secret_ref}/access")).map_err(vault_error)?.ok_or_else(|| missing("the access token"))?;
+        match provider {
+            Provider::GitLab => Ok(self.gitlab.as_ref().ok_or_else(|| Self::not_configured(provider))?.current_user(&token).await?.username),
+            Provider::Bitbucket => Ok(self.bitbucket.as_ref().ok_or_else(|| Self::not_configured(provider))?.current_user(&token).await?.username),
+            Provider::GitHub => Err(Self::not_configured(provider)),
+        }
+    }
+
+    async fn do_refresh(&self, provider: Provider, secret_ref: &str) -> Result<RefreshedTokens, ProviderError> {
+        let refresh = self.vault.get(&format!("{secret_ref}/refresh")).map_err(vault_error)?.ok_or_else(|| missing("the refresh token"))?;
+        let user = self.facts(secret_ref)?.map(|f| f.user).unwrap_or_default();
+        let pair = match provider {
+            Provider::GitLab => self.gitlab.as_ref().ok_or_else(|| Self::not_configured(provider))?.refresh(&refresh).await?,
+            Provider::Bitbucket => self.bitbucket.as_ref().ok_or_else(|| Self::not_configured(provider))?.refresh(&refresh).await?,
+            Provider::GitHub => return Err(Self::not_configured(provider)),
+        };
+        // The provider has rotated the pair: store it before anything uses it.
+        self.store(secret_ref, &pair, &user)?;
+        Ok(RefreshedTokens { secret_ref: secret_ref.to_string(), token_expires_at: pair.expires_at })
+    }
+}
+
+impl OAuthPort for OAuthAdapter {
+    fn exchange_code<'a>(
+        &'a self,
+        provider: Provider,
+        account_id: Uuid,
+        attempt_id: Uuid,
+        code_ref: &'a str,
+    ) -> BoxFuture<'a, Result<OAuthTokens, ProviderError>> {
+        Box::pin(self.exchange(provider, account_id, attempt_id, code_ref))
+    }
+
+    fn refresh<'a>(&'a self, provider: Provider, _account_id: Uuid, secret_ref: &'a str) -> BoxFuture<'a, Result<RefreshedTokens, ProviderError>> {
+        Box::pin(self.do_refresh(provider, secret_ref))
+    }
+}
+
+/// Destroys an unlinked account's secrets.
+pub(crate) struct VaultSecrets {
+    pub vault: Arc<Vault>,
+}
+
+impl SecretsPort for VaultSecrets {
+    fn destroy_account_secrets(&self, account_id: Uuid) -> BoxFuture<'_, Result<(), String>> {
+        Box::pin(async move {
+            self.vault.delete_prefix(&format!("account/{account_id}/")).map(|_| ()).map_err(|e| e.to_string())
+        })
+    }
+}

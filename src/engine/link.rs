@@ -1,0 +1,256 @@
+//! The link steps that need more than the decider: making and hashing the random OAuth `state`,
+//! building each provider's approval URL (with PKCE for GitLab), keeping the callback's code in
+//! the vault, and checking a GitLab group or Bitbucket workspace/project key against what the
+//! provider says the person may use.
+
+use super::message::CommandReply;
+use super::{EngineError, Inner};
+use crate::domain::{fold, AccountCommand};
+use crate::providers::oauth::Pkce;
+use crate::secret::Secret;
+use base64::Engine as _;
+use forgelink_events::{Grant, Metadata, Provider, StreamId};
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+/// Vault reference of the account a `state` hash belongs to.
+pub(crate) fn state_ref(state_hash: &str) -> String {
+    format!("state/{state_hash}")
+}
+
+/// Vault reference of a link attempt's PKCE verifier.
+pub(crate) fn pkce_ref(account_id: Uuid, attempt_id: Uuid) -> String {
+    format!("account/{account_id}/pkce/{attempt_id}")
+}
+
+/// Vault reference of an OAuth grant's token pair (`/access`, `/refresh` below it).
+pub(crate) fn oauth_ref(account_id: Uuid, attempt_id: Uuid) -> String {
+    format!("account/{account_id}/oauth/{attempt_id}")
+}
+
+/// The hex SHA-256 of a `state`: all the log ever holds of it.
+pub fn hash_state(state: &str) -> String {
+    hex::encode(Sha256::digest(state.as_bytes()))
+}
+
+/// 256 random bits, URL-safe.
+fn new_state() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// The URL without its `state` parameter: what the log records.
+fn without_state(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) => {
+            let kept: Vec<(String, String)> =
+                u.query_pairs().filter(|(k, _)| k != "state").map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+            u.query_pairs_mut().clear().extend_pairs(kept);
+            u.to_string()
+        }
+        Err(_) => url.split('?').next().unwrap_or_default().to_string(),
+    }
+}
+
+impl Inner {
+    fn not_configured(provider: Provider) -> EngineError {
+        EngineError::ProviderNotConfigured { provider: provider.display_name() }
+    }
+
+    pub(crate) async fn start_link(
+        &self,
+        account_id: Uuid,
+        command_id: Uuid,
+        meta: Metadata,
+    ) -> Result<CommandReply, EngineError> {
+        if let Some(first) = self.log.command_outcome(&command_id)? {
+            return self.reply(account_id, command_id, vec![], Some(first.positions().into_inner()), true, None);
+        }
+        let history = self.log.read_stream(&StreamId::account(account_id), 1)?;
+        let state = fold(history.iter().map(|e| &e.event));
+        let provider = state.provider.ok_or_else(|| EngineError::UnknownAccount(account_id.to_string()))?;
+        let attempt_id = Uuid::new_v4();
+        let oauth_state = new_state();
+        let state_hash = hash_state(&oauth_state);
+        let mut refs = vec![state_ref(&state_hash)];
+        let url = match provider {
+            Provider::GitHub => {
+                self.clients.github.as_ref().ok_or_else(|| Self::not_configured(provider))?.install_url(&oauth_state)
+            }
+            Provider::GitLab => {
+                let client = self.clients.gitlab.as_ref().ok_or_else(|| Self::not_configured(provider))?;
+                let pkce = Pkce::generate();
+                let r = pkce_ref(account_id, attempt_id);
+                self.vault.put(&r, &pkce.verifier)?;
+                refs.push(r);
+                client.authorize_url(&oauth_state, &pkce.challenge)
+            }
+            Provider::Bitbucket => {
+                self.clients.bitbucket.as_ref().ok_or_else(|| Self::not_configured(provider))?.authorize_url(&oauth_state)
+            }
+        };
+        self.vault.put(&state_ref(&state_hash), &Secret::new(account_id.to_string()))?;
+        let command = AccountCommand::StartLink {
+            attempt_id,
+            state_hash,
+            authorize_url: without_state(&url),
+            expires_at: chrono::Utc::now() + self.config.link_ttl,
+        };
+        match self.apply(account_id, command, command_id, meta).await {
+            Ok(mut reply) => {
+                reply.authorize_url = Some(url);
+                Ok(reply)
+            }
+            Err(e) => {
+                for r in refs {
+                    let _ = self.vault.delete(&r);
+                }
+                Err(e)
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn complete_authorization(
+        &self,
+        state: Option<String>,
+        installation_id: Option<u64>,
+        setup_action: Option<String>,
+        code: Option<Secret>,
+        error: Option<String>,
+        command_id: Uuid,
+        meta: Metadata,
+    ) -> Result<CommandReply, EngineError> {
+        let by_state = match state.as_deref().filter(|s| !s.is_empty()) {
+            Some(s) => {
+                let hash = hash_state(s);
+                let account = self.vault.get(&state_ref(&hash))?.and_then(|v| Uuid::parse_str(v.expose()).ok());
+                Some((hash, account.ok_or(EngineError::UnknownState)?))
+            }
+            None => None,
+        };
+        // GitHub sends `setup_action=update` when the person changes an existing installation;
+        // that is a change of repositories on a linked account, not a new approval.
+        if setup_action.as_deref() == Some("update") {
+            if let Some(id) = installation_id {
+                let owner = self.installations.lock().ok().and_then(|m| m.get(&id).copied());
+                if let Some(account_id) = owner {
+                    let linked = self.account_state_of(account_id)?;
+                    if matches!(linked.grant, Some(Grant::GithubInstallation { installation_id: i, .. }) if i == id) {
+                        return self.refresh_repositories(account_id, id, command_id, meta).await;
+                    }
+                }
+            }
+        }
+        let (state_hash, account_id) = by_state.ok_or(EngineError::UnknownState)?;
+        let code_ref = match code.filter(|c| !c.is_empty()) {
+            Some(code) => {
+                let r = format!("account/{account_id}/code/{state_hash}");
+                self.vault.put(&r, &code)?;
+                Some(r)
+            }
+            None => None,
+        };
+        let command = AccountCommand::CompleteAuthorization { state_hash, installation_id, setup_action, code_ref, error };
+        self.apply(account_id, command, command_id, meta).await
+    }
+
+    pub(crate) fn account_state_of(&self, account_id: Uuid) -> Result<crate::domain::AccountState, EngineError> {
+        let history = self.log.read_stream(&StreamId::account(account_id), 1)?;
+        Ok(fold(history.iter().map(|e| &e.event)))
+    }
+
+    /// Lists the installation's repositories now and records what changed.
+    pub(crate) async fn refresh_repositories(
+        &self,
+        account_id: Uuid,
+        installation_id: u64,
+        command_id: Uuid,
+        meta: Metadata,
+    ) -> Result<CommandReply, EngineError> {
+        let client = self.clients.github.as_ref().ok_or_else(|| Self::not_configured(Provider::GitHub))?;
+        let (selection, repos) = client.installation_repositories(installation_id).await?;
+        let state = self.account_state_of(account_id)?;
+        let now: std::collections::BTreeSet<_> = repos.into_iter().collect();
+        let added = now.difference(&state.repositories).cloned().collect();
+        let removed = state.repositories.difference(&now).cloned().collect();
+        let selection = (!selection.is_empty() && Some(&selection) != state.repository_selection.as_ref()).then_some(selection);
+        let command = AccountCommand::ChangeRepositories { added, removed, repository_selection: selection };
+        self.apply(account_id, command, command_id, meta).await
+    }
+
+    /// The access token of the account's OAuth grant.
+    fn oauth_token(&self, state: &crate::domain::AccountState) -> Result<Secret, EngineError> {
+        let Some(Grant::Oauth { secret_ref, .. }) = &state.grant else {
+            return Err(EngineError::Invalid {
+                field: "account",
+                message: format!("{} has no approved grant yet; approve it on {} first", state.unique_name, state.provider_name()),
+            });
+        };
+        self.vault.get(&format!("{secret_ref}/access"))?.ok_or_else(|| EngineError::Vault(format!(
+            "the credentials of {} are gone; link the account again",
+            state.unique_name
+        )))
+    }
+
+    /// The full path of a GitLab group the person may create projects in.
+    pub(crate) async fn gitlab_group_path(&self, account_id: Uuid, group_id: u64) -> Result<String, EngineError> {
+        let client = self.clients.gitlab.as_ref().ok_or_else(|| Self::not_configured(Provider::GitLab))?;
+        let state = self.account_state_of(account_id)?;
+        let token = self.oauth_token(&state)?;
+        let groups = client.groups(&token).await?;
+        groups.into_iter().find(|g| g.id == group_id).map(|g| g.full_path).ok_or_else(|| EngineError::Invalid {
+            field: "group_id",
+            message: format!("group {group_id} is not a group where this GitLab user can create projects"),
+        })
+    }
+
+    /// Checks that the workspace exists for the person and the project key exists in it.
+    pub(crate) async fn check_bitbucket_project(
+        &self,
+        account_id: Uuid,
+        workspace: &str,
+        project_key: &str,
+    ) -> Result<(), EngineError> {
+        let client = self.clients.bitbucket.as_ref().ok_or_else(|| Self::not_configured(Provider::Bitbucket))?;
+        let state = self.account_state_of(account_id)?;
+        let token = self.oauth_token(&state)?;
+        let workspaces = client.workspaces(&token).await?;
+        if !workspaces.iter().any(|w| w.slug == workspace) {
+            return Err(EngineError::Invalid {
+                field: "workspace",
+                message: format!("workspace `{workspace}` is not one where this Bitbucket user can create repositories"),
+            });
+        }
+        let projects = client.projects(&token, workspace).await?;
+        if !projects.iter().any(|p| p.key == project_key) {
+            return Err(EngineError::Invalid {
+                field: "project_key",
+                message: format!("project key `{project_key}` does not exist in workspace `{workspace}`"),
+            });
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_recorded_url_keeps_everything_but_the_state() {
+        let u = without_state("http://h/apps/x/installations/new?state=SECRET&a=1");
+        assert!(!u.contains("SECRET") && u.contains("a=1"), "{u}");
+    }
+
+    #[test]
+    fn states_are_random_and_only_their_hash_is_kept() {
+        let (a, b) = (new_state(), new_state());
+        assert_ne!(a, b);
+        assert!(a.len() >= 43, "256 bits in base64url");
+        assert_eq!(hash_state(&a).len(), 64);
+        assert_ne!(hash_state(&a), a);
+    }
+}

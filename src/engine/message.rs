@@ -1,0 +1,128 @@
+//! Command messages as they arrive from outside (HTTP, `forgelink send`, a library caller) and
+//! the reply each gets. A message names its account by id or unique name and carries no hashed
+//! or generated values: the engine makes the random `state`, hashes it, keeps the OAuth code in
+//! the vault, and turns the message into the pure decider's `AccountCommand`.
+
+use crate::secret::Secret;
+use forgelink_events::Provider;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// One command message: `{"type": "StartLink", "account": "acme-infra", ...}`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CommandMessage {
+    /// Idempotency key: the same id again returns the first outcome and appends nothing.
+    #[serde(default)]
+    pub command_id: Option<Uuid>,
+    /// The flow this command belongs to; a new flow when absent.
+    #[serde(default)]
+    pub correlation_id: Option<Uuid>,
+    /// Who sends it (a person's name, a service).
+    #[serde(default = "default_actor")]
+    pub actor: String,
+    #[serde(flatten)]
+    pub request: Request,
+}
+
+fn default_actor() -> String {
+    "api".to_string()
+}
+
+impl CommandMessage {
+    pub fn new(request: Request) -> Self {
+        CommandMessage { command_id: None, correlation_id: None, actor: default_actor(), request }
+    }
+
+    pub fn by(mut self, actor: &str) -> Self {
+        self.actor = actor.to_string();
+        self
+    }
+}
+
+/// What the message asks for.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "type", deny_unknown_fields)]
+pub enum Request {
+    NameAccount {
+        provider: Provider,
+        unique_name: String,
+        #[serde(default)]
+        account_id: Option<Uuid>,
+    },
+    StartLink {
+        account: String,
+    },
+    /// The provider sent the person back: the callback's query, as it came.
+    CompleteAuthorization {
+        #[serde(default)]
+        state: Option<String>,
+        #[serde(default)]
+        installation_id: Option<u64>,
+        #[serde(default)]
+        setup_action: Option<String>,
+        #[serde(default)]
+        code: Option<Secret>,
+        #[serde(default)]
+        error: Option<String>,
+    },
+    SelectGroup {
+        account: String,
+        group_id: u64,
+    },
+    SelectWorkspace {
+        account: String,
+        workspace: String,
+        project_key: String,
+    },
+    SaveDetails {
+        account: String,
+    },
+    RenameAccount {
+        account: String,
+        to: String,
+    },
+    UnlinkAccount {
+        account: String,
+        #[serde(default)]
+        reason: Option<String>,
+    },
+}
+
+impl Request {
+    /// The message type, e.g. `StartLink`.
+    pub fn message_type(&self) -> &'static str {
+        match self {
+            Request::NameAccount { .. } => "NameAccount",
+            Request::StartLink { .. } => "StartLink",
+            Request::CompleteAuthorization { .. } => "CompleteAuthorization",
+            Request::SelectGroup { .. } => "SelectGroup",
+            Request::SelectWorkspace { .. } => "SelectWorkspace",
+            Request::SaveDetails { .. } => "SaveDetails",
+            Request::RenameAccount { .. } => "RenameAccount",
+            Request::UnlinkAccount { .. } => "UnlinkAccount",
+        }
+    }
+}
+
+/// What a command did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CommandReply {
+    pub account_id: Uuid,
+    pub command_id: Uuid,
+    /// The event types appended (empty when nothing changed or a duplicate).
+    pub events: Vec<String>,
+    /// The global positions taken, first and last.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub positions: Option<(u64, u64)>,
+    /// True when this `command_id` had been handled before.
+    pub duplicate: bool,
+    /// The account's status after the command.
+    pub status: String,
+    /// What a person must do next, if anything.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_action: Option<String>,
+    /// Where to send the person (the provider's approval page), after `StartLink`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub authorize_url: Option<String>,
+}

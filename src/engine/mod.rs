@@ -1,0 +1,183 @@
+//! The engine: one handle over the event log, the vault, the provider clients and the saga
+//! loop. Every shell (HTTP, CLI, library) drives flows through [`Engine::execute`] with a
+//! command message; the saga loop follows the log and drives provider calls.
+
+mod adapters;
+mod error;
+mod execute;
+mod link;
+mod message;
+mod saga_loop;
+
+pub use error::EngineError;
+pub use message::{CommandMessage, CommandReply, Request};
+
+use crate::domain::{fold, AccountState};
+use crate::providers::bitbucket::{BitbucketClient, BitbucketConfig};
+use crate::providers::github::{GitHubClient, GitHubConfig};
+use crate::providers::gitlab::{GitLabClient, GitLabConfig};
+use crate::saga::RetryPolicy;
+use crate::vault::{Vault, VaultKey};
+use forgelink_events::{Durability, EventLog, LogOptions, StreamId};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use uuid::Uuid;
+
+/// How long a link attempt (its `state`) lives by default.
+pub const DEFAULT_LINK_TTL: chrono::Duration = chrono::Duration::minutes(30);
+
+/// Everything the engine needs to start.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// The log lives in `data_dir/log`, the vault in `data_dir/vault`.
+    pub data_dir: PathBuf,
+    pub durability: Durability,
+    pub link_ttl: chrono::Duration,
+    pub github: Option<GitHubConfig>,
+    pub gitlab: Option<GitLabConfig>,
+    pub bitbucket: Option<BitbucketConfig>,
+    /// The vault key; from `FORGELINK_VAULT_KEY` or `data_dir/vault.key` when absent.
+    pub vault_key: Option<VaultKey>,
+    pub retry: RetryPolicy,
+    /// Run the saga loop (off only for tools that read, like `forgelink history`).
+    pub run_sagas: bool,
+}
+
+impl EngineConfig {
+    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        EngineConfig {
+            data_dir: data_dir.into(),
+            durability: Durability::Flush,
+            link_ttl: DEFAULT_LINK_TTL,
+            github: None,
+            gitlab: None,
+            bitbucket: None,
+            vault_key: None,
+            retry: RetryPolicy::default(),
+            run_sagas: true,
+        }
+    }
+}
+
+/// The provider clients that are configured.
+#[derive(Clone, Default)]
+pub(crate) struct Clients {
+    pub github: Option<GitHubClient>,
+    pub gitlab: Option<GitLabClient>,
+    pub bitbucket: Option<BitbucketClient>,
+}
+
+/// A handle to the running engine; cheap to clone.
+#[derive(Clone)]
+pub struct Engine {
+    inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub log: EventLog,
+    pub vault: Arc<Vault>,
+    pub clients: Clients,
+    pub config: EngineConfig,
+    /// GitHub installation id -> account, kept by the saga loop for `setup_action=update`
+    /// callbacks and webhooks that name only the installation.
+    pub installations: Mutex<HashMap<u64, Uuid>>,
+    /// The saga loop and every effect in flight. They hold only a `Weak` to this, so dropping
+    /// the last `Engine` drops this set, which aborts them all.
+    pub tasks: Mutex<tokio::task::JoinSet<()>>,
+}
+
+impl Inner {
+    /// Runs `fut` as one of the engine's background tasks.
+    pub fn spawn(&self, fut: impl std::future::Future<Output = ()> + Send + 'static) {
+        if let Ok(mut tasks) = self.tasks.lock() {
+            while tasks.try_join_next().is_some() {}
+            tasks.spawn(fut);
+        }
+    }
+}
+
+impl Engine {
+    /// Opens the log and the vault in `config.data_dir`, builds the provider clients and, unless
+    /// switched off, starts the saga loop, which first resumes every flow left half-way.
+    pub async fn open(config: EngineConfig) -> Result<Engine, EngineError> {
+        std::fs::create_dir_all(&config.data_dir)
+            .map_err(|e| EngineError::Io(format!("cannot create {}: {e}", config.data_dir.display())))?;
+        let log = EventLog::open(
+            config.data_dir.join("log"),
+            LogOptions { durability: config.durability, ..LogOptions::default() },
+        )?;
+        let key = match &config.vault_key {
+            Some(k) => k.clone(),
+            None => VaultKey::from_env_or_file(&config.data_dir)?,
+        };
+        let vault = Arc::new(Vault::open(&config.data_dir.join("vault"), key)?);
+        let http = reqwest::Client::builder()
+            .user_agent("forgelink")
+            .build()
+            .map_err(|e| EngineError::Io(format!("http client: {e}")))?;
+        let clients = Clients {
+            github: match &config.github {
+                Some(c) => Some(GitHubClient::new(c.clone(), http.clone())?),
+                None => None,
+            },
+            gitlab: config.gitlab.clone().map(|c| GitLabClient::new(c, http.clone())),
+            bitbucket: config.bitbucket.clone().map(|c| BitbucketClient::new(c, http.clone())),
+        };
+        let engine = Engine {
+            inner: Arc::new(Inner {
+                log,
+                vault,
+                clients,
+                config,
+                installations: Mutex::new(HashMap::new()),
+                tasks: Mutex::new(tokio::task::JoinSet::new()),
+            }),
+        };
+        if engine.inner.config.run_sagas {
+            saga_loop::start(&engine.inner)?;
+        }
+        Ok(engine)
+    }
+
+    /// The event log, for queries, projections and export.
+    pub fn log(&self) -> &EventLog {
+        &self.inner.log
+    }
+
+    /// The account's state folded from its stream.
+    pub fn account_state(&self, account_id: Uuid) -> Result<AccountState, EngineError> {
+        let events = self.inner.log.read_stream(&StreamId::account(account_id), 1)?;
+        Ok(fold(events.iter().map(|e| &e.event)))
+    }
+
+    /// Finds an account by its id or its unique name (case-insensitive).
+    pub fn resolve_account(&self, id_or_name: &str) -> Result<Uuid, EngineError> {
+        if let Ok(id) = Uuid::parse_str(id_or_name) {
+            if self.inner.log.stream_version(&StreamId::account(id))? > 0 {
+                return Ok(id);
+            }
+        }
+        match self.inner.log.name_owner(id_or_name)? {
+            Some(stream) => stream.entity_id().ok_or_else(|| EngineError::UnknownAccount(id_or_name.to_string())),
+            None => Err(EngineError::UnknownAccount(id_or_name.to_string())),
+        }
+    }
+
+    /// The account a GitHub installation belongs to, if any.
+    pub fn account_for_installation(&self, installation_id: u64) -> Option<Uuid> {
+        self.inner.installations.lock().ok()?.get(&installation_id).copied()
+    }
+
+    /// Stops the saga loop and every effect in flight, and waits until they are gone, so the
+    /// folders can be opened again as soon as the last handle is dropped.
+    pub async fn shutdown(&self) {
+        let mut tasks = match self.inner.tasks.lock() {
+            Ok(mut t) => std::mem::take(&mut *t),
+            Err(_) => return,
+        };
+        tasks.abort_all();
+        while tasks.join_next().await.is_some() {}
+        let _ = self.inner.log.flush();
+    }
+}

@@ -1,0 +1,146 @@
+//! The saga loop: on start it folds every account and runs the effects each still owes (so a
+//! flow never hangs half-way after a crash), then follows the log from where that scan ended,
+//! reacting to each committed event. Each effect runs as its own task; one effect (by its
+//! deterministic outcome command id) is never in flight twice, and its outcome goes back through
+//! the same command path as everything else.
+
+use super::adapters::{GitHubAdapter, OAuthAdapter, VaultSecrets};
+use super::Inner;
+use crate::domain::{evolve, AccountState};
+use crate::saga::{pending_effects, react, Effect, EffectRunner, ProviderEffectRunner};
+use forgelink_events::{Envelope, Event, Grant, Metadata};
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+use uuid::Uuid;
+
+/// The loop's view of every account, and the effects running now.
+struct SagaState {
+    accounts: HashMap<Uuid, AccountState>,
+    in_flight: Arc<Mutex<HashSet<Uuid>>>,
+    runner: Arc<dyn EffectRunner>,
+}
+
+/// Starts the loop as one of the engine's tasks.
+pub(crate) fn start(inner: &Arc<Inner>) -> Result<(), super::EngineError> {
+    let runner: Arc<dyn EffectRunner> = Arc::new(ProviderEffectRunner {
+        github: Arc::new(GitHubAdapter { client: inner.clients.github.clone(), vault: inner.vault.clone() }),
+        oauth: Arc::new(OAuthAdapter {
+            gitlab: inner.clients.gitlab.clone(),
+            bitbucket: inner.clients.bitbucket.clone(),
+            vault: inner.vault.clone(),
+        }),
+        secrets: Arc::new(VaultSecrets { vault: inner.vault.clone() }),
+        retry: inner.config.retry.clone(),
+    });
+    let mut saga = SagaState { accounts: HashMap::new(), in_flight: Arc::default(), runner };
+    // Resume: fold everything committed so far, then run what each account still owes.
+    let mut cursor = 0;
+    for envelope in inner.log.read_all(1) {
+        let envelope = envelope?;
+        cursor = envelope.position;
+        saga.fold(inner, &envelope);
+    }
+    let weak = Arc::downgrade(inner);
+    let owed: Vec<Effect> = saga.accounts.values().flat_map(pending_effects).collect();
+    tracing::info!(accounts = saga.accounts.len(), effects = owed.len(), position = cursor, "saga loop resumed");
+    for effect in owed {
+        saga.launch(inner, &weak, effect, None);
+    }
+    let mut head = inner.log.subscribe();
+    inner.spawn(async move {
+        loop {
+            if head.changed().await.is_err() {
+                return;
+            }
+            let Some(inner) = weak.upgrade() else { return };
+            for envelope in inner.log.read_all(cursor + 1) {
+                match envelope {
+                    Ok(envelope) => {
+                        cursor = envelope.position;
+                        let state = saga.fold(&inner, &envelope);
+                        for effect in react(&state, &envelope) {
+                            saga.launch(&inner, &weak, effect, Some(&envelope));
+                        }
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, position = cursor + 1, "saga loop cannot read the log; it stops here");
+                        return;
+                    }
+                }
+            }
+        }
+    });
+    Ok(())
+}
+
+impl SagaState {
+    /// Folds an envelope into its account and keeps the installation index current.
+    fn fold(&mut self, inner: &Inner, envelope: &Envelope) -> AccountState {
+        let Some(account_id) = envelope.stream_id.entity_id().filter(|_| envelope.stream_id.is_account()) else {
+            return AccountState::default();
+        };
+        let state = self.accounts.remove(&account_id).unwrap_or_default();
+        let state = evolve(state, &envelope.event);
+        match &envelope.event {
+            Event::InstallApproved(e) => {
+                if let Grant::GithubInstallation { installation_id, .. } = e.grant {
+                    if let Ok(mut m) = inner.installations.lock() {
+                        m.insert(installation_id, account_id);
+                    }
+                }
+            }
+            Event::AccountUnlinked(_) | Event::InstallationRemoved(_) => {
+                if let (Some(Grant::GithubInstallation { installation_id, .. }), Ok(mut m)) =
+                    (&state.grant, inner.installations.lock())
+                {
+                    m.remove(installation_id);
+                }
+            }
+            _ => {}
+        }
+        self.accounts.insert(account_id, state.clone());
+        state
+    }
+
+    /// Runs `effect` as a task unless the same effect is already running.
+    fn launch(&self, inner: &Inner, weak: &Weak<Inner>, effect: Effect, cause: Option<&Envelope>) {
+        let key = effect.outcome_command_id();
+        if !self.in_flight.lock().map(|mut s| s.insert(key)).unwrap_or(false) {
+            return;
+        }
+        let runner = self.runner.clone();
+        let in_flight = self.in_flight.clone();
+        let weak = weak.clone();
+        let correlation_id = cause.map_or_else(Uuid::new_v4, |c| c.correlation_id);
+        let causation_id = cause.map(|c| c.event_id);
+        let account_id = effect.account_id();
+        let span = tracing::info_span!("effect", kind = effect.kind(), %account_id, %correlation_id);
+        inner.spawn(tracing::Instrument::instrument(async move {
+            let mut wait = Duration::from_millis(200);
+            loop {
+                match runner.run(&effect).await {
+                    Ok(outcomes) => {
+                        let Some(inner) = weak.upgrade() else { break };
+                        for outcome in outcomes {
+                            let meta = Metadata { correlation_id, causation_id, actor: "saga".into() };
+                            if let Err(e) = inner.apply(outcome.account_id, outcome.command, outcome.command_id, meta).await {
+                                tracing::warn!(error = %e, "effect outcome refused");
+                            }
+                        }
+                        break;
+                    }
+                    Err(e) => {
+                        // Nothing was recorded; try again later (the runner already retried).
+                        tracing::warn!(error = %e, "effect did not finish; retrying");
+                        tokio::time::sleep(wait).await;
+                        wait = (wait * 2).min(Duration::from_secs(60));
+                    }
+                }
+            }
+            if let Ok(mut s) = in_flight.lock() {
+                s.remove(&key);
+            }
+        }, span));
+    }
+}
