@@ -41,7 +41,10 @@ pub enum AccountCommand {
         error: Option<String>,
     },
     /// From the saga, after it verified what the provider said.
-    ApproveInstall { attempt_id: Uuid, grant: Grant },
+    ApproveInstall {
+        attempt_id: Uuid,
+        grant: Grant,
+    },
     /// From the saga (or the edge): the attempt failed, with a reason a person can act on.
     FailLink {
         #[serde(default)]
@@ -49,9 +52,14 @@ pub enum AccountCommand {
         reason: String,
     },
     /// From the saga, once the attempt's expiry passed.
-    ExpireLink { attempt_id: Uuid },
+    ExpireLink {
+        attempt_id: Uuid,
+    },
     /// GitLab: where new repositories go.
-    SelectGroup { group_id: u64, full_path: String },
+    SelectGroup {
+        group_id: u64,
+        full_path: String,
+    },
     /// Bitbucket Cloud: where new repositories go.
     SelectWorkspace {
         workspace: String,
@@ -83,10 +91,16 @@ pub enum AccountCommand {
         token_expires_at: DateTime<Utc>,
     },
     /// The grant is dead (revoked, `invalid_grant`): the account must be linked again.
-    RevokeCredentials { reason: String },
+    RevokeCredentials {
+        reason: String,
+    },
     /// Blueprint repositories found in the account.
-    RecordBlueprints { blueprints: Vec<BlueprintRef> },
-    RenameAccount { to: String },
+    RecordBlueprints {
+        blueprints: Vec<BlueprintRef>,
+    },
+    RenameAccount {
+        to: String,
+    },
     UnlinkAccount {
         #[serde(default)]
         reason: Option<String>,

@@ -13,12 +13,10 @@ use super::state::AccountState;
 use super::status::AccountStatus;
 use chrono::{DateTime, Utc};
 use forgelink_events::{
-    AccountNamed, AccountRenamed, AccountUnlinked, BlueprintsFound, CredentialsRefreshed,
-    CredentialsRevoked, DetailsSaved, Event, Grant, GroupSelected, InstallationRemoved,
-    InstallationSuspended, InstallationUnsuspended, Provider, RepoRef, RepositoriesChanged,
-    WorkspaceSelected,
+    AccountNamed, AccountRenamed, AccountUnlinked, BlueprintsFound, CredentialsRefreshed, CredentialsRevoked,
+    DetailsSaved, Event, Grant, GroupSelected, InstallationRemoved, InstallationSuspended,
+    InstallationUnsuspended, Provider, RepoRef, RepositoriesChanged, WorkspaceSelected,
 };
-
 
 type Decision = Result<Vec<Event>, DomainError>;
 
@@ -88,10 +86,7 @@ pub fn decide(state: &AccountState, command: &AccountCommand, now: DateTime<Utc>
         C::ApproveInstall { attempt_id, grant } => link::approve_install(state, *attempt_id, grant),
         C::FailLink { attempt_id, reason } => link::fail_link(state, *attempt_id, reason),
         C::ExpireLink { attempt_id } => link::expire_link(state, *attempt_id, now),
-        C::SelectGroup {
-            group_id,
-            full_path,
-        } => select_group(state, *group_id, full_path),
+        C::SelectGroup { group_id, full_path } => select_group(state, *group_id, full_path),
         C::SelectWorkspace {
             workspace,
             project_key,
@@ -122,9 +117,7 @@ pub fn decide(state: &AccountState, command: &AccountCommand, now: DateTime<Utc>
             github_only(state, "remove the installation")?;
             match state.status() {
                 AccountStatus::Disconnected => Ok(vec![]),
-                AccountStatus::Active | AccountStatus::Suspended => {
-                    Ok(vec![InstallationRemoved {}.into()])
-                }
+                AccountStatus::Active | AccountStatus::Suspended => Ok(vec![InstallationRemoved {}.into()]),
                 _ => Err(not_allowed(state, "remove the installation")),
             }
         }
@@ -180,9 +173,17 @@ pub fn decide(state: &AccountState, command: &AccountCommand, now: DateTime<Utc>
 fn select_group(state: &AccountState, group_id: u64, full_path: &str) -> Decision {
     const ACTION: &str = "select a group";
     match state.provider {
-        Some(Provider::GitHub) => return Err(wrong(ACTION, "GitHub accounts have no group: the installation is the scope")),
+        Some(Provider::GitHub) => {
+            return Err(wrong(
+                ACTION,
+                "GitHub accounts have no group: the installation is the scope",
+            ))
+        }
         Some(Provider::Bitbucket) => {
-            return Err(wrong(ACTION, "Bitbucket accounts choose a workspace and project key instead"))
+            return Err(wrong(
+                ACTION,
+                "Bitbucket accounts choose a workspace and project key instead",
+            ))
         }
         _ => {}
     }
@@ -209,7 +210,10 @@ fn select_workspace(state: &AccountState, workspace: &str, project_key: &str) ->
     const ACTION: &str = "select a workspace";
     match state.provider {
         Some(Provider::GitHub) => {
-            return Err(wrong(ACTION, "GitHub accounts have no workspace: the installation is the scope"))
+            return Err(wrong(
+                ACTION,
+                "GitHub accounts have no workspace: the installation is the scope",
+            ))
         }
         Some(Provider::GitLab) => return Err(wrong(ACTION, "GitLab accounts choose a group instead")),
         _ => {}
@@ -217,8 +221,12 @@ fn select_workspace(state: &AccountState, workspace: &str, project_key: &str) ->
     if state.status() != AccountStatus::AwaitingDetails {
         return Err(not_allowed(state, ACTION));
     }
-    check_token("workspace", workspace, |c| c.is_ascii_alphanumeric() || "-_.".contains(c))?;
-    check_token("project_key", project_key, |c| c.is_ascii_alphanumeric() || c == '_')?;
+    check_token("workspace", workspace, |c| {
+        c.is_ascii_alphanumeric() || "-_.".contains(c)
+    })?;
+    check_token("project_key", project_key, |c| {
+        c.is_ascii_alphanumeric() || c == '_'
+    })?;
     let selected = WorkspaceSelected {
         workspace: workspace.to_string(),
         project_key: project_key.to_string(),
@@ -240,7 +248,9 @@ fn check_token(field: &'static str, value: &str, allowed: impl Fn(char) -> bool)
     if value.len() > 100 || !value.chars().all(allowed) {
         return Err(DomainError::InvalidField {
             field,
-            reason: "use the value exactly as Bitbucket lists it (letters, digits, `_`; slugs also `-` and `.`)".into(),
+            reason:
+                "use the value exactly as Bitbucket lists it (letters, digits, `_`; slugs also `-` and `.`)"
+                    .into(),
         });
     }
     Ok(())
@@ -250,7 +260,10 @@ fn save_details(state: &AccountState) -> Decision {
     const ACTION: &str = "save details";
     let provider = state.provider.unwrap_or(Provider::GitHub);
     if provider == Provider::GitHub {
-        return Err(wrong(ACTION, "GitHub accounts have no details step: the installation is the scope"));
+        return Err(wrong(
+            ACTION,
+            "GitHub accounts have no details step: the installation is the scope",
+        ));
     }
     match state.status() {
         AccountStatus::Active => return Ok(vec![]),
@@ -258,7 +271,9 @@ fn save_details(state: &AccountState) -> Decision {
         _ => return Err(not_allowed(state, ACTION)),
     }
     match provider {
-        Provider::GitLab if state.group.is_none() => Err(DomainError::SelectionMissing("select a group first")),
+        Provider::GitLab if state.group.is_none() => {
+            Err(DomainError::SelectionMissing("select a group first"))
+        }
         Provider::Bitbucket if state.workspace.is_none() => Err(DomainError::SelectionMissing(
             "select a workspace and project key first",
         )),
@@ -305,7 +320,10 @@ fn refresh_credentials(state: &AccountState, secret_ref: &str, expires: DateTime
             token_expires_at,
             ..
         }) => {
-            if !matches!(state.status(), AccountStatus::Active | AccountStatus::AwaitingDetails) {
+            if !matches!(
+                state.status(),
+                AccountStatus::Active | AccountStatus::AwaitingDetails
+            ) {
                 return Err(not_allowed(state, ACTION));
             }
             if secret_ref.is_empty() {
@@ -340,7 +358,10 @@ fn github_only(state: &AccountState, action: &'static str) -> Result<(), DomainE
         Some(Provider::GitHub) => Ok(()),
         _ => Err(wrong(
             action,
-            &format!("{} accounts have no app installation; that is GitHub only", state.provider_name()),
+            &format!(
+                "{} accounts have no app installation; that is GitHub only",
+                state.provider_name()
+            ),
         )),
     }
 }
@@ -361,16 +382,24 @@ pub(super) fn not_allowed(state: &AccountState, action: &'static str) -> DomainE
         AccountStatus::None => "does not exist; name it first".to_string(),
         AccountStatus::Pending => "has no link yet; start a link first".to_string(),
         AccountStatus::AwaitingApproval => {
-            let what = if state.provider == Some(Provider::GitHub) { "installation" } else { "approval" };
+            let what = if state.provider == Some(Provider::GitHub) {
+                "installation"
+            } else {
+                "approval"
+            };
             format!("is awaiting approval on {on}; finish the {what} there or start a new link")
         }
         AccountStatus::AwaitingDetails => match state.provider {
-            Some(Provider::Bitbucket) => "is awaiting details; select a workspace and project key, then save details".to_string(),
+            Some(Provider::Bitbucket) => {
+                "is awaiting details; select a workspace and project key, then save details".to_string()
+            }
             _ => "is awaiting details; select a group, then save details".to_string(),
         },
         AccountStatus::Active => format!("is already linked on {on} and active"),
         AccountStatus::Suspended => format!("is suspended on {on}; unsuspend the installation there first"),
-        AccountStatus::Disconnected => format!("is disconnected ({reason}); re-link required: start a new link"),
+        AccountStatus::Disconnected => {
+            format!("is disconnected ({reason}); re-link required: start a new link")
+        }
         AccountStatus::Failed => format!("failed to link ({reason}); start a new link"),
         AccountStatus::Expired => "has an expired link attempt; start a new link".to_string(),
         AccountStatus::Unlinked => "was unlinked; name a new account to link again".to_string(),
@@ -382,4 +411,3 @@ pub(super) fn not_allowed(state: &AccountState, action: &'static str) -> DomainE
         situation,
     }
 }
-

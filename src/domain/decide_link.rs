@@ -8,8 +8,7 @@ use super::state::{AccountState, AttemptOutcome, LinkAttempt};
 use super::status::AccountStatus;
 use chrono::{DateTime, Utc};
 use forgelink_events::{
-    AuthorizationReceived, Event, Grant, InstallApproved, LinkExpired, LinkFailed, LinkStarted,
-    Provider,
+    AuthorizationReceived, Event, Grant, InstallApproved, LinkExpired, LinkFailed, LinkStarted, Provider,
 };
 use uuid::Uuid;
 
@@ -98,7 +97,10 @@ pub(super) fn complete_authorization(
     if let Some(error) = cb.error {
         return match error {
             "access_denied" => failed(format!("access denied on {on}")),
-            other => failed(format!("{on} refused the link ({}); start a new link", shorten(other))),
+            other => failed(format!(
+                "{on} refused the link ({}); start a new link",
+                shorten(other)
+            )),
         };
     }
     let code_ref = cb.code_ref.filter(|c| !c.is_empty());
@@ -121,7 +123,10 @@ pub(super) fn complete_authorization(
                 }
             }
             let installation_id = cb.installation_id.ok_or_else(|| {
-                missing("installation_id", "GitHub sends it back once the app is installed")
+                missing(
+                    "installation_id",
+                    "GitHub sends it back once the app is installed",
+                )
             })?;
             let code_ref = code_ref.ok_or_else(|| {
                 missing(
@@ -198,10 +203,13 @@ pub(super) fn approve_install(
                 expires_at: attempt.expires_at,
             })
         }
-        AttemptOutcome::Open => attempt.authorization.as_ref().ok_or(DomainError::NoAuthorization {
-            attempt_id,
-            provider: provider.display_name(),
-        })?,
+        AttemptOutcome::Open => attempt
+            .authorization
+            .as_ref()
+            .ok_or(DomainError::NoAuthorization {
+                attempt_id,
+                provider: provider.display_name(),
+            })?,
     };
     let mismatch = |reason: String| DomainError::GrantMismatch {
         provider: provider.display_name(),
@@ -224,7 +232,9 @@ pub(super) fn approve_install(
             return Err(mismatch("an app installation grant is only for GitHub".into()))
         }
         (_, Grant::Oauth { .. }) => {
-            return Err(mismatch("GitHub links are app installations, not OAuth grants".into()))
+            return Err(mismatch(
+                "GitHub links are app installations, not OAuth grants".into(),
+            ))
         }
     }
     Ok(vec![InstallApproved {
@@ -240,7 +250,10 @@ pub(super) fn fail_link(
     reason: &str,
 ) -> Result<Vec<Event>, DomainError> {
     if reason.trim().is_empty() {
-        return Err(missing("reason", "a person must be able to read why the link failed"));
+        return Err(missing(
+            "reason",
+            "a person must be able to read why the link failed",
+        ));
     }
     let current = state.attempt.as_ref().ok_or_else(|| DomainError::NoLinkAttempt {
         name: state.unique_name.clone(),

@@ -34,7 +34,9 @@ pub enum DomainError {
     InvalidField { field: &'static str, reason: String },
     #[error("no such account; name it first with NameAccount")]
     NoSuchAccount,
-    #[error("this account is already named {name} on {provider}; choose another account id for a new account")]
+    #[error(
+        "this account is already named {name} on {provider}; choose another account id for a new account"
+    )]
     AccountExists { name: String, provider: &'static str },
     #[error("account {name} was unlinked; name a new account to link again")]
     Unlinked { name: String },
@@ -47,10 +49,7 @@ pub enum DomainError {
         situation: String,
     },
     #[error("cannot {action}: {reason}")]
-    WrongProvider {
-        action: &'static str,
-        reason: String,
-    },
+    WrongProvider { action: &'static str, reason: String },
     #[error("no link was started for account {name}; start a link first")]
     NoLinkAttempt { name: String },
     #[error("link attempt {attempt_id} does not belong to account {name}")]
@@ -75,10 +74,7 @@ pub enum DomainError {
     #[error("link attempt {attempt_id} was already approved")]
     AlreadyApproved { attempt_id: Uuid },
     #[error("the grant does not match what {provider} sent back: {reason}")]
-    GrantMismatch {
-        provider: &'static str,
-        reason: String,
-    },
+    GrantMismatch { provider: &'static str, reason: String },
     #[error("{0}")]
     SelectionMissing(&'static str),
 }
@@ -119,9 +115,7 @@ impl DomainError {
             | DomainError::StateAlreadyUsed
             | DomainError::LinkAttemptExpired { .. }
             | DomainError::LinkAttemptFailed { .. } => Some("state"),
-            DomainError::UnknownAttempt { .. } | DomainError::AttemptSuperseded { .. } => {
-                Some("attempt_id")
-            }
+            DomainError::UnknownAttempt { .. } | DomainError::AttemptSuperseded { .. } => Some("attempt_id"),
             DomainError::GrantMismatch { .. } => Some("grant"),
             _ => None,
         }

@@ -24,5 +24,5 @@ pub use command::AccountCommand;
 pub use decide::decide;
 pub use error::{DomainError, ErrorKind};
 pub use names::{validate_name, MAX_NAME_LEN};
-pub use state::{evolve, fold, AttemptOutcome, LinkAttempt, ReceivedAuthorization, AccountState};
+pub use state::{evolve, fold, AccountState, AttemptOutcome, LinkAttempt, ReceivedAuthorization};
 pub use status::{next_action, AccountStatus};

@@ -16,7 +16,9 @@ pub enum AttemptOutcome {
     #[default]
     Open,
     Approved,
-    Failed { reason: String },
+    Failed {
+        reason: String,
+    },
     Expired,
 }
 

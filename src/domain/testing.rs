@@ -4,8 +4,8 @@
 use super::{decide, fold, AccountCommand, AccountState, DomainError};
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use forgelink_events::{
-    AccountNamed, AuthorizationReceived, DetailsSaved, Event, Grant, GroupSelected,
-    InstallApproved, LinkStarted, Provider, RepoRef, WorkspaceSelected,
+    AccountNamed, AuthorizationReceived, DetailsSaved, Event, Grant, GroupSelected, InstallApproved,
+    LinkStarted, Provider, RepoRef, WorkspaceSelected,
 };
 use uuid::Uuid;
 
@@ -17,7 +17,9 @@ pub const INSTALLATION: u64 = 42;
 
 /// The fixed "now" of every test: 2024-05-01 12:00 UTC.
 pub fn t0() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2024, 5, 1, 12, 0, 0).single().expect("valid date")
+    Utc.with_ymd_and_hms(2024, 5, 1, 12, 0, 0)
+        .single()
+        .expect("valid date")
 }
 
 /// When every attempt in the fixtures expires: 30 minutes after `t0`.
