@@ -12,7 +12,7 @@ mod state;
 mod status;
 
 #[cfg(test)]
-mod testing;
+pub(crate) mod testing;
 #[cfg(test)]
 mod tests_details;
 #[cfg(test)]

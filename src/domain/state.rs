@@ -103,7 +103,7 @@ impl AccountState {
 
     fn close_attempt(&mut self, attempt_id: Option<Uuid>, outcome: AttemptOutcome) {
         if let Some(a) = self.attempt.as_mut() {
-            if attempt_id.map_or(true, |id| id == a.attempt_id) {
+            if attempt_id.unwrap_or(a.attempt_id) == a.attempt_id {
                 a.outcome = outcome;
             }
         }
