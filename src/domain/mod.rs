@@ -5,6 +5,7 @@
 
 mod command;
 mod decide;
+mod decide_details;
 mod decide_link;
 mod error;
 mod names;
@@ -13,6 +14,8 @@ mod status;
 
 #[cfg(test)]
 pub(crate) mod testing;
+#[cfg(test)]
+mod tests_approval;
 #[cfg(test)]
 mod tests_details;
 #[cfg(test)]

@@ -243,10 +243,7 @@ pub fn evolve(mut state: AccountState, event: &Event) -> AccountState {
             state.status = AccountStatus::Failed;
         }
         Event::AccountRenamed(e) => state.unique_name = e.to.clone(),
-        Event::AccountUnlinked(e) => {
-            state.last_error = e.reason.clone();
-            state.status = AccountStatus::Unlinked;
-        }
+        Event::AccountUnlinked(_) => state.status = AccountStatus::Unlinked,
         _ => {}
     }
     state

@@ -218,3 +218,48 @@ pub fn and(mut history: Vec<Event>, event: impl Into<Event>) -> Vec<Event> {
     history.push(event.into());
     history
 }
+
+// Commands of the seed's link steps.
+
+pub fn start(attempt_id: Uuid, hash: &str) -> AccountCommand {
+    AccountCommand::StartLink {
+        attempt_id,
+        state_hash: hash.into(),
+        authorize_url: format!("http://127.0.0.1:1/authorize?state=for-{hash}"),
+        expires_at: expiry(),
+    }
+}
+
+pub fn github_callback(hash: &str) -> AccountCommand {
+    AccountCommand::CompleteAuthorization {
+        state_hash: hash.into(),
+        installation_id: Some(INSTALLATION),
+        setup_action: Some("install".into()),
+        code_ref: Some(format!("code-{ATTEMPT}")),
+        error: None,
+    }
+}
+
+pub fn oauth_callback(hash: &str) -> AccountCommand {
+    AccountCommand::CompleteAuthorization {
+        state_hash: hash.into(),
+        installation_id: None,
+        setup_action: None,
+        code_ref: Some(format!("code-{ATTEMPT}")),
+        error: None,
+    }
+}
+
+pub fn callback(provider: Provider, hash: &str) -> AccountCommand {
+    match provider {
+        Provider::GitHub => github_callback(hash),
+        _ => oauth_callback(hash),
+    }
+}
+
+pub fn approve(provider: Provider) -> AccountCommand {
+    AccountCommand::ApproveInstall {
+        attempt_id: ATTEMPT,
+        grant: grant_for(provider),
+    }
+}

@@ -15,6 +15,8 @@ mod runner;
 mod verify;
 
 #[cfg(test)]
+mod tests_react;
+#[cfg(test)]
 mod tests_runner;
 
 pub use effect::{command_id, Effect, Outcome, REFRESH_AHEAD};
