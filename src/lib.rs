@@ -2,7 +2,9 @@
 //! The engine: pure domain deciders, sagas that drive provider calls, the provider clients, the
 //! loopback sandbox, the vault, and the HTTP and CLI shells over one engine handle.
 
+pub mod domain;
 pub mod providers;
+pub mod saga;
 pub mod sandbox;
 pub mod secret;
 pub mod vault;

@@ -1,0 +1,123 @@
+//! The details step of the decider: GitLab's group, Bitbucket's workspace and project key, and
+//! saving them, which makes the account active. GitHub has no details step: the installation
+//! is the scope. Whether the person may use the group or project is checked by the engine
+//! against the provider before the command is sent.
+
+use super::decide::{not_allowed, wrong};
+use super::error::DomainError;
+use super::state::AccountState;
+use super::status::AccountStatus;
+use forgelink_events::{DetailsSaved, Event, GroupSelected, Provider, WorkspaceSelected};
+
+type Decision = Result<Vec<Event>, DomainError>;
+
+pub(super) fn select_group(state: &AccountState, group_id: u64, full_path: &str) -> Decision {
+    const ACTION: &str = "select a group";
+    match state.provider {
+        Some(Provider::GitHub) => {
+            return Err(wrong(
+                ACTION,
+                "GitHub accounts have no group: the installation is the scope",
+            ))
+        }
+        Some(Provider::Bitbucket) => {
+            return Err(wrong(
+                ACTION,
+                "Bitbucket accounts choose a workspace and project key instead",
+            ))
+        }
+        _ => {}
+    }
+    if state.status() != AccountStatus::AwaitingDetails {
+        return Err(not_allowed(state, ACTION));
+    }
+    if full_path.trim().is_empty() {
+        return Err(DomainError::MissingField {
+            field: "full_path",
+            why: "the group's full path, as GitLab lists it".into(),
+        });
+    }
+    let selected = GroupSelected {
+        group_id,
+        full_path: full_path.to_string(),
+    };
+    if state.group.as_ref() == Some(&selected) {
+        return Ok(vec![]);
+    }
+    Ok(vec![selected.into()])
+}
+
+pub(super) fn select_workspace(state: &AccountState, workspace: &str, project_key: &str) -> Decision {
+    const ACTION: &str = "select a workspace";
+    match state.provider {
+        Some(Provider::GitHub) => {
+            return Err(wrong(
+                ACTION,
+                "GitHub accounts have no workspace: the installation is the scope",
+            ))
+        }
+        Some(Provider::GitLab) => return Err(wrong(ACTION, "GitLab accounts choose a group instead")),
+        _ => {}
+    }
+    if state.status() != AccountStatus::AwaitingDetails {
+        return Err(not_allowed(state, ACTION));
+    }
+    check_token("workspace", workspace, |c| {
+        c.is_ascii_alphanumeric() || "-_.".contains(c)
+    })?;
+    check_token("project_key", project_key, |c| {
+        c.is_ascii_alphanumeric() || c == '_'
+    })?;
+    let selected = WorkspaceSelected {
+        workspace: workspace.to_string(),
+        project_key: project_key.to_string(),
+    };
+    if state.workspace.as_ref() == Some(&selected) {
+        return Ok(vec![]);
+    }
+    Ok(vec![selected.into()])
+}
+
+/// A workspace slug or project key: 1-100 characters of an allowed set.
+fn check_token(field: &'static str, value: &str, allowed: impl Fn(char) -> bool) -> Result<(), DomainError> {
+    if value.is_empty() {
+        return Err(DomainError::MissingField {
+            field,
+            why: "choose one of those Bitbucket lists for you".into(),
+        });
+    }
+    if value.len() > 100 || !value.chars().all(allowed) {
+        return Err(DomainError::InvalidField {
+            field,
+            reason:
+                "use the value exactly as Bitbucket lists it (letters, digits, `_`; slugs also `-` and `.`)"
+                    .into(),
+        });
+    }
+    Ok(())
+}
+
+pub(super) fn save_details(state: &AccountState) -> Decision {
+    const ACTION: &str = "save details";
+    let provider = state.provider.unwrap_or(Provider::GitHub);
+    if provider == Provider::GitHub {
+        return Err(wrong(
+            ACTION,
+            "GitHub accounts have no details step: the installation is the scope",
+        ));
+    }
+    match state.status() {
+        AccountStatus::Active => return Ok(vec![]),
+        AccountStatus::AwaitingDetails => {}
+        _ => return Err(not_allowed(state, ACTION)),
+    }
+    match provider {
+        Provider::GitLab if state.group.is_none() => {
+            Err(DomainError::SelectionMissing("select a group first"))
+        }
+        Provider::Bitbucket if state.workspace.is_none() => Err(DomainError::SelectionMissing(
+            "select a workspace and project key first",
+        )),
+        _ => Ok(vec![DetailsSaved {}.into()]),
+    }
+}

@@ -1,0 +1,143 @@
+//! `Effect`: one call to the outside world the saga owes an account, and the deterministic
+//! `command_id` of the command its outcome becomes. The id is a UUID v5 of (account, effect
+//! kind, key), so running an effect again after a crash yields the same id and the log's
+//! command dedupe records its outcome only once.
+
+use crate::domain::AccountCommand;
+use chrono::{DateTime, Utc};
+use forgelink_events::Provider;
+use serde::Serialize;
+use uuid::Uuid;
+
+/// How long before an OAuth access token expires the saga refreshes it.
+pub const REFRESH_AHEAD: chrono::Duration = chrono::Duration::minutes(5);
+
+/// The namespace of every saga outcome's command id (a fixed, random UUID).
+const OUTCOME_NAMESPACE: Uuid = Uuid::from_u128(0x5f0e_3b7a_91c4_4d2e_8a61_c0de_5a6a_0001);
+
+/// One thing the saga must do for an account. No secret inside: only vault references.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "effect", rename_all = "snake_case")]
+pub enum Effect {
+    /// Wait until `at`, then expire the attempt (a no-op if it was answered meanwhile).
+    ScheduleExpiry {
+        account_id: Uuid,
+        attempt_id: Uuid,
+        at: DateTime<Utc>,
+    },
+    /// Verify a GitHub setup callback: the user's token must list the installation.
+    VerifyGitHubInstallation {
+        account_id: Uuid,
+        attempt_id: Uuid,
+        installation_id: u64,
+        code_ref: String,
+    },
+    /// Exchange a GitLab or Bitbucket authorization code for tokens.
+    ExchangeOAuthCode {
+        account_id: Uuid,
+        attempt_id: Uuid,
+        provider: Provider,
+        code_ref: String,
+    },
+    /// Refresh the OAuth tokens stored under `secret_ref` at `at` (ahead of their expiry).
+    RefreshOAuthCredentials {
+        account_id: Uuid,
+        provider: Provider,
+        secret_ref: String,
+        at: DateTime<Utc>,
+    },
+    /// Destroy every secret of an unlinked account.
+    DestroySecrets { account_id: Uuid },
+}
+
+/// A command an effect's outcome became, ready for the engine to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    pub account_id: Uuid,
+    /// Deterministic: the same effect always yields the same id.
+    pub command_id: Uuid,
+    pub command: AccountCommand,
+}
+
+impl Effect {
+    pub fn account_id(&self) -> Uuid {
+        match self {
+            Effect::ScheduleExpiry { account_id, .. }
+            | Effect::VerifyGitHubInstallation { account_id, .. }
+            | Effect::ExchangeOAuthCode { account_id, .. }
+            | Effect::RefreshOAuthCredentials { account_id, .. }
+            | Effect::DestroySecrets { account_id } => *account_id,
+        }
+    }
+
+    /// A stable name of the effect's kind, for command ids, logs and metrics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Effect::ScheduleExpiry { .. } => "schedule_expiry",
+            Effect::VerifyGitHubInstallation { .. } => "verify_github_installation",
+            Effect::ExchangeOAuthCode { .. } => "exchange_oauth_code",
+            Effect::RefreshOAuthCredentials { .. } => "refresh_oauth_credentials",
+            Effect::DestroySecrets { .. } => "destroy_secrets",
+        }
+    }
+
+    /// What makes this effect unique within its account and kind: the attempt, or the
+    /// credentials being refreshed.
+    fn key(&self) -> String {
+        match self {
+            Effect::ScheduleExpiry { attempt_id, .. }
+            | Effect::VerifyGitHubInstallation { attempt_id, .. }
+            | Effect::ExchangeOAuthCode { attempt_id, .. } => attempt_id.to_string(),
+            Effect::RefreshOAuthCredentials { secret_ref, .. } => secret_ref.clone(),
+            Effect::DestroySecrets { .. } => "unlinked".to_string(),
+        }
+    }
+
+    /// The command id of this effect's outcome; success and failure share it, so only the
+    /// first outcome of an effect is ever recorded.
+    pub fn outcome_command_id(&self) -> Uuid {
+        command_id(self.account_id(), self.kind(), &self.key())
+    }
+
+    /// Wraps the command this effect's outcome became.
+    pub fn outcome(&self, command: AccountCommand) -> Outcome {
+        Outcome {
+            account_id: self.account_id(),
+            command_id: self.outcome_command_id(),
+            command,
+        }
+    }
+}
+
+/// The deterministic command id of an effect's outcome: UUID v5 of `account/kind/key`.
+pub fn command_id(account_id: Uuid, kind: &str, key: &str) -> Uuid {
+    Uuid::new_v5(
+        &OUTCOME_NAMESPACE,
+        format!("{account_id}/{kind}/{key}").as_bytes(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_rerun_effect_gets_the_same_command_id_and_another_attempt_a_different_one() {
+        let account_id = Uuid::from_u128(1);
+        let verify = |attempt: u128| Effect::VerifyGitHubInstallation {
+            account_id,
+            attempt_id: Uuid::from_u128(attempt),
+            installation_id: 42,
+            code_ref: "code".into(),
+        };
+        assert_eq!(verify(7).outcome_command_id(), verify(7).outcome_command_id());
+        assert_ne!(verify(7).outcome_command_id(), verify(8).outcome_command_id());
+        let expiry = Effect::ScheduleExpiry {
+            account_id,
+            attempt_id: Uuid::from_u128(7),
+            at: Utc::now(),
+        };
+        assert_ne!(expiry.outcome_command_id(), verify(7).outcome_command_id());
+        assert_eq!(verify(7).outcome_command_id().get_version_num(), 5);
+    }
+}

@@ -1,0 +1,96 @@
+//! The ports the saga drives: what it needs from GitHub, from an OAuth provider and from the
+//! vault, as object-safe traits. The engine implements them over the real clients and the
+//! vault; tests implement them with fakes. Every method must be safe to call again after a
+//! crash (effects are at-least-once): look before you create, and keep what a single-use call
+//! (an OAuth code exchange) returned under a reference derived from its input.
+
+use crate::providers::ProviderError;
+use crate::secret::Secret;
+use chrono::{DateTime, Utc};
+use forgelink_events::{Provider, RepoRef};
+use std::future::Future;
+use std::pin::Pin;
+use uuid::Uuid;
+
+/// A boxed, sendable future: keeps the ports object-safe.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// What `GET /app/installations/{id}` says about an installation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstallationFacts {
+    pub installation_id: u64,
+    pub account_login: String,
+    /// `Organization` or `User`.
+    pub target_type: String,
+    /// `all` or `selected`.
+    pub repository_selection: String,
+}
+
+/// What the saga needs from GitHub to believe a setup callback.
+pub trait GitHubPort: Send + Sync {
+    /// Exchanges the OAuth code stored in the vault under `code_ref` for a user token. A re-run
+    /// for the same `code_ref` must return the token the first exchange got (codes are
+    /// single-use).
+    fn exchange_code<'a>(&'a self, code_ref: &'a str) -> BoxFuture<'a, Result<Secret, ProviderError>>;
+
+    /// The installation ids the user's token can access (`GET /user/installations`, all pages).
+    fn user_installation_ids<'a>(
+        &'a self,
+        user_token: &'a Secret,
+    ) -> BoxFuture<'a, Result<Vec<u64>, ProviderError>>;
+
+    /// The installation as the app sees it (app JWT, `GET /app/installations/{id}`).
+    fn installation(&self, installation_id: u64) -> BoxFuture<'_, Result<InstallationFacts, ProviderError>>;
+
+    /// The installation's repositories (an installation token, `GET /installation/repositories`).
+    fn installation_repositories(
+        &self,
+        installation_id: u64,
+    ) -> BoxFuture<'_, Result<Vec<RepoRef>, ProviderError>>;
+}
+
+/// What a GitLab or Bitbucket code exchange granted. The tokens are already in the vault.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OAuthTokens {
+    pub user: String,
+    pub scopes: Vec<String>,
+    pub secret_ref: String,
+    pub token_expires_at: DateTime<Utc>,
+}
+
+/// A refreshed token pair, already stored in the vault under `secret_ref`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefreshedTokens {
+    pub secret_ref: String,
+    pub token_expires_at: DateTime<Utc>,
+}
+
+/// What the saga needs from an OAuth provider (GitLab, Bitbucket Cloud).
+pub trait OAuthPort: Send + Sync {
+    /// Exchanges the code stored under `code_ref` (with the attempt's PKCE verifier, where the
+    /// provider uses one), stores the token pair in the vault, and reads the user. A re-run for
+    /// the same `code_ref` must return what the first exchange stored.
+    fn exchange_code<'a>(
+        &'a self,
+        provider: Provider,
+        account_id: Uuid,
+        attempt_id: Uuid,
+        code_ref: &'a str,
+    ) -> BoxFuture<'a, Result<OAuthTokens, ProviderError>>;
+
+    /// Refreshes the pair stored under `secret_ref`, storing the rotated pair before returning.
+    /// `ProviderError::InvalidGrant` means the grant is dead.
+    fn refresh<'a>(
+        &'a self,
+        provider: Provider,
+        account_id: Uuid,
+        secret_ref: &'a str,
+    ) -> BoxFuture<'a, Result<RefreshedTokens, ProviderError>>;
+}
+
+/// What the saga needs from the vault.
+pub trait SecretsPort: Send + Sync {
+    /// Destroys every secret of the account; destroying nothing is success. `Err` holds why it
+    /// could not be done now (never a secret).
+    fn destroy_account_secrets(&self, account_id: Uuid) -> BoxFuture<'_, Result<(), String>>;
+}

@@ -1,0 +1,96 @@
+//! `react` and `pending_effects`: pure maps from an account's state (and the event just
+//! committed) to the effects it owes. `react` is `pending_effects` narrowed to what the event
+//! started, so live reactions and the start-up scan can never disagree.
+
+use super::effect::{Effect, REFRESH_AHEAD};
+use crate::domain::{AccountState, AccountStatus};
+use forgelink_events::{Envelope, Event, Grant, Provider};
+
+/// The effects `envelope`'s event starts. `state` is the account's state with that event
+/// folded in (or any later state: effects already settled are then left out).
+pub fn react(state: &AccountState, envelope: &Envelope) -> Vec<Effect> {
+    if !envelope.stream_id.is_account() {
+        return vec![];
+    }
+    pending_effects(state)
+        .into_iter()
+        .filter(|effect| started_by(&envelope.event, effect))
+        .collect()
+}
+
+/// Whether `event` is what makes `effect` due.
+fn started_by(event: &Event, effect: &Effect) -> bool {
+    match (event, effect) {
+        (Event::LinkStarted(e), Effect::ScheduleExpiry { attempt_id, .. }) => e.attempt_id == *attempt_id,
+        (Event::AuthorizationReceived(e), Effect::VerifyGitHubInstallation { attempt_id, .. })
+        | (Event::AuthorizationReceived(e), Effect::ExchangeOAuthCode { attempt_id, .. }) => {
+            e.attempt_id == *attempt_id
+        }
+        (Event::InstallApproved(_), Effect::RefreshOAuthCredentials { .. }) => true,
+        (Event::CredentialsRefreshed(e), Effect::RefreshOAuthCredentials { secret_ref, .. }) => {
+            e.secret_ref == *secret_ref
+        }
+        (Event::AccountUnlinked(_), Effect::DestroySecrets { .. }) => true,
+        _ => false,
+    }
+}
+
+/// Every effect the account still owes: run on start-up so no flow hangs half-way.
+pub fn pending_effects(state: &AccountState) -> Vec<Effect> {
+    let (Some(account_id), Some(provider)) = (state.account_id, state.provider) else {
+        return vec![];
+    };
+    let mut effects = Vec::new();
+    match state.status() {
+        AccountStatus::Unlinked => effects.push(Effect::DestroySecrets { account_id }),
+        AccountStatus::AwaitingApproval => {
+            if let Some(attempt) = state.attempt.as_ref().filter(|a| a.is_open()) {
+                let attempt_id = attempt.attempt_id;
+                match &attempt.authorization {
+                    None => effects.push(Effect::ScheduleExpiry {
+                        account_id,
+                        attempt_id,
+                        at: attempt.expires_at,
+                    }),
+                    Some(auth) => match (provider, auth.installation_id, auth.code_ref.clone()) {
+                        (Provider::GitHub, Some(installation_id), Some(code_ref)) => {
+                            effects.push(Effect::VerifyGitHubInstallation {
+                                account_id,
+                                attempt_id,
+                                installation_id,
+                                code_ref,
+                            })
+                        }
+                        (Provider::GitLab | Provider::Bitbucket, _, Some(code_ref)) => {
+                            effects.push(Effect::ExchangeOAuthCode {
+                                account_id,
+                                attempt_id,
+                                provider,
+                                code_ref,
+                            })
+                        }
+                        // The decider never records a callback without these.
+                        _ => {}
+                    },
+                }
+            }
+        }
+        AccountStatus::Active | AccountStatus::AwaitingDetails => {
+            if let Some(Grant::Oauth {
+                secret_ref,
+                token_expires_at,
+                ..
+            }) = &state.grant
+            {
+                effects.push(Effect::RefreshOAuthCredentials {
+                    account_id,
+                    provider,
+                    secret_ref: secret_ref.clone(),
+                    at: *token_expires_at - REFRESH_AHEAD,
+                });
+            }
+        }
+        _ => {}
+    }
+    effects
+}
