@@ -3,6 +3,7 @@
 //! loopback sandbox, the vault, and the HTTP and CLI shells over one engine handle.
 
 pub mod domain;
+pub mod engine;
 pub mod providers;
 pub mod saga;
 pub mod sandbox;

@@ -9,7 +9,9 @@ use crate::providers::github::GitHubClient;
 use crate::providers::gitlab::GitLabClient;
 use crate::providers::oauth::TokenPair;
 use crate::providers::ProviderError;
-use crate::saga::{BoxFuture, GitHubPort, InstallationFacts, OAuthPort, OAuthTokens, RefreshedTokens, SecretsPort};
+use crate::saga::{
+    BoxFuture, GitHubPort, InstallationFacts, OAuthPort, OAuthTokens, RefreshedTokens, SecretsPort,
+};
 use crate::secret::Secret;
 use crate::vault::Vault;
 use chrono::{DateTime, Utc};
@@ -18,11 +20,18 @@ use std::sync::Arc;
 use uuid::Uuid;
 
 fn vault_error(e: crate::vault::VaultError) -> ProviderError {
-    ProviderError::BadResponse { provider: "vault", detail: e.to_string() }
+    ProviderError::BadResponse {
+        provider: "vault",
+        detail: e.to_string(),
+    }
 }
 
 fn missing(what: &str) -> ProviderError {
-    ProviderError::Rejected { provider: "vault", status: 0, detail: format!("{what} is not in the vault; start a new link") }
+    ProviderError::Rejected {
+        provider: "vault",
+        status: 0,
+        detail: format!("{what} is not in the vault; start a new link"),
+    }
 }
 
 /// GitHub over the client and the vault.
@@ -45,9 +54,15 @@ impl GitHubAdapter {
         if let Some(token) = self.vault.get(&token_ref).map_err(vault_error)? {
             return Ok(token);
         }
-        let code = self.vault.get(code_ref).map_err(vault_error)?.ok_or_else(|| missing("the authorization code"))?;
+        let code = self
+            .vault
+            .get(code_ref)
+            .map_err(vault_error)?
+            .ok_or_else(|| missing("the authorization code"))?;
         let token = self.client()?.exchange_code(&code).await?;
-        self.vault.put(&token_ref, &token.access_token).map_err(vault_error)?;
+        self.vault
+            .put(&token_ref, &token.access_token)
+            .map_err(vault_error)?;
         self.vault.delete(code_ref).map_err(vault_error)?;
         Ok(token.access_token)
     }
@@ -58,7 +73,10 @@ impl GitHubPort for GitHubAdapter {
         Box::pin(self.exchange(code_ref))
     }
 
-    fn user_installation_ids<'a>(&'a self, user_token: &'a Secret) -> BoxFuture<'a, Result<Vec<u64>, ProviderError>> {
+    fn user_installation_ids<'a>(
+        &'a self,
+        user_token: &'a Secret,
+    ) -> BoxFuture<'a, Result<Vec<u64>, ProviderError>> {
         Box::pin(async move { self.client()?.user_installation_ids(user_token).await })
     }
 
@@ -74,7 +92,10 @@ impl GitHubPort for GitHubAdapter {
         })
     }
 
-    fn installation_repositories(&self, installation_id: u64) -> BoxFuture<'_, Result<Vec<RepoRef>, ProviderError>> {
+    fn installation_repositories(
+        &self,
+        installation_id: u64,
+    ) -> BoxFuture<'_, Result<Vec<RepoRef>, ProviderError>> {
         Box::pin(async move { Ok(self.client()?.installation_repositories(installation_id).await?.1) })
     }
 }
@@ -105,41 +126,90 @@ impl OAuthAdapter {
 
     /// Stores the pair and its facts in one atomic, flushed vault write.
     fn store(&self, secret_ref: &str, pair: &TokenPair, user: &str) -> Result<(), ProviderError> {
-        let facts = GrantFacts { user: user.to_string(), scopes: pair.scopes.clone(), expires_at: pair.expires_at };
+        let facts = GrantFacts {
+            user: user.to_string(),
+            scopes: pair.scopes.clone(),
+            expires_at: pair.expires_at,
+        };
         let facts = Secret::new(serde_json::to_string(&facts).expect("facts serialize"));
-        let (access, refresh, info) =
-            (format!("{secret_ref}/access"), format!("{secret_ref}/refresh"), format!("{secret_ref}/facts"));
+        let (access, refresh, info) = (
+            format!("{secret_ref}/access"),
+            format!("{secret_ref}/refresh"),
+            format!("{secret_ref}/facts"),
+        );
         self.vault
-            .put_many(&[(access.as_str(), &pair.access_token), (refresh.as_str(), &pair.refresh_token), (info.as_str(), &facts)])
+            .put_many(&[
+                (access.as_str(), &pair.access_token),
+                (refresh.as_str(), &pair.refresh_token),
+                (info.as_str(), &facts),
+            ])
             .map_err(vault_error)
     }
 
     fn facts(&self, secret_ref: &str) -> Result<Option<GrantFacts>, ProviderError> {
-        let Some(raw) = self.vault.get(&format!("{secret_ref}/facts")).map_err(vault_error)? else {
+        let Some(raw) = self
+            .vault
+            .get(&format!("{secret_ref}/facts"))
+            .map_err(vault_error)?
+        else {
             return Ok(None);
         };
-        serde_json::from_str(raw.expose()).map(Some).map_err(|e| ProviderError::BadResponse { provider: "vault", detail: e.to_string() })
+        serde_json::from_str(raw.expose())
+            .map(Some)
+            .map_err(|e| ProviderError::BadResponse {
+                provider: "vault",
+                detail: e.to_string(),
+            })
     }
 
-    async fn exchange(&self, provider: Provider, account_id: Uuid, attempt_id: Uuid, code_ref: &str) -> Result<OAuthTokens, ProviderError> {
+    async fn exchange(
+        &self,
+        provider: Provider,
+        account_id: Uuid,
+        attempt_id: Uuid,
+        code_ref: &str,
+    ) -> Result<OAuthTokens, ProviderError> {
         let secret_ref = oauth_ref(account_id, attempt_id);
         if let Some(f) = self.facts(&secret_ref)? {
             // An earlier run exchanged the (single-use) code; finish what it started.
-            let user = if f.user.is_empty() { self.user_of(provider, &secret_ref).await? } else { f.user };
-            return Ok(OAuthTokens { user, scopes: f.scopes, secret_ref, token_expires_at: f.expires_at });
+            let user = if f.user.is_empty() {
+                self.user_of(provider, &secret_ref).await?
+            } else {
+                f.user
+            };
+            return Ok(OAuthTokens {
+                user,
+                scopes: f.scopes,
+                secret_ref,
+                token_expires_at: f.expires_at,
+            });
         }
-        let code = self.vault.get(code_ref).map_err(vault_error)?.ok_or_else(|| missing("the authorization code"))?;
+        let code = self
+            .vault
+            .get(code_ref)
+            .map_err(vault_error)?
+            .ok_or_else(|| missing("the authorization code"))?;
         let (pair, user) = match provider {
             Provider::GitLab => {
-                let client = self.gitlab.as_ref().ok_or_else(|| Self::not_configured(provider))?;
-                let verifier = self.vault.get(&pkce_ref(account_id, attempt_id)).map_err(vault_error)?.ok_or_else(|| missing("the PKCE verifier"))?;
+                let client = self
+                    .gitlab
+                    .as_ref()
+                    .ok_or_else(|| Self::not_configured(provider))?;
+                let verifier = self
+                    .vault
+                    .get(&pkce_ref(account_id, attempt_id))
+                    .map_err(vault_error)?
+                    .ok_or_else(|| missing("the PKCE verifier"))?;
                 let pair = client.exchange_code(&code, &verifier).await?;
                 self.store(&secret_ref, &pair, "")?;
                 let user = client.current_user(&pair.access_token).await?.username;
                 (pair, user)
             }
             Provider::Bitbucket => {
-                let client = self.bitbucket.as_ref().ok_or_else(|| Self::not_configured(provider))?;
+                let client = self
+                    .bitbucket
+                    .as_ref()
+                    .ok_or_else(|| Self::not_configured(provider))?;
                 let pair = client.exchange_code(&code).await?;
                 self.store(&secret_ref, &pair, "")?;
                 let user = client.current_user(&pair.access_token).await?.username;
@@ -149,29 +219,73 @@ impl OAuthAdapter {
         };
         self.store(&secret_ref, &pair, &user)?;
         let _ = self.vault.delete(code_ref);
-        Ok(OAuthTokens { user, scopes: pair.scopes, secret_ref, token_expires_at: pair.expires_at })
+        Ok(OAuthTokens {
+            user,
+            scopes: pair.scopes,
+            secret_ref,
+            token_expires_at: pair.expires_at,
+        })
     }
 
     async fn user_of(&self, provider: Provider, secret_ref: &str) -> Result<String, ProviderError> {
-        let token = self.vault.get(&format!("{secret_ref}/access")).map_err(vault_error)?.ok_or_else(|| missing("the access token"))?;
+        let token = self
+            .vault
+            .get(&format!("{secret_ref}/access"))
+            .map_err(vault_error)?
+            .ok_or_else(|| missing("the access token"))?;
         match provider {
-            Provider::GitLab => Ok(self.gitlab.as_ref().ok_or_else(|| Self::not_configured(provider))?.current_user(&token).await?.username),
-            Provider::Bitbucket => Ok(self.bitbucket.as_ref().ok_or_else(|| Self::not_configured(provider))?.current_user(&token).await?.username),
+            Provider::GitLab => Ok(self
+                .gitlab
+                .as_ref()
+                .ok_or_else(|| Self::not_configured(provider))?
+                .current_user(&token)
+                .await?
+                .username),
+            Provider::Bitbucket => Ok(self
+                .bitbucket
+                .as_ref()
+                .ok_or_else(|| Self::not_configured(provider))?
+                .current_user(&token)
+                .await?
+                .username),
             Provider::GitHub => Err(Self::not_configured(provider)),
         }
     }
 
-    async fn do_refresh(&self, provider: Provider, secret_ref: &str) -> Result<RefreshedTokens, ProviderError> {
-        let refresh = self.vault.get(&format!("{secret_ref}/refresh")).map_err(vault_error)?.ok_or_else(|| missing("the refresh token"))?;
+    async fn do_refresh(
+        &self,
+        provider: Provider,
+        secret_ref: &str,
+    ) -> Result<RefreshedTokens, ProviderError> {
+        let refresh = self
+            .vault
+            .get(&format!("{secret_ref}/refresh"))
+            .map_err(vault_error)?
+            .ok_or_else(|| missing("the refresh token"))?;
         let user = self.facts(secret_ref)?.map(|f| f.user).unwrap_or_default();
         let pair = match provider {
-            Provider::GitLab => self.gitlab.as_ref().ok_or_else(|| Self::not_configured(provider))?.refresh(&refresh).await?,
-            Provider::Bitbucket => self.bitbucket.as_ref().ok_or_else(|| Self::not_configured(provider))?.refresh(&refresh).await?,
+            Provider::GitLab => {
+                self.gitlab
+                    .as_ref()
+                    .ok_or_else(|| Self::not_configured(provider))?
+                    .refresh(&refresh)
+                    .await?
+            }
+            Provider::Bitbucket => {
+                self.bitbucket
+                    .as_ref()
+                    .ok_or_else(|| Self::not_configured(provider))?
+                    .refresh(&refresh)
+                    .await?
+            }
             Provider::GitHub => return Err(Self::not_configured(provider)),
         };
         // The provider has rotated the pair: store it before anything uses it.
         self.store(secret_ref, &pair, &user)?;
-        Ok(RefreshedTokens { secret_ref: secret_ref.to_string(), token_expires_at: pair.expires_at })
+        Ok(RefreshedTokens {
+            secret_ref: secret_ref.to_string(),
+            token_expires_at: pair.expires_at,
+        })
     }
 }
 
@@ -186,7 +300,12 @@ impl OAuthPort for OAuthAdapter {
         Box::pin(self.exchange(provider, account_id, attempt_id, code_ref))
     }
 
-    fn refresh<'a>(&'a self, provider: Provider, _account_id: Uuid, secret_ref: &'a str) -> BoxFuture<'a, Result<RefreshedTokens, ProviderError>> {
+    fn refresh<'a>(
+        &'a self,
+        provider: Provider,
+        _account_id: Uuid,
+        secret_ref: &'a str,
+    ) -> BoxFuture<'a, Result<RefreshedTokens, ProviderError>> {
         Box::pin(self.do_refresh(provider, secret_ref))
     }
 }
@@ -199,7 +318,10 @@ pub(crate) struct VaultSecrets {
 impl SecretsPort for VaultSecrets {
     fn destroy_account_secrets(&self, account_id: Uuid) -> BoxFuture<'_, Result<(), String>> {
         Box::pin(async move {
-            self.vault.delete_prefix(&format!("account/{account_id}/")).map(|_| ()).map_err(|e| e.to_string())
+            self.vault
+                .delete_prefix(&format!("account/{account_id}/"))
+                .map(|_| ())
+                .map_err(|e| e.to_string())
         })
     }
 }

@@ -28,42 +28,91 @@ impl Engine {
         tracing::debug!(%command_id, correlation_id = %meta.correlation_id, "command received");
         let inner = &self.inner;
         match msg.request {
-            Request::NameAccount { provider, unique_name, account_id } => {
+            Request::NameAccount {
+                provider,
+                unique_name,
+                account_id,
+            } => {
                 let account_id = account_id.unwrap_or_else(Uuid::new_v4);
-                let command = AccountCommand::NameAccount { account_id, provider, unique_name };
+                let command = AccountCommand::NameAccount {
+                    account_id,
+                    provider,
+                    unique_name,
+                };
                 inner.apply(account_id, command, command_id, meta).await
             }
             Request::StartLink { account } => {
                 let account_id = self.resolve_account(&account)?;
                 inner.start_link(account_id, command_id, meta).await
             }
-            Request::CompleteAuthorization { state, installation_id, setup_action, code, error } => {
+            Request::CompleteAuthorization {
+                state,
+                installation_id,
+                setup_action,
+                code,
+                error,
+            } => {
                 inner
-                    .complete_authorization(state, installation_id, setup_action, code, error, command_id, meta)
+                    .complete_authorization(
+                        state,
+                        installation_id,
+                        setup_action,
+                        code,
+                        error,
+                        command_id,
+                        meta,
+                    )
                     .await
             }
             Request::SelectGroup { account, group_id } => {
                 let account_id = self.resolve_account(&account)?;
                 let full_path = inner.gitlab_group_path(account_id, group_id).await?;
-                inner.apply(account_id, AccountCommand::SelectGroup { group_id, full_path }, command_id, meta).await
+                inner
+                    .apply(
+                        account_id,
+                        AccountCommand::SelectGroup { group_id, full_path },
+                        command_id,
+                        meta,
+                    )
+                    .await
             }
-            Request::SelectWorkspace { account, workspace, project_key } => {
+            Request::SelectWorkspace {
+                account,
+                workspace,
+                project_key,
+            } => {
                 let account_id = self.resolve_account(&account)?;
-                inner.check_bitbucket_project(account_id, &workspace, &project_key).await?;
-                let command = AccountCommand::SelectWorkspace { workspace, project_key };
+                inner
+                    .check_bitbucket_project(account_id, &workspace, &project_key)
+                    .await?;
+                let command = AccountCommand::SelectWorkspace {
+                    workspace,
+                    project_key,
+                };
                 inner.apply(account_id, command, command_id, meta).await
             }
             Request::SaveDetails { account } => {
                 let account_id = self.resolve_account(&account)?;
-                inner.apply(account_id, AccountCommand::SaveDetails, command_id, meta).await
+                inner
+                    .apply(account_id, AccountCommand::SaveDetails, command_id, meta)
+                    .await
             }
             Request::RenameAccount { account, to } => {
                 let account_id = self.resolve_account(&account)?;
-                inner.apply(account_id, AccountCommand::RenameAccount { to }, command_id, meta).await
+                inner
+                    .apply(account_id, AccountCommand::RenameAccount { to }, command_id, meta)
+                    .await
             }
             Request::UnlinkAccount { account, reason } => {
                 let account_id = self.resolve_account(&account)?;
-                inner.apply(account_id, AccountCommand::UnlinkAccount { reason }, command_id, meta).await
+                inner
+                    .apply(
+                        account_id,
+                        AccountCommand::UnlinkAccount { reason },
+                        command_id,
+                        meta,
+                    )
+                    .await
             }
         }
     }
@@ -91,7 +140,14 @@ impl Inner {
     ) -> Result<CommandReply, EngineError> {
         let stream = StreamId::account(account_id);
         if let Some(first) = self.log.command_outcome(&command_id)? {
-            return self.reply(account_id, command_id, vec![], Some(first.positions().into_inner()), true, None);
+            return self.reply(
+                account_id,
+                command_id,
+                vec![],
+                Some(first.positions().into_inner()),
+                true,
+                None,
+            );
         }
         for _ in 0..=MAX_CONFLICT_RETRIES {
             let history = self.log.read_stream(&stream, 1)?;
@@ -102,8 +158,16 @@ impl Inner {
                 return self.reply(account_id, command_id, vec![], None, false, None);
             }
             let types: Vec<String> = events.iter().map(|e| e.event_type().to_string()).collect();
-            let expected = if version == 0 { ExpectedVersion::NoStream } else { ExpectedVersion::Exact(version) };
-            match self.log.append(&stream, expected, events, command_id, meta.clone()).await {
+            let expected = if version == 0 {
+                ExpectedVersion::NoStream
+            } else {
+                ExpectedVersion::Exact(version)
+            };
+            match self
+                .log
+                .append(&stream, expected, events, command_id, meta.clone())
+                .await
+            {
                 Ok(outcome) => {
                     let types = if outcome.duplicate { vec![] } else { types };
                     let positions = Some(outcome.positions().into_inner());
@@ -114,7 +178,9 @@ impl Inner {
                 Err(e) => return Err(e.into()),
             }
         }
-        Err(EngineError::Conflict { attempts: MAX_CONFLICT_RETRIES + 1 })
+        Err(EngineError::Conflict {
+            attempts: MAX_CONFLICT_RETRIES + 1,
+        })
     }
 
     pub(crate) fn reply(

@@ -45,8 +45,11 @@ fn new_state() -> String {
 fn without_state(url: &str) -> String {
     match url::Url::parse(url) {
         Ok(mut u) => {
-            let kept: Vec<(String, String)> =
-                u.query_pairs().filter(|(k, _)| k != "state").map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+            let kept: Vec<(String, String)> = u
+                .query_pairs()
+                .filter(|(k, _)| k != "state")
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect();
             u.query_pairs_mut().clear().extend_pairs(kept);
             u.to_string()
         }
@@ -56,7 +59,9 @@ fn without_state(url: &str) -> String {
 
 impl Inner {
     fn not_configured(provider: Provider) -> EngineError {
-        EngineError::ProviderNotConfigured { provider: provider.display_name() }
+        EngineError::ProviderNotConfigured {
+            provider: provider.display_name(),
+        }
     }
 
     pub(crate) async fn start_link(
@@ -66,32 +71,52 @@ impl Inner {
         meta: Metadata,
     ) -> Result<CommandReply, EngineError> {
         if let Some(first) = self.log.command_outcome(&command_id)? {
-            return self.reply(account_id, command_id, vec![], Some(first.positions().into_inner()), true, None);
+            return self.reply(
+                account_id,
+                command_id,
+                vec![],
+                Some(first.positions().into_inner()),
+                true,
+                None,
+            );
         }
         let history = self.log.read_stream(&StreamId::account(account_id), 1)?;
         let state = fold(history.iter().map(|e| &e.event));
-        let provider = state.provider.ok_or_else(|| EngineError::UnknownAccount(account_id.to_string()))?;
+        let provider = state
+            .provider
+            .ok_or_else(|| EngineError::UnknownAccount(account_id.to_string()))?;
         let attempt_id = Uuid::new_v4();
         let oauth_state = new_state();
         let state_hash = hash_state(&oauth_state);
         let mut refs = vec![state_ref(&state_hash)];
         let url = match provider {
-            Provider::GitHub => {
-                self.clients.github.as_ref().ok_or_else(|| Self::not_configured(provider))?.install_url(&oauth_state)
-            }
+            Provider::GitHub => self
+                .clients
+                .github
+                .as_ref()
+                .ok_or_else(|| Self::not_configured(provider))?
+                .install_url(&oauth_state),
             Provider::GitLab => {
-                let client = self.clients.gitlab.as_ref().ok_or_else(|| Self::not_configured(provider))?;
+                let client = self
+                    .clients
+                    .gitlab
+                    .as_ref()
+                    .ok_or_else(|| Self::not_configured(provider))?;
                 let pkce = Pkce::generate();
                 let r = pkce_ref(account_id, attempt_id);
                 self.vault.put(&r, &pkce.verifier)?;
                 refs.push(r);
                 client.authorize_url(&oauth_state, &pkce.challenge)
             }
-            Provider::Bitbucket => {
-                self.clients.bitbucket.as_ref().ok_or_else(|| Self::not_configured(provider))?.authorize_url(&oauth_state)
-            }
+            Provider::Bitbucket => self
+                .clients
+                .bitbucket
+                .as_ref()
+                .ok_or_else(|| Self::not_configured(provider))?
+                .authorize_url(&oauth_state),
         };
-        self.vault.put(&state_ref(&state_hash), &Secret::new(account_id.to_string()))?;
+        self.vault
+            .put(&state_ref(&state_hash), &Secret::new(account_id.to_string()))?;
         let command = AccountCommand::StartLink {
             attempt_id,
             state_hash,
@@ -126,7 +151,10 @@ impl Inner {
         let by_state = match state.as_deref().filter(|s| !s.is_empty()) {
             Some(s) => {
                 let hash = hash_state(s);
-                let account = self.vault.get(&state_ref(&hash))?.and_then(|v| Uuid::parse_str(v.expose()).ok());
+                let account = self
+                    .vault
+                    .get(&state_ref(&hash))?
+                    .and_then(|v| Uuid::parse_str(v.expose()).ok());
                 Some((hash, account.ok_or(EngineError::UnknownState)?))
             }
             None => None,
@@ -138,7 +166,8 @@ impl Inner {
                 let owner = self.installations.lock().ok().and_then(|m| m.get(&id).copied());
                 if let Some(account_id) = owner {
                     let linked = self.account_state_of(account_id)?;
-                    if matches!(linked.grant, Some(Grant::GithubInstallation { installation_id: i, .. }) if i == id) {
+                    if matches!(linked.grant, Some(Grant::GithubInstallation { installation_id: i, .. }) if i == id)
+                    {
                         return self.refresh_repositories(account_id, id, command_id, meta).await;
                     }
                 }
@@ -153,11 +182,20 @@ impl Inner {
             }
             None => None,
         };
-        let command = AccountCommand::CompleteAuthorization { state_hash, installation_id, setup_action, code_ref, error };
+        let command = AccountCommand::CompleteAuthorization {
+            state_hash,
+            installation_id,
+            setup_action,
+            code_ref,
+            error,
+        };
         self.apply(account_id, command, command_id, meta).await
     }
 
-    pub(crate) fn account_state_of(&self, account_id: Uuid) -> Result<crate::domain::AccountState, EngineError> {
+    pub(crate) fn account_state_of(
+        &self,
+        account_id: Uuid,
+    ) -> Result<crate::domain::AccountState, EngineError> {
         let history = self.log.read_stream(&StreamId::account(account_id), 1)?;
         Ok(fold(history.iter().map(|e| &e.event)))
     }
@@ -170,14 +208,23 @@ impl Inner {
         command_id: Uuid,
         meta: Metadata,
     ) -> Result<CommandReply, EngineError> {
-        let client = self.clients.github.as_ref().ok_or_else(|| Self::not_configured(Provider::GitHub))?;
+        let client = self
+            .clients
+            .github
+            .as_ref()
+            .ok_or_else(|| Self::not_configured(Provider::GitHub))?;
         let (selection, repos) = client.installation_repositories(installation_id).await?;
         let state = self.account_state_of(account_id)?;
         let now: std::collections::BTreeSet<_> = repos.into_iter().collect();
         let added = now.difference(&state.repositories).cloned().collect();
         let removed = state.repositories.difference(&now).cloned().collect();
-        let selection = (!selection.is_empty() && Some(&selection) != state.repository_selection.as_ref()).then_some(selection);
-        let command = AccountCommand::ChangeRepositories { added, removed, repository_selection: selection };
+        let selection = (!selection.is_empty() && Some(&selection) != state.repository_selection.as_ref())
+            .then_some(selection);
+        let command = AccountCommand::ChangeRepositories {
+            added,
+            removed,
+            repository_selection: selection,
+        };
         self.apply(account_id, command, command_id, meta).await
     }
 
@@ -186,25 +233,45 @@ impl Inner {
         let Some(Grant::Oauth { secret_ref, .. }) = &state.grant else {
             return Err(EngineError::Invalid {
                 field: "account",
-                message: format!("{} has no approved grant yet; approve it on {} first", state.unique_name, state.provider_name()),
+                message: format!(
+                    "{} has no approved grant yet; approve it on {} first",
+                    state.unique_name,
+                    state.provider_name()
+                ),
             });
         };
-        self.vault.get(&format!("{secret_ref}/access"))?.ok_or_else(|| EngineError::Vault(format!(
-            "the credentials of {} are gone; link the account again",
-            state.unique_name
-        )))
+        self.vault.get(&format!("{secret_ref}/access"))?.ok_or_else(|| {
+            EngineError::Vault(format!(
+                "the credentials of {} are gone; link the account again",
+                state.unique_name
+            ))
+        })
     }
 
     /// The full path of a GitLab group the person may create projects in.
-    pub(crate) async fn gitlab_group_path(&self, account_id: Uuid, group_id: u64) -> Result<String, EngineError> {
-        let client = self.clients.gitlab.as_ref().ok_or_else(|| Self::not_configured(Provider::GitLab))?;
+    pub(crate) async fn gitlab_group_path(
+        &self,
+        account_id: Uuid,
+        group_id: u64,
+    ) -> Result<String, EngineError> {
+        let client = self
+            .clients
+            .gitlab
+            .as_ref()
+            .ok_or_else(|| Self::not_configured(Provider::GitLab))?;
         let state = self.account_state_of(account_id)?;
         let token = self.oauth_token(&state)?;
         let groups = client.groups(&token).await?;
-        groups.into_iter().find(|g| g.id == group_id).map(|g| g.full_path).ok_or_else(|| EngineError::Invalid {
-            field: "group_id",
-            message: format!("group {group_id} is not a group where this GitLab user can create projects"),
-        })
+        groups
+            .into_iter()
+            .find(|g| g.id == group_id)
+            .map(|g| g.full_path)
+            .ok_or_else(|| EngineError::Invalid {
+                field: "group_id",
+                message: format!(
+                    "group {group_id} is not a group where this GitLab user can create projects"
+                ),
+            })
     }
 
     /// Checks that the workspace exists for the person and the project key exists in it.
@@ -214,14 +281,20 @@ impl Inner {
         workspace: &str,
         project_key: &str,
     ) -> Result<(), EngineError> {
-        let client = self.clients.bitbucket.as_ref().ok_or_else(|| Self::not_configured(Provider::Bitbucket))?;
+        let client = self
+            .clients
+            .bitbucket
+            .as_ref()
+            .ok_or_else(|| Self::not_configured(Provider::Bitbucket))?;
         let state = self.account_state_of(account_id)?;
         let token = self.oauth_token(&state)?;
         let workspaces = client.workspaces(&token).await?;
         if !workspaces.iter().any(|w| w.slug == workspace) {
             return Err(EngineError::Invalid {
                 field: "workspace",
-                message: format!("workspace `{workspace}` is not one where this Bitbucket user can create repositories"),
+                message: format!(
+                    "workspace `{workspace}` is not one where this Bitbucket user can create repositories"
+                ),
             });
         }
         let projects = client.projects(&token, workspace).await?;

@@ -31,7 +31,12 @@ fn default_actor() -> String {
 
 impl CommandMessage {
     pub fn new(request: Request) -> Self {
-        CommandMessage { command_id: None, correlation_id: None, actor: default_actor(), request }
+        CommandMessage {
+            command_id: None,
+            correlation_id: None,
+            actor: default_actor(),
+            request,
+        }
     }
 
     pub fn by(mut self, actor: &str) -> Self {

@@ -105,7 +105,10 @@ impl Engine {
             .map_err(|e| EngineError::Io(format!("cannot create {}: {e}", config.data_dir.display())))?;
         let log = EventLog::open(
             config.data_dir.join("log"),
-            LogOptions { durability: config.durability, ..LogOptions::default() },
+            LogOptions {
+                durability: config.durability,
+                ..LogOptions::default()
+            },
         )?;
         let key = match &config.vault_key {
             Some(k) => k.clone(),
@@ -122,7 +125,10 @@ impl Engine {
                 None => None,
             },
             gitlab: config.gitlab.clone().map(|c| GitLabClient::new(c, http.clone())),
-            bitbucket: config.bitbucket.clone().map(|c| BitbucketClient::new(c, http.clone())),
+            bitbucket: config
+                .bitbucket
+                .clone()
+                .map(|c| BitbucketClient::new(c, http.clone())),
         };
         let engine = Engine {
             inner: Arc::new(Inner {
@@ -159,14 +165,21 @@ impl Engine {
             }
         }
         match self.inner.log.name_owner(id_or_name)? {
-            Some(stream) => stream.entity_id().ok_or_else(|| EngineError::UnknownAccount(id_or_name.to_string())),
+            Some(stream) => stream
+                .entity_id()
+                .ok_or_else(|| EngineError::UnknownAccount(id_or_name.to_string())),
             None => Err(EngineError::UnknownAccount(id_or_name.to_string())),
         }
     }
 
     /// The account a GitHub installation belongs to, if any.
     pub fn account_for_installation(&self, installation_id: u64) -> Option<Uuid> {
-        self.inner.installations.lock().ok()?.get(&installation_id).copied()
+        self.inner
+            .installations
+            .lock()
+            .ok()?
+            .get(&installation_id)
+            .copied()
     }
 
     /// Stops the saga loop and every effect in flight, and waits until they are gone, so the

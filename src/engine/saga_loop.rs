@@ -24,16 +24,25 @@ struct SagaState {
 /// Starts the loop as one of the engine's tasks.
 pub(crate) fn start(inner: &Arc<Inner>) -> Result<(), super::EngineError> {
     let runner: Arc<dyn EffectRunner> = Arc::new(ProviderEffectRunner {
-        github: Arc::new(GitHubAdapter { client: inner.clients.github.clone(), vault: inner.vault.clone() }),
+        github: Arc::new(GitHubAdapter {
+            client: inner.clients.github.clone(),
+            vault: inner.vault.clone(),
+        }),
         oauth: Arc::new(OAuthAdapter {
             gitlab: inner.clients.gitlab.clone(),
             bitbucket: inner.clients.bitbucket.clone(),
             vault: inner.vault.clone(),
         }),
-        secrets: Arc::new(VaultSecrets { vault: inner.vault.clone() }),
+        secrets: Arc::new(VaultSecrets {
+            vault: inner.vault.clone(),
+        }),
         retry: inner.config.retry.clone(),
     });
-    let mut saga = SagaState { accounts: HashMap::new(), in_flight: Arc::default(), runner };
+    let mut saga = SagaState {
+        accounts: HashMap::new(),
+        in_flight: Arc::default(),
+        runner,
+    };
     // Resume: fold everything committed so far, then run what each account still owes.
     let mut cursor = 0;
     for envelope in inner.log.read_all(1) {
@@ -43,7 +52,12 @@ pub(crate) fn start(inner: &Arc<Inner>) -> Result<(), super::EngineError> {
     }
     let weak = Arc::downgrade(inner);
     let owed: Vec<Effect> = saga.accounts.values().flat_map(pending_effects).collect();
-    tracing::info!(accounts = saga.accounts.len(), effects = owed.len(), position = cursor, "saga loop resumed");
+    tracing::info!(
+        accounts = saga.accounts.len(),
+        effects = owed.len(),
+        position = cursor,
+        "saga loop resumed"
+    );
     for effect in owed {
         saga.launch(inner, &weak, effect, None);
     }
@@ -77,7 +91,11 @@ pub(crate) fn start(inner: &Arc<Inner>) -> Result<(), super::EngineError> {
 impl SagaState {
     /// Folds an envelope into its account and keeps the installation index current.
     fn fold(&mut self, inner: &Inner, envelope: &Envelope) -> AccountState {
-        let Some(account_id) = envelope.stream_id.entity_id().filter(|_| envelope.stream_id.is_account()) else {
+        let Some(account_id) = envelope
+            .stream_id
+            .entity_id()
+            .filter(|_| envelope.stream_id.is_account())
+        else {
             return AccountState::default();
         };
         let state = self.accounts.remove(&account_id).unwrap_or_default();
@@ -116,31 +134,41 @@ impl SagaState {
         let causation_id = cause.map(|c| c.event_id);
         let account_id = effect.account_id();
         let span = tracing::info_span!("effect", kind = effect.kind(), %account_id, %correlation_id);
-        inner.spawn(tracing::Instrument::instrument(async move {
-            let mut wait = Duration::from_millis(200);
-            loop {
-                match runner.run(&effect).await {
-                    Ok(outcomes) => {
-                        let Some(inner) = weak.upgrade() else { break };
-                        for outcome in outcomes {
-                            let meta = Metadata { correlation_id, causation_id, actor: "saga".into() };
-                            if let Err(e) = inner.apply(outcome.account_id, outcome.command, outcome.command_id, meta).await {
-                                tracing::warn!(error = %e, "effect outcome refused");
+        inner.spawn(tracing::Instrument::instrument(
+            async move {
+                let mut wait = Duration::from_millis(200);
+                loop {
+                    match runner.run(&effect).await {
+                        Ok(outcomes) => {
+                            let Some(inner) = weak.upgrade() else { break };
+                            for outcome in outcomes {
+                                let meta = Metadata {
+                                    correlation_id,
+                                    causation_id,
+                                    actor: "saga".into(),
+                                };
+                                if let Err(e) = inner
+                                    .apply(outcome.account_id, outcome.command, outcome.command_id, meta)
+                                    .await
+                                {
+                                    tracing::warn!(error = %e, "effect outcome refused");
+                                }
                             }
+                            break;
                         }
-                        break;
-                    }
-                    Err(e) => {
-                        // Nothing was recorded; try again later (the runner already retried).
-                        tracing::warn!(error = %e, "effect did not finish; retrying");
-                        tokio::time::sleep(wait).await;
-                        wait = (wait * 2).min(Duration::from_secs(60));
+                        Err(e) => {
+                            // Nothing was recorded; try again later (the runner already retried).
+                            tracing::warn!(error = %e, "effect did not finish; retrying");
+                            tokio::time::sleep(wait).await;
+                            wait = (wait * 2).min(Duration::from_secs(60));
+                        }
                     }
                 }
-            }
-            if let Ok(mut s) = in_flight.lock() {
-                s.remove(&key);
-            }
-        }, span));
+                if let Ok(mut s) = in_flight.lock() {
+                    s.remove(&key);
+                }
+            },
+            span,
+        ));
     }
 }
