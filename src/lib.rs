@@ -5,5 +5,6 @@
 pub mod providers;
 pub mod sandbox;
 pub mod secret;
+pub mod webhooks;
 
 pub use forgelink_events as events;
