@@ -14,7 +14,11 @@ pub const DELIVERY_HEADER: &str = "X-Request-UUID";
 pub const EVENT_HEADER: &str = "X-Event-Key";
 
 /// Checks `X-Hub-Signature` against the HMAC-SHA256 of `body` with the webhook's secret.
-pub fn verify(body: &[u8], headers: &(impl HeaderLookup + ?Sized), secret: &Secret) -> Result<(), WebhookError> {
+pub fn verify(
+    body: &[u8],
+    headers: &(impl HeaderLookup + ?Sized),
+    secret: &Secret,
+) -> Result<(), WebhookError> {
     verify_sha256_header("Bitbucket", SIGNATURE_HEADER, body, headers, secret)
 }
 
@@ -64,12 +68,17 @@ pub fn parse(body: &[u8], headers: &(impl HeaderLookup + ?Sized)) -> Result<Deli
 /// rename, which changes the slug) matters to the engine.
 fn updated(p: &Payload<'_>) -> Result<Change, WebhookError> {
     let repo_id = p.str("repository.uuid")?;
-    match (p.opt_str("changes.full_name.old"), p.opt_str("changes.full_name.new")) {
-        (Some(from), Some(to)) if !from.is_empty() && !to.is_empty() && from != to => Ok(Change::RepoRenamed {
-            repo_id,
-            from_full_name: from,
-            to_full_name: to,
-        }),
+    match (
+        p.opt_str("changes.full_name.old"),
+        p.opt_str("changes.full_name.new"),
+    ) {
+        (Some(from), Some(to)) if !from.is_empty() && !to.is_empty() && from != to => {
+            Ok(Change::RepoRenamed {
+                repo_id,
+                from_full_name: from,
+                to_full_name: to,
+            })
+        }
         _ => Ok(Change::ignored("repo:updated without a new full name")),
     }
 }

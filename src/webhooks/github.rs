@@ -13,7 +13,11 @@ pub const DELIVERY_HEADER: &str = "X-GitHub-Delivery";
 pub const EVENT_HEADER: &str = "X-GitHub-Event";
 
 /// Checks `X-Hub-Signature-256` against the HMAC-SHA256 of `body` with the app's webhook secret.
-pub fn verify(body: &[u8], headers: &(impl HeaderLookup + ?Sized), secret: &Secret) -> Result<(), WebhookError> {
+pub fn verify(
+    body: &[u8],
+    headers: &(impl HeaderLookup + ?Sized),
+    secret: &Secret,
+) -> Result<(), WebhookError> {
     verify_sha256_header("GitHub", SIGNATURE_HEADER, body, headers, secret)
 }
 

@@ -19,15 +19,13 @@ pub fn verify(headers: &(impl HeaderLookup + ?Sized), secret: &Secret) -> Result
     if secret.is_empty() {
         return Err(WebhookError::NoSecretConfigured { provider: "GitLab" });
     }
-    let given = headers.header(TOKEN_HEADER).ok_or(WebhookError::MissingHeader {
-        header: TOKEN_HEADER,
-    })?;
+    let given = headers
+        .header(TOKEN_HEADER)
+        .ok_or(WebhookError::MissingHeader { header: TOKEN_HEADER })?;
     if tokens_match(given, secret) {
         Ok(())
     } else {
-        Err(WebhookError::BadSignature {
-            header: TOKEN_HEADER,
-        })
+        Err(WebhookError::BadSignature { header: TOKEN_HEADER })
     }
 }
 
@@ -91,10 +89,11 @@ fn push(p: &Payload<'_>) -> Result<Change, WebhookError> {
     let repo_id = p.id("project_id").or_else(|_| p.id("project.id"))?;
     let full_name = p.str("project.path_with_namespace")?;
     // The head commit is the one `after` names; a push of many commits lists at most 20 of them.
-    let head = p
-        .get("commits")
-        .and_then(|c| c.as_array())
-        .and_then(|commits| commits.iter().find(|c| c.get("id").and_then(|i| i.as_str()) == Some(&commit)));
+    let head = p.get("commits").and_then(|c| c.as_array()).and_then(|commits| {
+        commits
+            .iter()
+            .find(|c| c.get("id").and_then(|i| i.as_str()) == Some(&commit))
+    });
     let head = head.map(|h| Payload::new(p.event, h));
     let author = head
         .as_ref()

@@ -115,14 +115,20 @@ pub enum Change {
         repositories: Vec<RepoRef>,
     },
     /// GitHub: the app was uninstalled.
-    InstallationDeleted { installation_id: u64 },
+    InstallationDeleted {
+        installation_id: u64,
+    },
     InstallationSuspended {
         installation_id: u64,
         /// Who suspended it, when the payload says.
         by: Option<String>,
     },
-    InstallationUnsuspended { installation_id: u64 },
-    NewPermissionsAccepted { installation_id: u64 },
+    InstallationUnsuspended {
+        installation_id: u64,
+    },
+    NewPermissionsAccepted {
+        installation_id: u64,
+    },
     RepositoriesAdded {
         installation_id: u64,
         repositories: Vec<RepoRef>,
@@ -146,7 +152,9 @@ pub enum Change {
         to_full_path: String,
     },
     /// GitHub: a person revoked their authorization of the app.
-    AuthorizationRevoked { user_login: String },
+    AuthorizationRevoked {
+        user_login: String,
+    },
     RepoRenamed {
         repo_id: String,
         from_full_name: String,
@@ -158,7 +166,10 @@ pub enum Change {
         from_full_name: Option<String>,
         to_full_name: String,
     },
-    RepoDeleted { repo_id: String, full_name: String },
+    RepoDeleted {
+        repo_id: String,
+        full_name: String,
+    },
     /// New commits on a branch or tag (`git_ref` is always the full ref, `refs/heads/main`).
     Pushed {
         repo_id: String,
@@ -173,7 +184,9 @@ pub enum Change {
         at: Option<DateTime<Utc>>,
     },
     /// Nothing the engine acts on; `reason` says why (for the delivery log).
-    Ignored { reason: String },
+    Ignored {
+        reason: String,
+    },
 }
 
 impl Change {
