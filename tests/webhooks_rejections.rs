@@ -165,9 +165,12 @@ fn errors_never_show_the_secret_or_the_body() {
     }
 }
 
+/// A provider, the headers sent, and the header the error must name.
+type Case = (Provider, &'static [(&'static str, &'static str)], &'static str);
+
 #[test]
 fn missing_delivery_or_event_headers_are_refused_by_name() {
-    let cases: [(Provider, &[(&str, &str)], &str); 6] = [
+    let cases: [Case; 6] = [
         (
             Provider::GitHub,
             &[("X-GitHub-Event", "push")],

@@ -6,6 +6,7 @@ pub mod bitbucket;
 pub mod error;
 pub mod gitlab;
 pub mod http;
+pub mod naming;
 pub mod oauth;
 
 pub use error::ProviderError;
