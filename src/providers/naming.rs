@@ -128,7 +128,10 @@ mod tests {
 
     #[test]
     fn github_names_follow_githubs_rules() {
-        assert_eq!(repository_name_for(Provider::GitHub, "Infra Core").unwrap(), "infra-core");
+        assert_eq!(
+            repository_name_for(Provider::GitHub, "Infra Core").unwrap(),
+            "infra-core"
+        );
         assert!(check_github("Mixed.Case_ok-1").is_ok());
         assert!(check_github(".").is_err() && check_github("..").is_err());
         assert!(check_github("a b").unwrap_err().contains("` `"));
@@ -140,7 +143,10 @@ mod tests {
 
     #[test]
     fn gitlab_paths_follow_gitlabs_rules() {
-        assert_eq!(repository_name_for(Provider::GitLab, "My Project").unwrap(), "my-project");
+        assert_eq!(
+            repository_name_for(Provider::GitLab, "My Project").unwrap(),
+            "my-project"
+        );
         assert!(check_gitlab_path("-x").is_err() && check_gitlab_path(".x").is_err());
         assert!(check_gitlab_path("_x").is_ok());
         let err = repository_name_for(Provider::GitLab, "Mirror.git").unwrap_err();
@@ -152,7 +158,10 @@ mod tests {
 
     #[test]
     fn bitbucket_slugs_follow_bitbuckets_rules() {
-        assert_eq!(repository_name_for(Provider::Bitbucket, "Data Lake").unwrap(), "data-lake");
+        assert_eq!(
+            repository_name_for(Provider::Bitbucket, "Data Lake").unwrap(),
+            "data-lake"
+        );
         assert!(check_bitbucket_slug("Upper").unwrap_err().contains("`U`"));
         assert!(repository_name_for(Provider::Bitbucket, &"z".repeat(62)).is_ok());
         let err = repository_name_for(Provider::Bitbucket, &"z".repeat(63)).unwrap_err();
@@ -163,7 +172,10 @@ mod tests {
     fn a_name_without_letters_or_digits_is_refused_before_any_call() {
         for p in Provider::ALL {
             let err = repository_name_for(p, "!!! ???").unwrap_err();
-            assert!(err.contains("`!!! ???`") && err.contains(p.display_name()), "{err}");
+            assert!(
+                err.contains("`!!! ???`") && err.contains(p.display_name()),
+                "{err}"
+            );
         }
     }
 }

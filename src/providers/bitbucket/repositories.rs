@@ -121,7 +121,8 @@ impl BitbucketClient {
                 detail: error_with_fields(&text),
             });
         }
-        let wire: WireRepo = http::json(PROVIDER, &format!("new repository {workspace}/{slug}"), resp).await?;
+        let wire: WireRepo =
+            http::json(PROVIDER, &format!("new repository {workspace}/{slug}"), resp).await?;
         Ok(wire.into())
     }
 
@@ -179,7 +180,11 @@ impl BitbucketClient {
     }
 
     /// Every repository (all pages) of `workspace` the user can see.
-    pub async fn repositories(&self, token: &Secret, workspace: &str) -> Result<Vec<BitbucketRepo>, ProviderError> {
+    pub async fn repositories(
+        &self,
+        token: &Secret,
+        workspace: &str,
+    ) -> Result<Vec<BitbucketRepo>, ProviderError> {
         let mut url = self.api(&["repositories", workspace])?;
         url.query_pairs_mut().append_pair("pagelen", "100");
         let what = format!("repositories of workspace {workspace}");
@@ -215,7 +220,11 @@ pub fn error_with_fields(body: &str) -> String {
             f.iter()
                 .map(|(k, v)| {
                     let reasons = match v {
-                        serde_json::Value::Array(rs) => rs.iter().filter_map(|r| r.as_str()).collect::<Vec<_>>().join(", "),
+                        serde_json::Value::Array(rs) => rs
+                            .iter()
+                            .filter_map(|r| r.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", "),
                         other => other.as_str().unwrap_or_default().to_string(),
                     };
                     format!("{k}: {reasons}")
@@ -242,7 +251,11 @@ mod tests {
             error_with_fields(body),
             "Bad request (project: Project with key 'NOPE' does not exist.)"
         );
-        let plain = r#"{"type":"error","error":{"message":"Repository with this Slug and Owner already exists."}}"#;
-        assert_eq!(error_with_fields(plain), "Repository with this Slug and Owner already exists.");
+        let plain =
+            r#"{"type":"error","error":{"message":"Repository with this Slug and Owner already exists."}}"#;
+        assert_eq!(
+            error_with_fields(plain),
+            "Repository with this Slug and Owner already exists."
+        );
     }
 }

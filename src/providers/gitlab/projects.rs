@@ -97,13 +97,22 @@ impl GitLabClient {
 
     /// The project at `full_path` (`group/sub/project`), or None when it does not exist or the
     /// token cannot see it.
-    pub async fn find_project(&self, token: &Secret, full_path: &str) -> Result<Option<GitLabProject>, ProviderError> {
+    pub async fn find_project(
+        &self,
+        token: &Secret,
+        full_path: &str,
+    ) -> Result<Option<GitLabProject>, ProviderError> {
         let url = self.api_url(&["projects", full_path])?;
-        self.get_optional(token, url, &format!("project {full_path}")).await
+        self.get_optional(token, url, &format!("project {full_path}"))
+            .await
     }
 
     /// The project with `id`, or None when it does not exist (any more) or is out of sight.
-    pub async fn project_by_id(&self, token: &Secret, id: u64) -> Result<Option<GitLabProject>, ProviderError> {
+    pub async fn project_by_id(
+        &self,
+        token: &Secret,
+        id: u64,
+    ) -> Result<Option<GitLabProject>, ProviderError> {
         let url = self.api_url(&["projects", &id.to_string()])?;
         self.get_optional(token, url, &format!("project {id}")).await
     }
@@ -134,7 +143,8 @@ impl GitLabClient {
             "text" => answer.content.into_bytes(),
             other => return Err(bad(format!("{what}: unknown encoding {other}"))),
         };
-        let content = String::from_utf8(bytes).map_err(|_| bad(format!("{what}: content is not UTF-8 text")))?;
+        let content =
+            String::from_utf8(bytes).map_err(|_| bad(format!("{what}: content is not UTF-8 text")))?;
         Ok(Some(GitLabFile {
             file_path: answer.file_path,
             content,
@@ -206,7 +216,11 @@ pub fn validation_detail(body: &str) -> String {
             let mut parts = Vec::new();
             for (field, reasons) in fields {
                 let reasons = match reasons {
-                    serde_json::Value::Array(rs) => rs.iter().filter_map(|r| r.as_str()).collect::<Vec<_>>().join(", "),
+                    serde_json::Value::Array(rs) => rs
+                        .iter()
+                        .filter_map(|r| r.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", "),
                     other => other.as_str().unwrap_or_default().to_string(),
                 };
                 parts.push(format!("{field} {reasons}"));
@@ -229,6 +243,9 @@ mod tests {
             validation_detail(body),
             "name has already been taken; path has already been taken, is reserved"
         );
-        assert_eq!(validation_detail(r#"{"error":"name, path are missing"}"#), "name, path are missing");
+        assert_eq!(
+            validation_detail(r#"{"error":"name, path are missing"}"#),
+            "name, path are missing"
+        );
     }
 }
