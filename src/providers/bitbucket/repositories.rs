@@ -9,7 +9,8 @@ use reqwest::StatusCode;
 
 /// A repository. `uuid` (in braces, as Bitbucket writes it) is what identifies it for good; the
 /// slug and `full_name` change with renames and transfers.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(from = "WireRepo")]
 pub struct BitbucketRepo {
     pub uuid: String,
     pub slug: String,
