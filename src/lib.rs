@@ -9,5 +9,6 @@ pub mod saga;
 pub mod sandbox;
 pub mod secret;
 pub mod vault;
+pub mod webhooks;
 
 pub use forgelink_events as events;

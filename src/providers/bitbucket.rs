@@ -1,7 +1,11 @@
 //! The Bitbucket Cloud client: the OAuth authorization-code flow (consumer key and secret as
 //! HTTP basic auth), token refresh (which rotates both tokens), the authorizing user, the
-//! workspaces the user can create repositories in and each workspace's projects. No retries
-//! here: the saga retries, using the classification in [`ProviderError`].
+//! workspaces the user can create repositories in and each workspace's projects; repositories
+//! and their files are in [`repositories`]. No retries here: the saga retries, using the
+//! classification in [`ProviderError`].
+
+mod repositories;
+pub use repositories::{error_with_fields, BitbucketRepo};
 
 use super::oauth::{query, same_origin, TokenAnswer, TokenPair, MAX_PAGES};
 use super::{http, ProviderError};

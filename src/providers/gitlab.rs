@@ -1,7 +1,11 @@
 //! The GitLab client (gitlab.com or self-managed; the base URL is configuration): the OAuth
 //! authorization-code flow with PKCE S256, token refresh (which rotates both tokens), the
-//! authorizing user and the groups the user can create projects in. No retries here: the saga
-//! retries, using the classification in [`ProviderError`].
+//! authorizing user and the groups the user can create projects in; projects and their files
+//! are in [`projects`]. No retries here: the saga retries, using the classification in
+//! [`ProviderError`].
+
+mod projects;
+pub use projects::{validation_detail, GitLabFile, GitLabNamespace, GitLabProject};
 
 use super::oauth::{query, same_origin, TokenAnswer, TokenPair, MAX_PAGES};
 use super::{http, ProviderError};

@@ -7,6 +7,7 @@ pub mod error;
 pub mod github;
 pub mod gitlab;
 pub mod http;
+pub mod naming;
 pub mod oauth;
 
 pub use error::ProviderError;

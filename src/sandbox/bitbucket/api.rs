@@ -21,7 +21,7 @@ pub(super) fn routes() -> Router<Arc<Shared>> {
         .route("/2.0/workspaces/{workspace}/projects", get(projects))
 }
 
-fn error(status: StatusCode, message: &str) -> Response {
+pub(super) fn error(status: StatusCode, message: &str) -> Response {
     (
         status,
         Json(json!({"type": "error", "error": {"message": message}})),
@@ -30,7 +30,11 @@ fn error(status: StatusCode, message: &str) -> Response {
 }
 
 /// The person behind the live bearer token, or Bitbucket's 401/403 answer.
-fn authenticate(shared: &Shared, headers: &HeaderMap, scope: &str) -> Result<BitbucketUser, Box<Response>> {
+pub(super) fn authenticate(
+    shared: &Shared,
+    headers: &HeaderMap,
+    scope: &str,
+) -> Result<BitbucketUser, Box<Response>> {
     let auth = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
     let bearer = shared.oauth.bearer(auth).map_err(|r| {
         let m = match r {
@@ -56,13 +60,13 @@ fn authenticate(shared: &Shared, headers: &HeaderMap, scope: &str) -> Result<Bit
 }
 
 #[derive(serde::Deserialize)]
-struct PageQuery {
-    page: Option<String>,
-    pagelen: Option<String>,
+pub(super) struct PageQuery {
+    pub page: Option<String>,
+    pub pagelen: Option<String>,
 }
 
 /// One page of `values` in Bitbucket's envelope; `link` builds the URL of another page.
-fn paginate(values: Vec<Value>, q: &PageQuery, link: impl Fn(usize, usize) -> String) -> Response {
+pub(super) fn paginate(values: Vec<Value>, q: &PageQuery, link: impl Fn(usize, usize) -> String) -> Response {
     let pagelen = match q.pagelen.as_deref().map(str::parse::<usize>) {
         None => 10,
         Some(Ok(n)) if (1..=100).contains(&n) => n,
@@ -89,7 +93,7 @@ fn paginate(values: Vec<Value>, q: &PageQuery, link: impl Fn(usize, usize) -> St
     Json(body).into_response()
 }
 
-fn origin(headers: &HeaderMap) -> String {
+pub(super) fn origin(headers: &HeaderMap) -> String {
     let host = headers
         .get(header::HOST)
         .and_then(|v| v.to_str().ok())
@@ -192,7 +196,7 @@ async fn projects(
 }
 
 /// A workspace by slug or `{uuid}` that `user` belongs to; others look as if they do not exist.
-fn find_workspace<'a>(w: &'a World, id: &str, user: &str) -> Option<&'a super::Workspace> {
+pub(super) fn find_workspace<'a>(w: &'a World, id: &str, user: &str) -> Option<&'a super::Workspace> {
     w.workspaces
         .iter()
         .find(|ws| (ws.slug == id || ws.uuid == id) && ws.members.iter().any(|(u, _)| u == user))

@@ -1,17 +1,18 @@
 //! The Bitbucket Cloud sandbox: a loopback server with Bitbucket's OAuth endpoints
 //! (`/site/oauth2/authorize` with an HTML "Grant access" page, `/site/oauth2/access_token` with
 //! the consumer key and secret as basic auth) and the REST 2.0 calls the engine makes
-//! (`/2.0/user`, `/2.0/user/permissions/workspaces`, `/2.0/workspaces/{ws}/projects`). One server
-//! plays both `bitbucket.org` and `api.bitbucket.org`.
+//! (`/2.0/user`, `/2.0/user/permissions/workspaces`, `/2.0/workspaces/{ws}/projects`,
+//! repositories and their files). One server plays both `bitbucket.org` and `api.bitbucket.org`.
 
 mod api;
 mod authorize;
+mod repositories;
 mod token;
 
 use super::faults::Faults;
 use super::oauth::{random_token, OAuthStore};
 use super::{serve, Running};
-use crate::providers::bitbucket::{BitbucketConfig, BitbucketProject, BitbucketUser};
+use crate::providers::bitbucket::{BitbucketConfig, BitbucketProject, BitbucketRepo, BitbucketUser};
 use crate::secret::Secret;
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -32,6 +33,21 @@ struct Workspace {
     /// user uuid -> `owner`, `member` or `collaborator`
     members: Vec<(String, String)>,
     projects: Vec<BitbucketProject>,
+    repositories: Vec<Repo>,
+}
+
+/// A repository in a workspace. Its files live on its main branch.
+struct Repo {
+    uuid: String,
+    slug: String,
+    name: String,
+    project_key: String,
+    /// None while the repository is empty (created through the API).
+    main_branch: Option<String>,
+    /// file path -> content, on the main branch
+    files: std::collections::BTreeMap<String, String>,
+    /// The sha of the main branch's head commit.
+    head: String,
 }
 
 #[derive(Default)]
@@ -85,7 +101,7 @@ impl BitbucketSandbox {
                 key: random_token()[..18].to_string(),
                 secret: random_token(),
                 callback_url: None,
-                scopes: ["account", "project", "repository:admin", "webhook"]
+                scopes: ["account", "project", "repository", "repository:admin", "webhook"]
                     .map(String::from)
                     .to_vec(),
             }),
@@ -97,6 +113,7 @@ impl BitbucketSandbox {
             .merge(authorize::routes())
             .merge(token::routes())
             .merge(api::routes())
+            .merge(repositories::routes())
             .with_state(shared.clone());
         let running = serve(router, port).await?;
         Ok(BitbucketSandbox {
@@ -164,6 +181,7 @@ impl BitbucketSandbox {
                     uuid: braced_uuid(),
                 })
                 .collect(),
+            repositories: Vec::new(),
         });
         uuid
     }
@@ -205,4 +223,80 @@ impl BitbucketSandbox {
     pub fn client_secret(&self) -> Secret {
         Secret::new(lock(&self.shared.consumer).secret.clone())
     }
+
+    /// Adds a repository `slug` to project `project_key` of workspace `workspace`, with one file
+    /// on its `main` branch: how the demo and the tests seed blueprint repositories.
+    pub fn seed_repository_with_file(
+        &self,
+        workspace: &str,
+        slug: &str,
+        project_key: &str,
+        file_path: &str,
+        content: &str,
+    ) -> Result<BitbucketRepo, String> {
+        let mut w = lock(&self.shared.world);
+        let ws = workspace_mut(&mut w, workspace)?;
+        if let Some(refused) = repositories::refusal(ws, slug, project_key) {
+            return Err(format!("Bitbucket would refuse {slug}: {refused}"));
+        }
+        repositories::insert(ws, slug, project_key, &[(file_path, content)]);
+        Ok(self.repo_in(ws, slug).expect("just inserted"))
+    }
+
+    /// Every repository of `workspace`, as the API would describe it.
+    pub fn repositories(&self, workspace: &str) -> Vec<BitbucketRepo> {
+        let w = lock(&self.shared.world);
+        w.workspaces
+            .iter()
+            .filter(|ws| ws.slug == workspace)
+            .flat_map(|ws| ws.repositories.iter().filter_map(|r| self.repo_in(ws, &r.slug)))
+            .collect()
+    }
+
+    /// Renames `workspace/slug` behind the engine's back: its name and slug become `new_slug`,
+    /// its uuid stays.
+    pub fn rename_repository(
+        &self,
+        workspace: &str,
+        slug: &str,
+        new_slug: &str,
+    ) -> Result<BitbucketRepo, String> {
+        let mut w = lock(&self.shared.world);
+        let ws = workspace_mut(&mut w, workspace)?;
+        crate::providers::naming::check_bitbucket_slug(new_slug)?;
+        if ws.repositories.iter().any(|r| r.slug == new_slug) {
+            return Err(format!("{workspace}/{new_slug} already exists"));
+        }
+        let repo = ws
+            .repositories
+            .iter_mut()
+            .find(|r| r.slug == slug)
+            .ok_or_else(|| format!("no repository {workspace}/{slug}"))?;
+        repo.slug = new_slug.to_string();
+        repo.name = new_slug.to_string();
+        Ok(self.repo_in(ws, new_slug).expect("just renamed"))
+    }
+
+    /// Deletes `workspace/slug`; false when there was none.
+    pub fn delete_repository(&self, workspace: &str, slug: &str) -> bool {
+        let mut w = lock(&self.shared.world);
+        let Ok(ws) = workspace_mut(&mut w, workspace) else {
+            return false;
+        };
+        let before = ws.repositories.len();
+        ws.repositories.retain(|r| r.slug != slug);
+        ws.repositories.len() != before
+    }
+
+    fn repo_in(&self, ws: &Workspace, slug: &str) -> Option<BitbucketRepo> {
+        let r = ws.repositories.iter().find(|r| r.slug == slug)?;
+        serde_json::from_value(repositories::repo_json(&self.base_url(), ws, r)).ok()
+    }
+}
+
+fn workspace_mut<'w>(w: &'w mut World, slug: &str) -> Result<&'w mut Workspace, String> {
+    w.workspaces
+        .iter_mut()
+        .find(|ws| ws.slug == slug)
+        .ok_or_else(|| format!("no workspace {slug} in the sandbox"))
 }

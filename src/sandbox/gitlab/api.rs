@@ -3,6 +3,7 @@
 //! Every call needs a live bearer token with a fitting scope, and answers 401 in GitLab's shapes.
 
 use super::super::oauth::{Bearer, BearerRefusal};
+use super::paging::page_response;
 use super::{lock, Shared};
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -19,7 +20,11 @@ pub(super) fn routes() -> Router<Arc<Shared>> {
 }
 
 /// The live token's grant, or GitLab's 401/403 answer.
-fn authenticate(shared: &Shared, headers: &HeaderMap, any_scope: &[&str]) -> Result<Bearer, Box<Response>> {
+pub(super) fn authenticate(
+    shared: &Shared,
+    headers: &HeaderMap,
+    any_scope: &[&str],
+) -> Result<Bearer, Box<Response>> {
     let auth = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
     let bearer = shared.oauth.bearer(auth).map_err(|r| {
         let (body, description) = match r {
@@ -102,18 +107,6 @@ async fn groups(
         Ok(b) => b,
         Err(resp) => return *resp,
     };
-    // GitLab treats a missing or unparsable page as 1 and caps per_page at 100.
-    let page = q
-        .page
-        .and_then(|p| p.parse::<usize>().ok())
-        .filter(|p| *p >= 1)
-        .unwrap_or(1);
-    let per_page = q
-        .per_page
-        .and_then(|p| p.parse::<usize>().ok())
-        .filter(|p| *p >= 1)
-        .unwrap_or(20)
-        .min(100);
     let min = q.min_access_level.unwrap_or(0);
     let w = lock(&shared.world);
     let mut mine: Vec<_> = w
@@ -127,13 +120,9 @@ async fn groups(
         .collect();
     // GitLab's default order is by name, ascending.
     mine.sort_by(|a, b| a.name.cmp(&b.name).then(a.id.cmp(&b.id)));
-    let total = mine.len();
-    let total_pages = total.div_ceil(per_page).max(1);
     let base = origin(&headers);
-    let body: Vec<_> = mine
+    let values: Vec<_> = mine
         .iter()
-        .skip((page - 1).saturating_mul(per_page))
-        .take(per_page)
         .map(|g| {
             json!({
                 "id": g.id,
@@ -147,43 +136,18 @@ async fn groups(
             })
         })
         .collect();
-    let link_to = |p: usize| {
+    let min_access_level = q.min_access_level;
+    page_response(values, q.page, q.per_page, |p, per_page| {
         let mut u = format!("{base}/api/v4/groups?page={p}&per_page={per_page}");
-        if let Some(m) = q.min_access_level {
+        if let Some(m) = min_access_level {
             u.push_str(&format!("&min_access_level={m}"));
         }
         u
-    };
-    let next = (page < total_pages).then_some(page + 1);
-    let prev = (page > 1).then(|| (page - 1).min(total_pages));
-    let mut links = Vec::new();
-    if let Some(p) = prev {
-        links.push(format!(r#"<{}>; rel="prev""#, link_to(p)));
-    }
-    if let Some(n) = next {
-        links.push(format!(r#"<{}>; rel="next""#, link_to(n)));
-    }
-    links.push(format!(r#"<{}>; rel="first""#, link_to(1)));
-    links.push(format!(r#"<{}>; rel="last""#, link_to(total_pages)));
-    let mut resp = Json(body).into_response();
-    let h = resp.headers_mut();
-    let mut set = |name: &'static str, v: String| {
-        if let Ok(v) = HeaderValue::from_str(&v) {
-            h.insert(name, v);
-        }
-    };
-    set("x-page", page.to_string());
-    set("x-per-page", per_page.to_string());
-    set("x-total", total.to_string());
-    set("x-total-pages", total_pages.to_string());
-    set("x-next-page", next.map(|n| n.to_string()).unwrap_or_default());
-    set("x-prev-page", prev.map(|n| n.to_string()).unwrap_or_default());
-    set("link", links.join(", "));
-    resp
+    })
 }
 
 /// `http://HOST` as the client addressed us, for links in answers.
-fn origin(headers: &HeaderMap) -> String {
+pub(super) fn origin(headers: &HeaderMap) -> String {
     let host = headers
         .get(header::HOST)
         .and_then(|v| v.to_str().ok())

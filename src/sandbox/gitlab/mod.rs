@@ -1,16 +1,19 @@
 //! The GitLab sandbox: a loopback server with GitLab's OAuth endpoints (`/oauth/authorize` with
 //! an HTML approval page, `/oauth/token`) and the REST v4 calls the engine makes (`/api/v4/user`,
-//! `/api/v4/groups`), checking what GitLab checks. Tests seed a person and their groups, approve
-//! as that person without a browser, and switch faults on.
+//! `/api/v4/groups`, projects and their files), checking what GitLab checks. Tests seed a person,
+//! their groups and projects, approve as that person without a browser, change projects behind
+//! the engine's back (rename, transfer, delete), and switch faults on.
 
 mod api;
 mod authorize;
+mod paging;
+mod projects;
 mod token;
 
 use super::faults::Faults;
 use super::oauth::{random_token, OAuthStore};
 use super::{serve, Running};
-use crate::providers::gitlab::{GitLabConfig, GitLabUser};
+use crate::providers::gitlab::{GitLabConfig, GitLabProject, GitLabUser};
 use crate::secret::Secret;
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -34,12 +37,28 @@ struct Group {
     members: Vec<(u64, u32)>,
 }
 
+/// A project (repository) in a group. Its files live on its default branch.
+struct Project {
+    id: u64,
+    name: String,
+    path: String,
+    namespace_id: u64,
+    /// None while the repository is empty (created through the API without files).
+    default_branch: Option<String>,
+    /// file path -> content, on the default branch
+    files: std::collections::BTreeMap<String, String>,
+    /// The sha of the default branch's head commit.
+    head: String,
+}
+
 #[derive(Default)]
 struct World {
     users: Vec<GitLabUser>,
     /// The person at the browser: the last one seeded.
     signed_in: Option<u64>,
     groups: Vec<Group>,
+    projects: Vec<Project>,
+    projects_created: u64,
     next_id: u64,
 }
 
@@ -85,6 +104,7 @@ impl GitLabSandbox {
             .merge(authorize::routes())
             .merge(token::routes())
             .merge(api::routes())
+            .merge(projects::routes())
             .with_state(shared.clone());
         let running = serve(router, port).await?;
         Ok(GitLabSandbox {
@@ -184,5 +204,92 @@ impl GitLabSandbox {
     /// The application's client secret (for leak tests).
     pub fn client_secret(&self) -> Secret {
         Secret::new(lock(&self.shared.app).client_secret.clone())
+    }
+
+    /// Adds a project `name` (its path is the name, slugged) to the group `group_full_path`, with
+    /// one file on its `main` branch: how the demo and the tests seed blueprint repositories.
+    pub fn seed_project_with_file(
+        &self,
+        group_full_path: &str,
+        name: &str,
+        file_path: &str,
+        content: &str,
+    ) -> Result<GitLabProject, String> {
+        let mut w = lock(&self.shared.world);
+        let group = w
+            .groups
+            .iter()
+            .find(|g| g.full_path == group_full_path)
+            .ok_or_else(|| format!("no group {group_full_path} in the sandbox"))?;
+        let path = crate::providers::naming::slugify(name);
+        if let Some(errors) = projects::validate(&w, group, name, &path, None) {
+            return Err(format!("GitLab would refuse {name}: {errors}"));
+        }
+        let group_id = group.id;
+        let id = projects::insert(&mut w, group_id, name, &path, &[(file_path, content)]);
+        Ok(self.project_in(&w, id).expect("just inserted"))
+    }
+
+    /// Every project in the sandbox, as the API would describe it.
+    pub fn projects(&self) -> Vec<GitLabProject> {
+        let w = lock(&self.shared.world);
+        w.projects
+            .iter()
+            .filter_map(|p| self.project_in(&w, p.id))
+            .collect()
+    }
+
+    /// Renames project `id` behind the engine's back: both its name and its path become
+    /// `new_name` (as GitLab's "Change path" does), keeping its id.
+    pub fn rename_project(&self, id: u64, new_name: &str) -> Result<GitLabProject, String> {
+        let mut w = lock(&self.shared.world);
+        let p = w
+            .projects
+            .iter()
+            .find(|p| p.id == id)
+            .ok_or_else(|| format!("no project {id}"))?;
+        let group = w
+            .groups
+            .iter()
+            .find(|g| g.id == p.namespace_id)
+            .ok_or_else(|| format!("project {id} has no group"))?;
+        if let Some(errors) = projects::validate(&w, group, new_name, new_name, Some(id)) {
+            return Err(format!("GitLab would refuse {new_name}: {errors}"));
+        }
+        let p = w.projects.iter_mut().find(|p| p.id == id).expect("found above");
+        p.name = new_name.to_string();
+        p.path = new_name.to_string();
+        Ok(self.project_in(&w, id).expect("still there"))
+    }
+
+    /// Moves project `id` to the group `group_full_path`, keeping its id and path.
+    pub fn transfer_project(&self, id: u64, group_full_path: &str) -> Result<GitLabProject, String> {
+        let mut w = lock(&self.shared.world);
+        let group_id = w
+            .groups
+            .iter()
+            .find(|g| g.full_path == group_full_path)
+            .map(|g| g.id)
+            .ok_or_else(|| format!("no group {group_full_path} in the sandbox"))?;
+        let p = w
+            .projects
+            .iter_mut()
+            .find(|p| p.id == id)
+            .ok_or_else(|| format!("no project {id}"))?;
+        p.namespace_id = group_id;
+        Ok(self.project_in(&w, id).expect("still there"))
+    }
+
+    /// Deletes project `id`; false when there was none.
+    pub fn delete_project(&self, id: u64) -> bool {
+        let mut w = lock(&self.shared.world);
+        let before = w.projects.len();
+        w.projects.retain(|p| p.id != id);
+        w.projects.len() != before
+    }
+
+    fn project_in(&self, w: &World, id: u64) -> Option<GitLabProject> {
+        let p = w.projects.iter().find(|p| p.id == id)?;
+        serde_json::from_value(projects::project_json(&self.base_url(), w, p)).ok()
     }
 }

@@ -1,0 +1,182 @@
+//! Reading the fields the engine relies on out of a webhook payload, tolerantly (absent and null
+//! are the same, numbers and numeric strings are both ids) and with errors that name the field by
+//! its dotted path, never its value.
+
+use super::{RepoRef, WebhookError};
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+/// The body as a JSON object, or [`WebhookError::BadJson`] saying where it broke (not what it held).
+pub(crate) fn parse_object(body: &[u8]) -> Result<Value, WebhookError> {
+    let v: Value = serde_json::from_slice(body).map_err(|e| WebhookError::BadJson {
+        detail: match e.classify() {
+            serde_json::error::Category::Eof => "it ends too early".to_string(),
+            serde_json::error::Category::Io => "it could not be read".to_string(),
+            _ => format!("syntax error at line {} column {}", e.line(), e.column()),
+        },
+    })?;
+    if !v.is_object() {
+        return Err(WebhookError::BadJson {
+            detail: "it is JSON, but not an object".to_string(),
+        });
+    }
+    Ok(v)
+}
+
+/// A payload of one event, for reading fields by dotted path (`installation.account.login`).
+pub(crate) struct Payload<'a> {
+    pub event: &'a str,
+    pub root: &'a Value,
+}
+
+impl<'a> Payload<'a> {
+    pub fn new(event: &'a str, root: &'a Value) -> Self {
+        Payload { event, root }
+    }
+
+    /// The value at `path`, unless absent or null.
+    pub fn get(&self, path: &str) -> Option<&'a Value> {
+        at(self.root, path)
+    }
+
+    pub fn opt_str(&self, path: &str) -> Option<String> {
+        self.get(path).and_then(Value::as_str).map(str::to_string)
+    }
+
+    pub fn str(&self, path: &str) -> Result<String, WebhookError> {
+        self.opt_str(path)
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| self.invalid(path, "a non-empty string"))
+    }
+
+    /// The first of `paths` that holds a non-empty string.
+    pub fn first_str(&self, paths: &[&str]) -> Option<String> {
+        paths
+            .iter()
+            .find_map(|p| self.opt_str(p).filter(|s| !s.is_empty()))
+    }
+
+    pub fn u64(&self, path: &str) -> Result<u64, WebhookError> {
+        self.get(path)
+            .and_then(as_u64)
+            .ok_or_else(|| self.invalid(path, "a positive number"))
+    }
+
+    /// A numeric id as a decimal string (GitHub repository ids, GitLab project ids).
+    pub fn id(&self, path: &str) -> Result<String, WebhookError> {
+        self.u64(path).map(|n| n.to_string())
+    }
+
+    pub fn time(&self, path: &str) -> Option<DateTime<Utc>> {
+        self.opt_str(path).and_then(|s| parse_time(&s))
+    }
+
+    /// The repositories listed at `path` (`[{id, full_name}]`); absent or null is none.
+    pub fn repos(&self, path: &str) -> Result<Vec<RepoRef>, WebhookError> {
+        let Some(list) = self.get(path) else {
+            return Ok(Vec::new());
+        };
+        let items = list
+            .as_array()
+            .ok_or_else(|| self.invalid(path, "a list of repositories"))?;
+        items
+            .iter()
+            .enumerate()
+            .map(|(i, item)| {
+                let one = Payload::new(self.event, item);
+                let field = |f: &str| format!("{path}[{i}].{f}");
+                let id = item
+                    .get("id")
+                    .and_then(as_u64)
+                    .ok_or_else(|| self.invalid(&field("id"), "a positive number"))?;
+                let full_name = one
+                    .str("full_name")
+                    .map_err(|_| self.invalid(&field("full_name"), "a non-empty string"))?;
+                Ok(RepoRef {
+                    id: id.to_string(),
+                    full_name,
+                })
+            })
+            .collect()
+    }
+
+    pub fn invalid(&self, field: &str, expected: &'static str) -> WebhookError {
+        WebhookError::InvalidField {
+            event: self.event.chars().take(64).collect(),
+            field: field.to_string(),
+            expected,
+        }
+    }
+}
+
+/// The value at a dotted `path`, treating null as absent.
+pub(crate) fn at<'v>(root: &'v Value, path: &str) -> Option<&'v Value> {
+    let mut v = root;
+    for key in path.split('.') {
+        v = v.get(key)?;
+    }
+    (!v.is_null()).then_some(v)
+}
+
+/// A number, or a string of digits (some proxies re-encode ids as strings).
+fn as_u64(v: &Value) -> Option<u64> {
+    v.as_u64()
+        .or_else(|| v.as_str().and_then(|s| s.parse::<u64>().ok()))
+        .filter(|n| *n > 0)
+}
+
+/// RFC 3339 (`2015-06-09T03:34:49+00:00`), also with GitLab's space-separated
+/// `2013-05-13 18:18:08 UTC` form.
+pub(crate) fn parse_time(s: &str) -> Option<DateTime<Utc>> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Some(t.with_timezone(&Utc));
+    }
+    let trimmed = s.strip_suffix(" UTC").unwrap_or(s);
+    chrono::NaiveDateTime::parse_from_str(trimmed, "%Y-%m-%d %H:%M:%S")
+        .ok()
+        .map(|t| t.and_utc())
+}
+
+/// A provider-chosen string, bounded for the delivery log.
+pub(crate) fn short(s: &str) -> String {
+    s.chars().take(100).collect()
+}
+
+/// A ref that points nowhere: a deleted branch or tag.
+pub(crate) fn is_zero_sha(sha: &str) -> bool {
+    !sha.is_empty() && sha.bytes().all(|b| b == b'0')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn paths_treat_null_as_absent_and_name_the_field_on_error() {
+        let v = json!({"installation": null, "repo": {"id": "42", "name": ""}});
+        let p = Payload::new("installation", &v);
+        assert!(p.get("installation").is_none());
+        assert_eq!(p.u64("repo.id").unwrap(), 42);
+        let err = p.u64("installation.id").unwrap_err();
+        assert!(err.to_string().contains("`installation.id`"), "{err}");
+        assert!(p.str("repo.name").is_err(), "an empty string is not a name");
+    }
+
+    #[test]
+    fn times_read_rfc3339_and_gitlabs_utc_form() {
+        let a = parse_time("2018-06-29T19:34:13+05:30").unwrap();
+        assert_eq!(a.to_rfc3339(), "2018-06-29T14:04:13+00:00");
+        let b = parse_time("2013-05-13 18:18:08 UTC").unwrap();
+        assert_eq!(b.to_rfc3339(), "2013-05-13T18:18:08+00:00");
+        assert!(parse_time("yesterday").is_none());
+    }
+
+    #[test]
+    fn bad_json_errors_say_where_not_what() {
+        let err = parse_object(b"{\"secret\": tru").unwrap_err();
+        assert!(!err.to_string().contains("secret"), "{err}");
+        let err = parse_object(b"[1,2]").unwrap_err();
+        assert!(err.to_string().contains("not an object"), "{err}");
+    }
+}
