@@ -601,3 +601,89 @@ async fn a_receiver_that_is_down_does_not_hold_up_changes() {
     assert_eq!(sent[0].status, None);
     assert_eq!(sent[0].action.as_deref(), Some("added"));
 }
+
+/// The keys of the JSON object at `pointer` in `v` (empty when it is not an object).
+fn keys(v: &Value, pointer: &str) -> std::collections::BTreeSet<String> {
+    v.pointer(pointer)
+        .and_then(Value::as_object)
+        .map(|o| o.keys().cloned().collect())
+        .unwrap_or_default()
+}
+
+fn fixture(name: &str) -> Value {
+    let path = format!("{}/tests/fixtures/github/{name}", env!("CARGO_MANIFEST_DIR"));
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+#[tokio::test]
+async fn webhook_payloads_carry_every_field_of_githubs_own_samples() {
+    let (sandbox, client, id) = installed("selected").await;
+    let (server, got) = receiver(client).await;
+    sandbox.set_webhook_url(&format!("{}/hooks", server.base_url()));
+
+    sandbox.add_repos_to_installation(id, &["api"]).unwrap();
+    sandbox.remove_repos_from_installation(id, &["api"]).unwrap();
+    sandbox.push("acme/web", "refs/heads/main", "m", "dev").unwrap();
+    sandbox.revoke_user_authorization();
+    sandbox.uninstall(id).unwrap();
+    let ours: Vec<Value> = take(&sandbox, &got).await.into_iter().map(|d| d.body).collect();
+    assert_eq!(ours.len(), 5);
+
+    // (sample, our payload, the objects in it whose keys must all be present in ours)
+    let cases = [
+        (
+            "installation-repositories.json",
+            &ours[1],
+            vec![
+                "",
+                "/installation",
+                "/installation/account",
+                "/repositories_removed/0",
+            ],
+        ),
+        (
+            "push.json",
+            &ours[2],
+            vec!["", "/head_commit", "/head_commit/author", "/pusher"],
+        ),
+        ("github-app-authorization.json", &ours[3], vec![""]),
+        (
+            "installation.json",
+            &ours[4],
+            vec!["", "/installation", "/repositories/0"],
+        ),
+    ];
+    for (name, payload, pointers) in cases {
+        let sample = fixture(name);
+        assert_eq!(sample["action"], payload["action"], "{name}");
+        for p in pointers {
+            let missing: Vec<String> = keys(&sample, p)
+                .difference(&keys(payload, p))
+                .filter(|k| {
+                    !k.ends_with("_url")
+                        && !["node_id", "gravatar_id", "site_admin", "url"].contains(&k.as_str())
+                })
+                .cloned()
+                .collect();
+            assert!(missing.is_empty(), "{name} at {p:?}: we lack {missing:?}");
+        }
+    }
+    // What a parser reads from `repository` in push and repository events.
+    let sample = fixture("repository.json");
+    for k in [
+        "id",
+        "name",
+        "full_name",
+        "private",
+        "html_url",
+        "clone_url",
+        "default_branch",
+    ] {
+        assert!(
+            sample["repository"].get(k).is_some() && ours[2]["repository"].get(k).is_some(),
+            "{k}"
+        );
+    }
+    assert_eq!(ours[2]["repository"]["owner"]["login"], "acme");
+    assert_eq!(ours[0]["repositories_added"][0]["full_name"], "acme/api");
+}

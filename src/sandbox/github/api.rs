@@ -152,6 +152,9 @@ pub(super) fn installation_json(s: &Shared, world: &World, i: &Installation) -> 
         "updated_at": ts(i.created_at),
         "suspended_at": i.suspended_at.map(ts),
         "suspended_by": Value::Null,
+        "single_file_name": Value::Null,
+        "has_multiple_single_files": false,
+        "single_file_paths": [],
     })
 }
 

@@ -76,22 +76,24 @@ fn validation_failed(refusal: CreateRefusal) -> Response {
 }
 
 /// The installation behind an installation token, refusing dead tokens and suspended installs.
-fn installation_caller(world: &World, headers: &HeaderMap) -> Result<u64, Response> {
+/// The refusal is a status and GitHub's message, turned into its answer by [`refuse`].
+fn installation_caller(world: &World, headers: &HeaderMap) -> Result<u64, (StatusCode, &'static str)> {
     let id = credential(headers)
         .and_then(|t| world.installation_of(t))
         .filter(|id| world.installations.contains_key(id))
-        .ok_or_else(|| gh_error(StatusCode::UNAUTHORIZED, "Bad credentials"))?;
+        .ok_or((StatusCode::UNAUTHORIZED, "Bad credentials"))?;
     if world
         .installations
         .get(&id)
         .is_some_and(|i| i.suspended_at.is_some())
     {
-        return Err(gh_error(
-            StatusCode::FORBIDDEN,
-            "This installation has been suspended",
-        ));
+        return Err((StatusCode::FORBIDDEN, "This installation has been suspended"));
     }
     Ok(id)
+}
+
+fn refuse((status, message): (StatusCode, &'static str)) -> Response {
+    gh_error(status, message)
 }
 
 #[derive(Deserialize)]
@@ -102,8 +104,8 @@ struct CreateBody {
     auto_init: bool,
 }
 
-fn parse_create(body: &[u8]) -> Result<CreateBody, Response> {
-    serde_json::from_slice(body).map_err(|_| gh_error(StatusCode::BAD_REQUEST, "Problems parsing JSON"))
+fn parse_create(body: &[u8]) -> Result<CreateBody, (StatusCode, &'static str)> {
+    serde_json::from_slice(body).map_err(|_| (StatusCode::BAD_REQUEST, "Problems parsing JSON"))
 }
 
 /// Creates the repository and answers 201 with it, or GitHub's 422.
@@ -154,11 +156,11 @@ async fn create_in_org(
     let mut world = s.world();
     let id = match installation_caller(&world, &headers) {
         Ok(id) => id,
-        Err(resp) => return resp,
+        Err(refusal) => return refuse(refusal),
     };
     let body = match parse_create(&body) {
         Ok(b) => b,
-        Err(resp) => return resp,
+        Err(refusal) => return refuse(refusal),
     };
     let Some(owner) = world.orgs.get(&org).filter(|o| o.kind == "Organization") else {
         return gh_error(StatusCode::NOT_FOUND, "Not Found");
@@ -187,7 +189,7 @@ async fn create_for_user(
     };
     let body = match parse_create(&body) {
         Ok(b) => b,
-        Err(resp) => return resp,
+        Err(refusal) => return refuse(refusal),
     };
     world.seed_owner(&user, "User", &[]);
     create(&s, &mut world, &user, body, None)
@@ -197,7 +199,7 @@ async fn create_for_user(
 fn visible(s: &Shared, world: &World, headers: &HeaderMap, found: Option<(&Org, &Repo)>) -> Response {
     let id = match installation_caller(world, headers) {
         Ok(id) => id,
-        Err(resp) => return resp,
+        Err(refusal) => return refuse(refusal),
     };
     match found {
         Some((org, repo)) if world.can_see(id, repo.id) => Json(repo_json(s, org, repo)).into_response(),
@@ -270,7 +272,7 @@ async fn contents(
     let world = s.world();
     let id = match installation_caller(&world, &headers) {
         Ok(id) => id,
-        Err(resp) => return resp,
+        Err(refusal) => return refuse(refusal),
     };
     let Some((org, r)) = world
         .find_repo(&owner, &repo)
