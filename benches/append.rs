@@ -14,10 +14,7 @@ use uuid::Uuid;
 const WRITERS: [usize; 4] = [1, 4, 16, 64];
 
 fn event() -> Event {
-    Event::LinkFailed(LinkFailed {
-        attempt_id: Some(Uuid::new_v4()),
-        reason: "GitHub answered 500 for 2 minutes".into(),
-    })
+    Event::LinkFailed(LinkFailed { attempt_id: Some(Uuid::new_v4()), reason: "GitHub answered 500 for 2 minutes".into() })
 }
 
 /// The bytes our log stores for one such event, so the anchors write the same amount.
@@ -39,11 +36,7 @@ fn sample_bytes() -> Vec<u8> {
 }
 
 fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
 }
 
 /// Runs `iters` durable appends of one event each, spread over `writers` tasks, each on its own
@@ -57,15 +50,9 @@ async fn append_concurrently(log: &EventLog, writers: usize, iters: u64) -> Dura
         tasks.push(tokio::spawn(async move {
             let stream = StreamId::account(Uuid::new_v4());
             for v in 0..per {
-                log.append(
-                    &stream,
-                    ExpectedVersion::Exact(v),
-                    vec![event()],
-                    Uuid::new_v4(),
-                    Metadata::new("bench"),
-                )
-                .await
-                .expect("append");
+                log.append(&stream, ExpectedVersion::Exact(v), vec![event()], Uuid::new_v4(), Metadata::new("bench"))
+                    .await
+                    .expect("append");
             }
         }));
     }
@@ -78,9 +65,7 @@ async fn append_concurrently(log: &EventLog, writers: usize, iters: u64) -> Dura
 fn durable_writes(c: &mut Criterion) {
     let bytes = sample_bytes();
     let mut g = c.benchmark_group("durable_write_1_event");
-    g.sample_size(10)
-        .measurement_time(Duration::from_secs(4))
-        .warm_up_time(Duration::from_secs(1));
+    g.sample_size(10).measurement_time(Duration::from_secs(4)).warm_up_time(Duration::from_secs(1));
     g.throughput(Throughput::Elements(1));
 
     let dir = tempfile::tempdir().unwrap();
@@ -100,20 +85,16 @@ fn durable_writes(c: &mut Criterion) {
     for writers in WRITERS {
         let conn = sqlite.clone();
         let bytes = bytes.clone();
-        g.bench_with_input(
-            BenchmarkId::new("sqlite_wal_full", writers),
-            &writers,
-            |b, &writers| b.iter_custom(|iters| sqlite_concurrently(&conn, &bytes, writers, iters)),
-        );
+        g.bench_with_input(BenchmarkId::new("sqlite_wal_full", writers), &writers, |b, &writers| {
+            b.iter_custom(|iters| sqlite_concurrently(&conn, &bytes, writers, iters))
+        });
     }
 
     let log = EventLog::open(dir.path().join("log"), LogOptions::default()).unwrap();
     for writers in WRITERS {
-        g.bench_with_input(
-            BenchmarkId::new("forgelink_append", writers),
-            &writers,
-            |b, &writers| b.iter_custom(|iters| rt.block_on(append_concurrently(&log, writers, iters))),
-        );
+        g.bench_with_input(BenchmarkId::new("forgelink_append", writers), &writers, |b, &writers| {
+            b.iter_custom(|iters| rt.block_on(append_concurrently(&log, writers, iters)))
+        });
     }
     g.finish();
 }
@@ -131,12 +112,7 @@ fn sqlite_open(path: &std::path::Path) -> rusqlite::Connection {
 
 /// The SQLite anchor: each writer thread inserts one event per transaction (autocommit) on its
 /// own stream; one connection shared under a mutex, as SQLite serialises writers anyway.
-fn sqlite_concurrently(
-    conn: &Arc<Mutex<rusqlite::Connection>>,
-    bytes: &[u8],
-    writers: usize,
-    iters: u64,
-) -> Duration {
+fn sqlite_concurrently(conn: &Arc<Mutex<rusqlite::Connection>>, bytes: &[u8], writers: usize, iters: u64) -> Duration {
     let per = iters.div_ceil(writers as u64);
     let start = Instant::now();
     std::thread::scope(|s| {
@@ -145,11 +121,8 @@ fn sqlite_concurrently(
                 let stream = Uuid::new_v4().to_string();
                 for v in 1..=per {
                     let c = conn.lock().unwrap();
-                    c.execute(
-                        "INSERT INTO events (stream, version, data) VALUES (?1, ?2, ?3)",
-                        rusqlite::params![stream, v as i64, bytes],
-                    )
-                    .unwrap();
+                    c.execute("INSERT INTO events (stream, version, data) VALUES (?1, ?2, ?3)", rusqlite::params![stream, v as i64, bytes])
+                        .unwrap();
                 }
             });
         }
@@ -159,9 +132,7 @@ fn sqlite_concurrently(
 
 fn batches(c: &mut Criterion) {
     let mut g = c.benchmark_group("durable_append_batch");
-    g.sample_size(10)
-        .measurement_time(Duration::from_secs(4))
-        .warm_up_time(Duration::from_secs(1));
+    g.sample_size(10).measurement_time(Duration::from_secs(4)).warm_up_time(Duration::from_secs(1));
     let dir = tempfile::tempdir().unwrap();
     let log = EventLog::open(dir.path(), LogOptions::default()).unwrap();
     let rt = runtime();
@@ -170,14 +141,8 @@ fn batches(c: &mut Criterion) {
         let stream = StreamId::account(Uuid::new_v4());
         g.bench_with_input(BenchmarkId::new("events_per_append", size), &size, |b, &size| {
             b.iter(|| {
-                rt.block_on(log.append(
-                    &stream,
-                    ExpectedVersion::Any,
-                    vec![event(); size],
-                    Uuid::new_v4(),
-                    Metadata::new("bench"),
-                ))
-                .unwrap()
+                rt.block_on(log.append(&stream, ExpectedVersion::Any, vec![event(); size], Uuid::new_v4(), Metadata::new("bench")))
+                    .unwrap()
             })
         });
     }
@@ -187,27 +152,12 @@ fn batches(c: &mut Criterion) {
 fn reads(c: &mut Criterion) {
     const EVENTS: u64 = 100_000;
     let dir = tempfile::tempdir().unwrap();
-    let log = EventLog::open(
-        dir.path(),
-        LogOptions {
-            durability: Durability::Async,
-            ..LogOptions::default()
-        },
-    )
-    .unwrap();
+    let log = EventLog::open(dir.path(), LogOptions { durability: Durability::Async, ..LogOptions::default() }).unwrap();
     let rt = runtime();
     rt.block_on(async {
         for chunk in 0..EVENTS / 100 {
             let stream = StreamId::account(Uuid::from_u128(chunk as u128 % 1000 + 1));
-            log.append(
-                &stream,
-                ExpectedVersion::Any,
-                vec![event(); 100],
-                Uuid::new_v4(),
-                Metadata::new("bench"),
-            )
-            .await
-            .unwrap();
+            log.append(&stream, ExpectedVersion::Any, vec![event(); 100], Uuid::new_v4(), Metadata::new("bench")).await.unwrap();
         }
     });
     log.flush().unwrap();

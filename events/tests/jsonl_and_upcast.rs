@@ -138,10 +138,7 @@ async fn a_v1_link_started_without_expiry_is_read_as_v2_with_the_default_expiry(
         }
         other => panic!("expected LinkStarted, got {other:?}"),
     }
-    assert!(
-        e.to_json().contains("\"schema_version\":2"),
-        "read form is the current schema"
-    );
+    assert!(e.to_json().contains("\"schema_version\":2"), "read form is the current schema");
     // the stored bytes are never rewritten: export still gives v1
     let mut out = Vec::new();
     log.export(&mut out).unwrap();
