@@ -1,11 +1,13 @@
 //! The GitHub App client on reqwest: install URL, App JWT, OAuth code exchange, the calls that
 //! verify an installation (`/user/installations`, `/app/installations/{id}`), installation
 //! tokens (cached until shortly before their own `expires_at`) and repository listing, plus the
-//! webhook signature check. Web and API base URLs are configuration, so github.com, GitHub
-//! Enterprise Server and the loopback sandbox are one code path. No retry loop here: the saga
-//! decides when to try again, from the classified [`ProviderError`].
+//! webhook signature check; repository creation, look-ups and file reads are in `repos.rs`. Web
+//! and API base URLs are configuration, so github.com, GitHub Enterprise Server and the loopback
+//! sandbox are one code path. No retry loop here: the saga decides when to try again, from the
+//! classified [`ProviderError`].
 
 pub mod auth;
+mod repos;
 mod token_cache;
 mod wire;
 
@@ -23,6 +25,7 @@ use std::time::Duration;
 use token_cache::TokenCache;
 use wire::*;
 
+pub use repos::{repository_name_taken, GitHubRepo};
 pub use token_cache::RENEW_BEFORE;
 pub use wire::next_link;
 

@@ -3,9 +3,15 @@
 //! generates the app's RSA key pair at start, serves a browser-usable install page, issues OAuth
 //! codes and tokens, and checks what GitHub checks (JWT signature and window, token expiry,
 //! credentials on every call). Faults and GitHub-specific switches can be flipped at any time.
+//! Repositories can be created, looked up and read through the API; changes a person makes on
+//! GitHub's side (`changes.rs`) send the matching signed webhook to a configured URL.
 
 mod api;
+mod changes;
+mod hooks;
 mod install_page;
+mod repo_api;
+mod repos;
 mod world;
 
 use crate::providers::github::{auth, GitHubConfig};
@@ -20,7 +26,12 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use world::World;
 
+pub use hooks::{SentWebhook, DELIVERY_TIMEOUT};
+pub use repo_api::github_base64;
 pub use world::{OTHER_USER, SANDBOX_USER};
+
+/// The default name of the file that marks a blueprint repository.
+pub const BLUEPRINT_MARKER: &str = "blueprint.yaml";
 
 /// GitHub-specific switches, next to the shared [`Faults`].
 #[derive(Debug)]
@@ -29,6 +40,13 @@ pub struct GitHubSwitches {
     pub forge_installation_id: AtomicBool,
     /// Lifetime of minted installation tokens, in seconds (GitHub: 3600).
     pub installation_token_ttl_secs: AtomicU64,
+    /// A repository the app creates is NOT added to an installation on selected repositories:
+    /// the person has to grant access (an installation on all repositories sees it anyway).
+    pub app_does_not_take_in_created_repos: AtomicBool,
+    /// The app lacks Administration: write, so creating a repository answers 403.
+    pub no_administration_permission: AtomicBool,
+    /// Changes happen but their webhooks are never sent (GitHub does not retry either).
+    pub drop_webhooks: AtomicBool,
 }
 
 impl Default for GitHubSwitches {
@@ -36,6 +54,9 @@ impl Default for GitHubSwitches {
         GitHubSwitches {
             forge_installation_id: AtomicBool::new(false),
             installation_token_ttl_secs: AtomicU64::new(3600),
+            app_does_not_take_in_created_repos: AtomicBool::new(false),
+            no_administration_permission: AtomicBool::new(false),
+            drop_webhooks: AtomicBool::new(false),
         }
     }
 }
@@ -61,6 +82,7 @@ pub(crate) struct Shared {
     pub faults: Arc<Faults>,
     pub switches: Arc<GitHubSwitches>,
     pub rate_used: AtomicU64,
+    pub outbox: Arc<hooks::Outbox>,
 }
 
 impl Shared {
@@ -110,6 +132,7 @@ impl Shared {
 pub struct GitHubSandbox {
     running: Running,
     shared: Arc<Shared>,
+    webhook_sender: tokio::task::JoinHandle<()>,
     pub faults: Arc<Faults>,
     pub switches: Arc<GitHubSwitches>,
 }
@@ -126,6 +149,7 @@ impl GitHubSandbox {
         world.issued.push(app.webhook_secret.clone());
         let faults = Arc::new(Faults::default());
         let switches = Arc::new(GitHubSwitches::default());
+        let (outbox, webhook_sender) = hooks::Outbox::start(app.webhook_secret.clone(), app.id);
         let shared = Arc::new(Shared {
             app,
             base_url: OnceLock::new(),
@@ -134,6 +158,7 @@ impl GitHubSandbox {
             faults: faults.clone(),
             switches: switches.clone(),
             rate_used: AtomicU64::new(0),
+            outbox,
         });
         let router = api::router(shared.clone()).merge(install_page::router(shared.clone()));
         let running = serve(router, port).await?;
@@ -141,6 +166,7 @@ impl GitHubSandbox {
         Ok(GitHubSandbox {
             running,
             shared,
+            webhook_sender,
             faults,
             switches,
         })
@@ -189,6 +215,56 @@ impl GitHubSandbox {
     /// Adds an organization with repositories (or more repositories to it).
     pub fn seed_org(&self, login: &str, repos: &[&str]) {
         self.shared.world().seed_org(login, repos);
+    }
+
+    /// Adds a personal account (owner type `User`) with repositories; the app can be installed
+    /// on it like on an organization.
+    pub fn seed_user_account(&self, login: &str, repos: &[&str]) {
+        self.shared.world().seed_owner(login, "User", repos);
+    }
+
+    /// Writes `path` with `content` in `owner/repo`, creating both when missing: e.g. a
+    /// blueprint repository with [`BLUEPRINT_MARKER`].
+    pub fn seed_repo_with_file(&self, owner: &str, repo: &str, path: &str, content: &str) {
+        self.shared.world().set_file(owner, repo, path, content);
+    }
+
+    /// The id of `owner/repo`, if it exists (whoever can see it).
+    pub fn repo_id(&self, owner: &str, repo: &str) -> Option<u64> {
+        self.shared.world().find_repo(owner, repo).map(|(_, r)| r.id)
+    }
+
+    /// The commit the default branch of `owner/repo` points at.
+    pub fn head_commit(&self, owner: &str, repo: &str) -> Option<String> {
+        let world = self.shared.world();
+        world
+            .find_repo(owner, repo)
+            .and_then(|(_, r)| r.head().map(str::to_string))
+    }
+
+    /// The full names of every repository of `owner`, as they are now.
+    pub fn repos_of_owner(&self, owner: &str) -> Vec<String> {
+        let world = self.shared.world();
+        world
+            .orgs
+            .get(owner)
+            .map(|o| {
+                o.repos
+                    .iter()
+                    .map(|r| format!("{}/{}", o.login, r.name))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// The full names of the repositories installation `id` can access now.
+    pub fn installation_repo_names(&self, id: u64) -> Vec<String> {
+        self.shared
+            .world()
+            .repos_of(id)
+            .into_iter()
+            .map(|(_, full)| full)
+            .collect()
     }
 
     /// Every code and token the sandbox ever issued (and the app's client and webhook
@@ -266,20 +342,23 @@ impl GitHubSandbox {
             .timeout(std::time::Duration::from_secs(10))
             .build()
             .map_err(|e| e.to_string())?;
-        let resp = client
-            .post(url)
-            .header("content-type", "application/json")
-            .header("user-agent", "GitHub-Hookshot/sandbox")
-            .header("x-github-event", event)
-            .header("x-github-delivery", delivery_id)
-            .header("x-github-hook-installation-target-type", "integration")
-            .header("x-github-hook-installation-target-id", self.app_id().to_string())
-            .header("x-hub-signature-256", self.sign(body))
-            .body(body.to_vec())
-            .send()
-            .await
-            .map_err(|e| format!("webhook delivery to {url} failed: {e}"))?;
-        Ok(resp.status().as_u16())
+        let app = &self.shared.app;
+        hooks::post(
+            &client,
+            url,
+            event,
+            delivery_id,
+            body,
+            &app.webhook_secret,
+            app.id,
+        )
+        .await
+    }
+}
+
+impl Drop for GitHubSandbox {
+    fn drop(&mut self) {
+        self.webhook_sender.abort();
     }
 }
 

@@ -38,6 +38,49 @@ pub(super) struct RepoJson {
 }
 
 #[derive(Deserialize)]
+pub(super) struct OwnerJson {
+    pub(super) login: String,
+}
+
+/// A repository as `GET /repos/{owner}/{repo}` and `POST /orgs/{org}/repos` answer it.
+#[derive(Deserialize)]
+pub(super) struct FullRepoJson {
+    pub(super) id: u64,
+    pub(super) name: String,
+    pub(super) full_name: String,
+    pub(super) owner: OwnerJson,
+    #[serde(default)]
+    pub(super) private: bool,
+    #[serde(default)]
+    pub(super) clone_url: String,
+    #[serde(default)]
+    pub(super) html_url: String,
+    #[serde(default)]
+    pub(super) default_branch: Option<String>,
+    #[serde(default)]
+    pub(super) description: Option<String>,
+}
+
+/// One entry of a 422 validation error body.
+#[derive(Deserialize)]
+pub(super) struct ValidationErrorJson {
+    #[serde(default)]
+    pub(super) field: Option<String>,
+    #[serde(default)]
+    pub(super) code: Option<String>,
+    #[serde(default)]
+    pub(super) message: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub(super) struct ValidationFailedJson {
+    #[serde(default)]
+    pub(super) message: Option<String>,
+    #[serde(default)]
+    pub(super) errors: Vec<ValidationErrorJson>,
+}
+
+#[derive(Deserialize)]
 pub(super) struct ReposPage {
     #[serde(default)]
     pub(super) repository_selection: Option<String>,

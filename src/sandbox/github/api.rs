@@ -3,6 +3,7 @@
 //! on `/user/...`, `Link` pagination, `x-ratelimit-*` headers, and GitHub's JSON error bodies.
 //! Every route passes the shared faults first.
 
+use super::world::{Installation, World};
 use super::Shared;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, Request, State};
@@ -32,6 +33,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         )
         .route("/api/v3/user/installations", get(user_installations))
         .route("/login/oauth/access_token", post(oauth_access_token))
+        .merge(super::repo_api::routes())
         .route_layer(middleware::from_fn_with_state(
             shared.clone(),
             faults_and_rate_headers,
@@ -67,7 +69,7 @@ pub fn gh_error(status: StatusCode, message: &str) -> Response {
 }
 
 /// The credential after `Bearer ` or `token ` in `Authorization`.
-fn credential(headers: &HeaderMap) -> Option<&str> {
+pub(super) fn credential(headers: &HeaderMap) -> Option<&str> {
     let v = headers.get("authorization")?.to_str().ok()?;
     let (scheme, value) = v.split_once(' ')?;
     matches!(scheme.to_ascii_lowercase().as_str(), "bearer" | "token").then(|| value.trim())
@@ -83,7 +85,7 @@ struct LooseClaims {
 /// Checks an App JWT as GitHub does: RS256 signature with the app's public key, `iss` the app
 /// id (or client id), `iat` not in the future (60 s drift), `exp` in the future and at most
 /// 10 minutes after `iat`.
-fn check_app_jwt(s: &Shared, headers: &HeaderMap) -> Result<(), &'static str> {
+pub(super) fn check_app_jwt(s: &Shared, headers: &HeaderMap) -> Result<(), &'static str> {
     // The messages are GitHub's own wording for each refusal.
     let token = credential(headers).ok_or("A JSON web token could not be decoded")?;
     let mut v = Validation::new(Algorithm::RS256);
@@ -117,27 +119,42 @@ fn check_app_jwt(s: &Shared, headers: &HeaderMap) -> Result<(), &'static str> {
     Ok(())
 }
 
-fn installation_json(s: &Shared, i: &super::world::Installation, org_id: u64) -> Value {
+/// An installation in GitHub's JSON shape (the API's and the webhooks' `installation`).
+pub(super) fn installation_json(s: &Shared, world: &World, i: &Installation) -> Value {
     let base = s.base();
     let api = format!("{base}/api/v3");
     let ts = |t: chrono::DateTime<Utc>| t.to_rfc3339_opts(SecondsFormat::Secs, true);
+    let (org_id, kind) = world
+        .orgs
+        .get(&i.org)
+        .map(|o| (o.id, o.kind))
+        .unwrap_or((0, "Organization"));
+    // GitHub's settings page for an installation differs for organizations and users.
+    let html_url = if kind == "User" {
+        format!("{base}/settings/installations/{}", i.id)
+    } else {
+        format!("{base}/organizations/{}/settings/installations/{}", i.org, i.id)
+    };
     json!({
         "id": i.id,
-        "account": {"login": i.org, "id": org_id, "type": "Organization", "html_url": format!("{base}/{}", i.org)},
+        "account": {"login": i.org, "id": org_id, "type": kind, "html_url": format!("{base}/{}", i.org)},
         "repository_selection": i.selection,
         "access_tokens_url": format!("{api}/app/installations/{}/access_tokens", i.id),
         "repositories_url": format!("{api}/installation/repositories"),
-        "html_url": format!("{base}/organizations/{}/settings/installations/{}", i.org, i.id),
+        "html_url": html_url,
         "app_id": s.app.id,
         "app_slug": s.app.slug,
         "target_id": org_id,
-        "target_type": "Organization",
+        "target_type": kind,
         "permissions": {"metadata": "read", "contents": "write", "administration": "write"},
         "events": ["push", "repository"],
         "created_at": ts(i.created_at),
         "updated_at": ts(i.created_at),
         "suspended_at": i.suspended_at.map(ts),
         "suspended_by": Value::Null,
+        "single_file_name": Value::Null,
+        "has_multiple_single_files": false,
+        "single_file_paths": [],
     })
 }
 
@@ -155,10 +172,7 @@ async fn installation(State(s): State<Arc<Shared>>, Path(id): Path<u64>, headers
     }
     let world = s.world();
     match world.installations.get(&id) {
-        Some(i) => {
-            let org_id = world.orgs.get(&i.org).map(|o| o.id).unwrap_or(0);
-            Json(installation_json(&s, i, org_id)).into_response()
-        }
+        Some(i) => Json(installation_json(&s, &world, i)).into_response(),
         None => gh_error(StatusCode::NOT_FOUND, "Not Found"),
     }
 }
@@ -187,13 +201,18 @@ async fn access_token(State(s): State<Arc<Shared>>, Path(id): Path<u64>, headers
 }
 
 #[derive(Deserialize)]
-struct Paging {
+pub(super) struct Paging {
     per_page: Option<usize>,
     page: Option<usize>,
 }
 
 /// One page of `items` and the `Link` header pointing at the others (GitHub's format).
-fn paginate<T: Clone>(s: &Shared, path: &str, items: &[T], q: &Paging) -> (Vec<T>, Option<String>) {
+pub(super) fn paginate<T: Clone>(
+    s: &Shared,
+    path: &str,
+    items: &[T],
+    q: &Paging,
+) -> (Vec<T>, Option<String>) {
     let per_page = q.per_page.unwrap_or(30).clamp(1, 100);
     let page = q.page.unwrap_or(1).max(1);
     let last = items.len().div_ceil(per_page).max(1);
@@ -218,7 +237,7 @@ fn paginate<T: Clone>(s: &Shared, path: &str, items: &[T], q: &Paging) -> (Vec<T
     (slice, (!links.is_empty()).then(|| links.join(", ")))
 }
 
-fn with_link(mut resp: Response, link: Option<String>) -> Response {
+pub(super) fn with_link(mut resp: Response, link: Option<String>) -> Response {
     if let Some(l) = link.and_then(|l| HeaderValue::from_str(&l).ok()) {
         resp.headers_mut().insert("link", l);
     }
@@ -237,14 +256,11 @@ async fn installation_repositories(
     let all = world.repos_of(id);
     let selection = world.installations.get(&id).map(|i| i.selection.clone());
     let (page, link) = paginate(&s, "/installation/repositories", &all, &q);
-    let base = s.base();
     let repos: Vec<Value> = page
         .iter()
-        .map(|(r, full)| {
-            let owner = full.split('/').next().unwrap_or_default();
-            json!({"id": r.id, "name": r.name, "full_name": full, "private": true,
-                   "owner": {"login": owner, "type": "Organization"},
-                   "html_url": format!("{base}/{full}"), "default_branch": "main"})
+        .filter_map(|(r, full)| {
+            let owner = world.orgs.get(full.split('/').next().unwrap_or_default())?;
+            Some(super::repo_api::repo_json(&s, owner, r))
         })
         .collect();
     let body = json!({"total_count": all.len(), "repository_selection": selection, "repositories": repos});
@@ -264,7 +280,7 @@ async fn user_installations(
         .installations
         .values()
         .filter(|i| i.user == user)
-        .map(|i| installation_json(&s, i, world.orgs.get(&i.org).map(|o| o.id).unwrap_or(0)))
+        .map(|i| installation_json(&s, &world, i))
         .collect();
     let (page, link) = paginate(&s, "/user/installations", &mine, &q);
     let body = json!({"total_count": mine.len(), "installations": page});

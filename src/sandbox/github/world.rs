@@ -1,6 +1,7 @@
-//! What the GitHub sandbox knows: organizations and their repositories, installations of the
-//! app, OAuth codes, user tokens and installation tokens, and every value it ever issued (so a
-//! test can search logs and exports for leaks). Pure data and rules; no HTTP.
+//! What the GitHub sandbox knows: organizations (and personal accounts) and their repositories,
+//! installations of the app, OAuth codes, user tokens and installation tokens, and every value it
+//! ever issued (so a test can search logs and exports for leaks). Pure data and rules; no HTTP.
+//! Repository changes (create, rename, transfer, push, grant) live in `repos.rs`.
 
 use chrono::{DateTime, Duration, Utc};
 use rand::distributions::Alphanumeric;
@@ -13,9 +14,15 @@ pub const SANDBOX_USER: &str = "octo-person";
 pub const OTHER_USER: &str = "someone-else";
 const OTHER_ORG: &str = "someone-elses-org";
 
+/// The numeric id GitHub would give the sandbox user.
+pub const SANDBOX_USER_ID: u64 = 5_000_001;
+
+/// An organization or a personal account: the owner of repositories and target of installs.
 pub struct Org {
     pub id: u64,
     pub login: String,
+    /// `Organization` or `User`.
+    pub kind: &'static str,
     pub repos: Vec<Repo>,
 }
 
@@ -23,6 +30,51 @@ pub struct Org {
 pub struct Repo {
     pub id: u64,
     pub name: String,
+    pub description: Option<String>,
+    pub default_branch: String,
+    /// Full ref (`refs/heads/main`) -> commit sha. Empty for a repository without commits.
+    pub refs: BTreeMap<String, String>,
+    /// Path -> content. One tree for every ref: enough for marker look-ups.
+    pub files: BTreeMap<String, String>,
+    pub created_at: DateTime<Utc>,
+    pub pushed_at: DateTime<Utc>,
+}
+
+impl Repo {
+    /// A repository with one commit on `main` holding a README, as `auto_init` makes it.
+    pub fn initialized(id: u64, name: &str, description: Option<String>) -> Repo {
+        let now = Utc::now();
+        let mut files = BTreeMap::new();
+        files.insert(
+            "README.md".to_string(),
+            format!("# {name}\n\n{}\n", description.as_deref().unwrap_or("")),
+        );
+        Repo {
+            id,
+            name: name.to_string(),
+            description,
+            default_branch: "main".into(),
+            refs: BTreeMap::from([("refs/heads/main".to_string(), random_sha())]),
+            files,
+            created_at: now,
+            pushed_at: now,
+        }
+    }
+
+    /// The sha `main` (or whatever the default branch is) points at, if any.
+    pub fn head(&self) -> Option<&str> {
+        self.refs
+            .get(&format!("refs/heads/{}", self.default_branch))
+            .map(String::as_str)
+    }
+}
+
+/// 40 random hex digits: a commit id.
+pub fn random_sha() -> String {
+    let mut rng = rand::thread_rng();
+    (0..40)
+        .map(|_| char::from_digit(rng.gen_range(0..16), 16).unwrap_or('0'))
+        .collect()
 }
 
 pub struct Installation {
@@ -84,13 +136,18 @@ pub fn random_token(prefix: &str, len: usize) -> String {
 impl World {
     /// A fresh number; callers add a per-kind offset so ids look like GitHub's and an org,
     /// a repository and an installation never share one.
-    fn id(&mut self) -> u64 {
+    pub(super) fn id(&mut self) -> u64 {
         self.next_id += 1;
         self.next_id
     }
 
     /// Adds an organization (or more repositories to an existing one).
     pub fn seed_org(&mut self, login: &str, repos: &[&str]) {
+        self.seed_owner(login, "Organization", repos);
+    }
+
+    /// Adds an owner of `kind` (`Organization` or `User`) with repositories (or more of them).
+    pub fn seed_owner(&mut self, login: &str, kind: &'static str, repos: &[&str]) {
         if !self.orgs.contains_key(login) {
             let id = 9_000_000 + self.id();
             self.orgs.insert(
@@ -98,15 +155,16 @@ impl World {
                 Org {
                     id,
                     login: login.to_string(),
+                    kind,
                     repos: Vec::new(),
                 },
             );
         }
         let new: Vec<Repo> = repos
             .iter()
-            .map(|name| Repo {
-                id: 700_000_000 + self.id(),
-                name: name.to_string(),
+            .map(|name| {
+                let id = 700_000_000 + self.id();
+                Repo::initialized(id, name, None)
             })
             .collect();
         if let Some(org) = self.orgs.get_mut(login) {
