@@ -1,8 +1,9 @@
 //! Export and import as JSON Lines: one stored envelope a line, byte for byte as stored, so an
 //! export imported into an empty folder gives the identical log.
 
+use super::record::Record;
 use super::{keys, writer, EventLog};
-use crate::envelope::decode_envelope;
+use crate::envelope::{decode_envelope, StoredEnvelope};
 use crate::LogError;
 use std::io::{BufRead, Write};
 use tokio::sync::oneshot;
@@ -15,10 +16,10 @@ impl EventLog {
         let mut n = 0;
         for item in self.raw_range(1) {
             let (key, bytes) = item?;
-            if keys::position_of_event_key(&key).is_none() {
+            let Some(position) = keys::position_of_event_key(&key) else {
                 continue;
-            }
-            out.write_all(&bytes)?;
+            };
+            out.write_all(Record::decode(position, &bytes)?.to_json_line()?.as_bytes())?;
             out.write_all(b"\n")?;
             n += 1;
         }
@@ -44,9 +45,10 @@ impl EventLog {
             if line.trim().is_empty() {
                 continue;
             }
-            let env = decode_envelope(line.as_bytes())
-                .map_err(|e| LogError::Import(format!("line {}: {e}", i + 1)))?;
-            chunk.push((env, line.into_bytes()));
+            let bad = |e: &dyn std::fmt::Display| LogError::Import(format!("line {}: {e}", i + 1));
+            let env = decode_envelope(line.as_bytes()).map_err(|e| bad(&e))?;
+            let stored = StoredEnvelope::parse(line.as_bytes()).map_err(|e| bad(&e))?;
+            chunk.push((env, Record::from_stored(&stored).encode()));
             if chunk.len() == IMPORT_CHUNK {
                 total += self.import_chunk(std::mem::take(&mut chunk)).await?;
                 progress(total);

@@ -3,16 +3,16 @@
 //!
 //! | key                                   | value                          |
 //! |---------------------------------------|--------------------------------|
-//! | `e` + position (u64 BE)               | the envelope, JSON             |
+//! | `e` + position (u64 BE)               | the event's record (record.rs) |
 //! | `s` + stream id + `\0` + version (BE) | position (u64 BE)              |
-//! | `h` + stream id                       | stream version (u64 BE)        |
+//!
+//! A stream's version is the version of its last index entry.
 //! | `c` + command id (16 bytes)           | the append's outcome, JSON     |
 //! | `n` + lowercase unique name           | owning stream id               |
 //! | `m` + `head`                          | last position (u64 BE)         |
 
 pub const EVENT: u8 = b'e';
 pub const STREAM_INDEX: u8 = b's';
-pub const STREAM_HEAD: u8 = b'h';
 pub const COMMAND: u8 = b'c';
 pub const NAME: u8 = b'n';
 pub const HEAD: &[u8] = b"mhead";
@@ -42,13 +42,6 @@ pub fn stream_index_prefix(stream: &str) -> Vec<u8> {
     k
 }
 
-pub fn stream_head(stream: &str) -> Vec<u8> {
-    let mut k = Vec::with_capacity(stream.len() + 1);
-    k.push(STREAM_HEAD);
-    k.extend_from_slice(stream.as_bytes());
-    k
-}
-
 pub fn command(id: &uuid::Uuid) -> [u8; 17] {
     let mut k = [0u8; 17];
     k[0] = COMMAND;
@@ -68,4 +61,14 @@ pub fn u64_from(bytes: &[u8]) -> u64 {
     let n = bytes.len().min(8);
     b[8 - n..].copy_from_slice(&bytes[bytes.len() - n..]);
     u64::from_be_bytes(b)
+}
+
+/// The version of the last event of `stream` (0 when it has none), from the stream index.
+pub fn last_stream_version(tree: &sled::Tree, stream: &str) -> Result<u64, crate::LogError> {
+    let start = stream_index(stream, 1);
+    let end = stream_index(stream, u64::MAX);
+    match tree.range(start..=end).next_back().transpose()? {
+        Some((key, _)) => Ok(u64_from(&key[key.len() - 8..])),
+        None => Ok(0),
+    }
 }

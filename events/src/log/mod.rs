@@ -3,11 +3,12 @@
 
 mod jsonl;
 pub(crate) mod keys;
+mod record;
 mod writer;
 
-use crate::envelope::{EnvelopeError, StoredEnvelope};
 use crate::event::DecodeError;
 use crate::{Envelope, Event, ExpectedVersion, LogError, Metadata, StreamId};
+use record::Record;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -122,6 +123,7 @@ impl EventLog {
             durability: options.durability,
             max_batch: options.max_batch.max(1),
             head_tx,
+            versions: std::collections::HashMap::new(),
         };
         let handle = std::thread::Builder::new()
             .name("forgelink-log-writer".into())
@@ -190,11 +192,7 @@ impl EventLog {
 
     /// The current version of `stream` (0 when it does not exist).
     pub fn stream_version(&self, stream: &StreamId) -> Result<u64, LogError> {
-        Ok(self
-            .inner
-            .tree
-            .get(keys::stream_head(stream.as_str()))?
-            .map_or(0, |v| keys::u64_from(&v)))
+        keys::last_stream_version(&self.inner.tree, stream.as_str())
     }
 
     /// The stream that holds `unique_name` (case-insensitive), if any.
@@ -282,19 +280,30 @@ impl Iterator for ReadAll {
 
 /// Decodes the record at `position`, naming the position in any error.
 pub(crate) fn decode_at(position: u64, bytes: &[u8]) -> Result<Envelope, LogError> {
-    let stored = StoredEnvelope::parse(bytes).map_err(|e| LogError::CorruptRecord {
-        position,
-        detail: e.to_string(),
-    })?;
-    stored.into_envelope().map_err(|e| match e {
-        EnvelopeError::Decode(DecodeError::UnknownType { event_type, .. })
-        | EnvelopeError::Decode(DecodeError::NewerSchema { event_type, .. }) => {
-            LogError::UnknownEventType { position, event_type }
-        }
-        other => LogError::CorruptRecord {
-            position,
-            detail: other.to_string(),
-        },
+    let r = Record::decode(position, bytes)?;
+    let event =
+        Event::decode(r.event_type, r.schema_version, r.data, r.recorded_at).map_err(|e| match e {
+            DecodeError::UnknownType { event_type, .. } | DecodeError::NewerSchema { event_type, .. } => {
+                LogError::UnknownEventType { position, event_type }
+            }
+            other => LogError::CorruptRecord {
+                position,
+                detail: other.to_string(),
+            },
+        })?;
+    Ok(Envelope {
+        position: r.position,
+        stream_id: StreamId::new(r.stream_id)
+            .map_err(|detail| LogError::CorruptRecord { position, detail })?,
+        stream_version: r.stream_version,
+        event_id: r.event_id,
+        stored_schema_version: r.schema_version,
+        command_id: r.command_id,
+        correlation_id: r.correlation_id,
+        causation_id: r.causation_id,
+        recorded_at: r.recorded_at,
+        actor: r.actor.to_string(),
+        event,
     })
 }
 

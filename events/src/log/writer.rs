@@ -5,6 +5,7 @@
 //! (group commit), publishes the head, and only then answers every caller.
 
 use super::keys;
+use super::record::Record;
 use super::{AppendOutcome, Durability};
 use crate::{Envelope, Event, ExpectedVersion, LogError, Metadata, StreamId};
 use chrono::Utc;
@@ -26,7 +27,7 @@ pub(crate) struct AppendRequest {
     pub reply: Reply,
 }
 
-/// Records of an export, already checked, with their original bytes.
+/// Records of an export, already checked, with their stored bytes.
 pub(crate) struct ImportChunk {
     pub records: Vec<(Envelope, Vec<u8>)>,
     pub reply: oneshot::Sender<Result<u64, LogError>>,
@@ -44,7 +45,12 @@ pub(crate) struct Writer {
     pub durability: Durability,
     pub max_batch: usize,
     pub head_tx: watch::Sender<u64>,
+    /// Stream versions as committed, so most appends need no index lookup. Only this thread
+    /// writes, so the cache is exact; it is dropped when it grows past `MAX_CACHED_STREAMS`.
+    pub versions: HashMap<StreamId, u64>,
 }
+
+const MAX_CACHED_STREAMS: usize = 1_000_000;
 
 /// What this batch has staged but not yet committed, consulted before the tree.
 #[derive(Default)]
@@ -107,11 +113,19 @@ impl Writer {
         }
         if next != self.head {
             self.head = next;
+            self.remember(overlay.heads);
             self.head_tx.send_replace(next);
         }
         for (req, res) in reqs.into_iter().zip(results) {
             let _ = req.reply.send(res);
         }
+    }
+
+    fn remember(&mut self, heads: HashMap<StreamId, u64>) {
+        if self.versions.len() + heads.len() > MAX_CACHED_STREAMS {
+            self.versions.clear();
+        }
+        self.versions.extend(heads);
     }
 
     fn persist(&self, batch: sled::Batch) -> Result<(), sled::Error> {
@@ -123,13 +137,10 @@ impl Writer {
     }
 
     fn stream_version(&self, overlay: &Overlay, stream: &StreamId) -> Result<u64, LogError> {
-        if let Some(v) = overlay.heads.get(stream) {
+        if let Some(v) = overlay.heads.get(stream).or_else(|| self.versions.get(stream)) {
             return Ok(*v);
         }
-        Ok(self
-            .tree
-            .get(keys::stream_head(stream.as_str()))?
-            .map_or(0, |v| keys::u64_from(&v)))
+        keys::last_stream_version(&self.tree, stream.as_str())
     }
 
     fn name_owner(&self, overlay: &Overlay, key: &[u8]) -> Result<Option<StreamId>, LogError> {
@@ -194,20 +205,22 @@ impl Writer {
         for (i, event) in req.events.iter().enumerate() {
             let position = first_position + i as u64;
             let version = current + 1 + i as u64;
-            let envelope = Envelope {
+            let data = event.data_json();
+            let record = Record {
                 position,
-                stream_id: req.stream.clone(),
                 stream_version: version,
                 event_id: Uuid::new_v4(),
-                stored_schema_version: event.schema_version(),
                 command_id: req.command_id,
                 correlation_id: req.meta.correlation_id,
                 causation_id: req.meta.causation_id,
                 recorded_at: now,
-                actor: req.meta.actor.clone(),
-                event: event.clone(),
+                schema_version: event.schema_version(),
+                stream_id: req.stream.as_str(),
+                event_type: event.event_type(),
+                actor: &req.meta.actor,
+                data: &data,
             };
-            batch.insert(&keys::event(position), envelope.to_json().as_bytes());
+            batch.insert(&keys::event(position), record.encode());
             batch.insert(
                 keys::stream_index(req.stream.as_str(), version),
                 &position.to_be_bytes(),
@@ -221,10 +234,6 @@ impl Writer {
             stream_version: current + n,
             duplicate: false,
         };
-        batch.insert(
-            keys::stream_head(req.stream.as_str()),
-            &outcome.stream_version.to_be_bytes(),
-        );
         batch.insert(
             &keys::command(&req.command_id),
             serde_json::to_vec(&outcome).expect("outcome serializes"),
@@ -299,10 +308,6 @@ impl Writer {
                 keys::stream_index(env.stream_id.as_str(), env.stream_version),
                 &env.position.to_be_bytes(),
             );
-            batch.insert(
-                keys::stream_head(env.stream_id.as_str()),
-                &env.stream_version.to_be_bytes(),
-            );
             overlay.heads.insert(env.stream_id.clone(), env.stream_version);
             if let Some(name) = env.event.name_release() {
                 let key = keys::name(name);
@@ -339,6 +344,7 @@ impl Writer {
         self.tree.apply_batch(batch)?;
         self.db.flush()?;
         self.head = next;
+        self.remember(overlay.heads);
         self.head_tx.send_replace(next);
         Ok(records.len() as u64)
     }
