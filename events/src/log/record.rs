@@ -106,7 +106,7 @@ impl<'a> Record<'a> {
     }
 
     /// The JSON Lines form (the stored schema version and payload, as stored).
-    pub fn to_json_line(&self) -> Result<String, LogError> {
+    pub fn to_json_line(self) -> Result<String, LogError> {
         let data: &serde_json::value::RawValue =
             serde_json::from_str(self.data).map_err(|e| LogError::CorruptRecord {
                 position: self.position,
