@@ -70,10 +70,13 @@ pub(crate) struct GrantFacts {
     pub expires_at: DateTime<Utc>,
 }
 
-/// The write-ahead marker: the SHA-256 of the refresh token a refresh is spending, if any.
+/// The write-ahead marker: the SHA-256 of the refresh token a refresh is spending, if any, and
+/// of one the provider refused for good (so nobody sends it again).
 #[derive(serde::Serialize, serde::Deserialize, Default)]
 struct Marker {
     spending: Option<String>,
+    #[serde(default)]
+    refused: Option<String>,
 }
 
 fn part(secret_ref: &str, name: &str) -> String {
@@ -222,19 +225,29 @@ impl Refresher {
         locks.entry(account_id).or_default().clone()
     }
 
+    fn marker(&self, secret_ref: &str) -> Result<Marker, ProviderError> {
+        let raw = self
+            .vault
+            .get(&part(secret_ref, "refreshing"))
+            .map_err(vault_error)?;
+        Ok(raw
+            .and_then(|m| serde_json::from_str::<Marker>(m.expose()).ok())
+            .unwrap_or_default())
+    }
+
+    fn set_marker(&self, secret_ref: &str, marker: &Marker) -> Result<(), ProviderError> {
+        self.vault
+            .put(&part(secret_ref, "refreshing"), &sealed_json(marker))
+            .map_err(vault_error)
+    }
+
     /// True when a refresh of the pair under `secret_ref` started and never stored its result.
     pub fn interrupted(&self, secret_ref: &str) -> Result<bool, ProviderError> {
         let refresh = self
             .vault
             .get(&part(secret_ref, "refresh"))
             .map_err(vault_error)?;
-        let marker = self
-            .vault
-            .get(&part(secret_ref, "refreshing"))
-            .map_err(vault_error)?;
-        let spending = marker
-            .and_then(|m| serde_json::from_str::<Marker>(m.expose()).ok())
-            .and_then(|m| m.spending);
+        let spending = self.marker(secret_ref)?.spending;
         Ok(match (refresh, spending) {
             (Some(token), Some(spent)) => fingerprint(&token) == spent,
             _ => false,
@@ -279,15 +292,22 @@ impl Refresher {
             .get(&part(secret_ref, "refresh"))
             .map_err(vault_error)?
             .ok_or_else(|| missing("the refresh token"))?;
+        let spending = fingerprint(&refresh);
+        if self.marker(secret_ref)?.refused.as_ref() == Some(&spending) {
+            // A caller that waited for the lock behind a refused refresh: do not ask again.
+            return Err(ProviderError::InvalidGrant {
+                provider: provider.display_name(),
+                detail: "the refresh token was refused moments ago".into(),
+            });
+        }
         let user = read_facts(&self.vault, secret_ref)?
             .map(|f| f.user)
             .unwrap_or_default();
-        let marker = sealed_json(&Marker {
-            spending: Some(fingerprint(&refresh)),
-        });
-        self.vault
-            .put(&part(secret_ref, "refreshing"), &marker)
-            .map_err(vault_error)?;
+        let marker = Marker {
+            spending: Some(spending.clone()),
+            refused: None,
+        };
+        self.set_marker(secret_ref, &marker)?;
         self.hooks.pass(HaltPoint::BeforeRefreshCall).await;
         let answer = match provider {
             Provider::GitLab => match &self.gitlab {
@@ -311,14 +331,21 @@ impl Refresher {
                     token_expires_at: pair.expires_at,
                 })
             }
-            Err(ProviderError::InvalidGrant { provider, .. }) if interrupted => {
-                Err(ProviderError::InvalidGrant {
-                    provider,
-                    detail: format!(
-                        "an earlier refresh was interrupted before its result was stored, and {provider} no \
-                     longer accepts the refresh token it replaced"
-                    ),
-                })
+            Err(ProviderError::InvalidGrant { provider, detail }) => {
+                let refused = Marker {
+                    spending: None,
+                    refused: Some(spending),
+                };
+                self.set_marker(secret_ref, &refused)?;
+                let detail = if interrupted {
+                    format!(
+                        "an earlier refresh was interrupted before its result was stored, and {provider} \
+                         no longer accepts the refresh token it replaced"
+                    )
+                } else {
+                    detail
+                };
+                Err(ProviderError::InvalidGrant { provider, detail })
             }
             // The marker stays: whether the provider saw the call is unknown until the next try.
             Err(e) => Err(e),
