@@ -1,97 +1,16 @@
 //! The GitLab link flow end to end, driven only by command messages: the engine, the saga and
-//! the GitLab client against the loopback GitLab sandbox. Covers the walkthrough, refusals,
-//! bad callbacks, token refresh (ahead of expiry, on a 401, concurrent callers, a revoked
-//! grant) and restarts, including a crash between a refresh call and storing its result.
+//! the GitLab client against the loopback GitLab sandbox. Covers the walkthrough, the group
+//! picker, refusals, bad callbacks and token refresh (ahead of expiry, on a 401, concurrent
+//! callers, a revoked grant). Restarts and crashes are in `gitlab_restarts.rs`.
 
 mod common_oauth;
 
+use common_oauth::gitlab::*;
 use common_oauth::*;
-use forgelink::engine::{Engine, EngineConfig, EngineError, HaltPoint, Request};
-use forgelink::providers::gitlab::GitLabClient;
+use forgelink::engine::{EngineError, Request};
 use forgelink::providers::ProviderError;
-use forgelink::sandbox::gitlab::GitLabSandbox;
 use forgelink::secret::Secret;
 use forgelink_events::{Event, Grant, Provider};
-use std::time::Duration;
-use uuid::Uuid;
-
-const NAME: &str = "acme-gitlab";
-
-struct World {
-    sandbox: GitLabSandbox,
-    config: EngineConfig,
-    engine: Engine,
-    _dir: tempfile::TempDir,
-}
-
-async fn world_with(tune: impl FnOnce(&mut EngineConfig)) -> World {
-    let sandbox = GitLabSandbox::start(0).await.unwrap();
-    sandbox.seed_user("alice");
-    let dir = tempfile::tempdir().unwrap();
-    let mut config = fast_config(dir.path());
-    config.gitlab = Some(sandbox.client_config(CALLBACK));
-    tune(&mut config);
-    let engine = Engine::open(config.clone()).await.unwrap();
-    World {
-        sandbox,
-        config,
-        engine,
-        _dir: dir,
-    }
-}
-
-async fn world() -> World {
-    world_with(|_| {}).await
-}
-
-/// A client of our own, to check what the sandbox thinks of a token.
-fn client(w: &World) -> GitLabClient {
-    GitLabClient::new(w.sandbox.client_config(CALLBACK), reqwest::Client::new())
-}
-
-/// Named, started, approved on GitLab and exchanged: the account awaits details.
-async fn approved(w: &World) -> Uuid {
-    let id = name_account(&w.engine, Provider::GitLab, NAME).await;
-    let url = start_link(&w.engine, NAME).await;
-    let redirect = w.sandbox.approve(&url).await.unwrap();
-    let reply = callback(&w.engine, &redirect).await.unwrap();
-    assert_eq!(reply.events, ["AuthorizationReceived"]);
-    assert_eq!(
-        wait_for_status(&w.engine, id, "awaiting_details").await,
-        "awaiting_details"
-    );
-    id
-}
-
-async fn select_group(engine: &Engine, group_id: u64) -> Result<Vec<String>, EngineError> {
-    let req = Request::SelectGroup {
-        account: NAME.into(),
-        group_id,
-    };
-    send(engine, req).await.map(|r| r.events)
-}
-
-async fn save_details(engine: &Engine) -> Result<String, EngineError> {
-    let req = Request::SaveDetails { account: NAME.into() };
-    send(engine, req).await.map(|r| r.status)
-}
-
-async fn active(w: &World) -> Uuid {
-    let id = approved(w).await;
-    let group = w.sandbox.seed_group("acme/infra");
-    select_group(&w.engine, group).await.unwrap();
-    assert_eq!(save_details(&w.engine).await.unwrap(), "active");
-    id
-}
-
-const SEED_STEPS: [&str; 6] = [
-    "AccountNamed",
-    "LinkStarted",
-    "AuthorizationReceived",
-    "InstallApproved",
-    "GroupSelected",
-    "DetailsSaved",
-];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_gitlab_account_goes_from_named_to_active_through_command_messages() {
@@ -264,12 +183,6 @@ async fn a_callback_without_a_code_or_with_an_unknown_state_changes_nothing() {
     );
 }
 
-/// The tokens the sandbox issued since `before`: each refresh issues an access and a refresh
-/// token, in that order.
-fn issued_since(sandbox: &GitLabSandbox, before: usize) -> Vec<String> {
-    sandbox.issued_tokens()[before..].to_vec()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_token_that_expires_before_the_group_is_chosen_is_refreshed_once() {
     let w = world().await;
@@ -385,105 +298,4 @@ async fn a_revoked_grant_disconnects_the_account_once_and_it_can_be_linked_again
         "awaiting_details"
     );
     assert_eq!(count(&w.engine, id, "CredentialsRevoked"), 1);
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn restarts_after_the_callback_the_approval_and_the_group_resume_the_flow() {
-    // The first engine records the callback and dies before its saga exchanges the code.
-    let w = world_with(|c| c.run_sagas = false).await;
-    let group = w.sandbox.seed_group("acme/infra");
-    let id = name_account(&w.engine, Provider::GitLab, NAME).await;
-    let url = start_link(&w.engine, NAME).await;
-    let redirect = w.sandbox.approve(&url).await.unwrap();
-    callback(&w.engine, &redirect).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    assert_eq!(
-        w.engine.account_state(id).unwrap().status().as_str(),
-        "awaiting_approval"
-    );
-    let mut config = w.config.clone();
-    config.run_sagas = true;
-    let engine = restart(w.engine, config.clone()).await;
-    assert_eq!(
-        wait_for_status(&engine, id, "awaiting_details").await,
-        "awaiting_details"
-    );
-
-    let engine = restart(engine, config.clone()).await;
-    select_group(&engine, group).await.unwrap();
-    let engine = restart(engine, config.clone()).await;
-    assert_eq!(save_details(&engine).await.unwrap(), "active");
-    assert_eq!(types(&engine, id), SEED_STEPS);
-}
-
-/// Expires the tokens, arms `point`, and makes a call that refreshes and stops at `point`;
-/// then the engine dies and opens again (with the hook off).
-async fn crash_during_refresh(w: World, point: HaltPoint) -> World {
-    let World {
-        sandbox,
-        config,
-        engine,
-        _dir,
-    } = w;
-    let id = engine.resolve_account(NAME).unwrap();
-    sandbox.expire_tokens_now();
-    config.hooks.halt_at(point);
-    let caller = engine.clone();
-    let call = tokio::spawn(async move { caller.gitlab_groups(id).await.map(|_| ()) });
-    for _ in 0..200 {
-        if config.hooks.halted() == 1 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    assert_eq!(config.hooks.halted(), 1, "the refresh reached {point:?}");
-    call.abort();
-    assert!(call.await.is_err(), "the call died with the engine");
-    let mut config = config.clone();
-    config.hooks = Default::default();
-    let engine = restart(engine, config.clone()).await;
-    World {
-        sandbox,
-        config,
-        engine,
-        _dir,
-    }
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_crash_after_gitlab_rotated_the_pair_ends_disconnected_instead_of_looping() {
-    let w = world().await;
-    let id = active(&w).await;
-    let w = crash_during_refresh(w, HaltPoint::AfterRefreshCall).await;
-    let engine = &w.engine;
-    // Nobody calls: the restarted engine finds the interrupted refresh on its own.
-    assert_eq!(wait_for_status(engine, id, "disconnected").await, "disconnected");
-    let reason = revoked_reason(engine, id);
-    assert!(
-        reason.contains("interrupted") && reason.ends_with("re-link required"),
-        "{reason}"
-    );
-    assert_eq!(count(engine, id, "CredentialsRefreshed"), 0);
-    let err = engine.gitlab_groups(id).await.unwrap_err();
-    assert!(matches!(err, EngineError::Disconnected { .. }), "{err}");
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(count(engine, id, "CredentialsRevoked"), 1, "no loop");
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_crash_before_the_refresh_reached_gitlab_loses_nothing() {
-    let w = world().await;
-    let id = active(&w).await;
-    let before = w.sandbox.issued_tokens().len();
-    let w = crash_during_refresh(w, HaltPoint::BeforeRefreshCall).await;
-    let engine = &w.engine;
-    assert_eq!(wait_for_events(engine, id, "CredentialsRefreshed", 1).await, 1);
-    assert_eq!(engine.account_state(id).unwrap().status().as_str(), "active");
-    assert_eq!(engine.gitlab_groups(id).await.unwrap().len(), 1);
-    assert_eq!(
-        issued_since(&w.sandbox, before).len(),
-        2,
-        "one refresh, after the restart"
-    );
-    assert_eq!(count(engine, id, "CredentialsRevoked"), 0);
 }

@@ -3,6 +3,8 @@
 //! polling for a status, reading the account's log, and reopening the engine as after a crash.
 #![allow(dead_code)]
 
+pub mod gitlab;
+
 use forgelink::engine::{CommandMessage, CommandReply, Engine, EngineConfig, EngineError, Request};
 use forgelink::saga::RetryPolicy;
 use forgelink::secret::Secret;
