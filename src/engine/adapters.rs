@@ -4,6 +4,7 @@
 //! pair is stored in the vault, flushed, before anyone uses it.
 
 use super::link::{oauth_ref, pkce_ref};
+use super::refresh::{missing, read_facts, store_pair, vault_error, Refresher, Trigger};
 use crate::providers::bitbucket::BitbucketClient;
 use crate::providers::github::GitHubClient;
 use crate::providers::gitlab::GitLabClient;
@@ -14,25 +15,9 @@ use crate::saga::{
 };
 use crate::secret::Secret;
 use crate::vault::Vault;
-use chrono::{DateTime, Utc};
 use forgelink_events::{Provider, RepoRef};
 use std::sync::Arc;
 use uuid::Uuid;
-
-fn vault_error(e: crate::vault::VaultError) -> ProviderError {
-    ProviderError::BadResponse {
-        provider: "vault",
-        detail: e.to_string(),
-    }
-}
-
-fn missing(what: &str) -> ProviderError {
-    ProviderError::Rejected {
-        provider: "vault",
-        status: 0,
-        detail: format!("{what} is not in the vault; start a new link"),
-    }
-}
 
 /// GitHub over the client and the vault.
 pub(crate) struct GitHubAdapter {
@@ -100,19 +85,13 @@ impl GitHubPort for GitHubAdapter {
     }
 }
 
-/// GitLab and Bitbucket over their clients and the vault.
+/// GitLab and Bitbucket over their clients and the vault; refreshes go through the engine's
+/// [`Refresher`], so the saga's scheduled refresh and a refresh after a 401 never race.
 pub(crate) struct OAuthAdapter {
     pub gitlab: Option<GitLabClient>,
     pub bitbucket: Option<BitbucketClient>,
     pub vault: Arc<Vault>,
-}
-
-/// What is kept next to a token pair (not secret, but it lives with the pair).
-#[derive(serde::Serialize, serde::Deserialize)]
-struct GrantFacts {
-    user: String,
-    scopes: Vec<String>,
-    expires_at: DateTime<Utc>,
+    pub refresher: Arc<Refresher>,
 }
 
 impl OAuthAdapter {
@@ -124,42 +103,12 @@ impl OAuthAdapter {
         }
     }
 
-    /// Stores the pair and its facts in one atomic, flushed vault write.
     fn store(&self, secret_ref: &str, pair: &TokenPair, user: &str) -> Result<(), ProviderError> {
-        let facts = GrantFacts {
-            user: user.to_string(),
-            scopes: pair.scopes.clone(),
-            expires_at: pair.expires_at,
-        };
-        let facts = Secret::new(serde_json::to_string(&facts).expect("facts serialize"));
-        let (access, refresh, info) = (
-            format!("{secret_ref}/access"),
-            format!("{secret_ref}/refresh"),
-            format!("{secret_ref}/facts"),
-        );
-        self.vault
-            .put_many(&[
-                (access.as_str(), &pair.access_token),
-                (refresh.as_str(), &pair.refresh_token),
-                (info.as_str(), &facts),
-            ])
-            .map_err(vault_error)
+        store_pair(&self.vault, secret_ref, pair, user)
     }
 
-    fn facts(&self, secret_ref: &str) -> Result<Option<GrantFacts>, ProviderError> {
-        let Some(raw) = self
-            .vault
-            .get(&format!("{secret_ref}/facts"))
-            .map_err(vault_error)?
-        else {
-            return Ok(None);
-        };
-        serde_json::from_str(raw.expose())
-            .map(Some)
-            .map_err(|e| ProviderError::BadResponse {
-                provider: "vault",
-                detail: e.to_string(),
-            })
+    fn facts(&self, secret_ref: &str) -> Result<Option<super::refresh::GrantFacts>, ProviderError> {
+        read_facts(&self.vault, secret_ref)
     }
 
     async fn exchange(
@@ -255,36 +204,16 @@ impl OAuthAdapter {
     async fn do_refresh(
         &self,
         provider: Provider,
+        account_id: Uuid,
         secret_ref: &str,
     ) -> Result<RefreshedTokens, ProviderError> {
-        let refresh = self
-            .vault
-            .get(&format!("{secret_ref}/refresh"))
-            .map_err(vault_error)?
-            .ok_or_else(|| missing("the refresh token"))?;
-        let user = self.facts(secret_ref)?.map(|f| f.user).unwrap_or_default();
-        let pair = match provider {
-            Provider::GitLab => {
-                self.gitlab
-                    .as_ref()
-                    .ok_or_else(|| Self::not_configured(provider))?
-                    .refresh(&refresh)
-                    .await?
-            }
-            Provider::Bitbucket => {
-                self.bitbucket
-                    .as_ref()
-                    .ok_or_else(|| Self::not_configured(provider))?
-                    .refresh(&refresh)
-                    .await?
-            }
-            Provider::GitHub => return Err(Self::not_configured(provider)),
-        };
-        // The provider has rotated the pair: store it before anything uses it.
-        self.store(secret_ref, &pair, &user)?;
+        let refreshed = self
+            .refresher
+            .refresh(provider, account_id, secret_ref, Trigger::Due)
+            .await?;
         Ok(RefreshedTokens {
             secret_ref: secret_ref.to_string(),
-            token_expires_at: pair.expires_at,
+            token_expires_at: refreshed.token_expires_at,
         })
     }
 }
@@ -303,10 +232,10 @@ impl OAuthPort for OAuthAdapter {
     fn refresh<'a>(
         &'a self,
         provider: Provider,
-        _account_id: Uuid,
+        account_id: Uuid,
         secret_ref: &'a str,
     ) -> BoxFuture<'a, Result<RefreshedTokens, ProviderError>> {
-        Box::pin(self.do_refresh(provider, secret_ref))
+        Box::pin(self.do_refresh(provider, account_id, secret_ref))
     }
 }
 

@@ -18,6 +18,9 @@ pub enum EngineError {
     ProviderNotConfigured { provider: &'static str },
     #[error("invalid `{field}`: {message}")]
     Invalid { field: &'static str, message: String },
+    /// The provider no longer accepts the account's credentials: the person must link again.
+    #[error("`{name}` is disconnected: {reason}")]
+    Disconnected { name: String, reason: String },
     #[error("the account changed while the command ran, {attempts} times in a row; try again")]
     Conflict { attempts: u32 },
     #[error(transparent)]

@@ -1,7 +1,7 @@
 //! The link steps that need more than the decider: making and hashing the random OAuth `state`,
-//! building each provider's approval URL (with PKCE for GitLab), keeping the callback's code in
-//! the vault, and checking a GitLab group or Bitbucket workspace/project key against what the
-//! provider says the person may use.
+//! building each provider's approval URL (with PKCE for GitLab) and keeping the callback's code
+//! in the vault. Checking a GitLab group or Bitbucket workspace/project key against the provider
+//! lives in `oauth_calls`.
 
 use super::message::CommandReply;
 use super::{EngineError, Inner};
@@ -226,85 +226,6 @@ impl Inner {
             repository_selection: selection,
         };
         self.apply(account_id, command, command_id, meta).await
-    }
-
-    /// The access token of the account's OAuth grant.
-    fn oauth_token(&self, state: &crate::domain::AccountState) -> Result<Secret, EngineError> {
-        let Some(Grant::Oauth { secret_ref, .. }) = &state.grant else {
-            return Err(EngineError::Invalid {
-                field: "account",
-                message: format!(
-                    "{} has no approved grant yet; approve it on {} first",
-                    state.unique_name,
-                    state.provider_name()
-                ),
-            });
-        };
-        self.vault.get(&format!("{secret_ref}/access"))?.ok_or_else(|| {
-            EngineError::Vault(format!(
-                "the credentials of {} are gone; link the account again",
-                state.unique_name
-            ))
-        })
-    }
-
-    /// The full path of a GitLab group the person may create projects in.
-    pub(crate) async fn gitlab_group_path(
-        &self,
-        account_id: Uuid,
-        group_id: u64,
-    ) -> Result<String, EngineError> {
-        let client = self
-            .clients
-            .gitlab
-            .as_ref()
-            .ok_or_else(|| Self::not_configured(Provider::GitLab))?;
-        let state = self.account_state_of(account_id)?;
-        let token = self.oauth_token(&state)?;
-        let groups = client.groups(&token).await?;
-        groups
-            .into_iter()
-            .find(|g| g.id == group_id)
-            .map(|g| g.full_path)
-            .ok_or_else(|| EngineError::Invalid {
-                field: "group_id",
-                message: format!(
-                    "group {group_id} is not a group where this GitLab user can create projects"
-                ),
-            })
-    }
-
-    /// Checks that the workspace exists for the person and the project key exists in it.
-    pub(crate) async fn check_bitbucket_project(
-        &self,
-        account_id: Uuid,
-        workspace: &str,
-        project_key: &str,
-    ) -> Result<(), EngineError> {
-        let client = self
-            .clients
-            .bitbucket
-            .as_ref()
-            .ok_or_else(|| Self::not_configured(Provider::Bitbucket))?;
-        let state = self.account_state_of(account_id)?;
-        let token = self.oauth_token(&state)?;
-        let workspaces = client.workspaces(&token).await?;
-        if !workspaces.iter().any(|w| w.slug == workspace) {
-            return Err(EngineError::Invalid {
-                field: "workspace",
-                message: format!(
-                    "workspace `{workspace}` is not one where this Bitbucket user can create repositories"
-                ),
-            });
-        }
-        let projects = client.projects(&token, workspace).await?;
-        if !projects.iter().any(|p| p.key == project_key) {
-            return Err(EngineError::Invalid {
-                field: "project_key",
-                message: format!("project key `{project_key}` does not exist in workspace `{workspace}`"),
-            });
-        }
-        Ok(())
     }
 }
 

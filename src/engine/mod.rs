@@ -7,10 +7,14 @@ mod error;
 mod execute;
 mod link;
 mod message;
+mod oauth_calls;
+mod refresh;
 mod saga_loop;
 
 pub use error::EngineError;
 pub use message::{CommandMessage, CommandReply, Request};
+pub use oauth_calls::{GroupChoice, ProjectChoice, WorkspaceChoice};
+pub use refresh::{HaltPoint, TestHooks};
 
 use crate::domain::{fold, AccountState};
 use crate::providers::bitbucket::{BitbucketClient, BitbucketConfig};
@@ -40,6 +44,10 @@ pub struct EngineConfig {
     /// The vault key; from `FORGELINK_VAULT_KEY` or `data_dir/vault.key` when absent.
     pub vault_key: Option<VaultKey>,
     pub retry: RetryPolicy,
+    /// How long before an OAuth access token expires the saga refreshes it.
+    pub refresh_ahead: chrono::Duration,
+    /// Crash points for tests; inert unless a test arms one.
+    pub hooks: TestHooks,
     /// Run the saga loop (off only for tools that read, like `forgelink history`).
     pub run_sagas: bool,
 }
@@ -55,6 +63,8 @@ impl EngineConfig {
             bitbucket: None,
             vault_key: None,
             retry: RetryPolicy::default(),
+            refresh_ahead: crate::saga::REFRESH_AHEAD,
+            hooks: TestHooks::default(),
             run_sagas: true,
         }
     }
@@ -79,6 +89,8 @@ pub(crate) struct Inner {
     pub vault: Arc<Vault>,
     pub clients: Clients,
     pub config: EngineConfig,
+    /// The one way OAuth pairs are refreshed (one refresh in flight per account).
+    pub refresher: Arc<refresh::Refresher>,
     /// GitHub installation id -> account, kept by the saga loop for `setup_action=update`
     /// callbacks and webhooks that name only the installation.
     pub installations: Mutex<HashMap<u64, Uuid>>,
@@ -130,12 +142,20 @@ impl Engine {
                 .clone()
                 .map(|c| BitbucketClient::new(c, http.clone())),
         };
+        let refresher = Arc::new(refresh::Refresher::new(
+            vault.clone(),
+            clients.gitlab.clone(),
+            clients.bitbucket.clone(),
+            config.refresh_ahead,
+            config.hooks.clone(),
+        ));
         let engine = Engine {
             inner: Arc::new(Inner {
                 log,
                 vault,
                 clients,
                 config,
+                refresher,
                 installations: Mutex::new(HashMap::new()),
                 tasks: Mutex::new(tokio::task::JoinSet::new()),
             }),

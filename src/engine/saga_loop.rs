@@ -7,7 +7,7 @@
 use super::adapters::{GitHubAdapter, OAuthAdapter, VaultSecrets};
 use super::Inner;
 use crate::domain::{evolve, AccountState};
-use crate::saga::{pending_effects, react, Effect, EffectRunner, ProviderEffectRunner};
+use crate::saga::{pending_effects_with, react_with, Effect, EffectRunner, ProviderEffectRunner};
 use forgelink_events::{Envelope, Event, Grant, Metadata};
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, Weak};
@@ -32,6 +32,7 @@ pub(crate) fn start(inner: &Arc<Inner>) -> Result<(), super::EngineError> {
             gitlab: inner.clients.gitlab.clone(),
             bitbucket: inner.clients.bitbucket.clone(),
             vault: inner.vault.clone(),
+            refresher: inner.refresher.clone(),
         }),
         secrets: Arc::new(VaultSecrets {
             vault: inner.vault.clone(),
@@ -51,7 +52,13 @@ pub(crate) fn start(inner: &Arc<Inner>) -> Result<(), super::EngineError> {
         saga.fold(inner, &envelope);
     }
     let weak = Arc::downgrade(inner);
-    let owed: Vec<Effect> = saga.accounts.values().flat_map(pending_effects).collect();
+    let lead = inner.config.refresh_ahead;
+    let owed: Vec<Effect> = saga
+        .accounts
+        .values()
+        .flat_map(|state| pending_effects_with(state, lead))
+        .map(|effect| resume_interrupted_refresh(inner, effect))
+        .collect();
     tracing::info!(
         accounts = saga.accounts.len(),
         effects = owed.len(),
@@ -73,7 +80,7 @@ pub(crate) fn start(inner: &Arc<Inner>) -> Result<(), super::EngineError> {
                     Ok(envelope) => {
                         cursor = envelope.position;
                         let state = saga.fold(&inner, &envelope);
-                        for effect in react(&state, &envelope) {
+                        for effect in react_with(&state, &envelope, lead) {
                             saga.launch(&inner, &weak, effect, Some(&envelope));
                         }
                     }
@@ -86,6 +93,29 @@ pub(crate) fn start(inner: &Arc<Inner>) -> Result<(), super::EngineError> {
         }
     });
     Ok(())
+}
+
+/// A refresh that was cut short (see `refresh.rs`) runs at once on start-up, not at its
+/// scheduled time: either the old token still works, or the grant is lost and the person
+/// must be told now rather than at the next use.
+fn resume_interrupted_refresh(inner: &Inner, effect: Effect) -> Effect {
+    match effect {
+        Effect::RefreshOAuthCredentials {
+            account_id,
+            provider,
+            secret_ref,
+            at,
+        } if inner.refresher.interrupted(&secret_ref).unwrap_or(false) => {
+            tracing::warn!(%account_id, "a credentials refresh was interrupted; finishing it now");
+            Effect::RefreshOAuthCredentials {
+                account_id,
+                provider,
+                secret_ref,
+                at: at.min(chrono::Utc::now()),
+            }
+        }
+        other => other,
+    }
 }
 
 impl SagaState {

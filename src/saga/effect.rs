@@ -82,13 +82,17 @@ impl Effect {
     }
 
     /// What makes this effect unique within its account and kind: the attempt, or the
-    /// credentials being refreshed.
+    /// credentials being refreshed and when. Each refresh rotates the pair under the same
+    /// `secret_ref`, so the time is part of the key: without it every refresh after the first
+    /// would share the first one's command id and its outcome would be dropped as a duplicate.
     fn key(&self) -> String {
         match self {
             Effect::ScheduleExpiry { attempt_id, .. }
             | Effect::VerifyGitHubInstallation { attempt_id, .. }
             | Effect::ExchangeOAuthCode { attempt_id, .. } => attempt_id.to_string(),
-            Effect::RefreshOAuthCredentials { secret_ref, .. } => secret_ref.clone(),
+            Effect::RefreshOAuthCredentials { secret_ref, at, .. } => {
+                format!("{secret_ref}@{}", at.to_rfc3339())
+            }
             Effect::DestroySecrets { .. } => "unlinked".to_string(),
         }
     }
@@ -139,5 +143,25 @@ mod tests {
         };
         assert_ne!(expiry.outcome_command_id(), verify(7).outcome_command_id());
         assert_eq!(verify(7).outcome_command_id().get_version_num(), 5);
+    }
+
+    #[test]
+    fn each_refresh_of_the_same_credentials_gets_its_own_command_id() {
+        let refresh = |at| Effect::RefreshOAuthCredentials {
+            account_id: Uuid::from_u128(1),
+            provider: Provider::GitLab,
+            secret_ref: "account/1/oauth/2".into(),
+            at,
+        };
+        let first = Utc::now();
+        let second = first + chrono::Duration::hours(2);
+        assert_eq!(
+            refresh(first).outcome_command_id(),
+            refresh(first).outcome_command_id()
+        );
+        assert_ne!(
+            refresh(first).outcome_command_id(),
+            refresh(second).outcome_command_id()
+        );
     }
 }

@@ -23,7 +23,7 @@ pub use effect::{command_id, Effect, Outcome, REFRESH_AHEAD};
 pub use ports::{
     BoxFuture, GitHubPort, InstallationFacts, OAuthPort, OAuthTokens, RefreshedTokens, SecretsPort,
 };
-pub use react::{pending_effects, react};
+pub use react::{pending_effects, pending_effects_with, react, react_with};
 pub use retry::{human_duration, run_with_retry, RetryPolicy};
 pub use runner::{EffectError, EffectRunner, ProviderEffectRunner};
 pub use verify::{

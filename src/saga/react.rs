@@ -9,10 +9,15 @@ use forgelink_events::{Envelope, Event, Grant, Provider};
 /// The effects `envelope`'s event starts. `state` is the account's state with that event
 /// folded in (or any later state: effects already settled are then left out).
 pub fn react(state: &AccountState, envelope: &Envelope) -> Vec<Effect> {
+    react_with(state, envelope, REFRESH_AHEAD)
+}
+
+/// [`react`] with the refresh lead time chosen by the engine's configuration.
+pub fn react_with(state: &AccountState, envelope: &Envelope, refresh_ahead: chrono::Duration) -> Vec<Effect> {
     if !envelope.stream_id.is_account() {
         return vec![];
     }
-    pending_effects(state)
+    pending_effects_with(state, refresh_ahead)
         .into_iter()
         .filter(|effect| started_by(&envelope.event, effect))
         .collect()
@@ -37,6 +42,11 @@ fn started_by(event: &Event, effect: &Effect) -> bool {
 
 /// Every effect the account still owes: run on start-up so no flow hangs half-way.
 pub fn pending_effects(state: &AccountState) -> Vec<Effect> {
+    pending_effects_with(state, REFRESH_AHEAD)
+}
+
+/// [`pending_effects`] with OAuth tokens refreshed `refresh_ahead` before they expire.
+pub fn pending_effects_with(state: &AccountState, refresh_ahead: chrono::Duration) -> Vec<Effect> {
     let (Some(account_id), Some(provider)) = (state.account_id, state.provider) else {
         return vec![];
     };
@@ -86,7 +96,7 @@ pub fn pending_effects(state: &AccountState) -> Vec<Effect> {
                     account_id,
                     provider,
                     secret_ref: secret_ref.clone(),
-                    at: *token_expires_at - REFRESH_AHEAD,
+                    at: *token_expires_at - refresh_ahead,
                 });
             }
         }

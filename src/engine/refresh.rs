@@ -1,0 +1,354 @@
+//! Refreshing the OAuth credentials of GitLab and Bitbucket Cloud accounts. Both rotate the
+//! refresh token on every refresh (the old one is refused from then on), so a refresh must
+//! never run twice at once for one account, and the new pair must be in the vault before
+//! anything uses it. The saga's scheduled refresh (ahead of expiry) and the engine's refresh
+//! after a 401 both come through [`Refresher::refresh`], which holds a per-account async mutex.
+//!
+//! # A crash between the refresh call and storing its result
+//!
+//! The provider kills the old refresh token as soon as it answers a refresh; the new pair then
+//! exists only in that answer. If the process dies before the pair reaches the vault, the grant
+//! is lost and nothing can bring it back: only the person can approve again. What the engine
+//! can do is know it, say so honestly, and not loop. So the refresh is **write-ahead**: before
+//! calling the provider, the engine records in the vault (next to the pair) a marker naming
+//! the refresh token being spent (its SHA-256, never the token). The rotated pair is stored
+//! together with a cleared marker in one atomic, flushed vault write.
+//!
+//! On start-up, a marker that still names the stored refresh token means a refresh was cut
+//! short, and the saga refreshes that account at once instead of at its scheduled time:
+//! - the call never reached the provider: the old token still works, the refresh succeeds and
+//!   the account carries on (`CredentialsRefreshed`);
+//! - the provider had already rotated the pair: it answers `invalid_grant`, and the engine
+//!   records `CredentialsRevoked` with a reason that says a refresh was interrupted, so the
+//!   account shows `disconnected`, "re-link required". It never retries a dead token.
+
+use crate::providers::bitbucket::BitbucketClient;
+use crate::providers::gitlab::GitLabClient;
+use crate::providers::oauth::TokenPair;
+use crate::providers::ProviderError;
+use crate::secret::Secret;
+use crate::vault::Vault;
+use chrono::{DateTime, Utc};
+use forgelink_events::Provider;
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use uuid::Uuid;
+
+/// A scheduled refresh that wakes this close to its time counts as due (clocks drift a little).
+const DUE_SLACK: chrono::Duration = chrono::Duration::seconds(1);
+
+pub(crate) fn vault_error(e: crate::vault::VaultError) -> ProviderError {
+    ProviderError::BadResponse {
+        provider: "vault",
+        detail: e.to_string(),
+    }
+}
+
+pub(crate) fn missing(what: &str) -> ProviderError {
+    ProviderError::Rejected {
+        provider: "vault",
+        status: 0,
+        detail: format!("{what} is not in the vault; start a new link"),
+    }
+}
+
+fn not_configured(provider: Provider) -> ProviderError {
+    ProviderError::Rejected {
+        provider: provider.display_name(),
+        status: 0,
+        detail: format!("{} is not configured on this server", provider.display_name()),
+    }
+}
+
+/// What is kept next to a token pair (not secret, but it lives with the pair).
+#[derive(serde::Serialize, serde::Deserialize)]
+pub(crate) struct GrantFacts {
+    pub user: String,
+    pub scopes: Vec<String>,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// The write-ahead marker: the SHA-256 of the refresh token a refresh is spending, if any, and
+/// of one the provider refused for good (so nobody sends it again).
+#[derive(serde::Serialize, serde::Deserialize, Default)]
+struct Marker {
+    spending: Option<String>,
+    #[serde(default)]
+    refused: Option<String>,
+}
+
+fn part(secret_ref: &str, name: &str) -> String {
+    format!("{secret_ref}/{name}")
+}
+
+fn fingerprint(token: &Secret) -> String {
+    hex::encode(Sha256::digest(token.expose().as_bytes()))
+}
+
+fn sealed_json<T: serde::Serialize>(value: &T) -> Secret {
+    Secret::new(serde_json::to_string(value).unwrap_or_default())
+}
+
+/// Stores the pair, its facts and a cleared refresh marker in one atomic, flushed vault write.
+pub(crate) fn store_pair(
+    vault: &Vault,
+    secret_ref: &str,
+    pair: &TokenPair,
+    user: &str,
+) -> Result<(), ProviderError> {
+    let facts = sealed_json(&GrantFacts {
+        user: user.to_string(),
+        scopes: pair.scopes.clone(),
+        expires_at: pair.expires_at,
+    });
+    let marker = sealed_json(&Marker::default());
+    let refs = ["access", "refresh", "facts", "refreshing"].map(|n| part(secret_ref, n));
+    vault
+        .put_many(&[
+            (refs[0].as_str(), &pair.access_token),
+            (refs[1].as_str(), &pair.refresh_token),
+            (refs[2].as_str(), &facts),
+            (refs[3].as_str(), &marker),
+        ])
+        .map_err(vault_error)
+}
+
+/// The facts stored next to the pair, if any.
+pub(crate) fn read_facts(vault: &Vault, secret_ref: &str) -> Result<Option<GrantFacts>, ProviderError> {
+    let Some(raw) = vault.get(&part(secret_ref, "facts")).map_err(vault_error)? else {
+        return Ok(None);
+    };
+    serde_json::from_str(raw.expose())
+        .map(Some)
+        .map_err(|e| ProviderError::BadResponse {
+            provider: "vault",
+            detail: e.to_string(),
+        })
+}
+
+/// Where a test can make the engine stop as if the process died there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HaltPoint {
+    /// After the write-ahead marker is stored, before the provider is called.
+    BeforeRefreshCall,
+    /// After the provider answered a refresh, before its result is stored.
+    AfterRefreshCall,
+}
+
+/// Test hooks for crash tests: armed, a refresh that reaches the point never returns (like a
+/// process that died there) while the test drops the engine. Off unless a test arms it.
+#[derive(Debug, Clone, Default)]
+pub struct TestHooks {
+    inner: Arc<HookState>,
+}
+
+#[derive(Debug, Default)]
+struct HookState {
+    halt_at: Mutex<Option<HaltPoint>>,
+    halted: AtomicU32,
+}
+
+impl TestHooks {
+    /// Every refresh that reaches `point` from now on stops there for good.
+    pub fn halt_at(&self, point: HaltPoint) {
+        if let Ok(mut h) = self.inner.halt_at.lock() {
+            *h = Some(point);
+        }
+    }
+
+    /// How many refreshes stopped at the armed point so far.
+    pub fn halted(&self) -> u32 {
+        self.inner.halted.load(Ordering::SeqCst)
+    }
+
+    async fn pass(&self, point: HaltPoint) {
+        let armed = self
+            .inner
+            .halt_at
+            .lock()
+            .map(|h| *h == Some(point))
+            .unwrap_or(false);
+        if armed {
+            self.inner.halted.fetch_add(1, Ordering::SeqCst);
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
+/// Why a refresh is asked for.
+pub(crate) enum Trigger<'a> {
+    /// The saga's schedule says the access token is about to expire.
+    Due,
+    /// The provider refused this access token (401).
+    Rejected(&'a Secret),
+}
+
+/// The pair now in the vault after [`Refresher::refresh`].
+pub(crate) struct Refreshed {
+    pub access_token: Secret,
+    pub token_expires_at: DateTime<Utc>,
+}
+
+/// Refreshes OAuth pairs, one at a time per account.
+pub(crate) struct Refresher {
+    pub vault: Arc<Vault>,
+    pub gitlab: Option<GitLabClient>,
+    pub bitbucket: Option<BitbucketClient>,
+    /// How long before expiry a token counts as due.
+    pub lead: chrono::Duration,
+    pub hooks: TestHooks,
+    locks: Mutex<HashMap<Uuid, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl Refresher {
+    pub fn new(
+        vault: Arc<Vault>,
+        gitlab: Option<GitLabClient>,
+        bitbucket: Option<BitbucketClient>,
+        lead: chrono::Duration,
+        hooks: TestHooks,
+    ) -> Self {
+        Refresher {
+            vault,
+            gitlab,
+            bitbucket,
+            lead,
+            hooks,
+            locks: Mutex::default(),
+        }
+    }
+
+    fn lock_for(&self, account_id: Uuid) -> Arc<tokio::sync::Mutex<()>> {
+        let mut locks = self.locks.lock().unwrap_or_else(|p| p.into_inner());
+        locks.entry(account_id).or_default().clone()
+    }
+
+    fn marker(&self, secret_ref: &str) -> Result<Marker, ProviderError> {
+        let raw = self
+            .vault
+            .get(&part(secret_ref, "refreshing"))
+            .map_err(vault_error)?;
+        Ok(raw
+            .and_then(|m| serde_json::from_str::<Marker>(m.expose()).ok())
+            .unwrap_or_default())
+    }
+
+    fn set_marker(&self, secret_ref: &str, marker: &Marker) -> Result<(), ProviderError> {
+        self.vault
+            .put(&part(secret_ref, "refreshing"), &sealed_json(marker))
+            .map_err(vault_error)
+    }
+
+    /// True when a refresh of the pair under `secret_ref` started and never stored its result.
+    pub fn interrupted(&self, secret_ref: &str) -> Result<bool, ProviderError> {
+        let refresh = self
+            .vault
+            .get(&part(secret_ref, "refresh"))
+            .map_err(vault_error)?;
+        let spending = self.marker(secret_ref)?.spending;
+        Ok(match (refresh, spending) {
+            (Some(token), Some(spent)) => fingerprint(&token) == spent,
+            _ => false,
+        })
+    }
+
+    fn current(&self, secret_ref: &str) -> Result<Option<Refreshed>, ProviderError> {
+        let access = self.vault.get(&part(secret_ref, "access")).map_err(vault_error)?;
+        let facts = read_facts(&self.vault, secret_ref)?;
+        Ok(access.zip(facts).map(|(access_token, f)| Refreshed {
+            access_token,
+            token_expires_at: f.expires_at,
+        }))
+    }
+
+    /// Refreshes the pair under `secret_ref` unless another caller already did (then the pair
+    /// it stored is returned without calling the provider). `InvalidGrant` means the grant is
+    /// dead and the account must be linked again.
+    pub async fn refresh(
+        &self,
+        provider: Provider,
+        account_id: Uuid,
+        secret_ref: &str,
+        trigger: Trigger<'_>,
+    ) -> Result<Refreshed, ProviderError> {
+        let lock = self.lock_for(account_id);
+        let _one_at_a_time = lock.lock().await;
+        let interrupted = self.interrupted(secret_ref)?;
+        if !interrupted {
+            if let Some(current) = self.current(secret_ref)? {
+                let done = match trigger {
+                    Trigger::Due => current.token_expires_at - self.lead > Utc::now() + DUE_SLACK,
+                    Trigger::Rejected(seen) => current.access_token != *seen,
+                };
+                if done {
+                    return Ok(current);
+                }
+            }
+        }
+        let refresh = self
+            .vault
+            .get(&part(secret_ref, "refresh"))
+            .map_err(vault_error)?
+            .ok_or_else(|| missing("the refresh token"))?;
+        let spending = fingerprint(&refresh);
+        if self.marker(secret_ref)?.refused.as_ref() == Some(&spending) {
+            // A caller that waited for the lock behind a refused refresh: do not ask again.
+            return Err(ProviderError::InvalidGrant {
+                provider: provider.display_name(),
+                detail: "the refresh token was refused moments ago".into(),
+            });
+        }
+        let user = read_facts(&self.vault, secret_ref)?
+            .map(|f| f.user)
+            .unwrap_or_default();
+        let marker = Marker {
+            spending: Some(spending.clone()),
+            refused: None,
+        };
+        self.set_marker(secret_ref, &marker)?;
+        self.hooks.pass(HaltPoint::BeforeRefreshCall).await;
+        let answer = match provider {
+            Provider::GitLab => match &self.gitlab {
+                Some(c) => c.refresh(&refresh).await,
+                None => Err(not_configured(provider)),
+            },
+            Provider::Bitbucket => match &self.bitbucket {
+                Some(c) => c.refresh(&refresh).await,
+                None => Err(not_configured(provider)),
+            },
+            Provider::GitHub => Err(not_configured(provider)),
+        };
+        self.hooks.pass(HaltPoint::AfterRefreshCall).await;
+        match answer {
+            Ok(pair) => {
+                // The provider has rotated the pair: store it before anything uses it.
+                store_pair(&self.vault, secret_ref, &pair, &user)?;
+                tracing::info!(%account_id, expires_at = %pair.expires_at, "credentials refreshed");
+                Ok(Refreshed {
+                    access_token: pair.access_token,
+                    token_expires_at: pair.expires_at,
+                })
+            }
+            Err(ProviderError::InvalidGrant { provider, detail }) => {
+                let refused = Marker {
+                    spending: None,
+                    refused: Some(spending),
+                };
+                self.set_marker(secret_ref, &refused)?;
+                let detail = if interrupted {
+                    format!(
+                        "an earlier refresh was interrupted before its result was stored, and {provider} \
+                         no longer accepts the refresh token it replaced"
+                    )
+                } else {
+                    detail
+                };
+                Err(ProviderError::InvalidGrant { provider, detail })
+            }
+            // The marker stays: whether the provider saw the call is unknown until the next try.
+            Err(e) => Err(e),
+        }
+    }
+}
