@@ -32,7 +32,10 @@ async fn a_transient_github_500_is_retried_and_the_link_completes_once() {
     let id = link_and_wait(&h).await;
     assert_linked_once(&h, id);
     assert_eq!(
-        h.sandbox.faults.fail_next.load(std::sync::atomic::Ordering::SeqCst),
+        h.sandbox
+            .faults
+            .fail_next
+            .load(std::sync::atomic::Ordering::SeqCst),
         0,
         "every armed 500 was answered"
     );
@@ -122,6 +125,9 @@ async fn a_github_that_keeps_failing_ends_the_link_failed_with_a_readable_reason
     assert_eq!(reason, "GitHub kept answering 500 for 600 ms; try again later");
     assert_eq!(count_in_log(&h.engine, "InstallApproved"), 0);
     let state = h.engine.account_state(id).unwrap();
-    assert_eq!(forgelink::domain::next_action(&state).as_deref(), Some("start a new link"));
+    assert_eq!(
+        forgelink::domain::next_action(&state).as_deref(),
+        Some("start a new link")
+    );
     h.engine.shutdown().await;
 }

@@ -4,8 +4,8 @@
 #![allow(dead_code)]
 
 use forgelink::engine::{CommandMessage, CommandReply, Engine, EngineConfig, EngineError, Request};
-use forgelink::sandbox::github::GitHubSandbox;
 use forgelink::saga::RetryPolicy;
+use forgelink::sandbox::github::GitHubSandbox;
 use forgelink::secret::Secret;
 use forgelink::vault::VaultKey;
 use forgelink_events::{Provider, StreamId};
@@ -69,26 +69,28 @@ impl Harness {
         }
     }
 
-    /// Stops the engine as a shutdown does (saga and effects gone, handle dropped) and opens a
-    /// new one on the same folder.
-    pub async fn restart(&mut self) {
-        self.engine.shutdown().await;
-        let fresh = self.open_again().await;
-        let old = std::mem::replace(&mut self.engine, fresh);
-        drop(old);
-    }
-
-    /// Opens the folder again; retried briefly while the old handle lets go of its files.
-    async fn open_again(&self) -> Engine {
-        let mut last = None;
-        for _ in 0..50 {
-            match Engine::open(self.config.clone()).await {
-                Ok(e) => return e,
-                Err(e) => last = Some(e),
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
+    /// Stops the engine as a shutdown does (saga and effects gone, last handle dropped) and
+    /// opens a new one on the same folder.
+    pub async fn restart(self) -> Harness {
+        let Harness {
+            sandbox,
+            dir,
+            config,
+            key,
+            engine,
+        } = self;
+        engine.shutdown().await;
+        drop(engine);
+        let engine = Engine::open(config.clone())
+            .await
+            .expect("the engine opens again on its folder");
+        Harness {
+            sandbox,
+            dir,
+            config,
+            key,
+            engine,
         }
-        panic!("the engine does not open again: {last:?}");
     }
 
     /// Names a GitHub account and returns its id.
@@ -142,13 +144,13 @@ pub async fn name_account(engine: &Engine, name: &str) -> Uuid {
 
 pub async fn start_link(engine: &Engine, name: &str) -> String {
     let reply = engine
-        .execute(CommandMessage::new(Request::StartLink {
-            account: name.into(),
-        }))
+        .execute(CommandMessage::new(Request::StartLink { account: name.into() }))
         .await
         .expect("the link starts");
     assert_eq!(reply.events, ["LinkStarted"]);
-    let url = reply.authorize_url.expect("StartLink answers with the install URL");
+    let url = reply
+        .authorize_url
+        .expect("StartLink answers with the install URL");
     query(&url)
         .remove("state")
         .expect("the install URL carries our state")
