@@ -10,6 +10,7 @@ mod message;
 mod saga_loop;
 
 pub use error::EngineError;
+pub use link::hash_state;
 pub use message::{CommandMessage, CommandReply, Request};
 
 use crate::domain::{fold, AccountState};
@@ -156,6 +157,11 @@ impl Engine {
     /// The event log, for queries, projections and export.
     pub fn log(&self) -> &EventLog {
         &self.inner.log
+    }
+
+    /// The vault the engine keeps secrets in (tests and tools check what it holds).
+    pub fn vault(&self) -> &Vault {
+        &self.inner.vault
     }
 
     /// The account's state folded from its stream.

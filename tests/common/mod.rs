@@ -278,3 +278,14 @@ pub fn capture_logs() -> CapturedLogs {
     })
     .clone()
 }
+
+/// Waits (bounded) until the engine knows which account an installation belongs to.
+pub async fn wait_for_installation_owner(engine: &Engine, installation_id: u64) -> Option<Uuid> {
+    for _ in 0..100 {
+        if let Some(owner) = engine.account_for_installation(installation_id) {
+            return Some(owner);
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    None
+}
