@@ -80,7 +80,10 @@ async fn no_token_code_key_or_state_appears_in_the_log_its_export_the_traces_or_
 
     // The haystacks are real: the flow left traces, events and an export.
     assert!(export.lines().count() >= 8, "{export}");
-    assert!(traces.contains("command applied"), "the engine's own traces were captured");
+    assert!(
+        traces.contains("command applied"),
+        "the engine's own traces were captured"
+    );
     assert!(traces.contains("sandbox fault"), "the 500 was logged too");
 
     let mut needles = h.sandbox.issued_tokens();
