@@ -1,7 +1,9 @@
 //! The saga's ports implemented over the real provider clients and the vault. Each method is
 //! safe to run again after a crash: a code exchange first looks for what an earlier run stored
 //! under a reference derived from the code's own reference (codes are single-use), and a token
-//! pair is stored in the vault, flushed, before anyone uses it.
+//! pair is stored in the vault, flushed, before anyone uses it. A single-use call and the
+//! storing of its answer run as one [`Unstoppable`] unit, so stopping the engine between the
+//! provider's answer and the vault write cannot throw away a spent code's token.
 
 use super::link::{oauth_ref, pkce_ref};
 use super::refresh::{missing, read_facts, store_pair, vault_error, Refresher, Trigger};
@@ -16,13 +18,50 @@ use crate::saga::{
 use crate::secret::Secret;
 use crate::vault::Vault;
 use forgelink_events::{Provider, RepoRef};
+use std::future::Future;
 use std::sync::Arc;
 use uuid::Uuid;
+
+/// Runs the steps that must not be cut in half (spend a single-use code, store what it gave)
+/// in their own task, so aborting the effect that awaits them does not abort them. Each unit
+/// holds a read guard; [`Unstoppable::close`] (at shutdown) waits for every unit to finish and
+/// refuses new ones.
+#[derive(Clone, Default)]
+pub(crate) struct Unstoppable(Arc<tokio::sync::RwLock<bool>>);
+
+impl Unstoppable {
+    pub async fn run<T: Send + 'static>(
+        &self,
+        provider: &'static str,
+        unit: impl Future<Output = Result<T, ProviderError>> + Send + 'static,
+    ) -> Result<T, ProviderError> {
+        let stopping = || ProviderError::Network {
+            provider,
+            detail: "the engine is stopping".into(),
+        };
+        let guard = self.0.clone().try_read_owned().map_err(|_| stopping())?;
+        if *guard {
+            return Err(stopping());
+        }
+        let task = tokio::spawn(async move {
+            let result = unit.await;
+            drop(guard);
+            result
+        });
+        task.await.unwrap_or_else(|_| Err(stopping()))
+    }
+
+    /// Waits until every running unit is done; later units are refused.
+    pub async fn close(&self) {
+        *self.0.write().await = true;
+    }
+}
 
 /// GitHub over the client and the vault.
 pub(crate) struct GitHubAdapter {
     pub client: Option<GitHubClient>,
     pub vault: Arc<Vault>,
+    pub unstoppable: Unstoppable,
 }
 
 impl GitHubAdapter {
@@ -44,12 +83,14 @@ impl GitHubAdapter {
             .get(code_ref)
             .map_err(vault_error)?
             .ok_or_else(|| missing("the authorization code"))?;
-        let token = self.client()?.exchange_code(&code).await?;
-        self.vault
-            .put(&token_ref, &token.access_token)
-            .map_err(vault_error)?;
-        self.vault.delete(code_ref).map_err(vault_error)?;
-        Ok(token.access_token)
+        let (client, vault, code_ref) = (self.client()?.clone(), self.vault.clone(), code_ref.to_string());
+        let spend = async move {
+            let token = client.exchange_code(&code).await?;
+            vault.put(&token_ref, &token.access_token).map_err(vault_error)?;
+            vault.delete(&code_ref).map_err(vault_error)?;
+            Ok(token.access_token)
+        };
+        self.unstoppable.run("GitHub", spend).await
     }
 }
 

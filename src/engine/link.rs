@@ -159,25 +159,41 @@ impl Inner {
             }
             None => None,
         };
-        // GitHub sends `setup_action=update` when the person changes an existing installation;
-        // that is a change of repositories on a linked account, not a new approval.
-        if setup_action.as_deref() == Some("update") {
-            if let Some(id) = installation_id {
-                let owner = self.installations.lock().ok().and_then(|m| m.get(&id).copied());
-                if let Some(account_id) = owner {
-                    let linked = self.account_state_of(account_id)?;
-                    if matches!(linked.grant, Some(Grant::GithubInstallation { installation_id: i, .. }) if i == id)
-                    {
-                        return self.refresh_repositories(account_id, id, command_id, meta).await;
+        if let Some(id) = installation_id {
+            if let Some((owner, owner_name)) = self.installation_owner(id)? {
+                match &by_state {
+                    // One installation backs one account: a second account cannot take it.
+                    Some((_, account_id)) if *account_id != owner => {
+                        return Err(EngineError::Invalid {
+                            field: "installation_id",
+                            message: format!(
+                                "installation {id} is already linked to account `{owner_name}`; one GitHub \
+                                 installation links one account: unlink `{owner_name}` first, or install \
+                                 the app on another organization"
+                            ),
+                        });
                     }
+                    // GitHub sends `setup_action=update` when the person changes an existing
+                    // installation: a change of repositories on the linked account.
+                    _ if setup_action.as_deref() == Some("update") => {
+                        return self.refresh_repositories(owner, id, command_id, meta).await;
+                    }
+                    _ => {}
                 }
             }
         }
         let (state_hash, account_id) = by_state.ok_or(EngineError::UnknownState)?;
+        // The code of the first callback for this state stays: a replayed or refused callback
+        // must not replace it (a rejected input changes nothing), so only a new one is stored
+        // and removed again if the command is refused.
+        let mut stored = None;
         let code_ref = match code.filter(|c| !c.is_empty()) {
             Some(code) => {
                 let r = format!("account/{account_id}/code/{state_hash}");
-                self.vault.put(&r, &code)?;
+                if self.vault.get(&r)?.is_none() {
+                    self.vault.put(&r, &code)?;
+                    stored = Some(r.clone());
+                }
                 Some(r)
             }
             None => None,
@@ -189,7 +205,24 @@ impl Inner {
             code_ref,
             error,
         };
-        self.apply(account_id, command, command_id, meta).await
+        let result = self.apply(account_id, command, command_id, meta).await;
+        if let (Err(_), Some(r)) = (&result, stored) {
+            let _ = self.vault.delete(&r);
+        }
+        result
+    }
+
+    /// The account (id, name) a GitHub installation is linked to now, if any.
+    fn installation_owner(&self, installation_id: u64) -> Result<Option<(Uuid, String)>, EngineError> {
+        let owner = self
+            .installations
+            .lock()
+            .ok()
+            .and_then(|m| m.get(&installation_id).copied());
+        let Some(account_id) = owner else { return Ok(None) };
+        let linked = self.account_state_of(account_id)?;
+        let same = matches!(linked.grant, Some(Grant::GithubInstallation { installation_id: i, .. }) if i == installation_id);
+        Ok(same.then(|| (account_id, linked.unique_name.clone())))
     }
 
     pub(crate) fn account_state_of(

@@ -45,8 +45,9 @@ impl CommandMessage {
     }
 }
 
-/// What the message asks for.
-#[derive(Debug, Clone, Deserialize)]
+/// What the message asks for. `Debug` shows every field but the callback's raw `state`, which
+/// works like a password until the link ends.
+#[derive(Clone, Deserialize)]
 #[serde(tag = "type", deny_unknown_fields)]
 pub enum Request {
     NameAccount {
@@ -92,6 +93,49 @@ pub enum Request {
         #[serde(default)]
         reason: Option<String>,
     },
+}
+
+impl std::fmt::Debug for Request {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut d = f.debug_struct(self.message_type());
+        match self {
+            Request::NameAccount {
+                provider,
+                unique_name,
+                account_id,
+            } => d
+                .field("provider", provider)
+                .field("unique_name", unique_name)
+                .field("account_id", account_id),
+            Request::StartLink { account } | Request::SaveDetails { account } => d.field("account", account),
+            Request::CompleteAuthorization {
+                state,
+                installation_id,
+                setup_action,
+                code,
+                error,
+            } => d
+                .field("state", &state.as_ref().map(|_| "[redacted]"))
+                .field("installation_id", installation_id)
+                .field("setup_action", setup_action)
+                .field("code", code)
+                .field("error", error),
+            Request::SelectGroup { account, group_id } => {
+                d.field("account", account).field("group_id", group_id)
+            }
+            Request::SelectWorkspace {
+                account,
+                workspace,
+                project_key,
+            } => d
+                .field("account", account)
+                .field("workspace", workspace)
+                .field("project_key", project_key),
+            Request::RenameAccount { account, to } => d.field("account", account).field("to", to),
+            Request::UnlinkAccount { account, reason } => d.field("account", account).field("reason", reason),
+        };
+        d.finish()
+    }
 }
 
 impl Request {

@@ -12,6 +12,7 @@ mod refresh;
 mod saga_loop;
 
 pub use error::EngineError;
+pub use link::hash_state;
 pub use message::{CommandMessage, CommandReply, Request};
 pub use oauth_calls::{GroupChoice, ProjectChoice, WorkspaceChoice};
 pub use refresh::{HaltPoint, TestHooks};
@@ -97,6 +98,8 @@ pub(crate) struct Inner {
     /// The saga loop and every effect in flight. They hold only a `Weak` to this, so dropping
     /// the last `Engine` drops this set, which aborts them all.
     pub tasks: Mutex<tokio::task::JoinSet<()>>,
+    /// Single-use provider calls with the storing of their answer; shutdown lets them finish.
+    pub unstoppable: adapters::Unstoppable,
 }
 
 impl Inner {
@@ -133,7 +136,11 @@ impl Engine {
             .map_err(|e| EngineError::Io(format!("http client: {e}")))?;
         let clients = Clients {
             github: match &config.github {
-                Some(c) => Some(GitHubClient::new(c.clone(), http.clone())?),
+                // One try lasts no longer than the retry policy allows, even where the call
+                // runs on after its effect stopped waiting.
+                Some(c) => Some(
+                    GitHubClient::new(c.clone(), http.clone())?.with_timeout(config.retry.attempt_timeout),
+                ),
                 None => None,
             },
             gitlab: config.gitlab.clone().map(|c| GitLabClient::new(c, http.clone())),
@@ -158,6 +165,7 @@ impl Engine {
                 refresher,
                 installations: Mutex::new(HashMap::new()),
                 tasks: Mutex::new(tokio::task::JoinSet::new()),
+                unstoppable: adapters::Unstoppable::default(),
             }),
         };
         if engine.inner.config.run_sagas {
@@ -169,6 +177,11 @@ impl Engine {
     /// The event log, for queries, projections and export.
     pub fn log(&self) -> &EventLog {
         &self.inner.log
+    }
+
+    /// The vault the engine keeps secrets in (tests and tools check what it holds).
+    pub fn vault(&self) -> &Vault {
+        &self.inner.vault
     }
 
     /// The account's state folded from its stream.
@@ -211,6 +224,8 @@ impl Engine {
         };
         tasks.abort_all();
         while tasks.join_next().await.is_some() {}
+        // A code spent at the provider must have its token stored, or the link is lost.
+        self.inner.unstoppable.close().await;
         let _ = self.inner.log.flush();
     }
 }

@@ -27,6 +27,7 @@ pub(crate) fn start(inner: &Arc<Inner>) -> Result<(), super::EngineError> {
         github: Arc::new(GitHubAdapter {
             client: inner.clients.github.clone(),
             vault: inner.vault.clone(),
+            unstoppable: inner.unstoppable.clone(),
         }),
         oauth: Arc::new(OAuthAdapter {
             gitlab: inner.clients.gitlab.clone(),
