@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 /// Links `acme-infra` on `acme` and waits until the account is active.
 async fn link_and_wait(h: &Harness) -> uuid::Uuid {
     let id = h.link("acme-infra", "acme", &["infra", "apps"]).await;
-    let status = wait_for_status(&h.engine, id, "active", Duration::from_secs(4)).await;
+    let status = wait_for_status(&h.engine, id, "active", Duration::from_secs(20)).await;
     assert_eq!(status, "active", "events: {:?}", event_types(&h.engine, id));
     id
 }
@@ -95,7 +95,7 @@ async fn a_github_that_never_answers_in_time_ends_the_link_failed() {
     .await;
     h.sandbox.faults.set_delay(Duration::from_secs(2));
     let id = h.link("acme-infra", "acme", &["infra"]).await;
-    let status = wait_for_status(&h.engine, id, "failed", Duration::from_secs(4)).await;
+    let status = wait_for_status(&h.engine, id, "failed", Duration::from_secs(20)).await;
     assert_eq!(status, "failed", "events: {:?}", event_types(&h.engine, id));
     let reason = link_failed_reason(&h.engine, id).expect("a LinkFailed with a reason");
     assert!(
@@ -119,7 +119,7 @@ async fn a_github_that_keeps_failing_ends_the_link_failed_with_a_readable_reason
     .await;
     h.sandbox.faults.fail_next(u32::MAX);
     let id = h.link("acme-infra", "acme", &["infra"]).await;
-    let status = wait_for_status(&h.engine, id, "failed", Duration::from_secs(4)).await;
+    let status = wait_for_status(&h.engine, id, "failed", Duration::from_secs(20)).await;
     assert_eq!(status, "failed", "events: {:?}", event_types(&h.engine, id));
     let reason = link_failed_reason(&h.engine, id).expect("a LinkFailed with a reason");
     assert_eq!(reason, "GitHub kept answering 500 for 600 ms; try again later");

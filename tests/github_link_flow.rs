@@ -8,7 +8,7 @@ use std::time::Duration;
 
 async fn wait_for_status(engine: &Engine, name: &str, status: &str) -> String {
     let id = engine.resolve_account(name).unwrap();
-    for _ in 0..200 {
+    for _ in 0..800 {
         let s = engine.account_state(id).unwrap().status().as_str().to_string();
         if s == status {
             return s;

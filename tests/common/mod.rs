@@ -281,7 +281,7 @@ pub fn capture_logs() -> CapturedLogs {
 
 /// Waits (bounded) until the engine knows which account an installation belongs to.
 pub async fn wait_for_installation_owner(engine: &Engine, installation_id: u64) -> Option<Uuid> {
-    for _ in 0..100 {
+    for _ in 0..1000 {
         if let Some(owner) = engine.account_for_installation(installation_id) {
             return Some(owner);
         }

@@ -83,10 +83,10 @@ pub async fn callback(engine: &Engine, redirect: &str) -> Result<CommandReply, E
     .await
 }
 
-/// Polls until the account has `status` (or 5 s pass) and returns the status it has then.
+/// Polls until the account has `status` (or 20 s pass) and returns the status it has then.
 pub async fn wait_for_status(engine: &Engine, id: Uuid, status: &str) -> String {
     let now = || engine.account_state(id).unwrap().status().as_str().to_string();
-    for _ in 0..200 {
+    for _ in 0..800 {
         if now() == status {
             break;
         }
@@ -95,7 +95,7 @@ pub async fn wait_for_status(engine: &Engine, id: Uuid, status: &str) -> String 
     now()
 }
 
-/// Polls until the account's log holds `n` events of `event_type` (or 5 s pass).
+/// Polls until the account's log holds `n` events of `event_type` (or 20 s pass).
 pub async fn wait_for_events(engine: &Engine, id: Uuid, event_type: &str, n: usize) -> usize {
     let count = || {
         types(engine, id)
@@ -103,7 +103,7 @@ pub async fn wait_for_events(engine: &Engine, id: Uuid, event_type: &str, n: usi
             .filter(|t| t.as_str() == event_type)
             .count()
     };
-    for _ in 0..200 {
+    for _ in 0..800 {
         if count() >= n {
             break;
         }
