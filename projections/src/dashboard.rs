@@ -208,7 +208,9 @@ impl Projection for Dashboard {
         for id in ids {
             let (a, b) = (live.accounts.get(&id), other.accounts.get(&id));
             let key = a.or(b).map_or_else(|| id.to_string(), |r| format!("{} ({id})", r.name));
-            out.extend(diff_values(&key, a.map(AccountRow::to_json), b.map(AccountRow::to_json)));
+            // The stored fields only: derived ones (the next action) would repeat each difference.
+            let stored = |r: &AccountRow| serde_json::to_value(r).unwrap_or_default();
+            out.extend(diff_values(&key, a.map(stored), b.map(stored)));
         }
         let ids: std::collections::BTreeSet<Uuid> =
             live.projects.keys().chain(other.projects.keys()).copied().collect();

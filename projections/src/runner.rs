@@ -7,6 +7,7 @@ use crate::ProjectionError;
 use forgelink_events::{Envelope, EventLog};
 use serde::Serialize;
 use std::fmt;
+use tokio::sync::watch;
 
 /// Key of the checkpoint inside a projection's tree. Projections must not use keys that start
 /// with `0xFF`.
@@ -78,6 +79,8 @@ pub struct Runner<P: Projection> {
     projection: P,
     checkpoint: u64,
     options: RunnerOptions,
+    /// Published after every commit, so a caller can wait until its own append is visible.
+    checkpoint_tx: watch::Sender<u64>,
 }
 
 impl<P: Projection> Runner<P> {
@@ -96,6 +99,7 @@ impl<P: Projection> Runner<P> {
             projection,
             checkpoint,
             options: RunnerOptions::default(),
+            checkpoint_tx: watch::Sender::new(checkpoint),
         })
     }
 
@@ -108,6 +112,7 @@ impl<P: Projection> Runner<P> {
             projection,
             checkpoint: 0,
             options: RunnerOptions::default(),
+            checkpoint_tx: watch::Sender::new(0),
         };
         runner.wipe()?;
         Ok(runner)
@@ -121,6 +126,12 @@ impl<P: Projection> Runner<P> {
     /// The last applied position (0 = nothing applied).
     pub fn checkpoint(&self) -> u64 {
         self.checkpoint
+    }
+
+    /// A watch of the checkpoint, updated after every commit (also while `follow` runs in
+    /// another task): wait on it to read your own writes.
+    pub fn watch_checkpoint(&self) -> watch::Receiver<u64> {
+        self.checkpoint_tx.subscribe()
     }
 
     pub fn projection(&self) -> &P {
@@ -199,6 +210,7 @@ impl<P: Projection> Runner<P> {
         self.tree.clear()?;
         self.projection.reset();
         self.checkpoint = 0;
+        self.checkpoint_tx.send_replace(0);
         Ok(())
     }
 
@@ -253,6 +265,7 @@ impl<P: Projection> Runner<P> {
         batch.insert(CHECKPOINT_KEY, &position.to_be_bytes());
         self.tree.apply_batch(batch)?;
         self.checkpoint = position;
+        self.checkpoint_tx.send_replace(position);
         Ok(())
     }
 }
