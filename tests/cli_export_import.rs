@@ -31,7 +31,13 @@ fn replay_rebuilds_and_verify_finds_no_difference() {
     let dir = tempfile::tempdir().unwrap();
     sample_data(dir.path());
     let out = stdout(&forgelink(dir.path(), &["replay"]));
-    assert!(out.starts_with("rebuilt the dashboard from 15 events (3 accounts)"), "{out}");
+    assert!(
+        out.starts_with("rebuilt the dashboard from 15 events (3 accounts)"),
+        "{out}"
+    );
     let out = stdout(&forgelink(dir.path(), &["replay", "--verify"]));
-    assert_eq!(out.trim(), "the dashboard matches a rebuild from the log (position 15)");
+    assert_eq!(
+        out.trim(),
+        "the dashboard matches a rebuild from the log (position 15)"
+    );
 }

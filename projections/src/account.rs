@@ -104,7 +104,10 @@ impl AccountRow {
         let mut v = serde_json::to_value(self).unwrap_or(serde_json::Value::Null);
         if let Some(map) = v.as_object_mut() {
             let next = self.next_action();
-            map.insert("next_action".into(), serde_json::to_value(next).unwrap_or_default());
+            map.insert(
+                "next_action".into(),
+                serde_json::to_value(next).unwrap_or_default(),
+            );
             map.insert(
                 "next_action_text".into(),
                 next.map(|n| n.text(self.provider)).into(),
@@ -125,7 +128,11 @@ impl AccountRow {
         }
         use AccountStatus as S;
         match &env.event {
-            Event::AccountNamed(_) => return Err(FoldError::NamedTwice { position: env.position }),
+            Event::AccountNamed(_) => {
+                return Err(FoldError::NamedTwice {
+                    position: env.position,
+                })
+            }
             Event::LinkStarted(_) => {
                 self.status = S::AwaitingApproval;
                 self.verifying = false;
@@ -176,7 +183,8 @@ impl AccountRow {
                 self.last_error = None;
             }
             Event::RepositoriesChanged(e) => {
-                self.repositories.retain(|r| !e.removed.iter().any(|x| x.id == r.id));
+                self.repositories
+                    .retain(|r| !e.removed.iter().any(|x| x.id == r.id));
                 for added in &e.added {
                     if !self.repositories.iter().any(|r| r.id == added.id) {
                         self.repositories.push(added.clone());
@@ -194,7 +202,11 @@ impl AccountRow {
                 });
             }
             Event::InstallationUnsuspended(_) => {
-                self.status = if self.linked_at.is_some() { S::Active } else { S::AwaitingDetails };
+                self.status = if self.linked_at.is_some() {
+                    S::Active
+                } else {
+                    S::AwaitingDetails
+                };
                 self.last_error = None;
             }
             Event::InstallationRemoved(_) => {

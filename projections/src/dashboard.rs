@@ -64,7 +64,9 @@ impl Dashboard {
         let mut idx = self.write();
         if let Event::AccountNamed(_) = env.event {
             if idx.accounts.contains_key(&id) {
-                return Err(fold(crate::FoldError::NamedTwice { position: env.position }));
+                return Err(fold(crate::FoldError::NamedTwice {
+                    position: env.position,
+                }));
             }
             let Some(row) = AccountRow::named(env) else {
                 return Ok(());
@@ -146,15 +148,16 @@ impl Projection for Dashboard {
         let mut idx = Index::default();
         for item in tree.scan_prefix([ACCOUNT_PREFIX]) {
             let (_, v) = item?;
-            let row: AccountRow =
-                serde_json::from_slice(&v).map_err(|e| ProjectionError::Corrupt(format!("account row: {e}")))?;
+            let row: AccountRow = serde_json::from_slice(&v)
+                .map_err(|e| ProjectionError::Corrupt(format!("account row: {e}")))?;
             idx.insert(row);
         }
         for item in tree.scan_prefix([PROJECT_PREFIX]) {
             let (k, v) = item?;
-            let id = Uuid::from_slice(&k[1..]).map_err(|e| ProjectionError::Corrupt(format!("project key: {e}")))?;
-            let link: ProjectLink =
-                serde_json::from_slice(&v).map_err(|e| ProjectionError::Corrupt(format!("project link: {e}")))?;
+            let id = Uuid::from_slice(&k[1..])
+                .map_err(|e| ProjectionError::Corrupt(format!("project key: {e}")))?;
+            let link: ProjectLink = serde_json::from_slice(&v)
+                .map_err(|e| ProjectionError::Corrupt(format!("project link: {e}")))?;
             idx.projects.insert(id, link);
         }
         *self.write() = idx;
@@ -203,20 +206,33 @@ impl Projection for Dashboard {
     fn differences(&self, rebuilt: &Self) -> Vec<Difference> {
         let (live, other) = (self.read(), rebuilt.read());
         let mut out = Vec::new();
-        let ids: std::collections::BTreeSet<Uuid> =
-            live.accounts.keys().chain(other.accounts.keys()).copied().collect();
+        let ids: std::collections::BTreeSet<Uuid> = live
+            .accounts
+            .keys()
+            .chain(other.accounts.keys())
+            .copied()
+            .collect();
         for id in ids {
             let (a, b) = (live.accounts.get(&id), other.accounts.get(&id));
-            let key = a.or(b).map_or_else(|| id.to_string(), |r| format!("{} ({id})", r.name));
+            let key = a
+                .or(b)
+                .map_or_else(|| id.to_string(), |r| format!("{} ({id})", r.name));
             // The stored fields only: derived ones (the next action) would repeat each difference.
             let stored = |r: &AccountRow| serde_json::to_value(r).unwrap_or_default();
             out.extend(diff_values(&key, a.map(stored), b.map(stored)));
         }
-        let ids: std::collections::BTreeSet<Uuid> =
-            live.projects.keys().chain(other.projects.keys()).copied().collect();
+        let ids: std::collections::BTreeSet<Uuid> = live
+            .projects
+            .keys()
+            .chain(other.projects.keys())
+            .copied()
+            .collect();
         for id in ids {
             let as_json = |l: &ProjectLink| serde_json::to_value(l).unwrap_or_default();
-            let (a, b) = (live.projects.get(&id).map(as_json), other.projects.get(&id).map(as_json));
+            let (a, b) = (
+                live.projects.get(&id).map(as_json),
+                other.projects.get(&id).map(as_json),
+            );
             out.extend(diff_values(&format!("project {id}"), a, b));
         }
         out
@@ -231,7 +247,11 @@ fn key(prefix: u8, id: Uuid) -> [u8; 17] {
 }
 
 /// Field-by-field differences of two JSON objects (or of one missing).
-fn diff_values(key: &str, live: Option<serde_json::Value>, rebuilt: Option<serde_json::Value>) -> Vec<Difference> {
+fn diff_values(
+    key: &str,
+    live: Option<serde_json::Value>,
+    rebuilt: Option<serde_json::Value>,
+) -> Vec<Difference> {
     let show = |v: Option<&serde_json::Value>| v.map_or_else(|| "(missing)".to_string(), |v| v.to_string());
     match (&live, &rebuilt) {
         (Some(serde_json::Value::Object(a)), Some(serde_json::Value::Object(b))) => {

@@ -83,7 +83,12 @@ impl FromStr for AsOf {
         if let Ok(dt) = DateTime::parse_from_rfc3339(t) {
             return Ok(AsOf::Time(dt.with_timezone(&Utc)));
         }
-        for fmt in ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M"] {
+        for fmt in [
+            "%Y-%m-%d %H:%M:%S%.f",
+            "%Y-%m-%dT%H:%M:%S%.f",
+            "%Y-%m-%d %H:%M",
+            "%Y-%m-%dT%H:%M",
+        ] {
             if let Ok(n) = NaiveDateTime::parse_from_str(t, fmt) {
                 return Ok(AsOf::Time(n.and_utc()));
             }
@@ -131,7 +136,9 @@ fn history_until(
         }
         let before = row.clone();
         match row.as_mut() {
-            Some(r) => r.apply(&env).map_err(|source| HistoryError::Fold { account, source })?,
+            Some(r) => r
+                .apply(&env)
+                .map_err(|source| HistoryError::Fold { account, source })?,
             None => row = AccountRow::named(&env),
         }
         let Some(after) = row.as_ref() else { continue };

@@ -60,7 +60,9 @@ impl Index {
         // The live holder of the name wins; otherwise the most recently active unlinked one.
         let mut best: Option<&AccountRow> = None;
         for (_, id) in self.order.range(range) {
-            let Some(row) = self.accounts.get(id) else { continue };
+            let Some(row) = self.accounts.get(id) else {
+                continue;
+            };
             if row.status != AccountStatus::Unlinked {
                 return Some(row);
             }

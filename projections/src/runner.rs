@@ -155,7 +155,11 @@ impl<P: Projection> Runner<P> {
         self.check_not_ahead(log)?;
         let start = self.checkpoint;
         while self.checkpoint < until {
-            let chunk = if start == 0 { self.options.rebuild_chunk } else { self.options.chunk };
+            let chunk = if start == 0 {
+                self.options.rebuild_chunk
+            } else {
+                self.options.chunk
+            };
             if self.step(log, until, chunk)? == 0 {
                 break;
             }
@@ -165,7 +169,11 @@ impl<P: Projection> Runner<P> {
     }
 
     /// Drops the state and replays the log from position 1, calling `progress(done, total)`.
-    pub fn rebuild(&mut self, log: &EventLog, progress: &mut dyn FnMut(u64, u64)) -> Result<u64, ProjectionError> {
+    pub fn rebuild(
+        &mut self,
+        log: &EventLog,
+        progress: &mut dyn FnMut(u64, u64),
+    ) -> Result<u64, ProjectionError> {
         self.wipe()?;
         let n = self.catch_up_to(log, log.head(), progress)?;
         self.tree.flush()?;

@@ -87,7 +87,10 @@ pub enum Scope {
     /// GitLab: the group, by full path.
     GitlabGroup { group_id: u64, full_path: Box<str> },
     /// Bitbucket Cloud: the workspace and project key.
-    BitbucketWorkspace { workspace: Box<str>, project_key: Box<str> },
+    BitbucketWorkspace {
+        workspace: Box<str>,
+        project_key: Box<str>,
+    },
 }
 
 impl fmt::Display for Scope {

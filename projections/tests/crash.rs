@@ -76,7 +76,9 @@ fn run_child(dir: &str, at: u64) -> ! {
         chunk: CHUNK,
         rebuild_chunk: CHUNK,
     };
-    let mut runner = Runner::open(&store, hang).expect("child opens the runner").with_options(options);
+    let mut runner = Runner::open(&store, hang)
+        .expect("child opens the runner")
+        .with_options(options);
     let result = runner.catch_up(&log);
     panic!("the child should have hung at position {at}, but catch_up returned {result:?}");
 }
@@ -151,11 +153,16 @@ fn a_kill_between_applying_and_checkpointing_applies_nothing_twice() {
         let reader = runner.projection().reader();
         let counts = reader.counts();
         assert_eq!(counts.total, 3 * ACCOUNTS_PER_PROVIDER);
-        assert_eq!(counts.by_status.get(&AccountStatus::Active), Some(&(3 * ACCOUNTS_PER_PROVIDER)));
+        assert_eq!(
+            counts.by_status.get(&AccountStatus::Active),
+            Some(&(3 * ACCOUNTS_PER_PROVIDER))
+        );
         for row in reader.list(AccountFilter::default()) {
             assert_eq!(row.projects, PROJECTS_PER_ACCOUNT, "{}", row.name);
         }
-        assert!(verify(&mut runner, &log, &mut |_, _| {}).unwrap().differences.is_empty());
+        assert!(verify(&mut runner, &log, &mut |_, _| {})
+            .unwrap()
+            .differences
+            .is_empty());
     }
 }
-

@@ -40,8 +40,16 @@ fn projects_using_an_account_and_pending_repository_access_are_counted() {
     assert_eq!(reader.project_link(p1).map(|l| l.account_id), Some(gh));
 
     rt.block_on(async {
-        append(&log, &StreamId::project(p2), RepoAutoAdded { installation_id: 42 }, "webhook:github").await;
-        let detached = ProjectDetached { reason: "moved".into() };
+        append(
+            &log,
+            &StreamId::project(p2),
+            RepoAutoAdded { installation_id: 42 },
+            "webhook:github",
+        )
+        .await;
+        let detached = ProjectDetached {
+            reason: "moved".into(),
+        };
         append(&log, &StreamId::project(p1), detached, "alice").await;
     });
     runner.catch_up(&log).unwrap();
@@ -60,14 +68,24 @@ fn list_filters_by_provider_and_status_ordered_by_name_and_counts_add_up() {
         active(&log, Provider::GitHub, "Alpha").await;
         active(&log, Provider::GitLab, "beta").await;
         let pending = Uuid::new_v4();
-        append(&log, &StreamId::account(pending), named(pending, Provider::GitLab, "gamma"), "bob").await;
+        append(
+            &log,
+            &StreamId::account(pending),
+            named(pending, Provider::GitLab, "gamma"),
+            "bob",
+        )
+        .await;
     });
     let store = ProjectionStore::temporary().unwrap();
     let mut runner = Runner::open(&store, Dashboard::new()).unwrap();
     runner.catch_up(&log).unwrap();
     let reader = runner.projection().reader();
-    let names = |f: AccountFilter| -> Vec<String> { reader.list(f).iter().map(|r| r.name.to_string()).collect() };
-    assert_eq!(names(AccountFilter::default()), ["Alpha", "beta", "gamma", "zeta"]);
+    let names =
+        |f: AccountFilter| -> Vec<String> { reader.list(f).iter().map(|r| r.name.to_string()).collect() };
+    assert_eq!(
+        names(AccountFilter::default()),
+        ["Alpha", "beta", "gamma", "zeta"]
+    );
     let gitlab = AccountFilter {
         provider: Some(Provider::GitLab),
         status: None,
@@ -109,7 +127,11 @@ fn a_renamed_account_is_found_by_its_new_name_and_a_released_name_by_its_new_hol
     let mut runner = Runner::open(&store, Dashboard::new()).unwrap();
     runner.catch_up(&log).unwrap();
     let reader = runner.projection().reader();
-    assert_eq!(reader.get_by_name("acme-old").map(|r| r.id), Some(new), "the live holder wins");
+    assert_eq!(
+        reader.get_by_name("acme-old").map(|r| r.id),
+        Some(new),
+        "the live holder wins"
+    );
     assert_eq!(reader.get_by_name("acme"), None);
     let old_row = reader.get_by_id(old).unwrap();
     assert_eq!(old_row.status, AccountStatus::Unlinked);
@@ -129,7 +151,11 @@ fn state_survives_a_restart_and_verify_catches_a_tampered_row() {
         let mut runner = Runner::open(&store, Dashboard::new()).unwrap();
         runner.catch_up(&log).unwrap();
         let verification = verify(&mut runner, &log, &mut |_, _| {}).unwrap();
-        assert!(verification.differences.is_empty(), "{:?}", verification.differences);
+        assert!(
+            verification.differences.is_empty(),
+            "{:?}",
+            verification.differences
+        );
     }
     {
         // Reopened: the same row, from the store alone.
@@ -153,11 +179,22 @@ fn state_survives_a_restart_and_verify_catches_a_tampered_row() {
     let store = ProjectionStore::open(&path).unwrap();
     let mut runner = Runner::open(&store, Dashboard::new()).unwrap();
     let verification = verify(&mut runner, &log, &mut |_, _| {}).unwrap();
-    assert_eq!(verification.differences.len(), 1, "{:?}", verification.differences);
+    assert_eq!(
+        verification.differences.len(),
+        1,
+        "{:?}",
+        verification.differences
+    );
     let d = &verification.differences[0];
-    assert_eq!((d.field.as_str(), d.live.as_str(), d.rebuilt.as_str()), ("status", "\"failed\"", "\"active\""));
+    assert_eq!(
+        (d.field.as_str(), d.live.as_str(), d.rebuilt.as_str()),
+        ("status", "\"failed\"", "\"active\"")
+    );
     runner.rebuild(&log, &mut |_, _| {}).unwrap();
-    assert!(verify(&mut runner, &log, &mut |_, _| {}).unwrap().differences.is_empty());
+    assert!(verify(&mut runner, &log, &mut |_, _| {})
+        .unwrap()
+        .differences
+        .is_empty());
 }
 
 #[test]

@@ -19,7 +19,10 @@ fn expected_steps(provider: Provider) -> Vec<(AccountStatus, Option<String>)> {
     let mut v = vec![
         (Pending, Some("start linking".to_string())),
         (AwaitingApproval, Some(approve)),
-        (AwaitingApproval, Some("none: forgelink is verifying the approval".into())),
+        (
+            AwaitingApproval,
+            Some("none: forgelink is verifying the approval".into()),
+        ),
     ];
     match provider {
         Provider::GitHub => v.push((AwaitingDetails, Some("save details".into()))),
@@ -54,7 +57,9 @@ fn each_providers_flow_shows_status_and_next_action_after_every_step() {
             let what = event.event_type();
             rt.block_on(append(&log, &StreamId::account(id), event, actor));
             runner.catch_up(&log).unwrap();
-            let row = reader.get_by_name(&name.to_uppercase()).expect("found by name, any case");
+            let row = reader
+                .get_by_name(&name.to_uppercase())
+                .expect("found by name, any case");
             assert_eq!(row.status, status, "{provider} after {what}");
             assert_eq!(next_text(&row), next, "{provider} after {what}");
         }
@@ -101,17 +106,28 @@ fn history_lists_every_seed_step_in_order_with_time_and_actor_and_as_of_shows_th
         assert_eq!(got_positions, positions);
         for h in &history {
             let stamp = h.recorded_at.format("%Y-%m-%d %H:%M:%S").to_string();
-            assert!(h.sentence.starts_with(&format!("{stamp} {} ", h.actor)), "{}", h.sentence);
+            assert!(
+                h.sentence.starts_with(&format!("{stamp} {} ", h.actor)),
+                "{}",
+                h.sentence
+            );
         }
-        let want = format!("alice started linking {} account acme-infra", provider.display_name());
+        let want = format!(
+            "alice started linking {} account acme-infra",
+            provider.display_name()
+        );
         assert!(history[1].sentence.contains(&want), "{}", history[1].sentence);
 
         // The middle: right after the approval was verified.
         let mid = 3;
-        let at_time = state_as_of(&log, id, AsOf::Time(history[mid].recorded_at)).unwrap().unwrap();
+        let at_time = state_as_of(&log, id, AsOf::Time(history[mid].recorded_at))
+            .unwrap()
+            .unwrap();
         assert_eq!(at_time.status, AccountStatus::AwaitingDetails, "{provider}");
         assert_eq!(at_time.version, mid as u64 + 1);
-        let at_pos = state_as_of(&log, id, AsOf::Position(history[1].position)).unwrap().unwrap();
+        let at_pos = state_as_of(&log, id, AsOf::Position(history[1].position))
+            .unwrap()
+            .unwrap();
         assert_eq!(at_pos.status, AccountStatus::AwaitingApproval);
         let (upto, _) = history_as_of(&log, id, AsOf::Position(history[1].position)).unwrap();
         assert_eq!(upto.len(), 2);

@@ -38,7 +38,13 @@ fn options(provider: Provider, stage: Stage, name: &str, renames: usize) -> Vec<
         Stage::Named | Stage::Dead => vec![(link_started(), Stage::Started)],
         Stage::Started => vec![
             (authorization_received(provider), Stage::Received),
-            (LinkExpired { attempt_id: Uuid::nil() }.into(), Stage::Dead),
+            (
+                LinkExpired {
+                    attempt_id: Uuid::nil(),
+                }
+                .into(),
+                Stage::Dead,
+            ),
             (failed().into(), Stage::Dead),
         ],
         Stage::Received => vec![
@@ -81,7 +87,13 @@ fn options(provider: Provider, stage: Stage, name: &str, renames: usize) -> Vec<
                 ),
             ];
             if github {
-                v.push((InstallationSuspended { by: Some("octocat".into()) }.into(), Stage::Suspended));
+                v.push((
+                    InstallationSuspended {
+                        by: Some("octocat".into()),
+                    }
+                    .into(),
+                    Stage::Suspended,
+                ));
                 v.push((InstallationRemoved {}.into(), Stage::Dead));
             } else {
                 v.push((
@@ -92,7 +104,13 @@ fn options(provider: Provider, stage: Stage, name: &str, renames: usize) -> Vec<
                     .into(),
                     Stage::Active,
                 ));
-                v.push((CredentialsRevoked { reason: "invalid_grant".into() }.into(), Stage::Dead));
+                v.push((
+                    CredentialsRevoked {
+                        reason: "invalid_grant".into(),
+                    }
+                    .into(),
+                    Stage::Dead,
+                ));
             }
             v
         }
@@ -127,7 +145,11 @@ fn account_events(index: usize, provider: Provider, choices: &[u8]) -> (Uuid, Ve
 }
 
 fn provider() -> impl Strategy<Value = Provider> {
-    prop_oneof![Just(Provider::GitHub), Just(Provider::GitLab), Just(Provider::Bitbucket)]
+    prop_oneof![
+        Just(Provider::GitHub),
+        Just(Provider::GitLab),
+        Just(Provider::Bitbucket)
+    ]
 }
 
 type Plan = (Vec<(Provider, Vec<u8>)>, Vec<u8>);
@@ -140,7 +162,11 @@ fn plan() -> impl Strategy<Value = Plan> {
 }
 
 /// Appends every account's events, interleaving the streams as `interleave` says.
-async fn append_interleaved(log: &EventLog, mut streams: Vec<(Uuid, std::collections::VecDeque<Event>)>, interleave: &[u8]) {
+async fn append_interleaved(
+    log: &EventLog,
+    mut streams: Vec<(Uuid, std::collections::VecDeque<Event>)>,
+    interleave: &[u8],
+) {
     let mut picks = interleave.iter().copied().chain(std::iter::repeat(0));
     loop {
         streams.retain(|(_, evs)| !evs.is_empty());

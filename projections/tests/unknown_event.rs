@@ -53,7 +53,11 @@ fn an_unknown_event_type_stops_the_projection_naming_position_and_type() {
         log.head()
     };
     let unknown_at = before + 1;
-    write_raw(dir.path(), unknown_at, &future_record(unknown_at, &StreamId::account(id).to_string()));
+    write_raw(
+        dir.path(),
+        unknown_at,
+        &future_record(unknown_at, &StreamId::account(id).to_string()),
+    );
     let log = open_log(dir.path());
     let after = rt.block_on(append_steps(&log, id, vec![(link_started(), "alice")]));
     assert_eq!(after, vec![unknown_at + 1]);
@@ -70,10 +74,20 @@ fn an_unknown_event_type_stops_the_projection_naming_position_and_type() {
             other => panic!("attempt {attempt}: wrong error {other}"),
         }
         let text = err.to_string();
-        assert!(text.contains(&format!("position {unknown_at}")) && text.contains("FutureEvent"), "{text}");
-        assert_eq!(runner.checkpoint(), before, "everything before it applied, nothing after");
+        assert!(
+            text.contains(&format!("position {unknown_at}")) && text.contains("FutureEvent"),
+            "{text}"
+        );
+        assert_eq!(
+            runner.checkpoint(),
+            before,
+            "everything before it applied, nothing after"
+        );
     }
     let row = runner.projection().reader().get_by_id(id).unwrap();
-    assert_eq!(row.status, AccountStatus::Active, "the event after the unknown one was not applied");
+    assert_eq!(
+        row.status,
+        AccountStatus::Active,
+        "the event after the unknown one was not applied"
+    );
 }
-

@@ -37,16 +37,36 @@ pub fn describe(row: &AccountRow) -> String {
         ("provider", row.provider.display_name().to_string()),
         ("status", row.status.to_string()),
         ("scope", or_dash(row.scope.as_ref().map(ToString::to_string))),
-        ("installation", or_dash(row.installation_id.map(|i| i.to_string()))),
-        ("repository selection", or_dash(row.repository_selection.as_deref().map(Into::into))),
-        ("repositories", format!("{} {}", repos.len(), repos.join(", ")).trim_end().to_string()),
+        (
+            "installation",
+            or_dash(row.installation_id.map(|i| i.to_string())),
+        ),
+        (
+            "repository selection",
+            or_dash(row.repository_selection.as_deref().map(Into::into)),
+        ),
+        (
+            "repositories",
+            format!("{} {}", repos.len(), repos.join(", "))
+                .trim_end()
+                .to_string(),
+        ),
         ("projects", row.projects.to_string()),
         ("repos awaiting access", row.repos_awaiting_access.to_string()),
         ("blueprints", row.blueprints.to_string()),
-        ("linked", or_dash(row.linked_at.map(|t| format!("{} by {}", time(t), row.linked_by.as_deref().unwrap_or("?"))))),
+        (
+            "linked",
+            or_dash(
+                row.linked_at
+                    .map(|t| format!("{} by {}", time(t), row.linked_by.as_deref().unwrap_or("?"))),
+            ),
+        ),
         ("last activity", time(row.last_activity)),
         ("last error", or_dash(row.last_error.as_deref().map(Into::into))),
-        ("next action", or_dash(row.next_action().map(|n| n.text(row.provider)))),
+        (
+            "next action",
+            or_dash(row.next_action().map(|n| n.text(row.provider))),
+        ),
     ];
     lines.iter().map(|(k, v)| format!("{k:<22} {v}\n")).collect()
 }

@@ -68,6 +68,7 @@ fn cells(row: &AccountRow) -> Vec<String> {
         row.repositories.len().to_string(),
         row.projects.to_string(),
         row.last_activity.format("%Y-%m-%d %H:%M:%S").to_string(),
-        row.next_action().map_or_else(|| "-".into(), |n| n.text(row.provider)),
+        row.next_action()
+            .map_or_else(|| "-".into(), |n| n.text(row.provider)),
     ]
 }

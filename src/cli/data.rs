@@ -12,7 +12,9 @@ pub enum CliError {
     Log(#[from] LogError),
     #[error(transparent)]
     Projection(#[from] ProjectionError),
-    #[error("no forgelink data in {0}; pass --data-dir DIR (or import an export with `forgelink import FILE`)")]
+    #[error(
+        "no forgelink data in {0}; pass --data-dir DIR (or import an export with `forgelink import FILE`)"
+    )]
     NoData(PathBuf),
     #[error("no account named `{0}`; `forgelink accounts` lists them")]
     NoSuchAccount(String),

@@ -20,7 +20,13 @@ use std::process::ExitCode;
 #[command(name = "forgelink", version, about)]
 pub struct Cli {
     /// The data folder: the event log is in DIR/log, the projections in DIR/projections.
-    #[arg(long, global = true, value_name = "DIR", env = "FORGELINK_DATA_DIR", default_value = "./forgelink-data")]
+    #[arg(
+        long,
+        global = true,
+        value_name = "DIR",
+        env = "FORGELINK_DATA_DIR",
+        default_value = "./forgelink-data"
+    )]
     pub data_dir: PathBuf,
 
     #[command(subcommand)]

@@ -36,7 +36,10 @@ pub fn run(dir: &DataDir, args: Args) -> Result<(), CliError> {
     let result = verify(&mut live, &log, &mut |done, _| bar.set_position(done))?;
     bar.finish_and_clear();
     if result.differences.is_empty() {
-        println!("the dashboard matches a rebuild from the log (position {})", result.position);
+        println!(
+            "the dashboard matches a rebuild from the log (position {})",
+            result.position
+        );
         return Ok(());
     }
     for d in &result.differences {
@@ -67,7 +70,10 @@ pub fn progress_bar(total: u64) -> ProgressBar {
     }
     if total == u64::MAX {
         let bar = ProgressBar::new_spinner();
-        bar.set_style(ProgressStyle::with_template("{spinner} {pos} events {per_sec}").unwrap_or_else(|_| ProgressStyle::default_spinner()));
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} {pos} events {per_sec}")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        );
         return bar;
     }
     let bar = ProgressBar::new(total);

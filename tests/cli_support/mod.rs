@@ -43,9 +43,15 @@ pub fn open_log(dir: &Path) -> EventLog {
 }
 
 async fn append(log: &EventLog, id: Uuid, event: impl Into<Event>, actor: &str) {
-    log.append(&StreamId::account(id), ExpectedVersion::Any, vec![event.into()], Uuid::new_v4(), Metadata::new(actor))
-        .await
-        .expect("append");
+    log.append(
+        &StreamId::account(id),
+        ExpectedVersion::Any,
+        vec![event.into()],
+        Uuid::new_v4(),
+        Metadata::new(actor),
+    )
+    .await
+    .expect("append");
 }
 
 /// The seed's steps for `provider` up to `steps` of them (6 = all, for GitLab/Bitbucket).
@@ -72,7 +78,15 @@ pub async fn account(log: &EventLog, provider: Provider, name: &str, steps: usiz
         }
     };
     let mut all: Vec<(Event, &str)> = vec![
-        (AccountNamed { account_id: id, provider, unique_name: name.into() }.into(), "alice"),
+        (
+            AccountNamed {
+                account_id: id,
+                provider,
+                unique_name: name.into(),
+            }
+            .into(),
+            "alice",
+        ),
         (
             LinkStarted {
                 attempt_id: Uuid::new_v4(),
@@ -93,13 +107,31 @@ pub async fn account(log: &EventLog, provider: Provider, name: &str, steps: usiz
             .into(),
             "alice",
         ),
-        (InstallApproved { attempt_id: Uuid::new_v4(), grant }.into(), "saga"),
+        (
+            InstallApproved {
+                attempt_id: Uuid::new_v4(),
+                grant,
+            }
+            .into(),
+            "saga",
+        ),
     ];
     match provider {
         Provider::GitHub => {}
-        Provider::GitLab => all.push((GroupSelected { group_id: 7, full_path: "acme/infra".into() }.into(), "alice")),
+        Provider::GitLab => all.push((
+            GroupSelected {
+                group_id: 7,
+                full_path: "acme/infra".into(),
+            }
+            .into(),
+            "alice",
+        )),
         Provider::Bitbucket => all.push((
-            WorkspaceSelected { workspace: "acme".into(), project_key: "INFRA".into() }.into(),
+            WorkspaceSelected {
+                workspace: "acme".into(),
+                project_key: "INFRA".into(),
+            }
+            .into(),
             "alice",
         )),
     }
@@ -114,7 +146,10 @@ pub async fn account(log: &EventLog, provider: Provider, name: &str, steps: usiz
 /// acme-bb (Bitbucket, active).
 pub fn sample_data(dir: &Path) {
     let _one_at_a_time = serial();
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let log = open_log(dir);
     rt.block_on(async {
         account(&log, Provider::GitHub, "acme-gh", 99).await;

@@ -25,10 +25,16 @@ pub fn open_log(dir: &Path) -> EventLog {
 
 /// Appends one event to a stream, whatever its version, as `actor`.
 pub async fn append(log: &EventLog, stream: &StreamId, event: impl Into<Event>, actor: &str) -> u64 {
-    log.append(stream, ExpectedVersion::Any, vec![event.into()], Uuid::new_v4(), Metadata::new(actor))
-        .await
-        .expect("append")
-        .last_position
+    log.append(
+        stream,
+        ExpectedVersion::Any,
+        vec![event.into()],
+        Uuid::new_v4(),
+        Metadata::new(actor),
+    )
+    .await
+    .expect("append")
+    .last_position
 }
 
 pub fn repo(n: u32) -> RepoRef {
