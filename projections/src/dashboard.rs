@@ -81,7 +81,7 @@ impl Dashboard {
                 }));
             };
             let old_name = row.name.clone();
-            row.apply(env).map_err(fold)?;
+            Arc::make_mut(row).apply(env).map_err(fold)?;
             if row.name != old_name {
                 let new_name = row.name.clone();
                 idx.rename(id, &old_name, &new_name);
@@ -105,7 +105,7 @@ impl Dashboard {
                         link.access_pending = true;
                         touched = Some(link.account_id);
                         if let Some(row) = idx.accounts.get_mut(&link.account_id) {
-                            row.repos_awaiting_access += 1;
+                            Arc::make_mut(row).repos_awaiting_access += 1;
                         }
                     }
                 }
@@ -116,13 +116,13 @@ impl Dashboard {
                     let mut row = idx.accounts.get_mut(&link.account_id);
                     if link.access_pending {
                         link.access_pending = false;
-                        if let Some(r) = row.as_deref_mut() {
+                        if let Some(r) = row.as_mut().map(|r| Arc::make_mut(r)) {
                             r.repos_awaiting_access = r.repos_awaiting_access.saturating_sub(1);
                         }
                     }
                     if matches!(event, Event::ProjectDetached(_)) && link.attached {
                         link.attached = false;
-                        if let Some(r) = row.as_deref_mut() {
+                        if let Some(r) = row.as_mut().map(|r| Arc::make_mut(r)) {
                             r.projects = r.projects.saturating_sub(1);
                         }
                     }
@@ -190,7 +190,7 @@ impl Projection for Dashboard {
         let idx = self.shared.read().unwrap_or_else(|e| e.into_inner());
         for id in self.dirty_accounts.drain() {
             if let Some(row) = idx.accounts.get(&id) {
-                let bytes = serde_json::to_vec(row).map_err(|e| ProjectionError::Storage(e.to_string()))?;
+                let bytes = serde_json::to_vec(&**row).map_err(|e| ProjectionError::Storage(e.to_string()))?;
                 batch.insert(&key(ACCOUNT_PREFIX, id)[..], bytes);
             }
         }
@@ -218,7 +218,7 @@ impl Projection for Dashboard {
                 .or(b)
                 .map_or_else(|| id.to_string(), |r| format!("{} ({id})", r.name));
             // The stored fields only: derived ones (the next action) would repeat each difference.
-            let stored = |r: &AccountRow| serde_json::to_value(r).unwrap_or_default();
+            let stored = |r: &Arc<AccountRow>| serde_json::to_value(&**r).unwrap_or_default();
             out.extend(diff_values(&key, a.map(stored), b.map(stored)));
         }
         let ids: std::collections::BTreeSet<Uuid> = live

@@ -14,7 +14,9 @@ use uuid::Uuid;
 /// Everything the dashboard knows, in memory.
 #[derive(Default)]
 pub(crate) struct Index {
-    pub accounts: HashMap<Uuid, AccountRow>,
+    /// Rows are shared (`Arc`) so a list hands out pointers, not deep copies; the runner
+    /// copies a row on write only while a reader still holds it.
+    pub accounts: HashMap<Uuid, Arc<AccountRow>>,
     /// (lowercase name, id): the list order, and the name lookup. Unlinked accounts keep their
     /// entry, so a released name can appear twice (once live, once unlinked).
     pub order: BTreeSet<(Box<str>, Uuid)>,
@@ -24,7 +26,7 @@ pub(crate) struct Index {
 impl Index {
     pub fn insert(&mut self, row: AccountRow) {
         self.order.insert((row.name.to_lowercase().into(), row.id));
-        self.accounts.insert(row.id, row);
+        self.accounts.insert(row.id, Arc::new(row));
     }
 
     pub fn rename(&mut self, id: Uuid, old: &str, new: &str) {
@@ -46,19 +48,19 @@ impl Index {
             },
         );
         if let Some(row) = self.accounts.get_mut(&account) {
-            row.projects += 1;
+            Arc::make_mut(row).projects += 1;
         }
         Some(account)
     }
 
-    fn by_name(&self, name: &str) -> Option<&AccountRow> {
+    fn by_name(&self, name: &str) -> Option<&Arc<AccountRow>> {
         let lower: Box<str> = name.to_lowercase().into();
         let range = (
             Bound::Included((lower.clone(), Uuid::nil())),
             Bound::Included((lower, Uuid::max())),
         );
         // The live holder of the name wins; otherwise the most recently active unlinked one.
-        let mut best: Option<&AccountRow> = None;
+        let mut best: Option<&Arc<AccountRow>> = None;
         for (_, id) in self.order.range(range) {
             let Some(row) = self.accounts.get(id) else {
                 continue;
@@ -112,7 +114,7 @@ impl DashboardReader {
     }
 
     /// The accounts `filter` lets through, ordered by name (case-insensitive).
-    pub fn list(&self, filter: AccountFilter) -> Vec<AccountRow> {
+    pub fn list(&self, filter: AccountFilter) -> Vec<Arc<AccountRow>> {
         let idx = self.read();
         idx.order
             .iter()
@@ -122,13 +124,13 @@ impl DashboardReader {
             .collect()
     }
 
-    pub fn get_by_id(&self, id: Uuid) -> Option<AccountRow> {
+    pub fn get_by_id(&self, id: Uuid) -> Option<Arc<AccountRow>> {
         self.read().accounts.get(&id).cloned()
     }
 
     /// The account holding `name` (case-insensitive); when no live account holds it, the most
     /// recently active unlinked account that had it.
-    pub fn get_by_name(&self, name: &str) -> Option<AccountRow> {
+    pub fn get_by_name(&self, name: &str) -> Option<Arc<AccountRow>> {
         self.read().by_name(name).cloned()
     }
 

@@ -236,7 +236,7 @@ proptest! {
         for id in ids {
             let stream = log.read_stream(&StreamId::account(id), 1).unwrap();
             let folded = AccountRow::fold(&stream).unwrap();
-            prop_assert_eq!(folded.as_ref(), live.iter().find(|r| r.id == id));
+            prop_assert_eq!(folded.as_ref(), live.iter().find(|r| r.id == id).map(|r| &**r));
         }
     }
 }

@@ -27,7 +27,7 @@ pub fn run(dir: &DataDir, args: Args) -> Result<(), CliError> {
     };
     let rows = reader.list(filter);
     if args.json {
-        let json: Vec<serde_json::Value> = rows.iter().map(AccountRow::to_json).collect();
+        let json: Vec<serde_json::Value> = rows.iter().map(|r| r.to_json()).collect();
         return print_json(&json);
     }
     if rows.is_empty() {
@@ -44,7 +44,7 @@ pub fn run(dir: &DataDir, args: Args) -> Result<(), CliError> {
         "LAST ACTIVITY",
         "NEXT ACTION",
     ];
-    let cells: Vec<Vec<String>> = rows.iter().map(cells).collect();
+    let cells: Vec<Vec<String>> = rows.iter().map(|r| cells(r)).collect();
     print!("{}", table::render(&header, &cells));
     let mut by_status: Vec<(AccountStatus, usize)> = Vec::new();
     for row in &rows {
