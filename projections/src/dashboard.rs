@@ -190,7 +190,8 @@ impl Projection for Dashboard {
         let idx = self.shared.read().unwrap_or_else(|e| e.into_inner());
         for id in self.dirty_accounts.drain() {
             if let Some(row) = idx.accounts.get(&id) {
-                let bytes = serde_json::to_vec(&**row).map_err(|e| ProjectionError::Storage(e.to_string()))?;
+                let bytes =
+                    serde_json::to_vec(&**row).map_err(|e| ProjectionError::Storage(e.to_string()))?;
                 batch.insert(&key(ACCOUNT_PREFIX, id)[..], bytes);
             }
         }

@@ -68,8 +68,9 @@ impl Index {
             if row.status != AccountStatus::Unlinked {
                 return Some(row);
             }
-            if best.map_or(true, |b| row.last_activity > b.last_activity) {
-                best = Some(row);
+            match best {
+                Some(b) if b.last_activity >= row.last_activity => {}
+                _ => best = Some(row),
             }
         }
         best
@@ -85,7 +86,8 @@ pub struct AccountFilter {
 
 impl AccountFilter {
     pub fn matches(&self, row: &AccountRow) -> bool {
-        self.provider.map_or(true, |p| p == row.provider) && self.status.map_or(true, |s| s == row.status)
+        self.provider.unwrap_or(row.provider) == row.provider
+            && self.status.unwrap_or(row.status) == row.status
     }
 }
 
