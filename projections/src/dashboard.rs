@@ -80,9 +80,10 @@ impl Dashboard {
                     got: env.stream_version,
                 }));
             };
-            let old_name = row.name.clone();
+            // Only a rename moves the row in the name order; no copy of the name otherwise.
+            let old_name = matches!(env.event, Event::AccountRenamed(_)).then(|| row.name.clone());
             Arc::make_mut(row).apply(env).map_err(fold)?;
-            if row.name != old_name {
+            if let Some(old_name) = old_name {
                 let new_name = row.name.clone();
                 idx.rename(id, &old_name, &new_name);
             }

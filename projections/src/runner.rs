@@ -13,6 +13,9 @@ use tokio::sync::watch;
 /// with `0xFF`.
 const CHECKPOINT_KEY: &[u8] = b"\xffcheckpoint";
 
+/// How often (in events applied) a long chunk reports progress.
+const PROGRESS_EVERY: usize = 10_000;
+
 /// A read model built only from the log.
 ///
 /// The runner calls `apply` for each envelope in position order, then `stage` once a chunk, and
@@ -60,7 +63,8 @@ impl fmt::Display for Difference {
 pub struct RunnerOptions {
     /// While catching up and following.
     pub chunk: usize,
-    /// While rebuilding (bigger: nobody waits for each chunk).
+    /// While rebuilding from position 1 (much bigger: nobody waits for a chunk, and every
+    /// commit rewrites each account the chunk touched; a crash mid-way starts over).
     pub rebuild_chunk: usize,
 }
 
@@ -68,7 +72,7 @@ impl Default for RunnerOptions {
     fn default() -> Self {
         RunnerOptions {
             chunk: 1_000,
-            rebuild_chunk: 20_000,
+            rebuild_chunk: 1_000_000,
         }
     }
 }
@@ -160,7 +164,7 @@ impl<P: Projection> Runner<P> {
             } else {
                 self.options.chunk
             };
-            if self.step(log, until, chunk)? == 0 {
+            if self.step(log, until, chunk, progress)? == 0 {
                 break;
             }
             progress(self.checkpoint, until);
@@ -188,7 +192,7 @@ impl<P: Projection> Runner<P> {
         loop {
             let until = *head.borrow_and_update();
             while self.checkpoint < until {
-                if self.step(log, until, self.options.chunk)? == 0 {
+                if self.step(log, until, self.options.chunk, &mut |_, _| {})? == 0 {
                     break;
                 }
                 // A long backlog must not starve the other tasks on this executor.
@@ -224,7 +228,13 @@ impl<P: Projection> Runner<P> {
 
     /// Applies at most `chunk` events after the checkpoint (up to `until`) and commits them with
     /// the new checkpoint in one batch. On a bad event, commits what came before it and fails.
-    fn step(&mut self, log: &EventLog, until: u64, chunk: usize) -> Result<usize, ProjectionError> {
+    fn step(
+        &mut self,
+        log: &EventLog,
+        until: u64,
+        chunk: usize,
+        progress: &mut dyn FnMut(u64, u64),
+    ) -> Result<usize, ProjectionError> {
         let projection = self.projection.name();
         let mut next = self.checkpoint + 1;
         let mut applied = 0;
@@ -254,6 +264,9 @@ impl<P: Projection> Runner<P> {
             }
             next += 1;
             applied += 1;
+            if applied % PROGRESS_EVERY == 0 {
+                progress(next - 1, until);
+            }
             if applied >= chunk {
                 break;
             }
