@@ -1,0 +1,280 @@
+//! The dashboard projection (the seed's Account Management page): one [`AccountRow`] per
+//! account, plus which projects use which account.
+//!
+//! Design: the sled tree is the durable, checkpointed copy (one JSON value per account and per
+//! project, written once per chunk for whatever the chunk changed); queries are served from an
+//! in-memory index behind an `RwLock` (id -> row, and an ordered set of lowercase names), so a
+//! lookup never touches the disk and a list walks names already in order.
+
+use crate::account::AccountRow;
+use crate::queries::Index;
+use crate::runner::{Difference, Projection};
+use crate::ProjectionError;
+use forgelink_events::{Envelope, Event};
+use serde::{Deserialize, Serialize};
+use std::collections::HashSet;
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use uuid::Uuid;
+
+pub use crate::queries::{AccountFilter, Counts, DashboardReader};
+
+const ACCOUNT_PREFIX: u8 = b'a';
+const PROJECT_PREFIX: u8 = b'p';
+
+/// Which account a platform project uses, and whether its repository still awaits access.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProjectLink {
+    pub account_id: Uuid,
+    pub attached: bool,
+    pub access_pending: bool,
+}
+
+/// The dashboard projection. Run it with a [`crate::Runner`]; query it through
+/// [`Dashboard::reader`], which stays valid (and live) while the runner follows the log.
+#[derive(Default)]
+pub struct Dashboard {
+    shared: Arc<RwLock<Index>>,
+    dirty_accounts: HashSet<Uuid>,
+    dirty_projects: HashSet<Uuid>,
+}
+
+impl Dashboard {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A cheap, cloneable handle for queries.
+    pub fn reader(&self) -> DashboardReader {
+        DashboardReader::new(self.shared.clone())
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, Index> {
+        self.shared.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn read(&self) -> RwLockReadGuard<'_, Index> {
+        self.shared.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn apply_account(&mut self, id: Uuid, env: &Envelope) -> Result<(), ProjectionError> {
+        let fold = |source| ProjectionError::Fold {
+            projection: "dashboard",
+            source,
+        };
+        let mut idx = self.write();
+        if let Event::AccountNamed(_) = env.event {
+            if idx.accounts.contains_key(&id) {
+                return Err(fold(crate::FoldError::NamedTwice {
+                    position: env.position,
+                }));
+            }
+            let Some(row) = AccountRow::named(env) else {
+                return Ok(());
+            };
+            idx.insert(row);
+        } else {
+            let Some(row) = idx.accounts.get_mut(&id) else {
+                return Err(fold(crate::FoldError::OutOfOrder {
+                    position: env.position,
+                    have: 0,
+                    got: env.stream_version,
+                }));
+            };
+            // Only a rename moves the row in the name order; no copy of the name otherwise.
+            let old_name = matches!(env.event, Event::AccountRenamed(_)).then(|| row.name.clone());
+            Arc::make_mut(row).apply(env).map_err(fold)?;
+            if let Some(old_name) = old_name {
+                let new_name = row.name.clone();
+                idx.rename(id, &old_name, &new_name);
+            }
+        }
+        drop(idx);
+        self.dirty_accounts.insert(id);
+        Ok(())
+    }
+
+    fn apply_project(&mut self, project_id: Uuid, event: &Event) {
+        let mut idx = self.shared.write().unwrap_or_else(|e| e.into_inner());
+        let idx = &mut *idx;
+        let mut touched = None;
+        match event {
+            Event::ProjectCreated(e) => touched = idx.attach(project_id, e.account_id),
+            Event::ProjectImported(e) => touched = idx.attach(project_id, e.account_id),
+            Event::RepoAccessPending(_) => {
+                if let Some(link) = idx.projects.get_mut(&project_id) {
+                    if link.attached && !link.access_pending {
+                        link.access_pending = true;
+                        touched = Some(link.account_id);
+                        if let Some(row) = idx.accounts.get_mut(&link.account_id) {
+                            Arc::make_mut(row).repos_awaiting_access += 1;
+                        }
+                    }
+                }
+            }
+            Event::RepoAutoAdded(_) | Event::RepoDeleted(_) | Event::ProjectDetached(_) => {
+                if let Some(link) = idx.projects.get_mut(&project_id) {
+                    touched = Some(link.account_id);
+                    let mut row = idx.accounts.get_mut(&link.account_id);
+                    if link.access_pending {
+                        link.access_pending = false;
+                        if let Some(r) = row.as_mut().map(|r| Arc::make_mut(r)) {
+                            r.repos_awaiting_access = r.repos_awaiting_access.saturating_sub(1);
+                        }
+                    }
+                    if matches!(event, Event::ProjectDetached(_)) && link.attached {
+                        link.attached = false;
+                        if let Some(r) = row.as_mut().map(|r| Arc::make_mut(r)) {
+                            r.projects = r.projects.saturating_sub(1);
+                        }
+                    }
+                }
+            }
+            _ => return,
+        }
+        if let Some(account) = touched {
+            self.dirty_projects.insert(project_id);
+            if idx.accounts.contains_key(&account) {
+                self.dirty_accounts.insert(account);
+            }
+        }
+    }
+}
+
+impl Projection for Dashboard {
+    fn name(&self) -> &'static str {
+        "dashboard"
+    }
+
+    fn load(&mut self, tree: &sled::Tree) -> Result<(), ProjectionError> {
+        let mut idx = Index::default();
+        for item in tree.scan_prefix([ACCOUNT_PREFIX]) {
+            let (_, v) = item?;
+            let row: AccountRow = serde_json::from_slice(&v)
+                .map_err(|e| ProjectionError::Corrupt(format!("account row: {e}")))?;
+            idx.insert(row);
+        }
+        for item in tree.scan_prefix([PROJECT_PREFIX]) {
+            let (k, v) = item?;
+            let id = Uuid::from_slice(&k[1..])
+                .map_err(|e| ProjectionError::Corrupt(format!("project key: {e}")))?;
+            let link: ProjectLink = serde_json::from_slice(&v)
+                .map_err(|e| ProjectionError::Corrupt(format!("project link: {e}")))?;
+            idx.projects.insert(id, link);
+        }
+        *self.write() = idx;
+        self.dirty_accounts.clear();
+        self.dirty_projects.clear();
+        Ok(())
+    }
+
+    fn reset(&mut self) {
+        *self.write() = Index::default();
+        self.dirty_accounts.clear();
+        self.dirty_projects.clear();
+    }
+
+    fn apply(&mut self, env: &Envelope) -> Result<(), ProjectionError> {
+        let Some(id) = env.stream_id.entity_id() else {
+            return Ok(());
+        };
+        if env.stream_id.is_account() {
+            self.apply_account(id, env)
+        } else {
+            if env.stream_id.is_project() {
+                self.apply_project(id, &env.event);
+            }
+            Ok(())
+        }
+    }
+
+    fn stage(&mut self, batch: &mut sled::Batch) -> Result<(), ProjectionError> {
+        let idx = self.shared.read().unwrap_or_else(|e| e.into_inner());
+        for id in self.dirty_accounts.drain() {
+            if let Some(row) = idx.accounts.get(&id) {
+                let bytes =
+                    serde_json::to_vec(&**row).map_err(|e| ProjectionError::Storage(e.to_string()))?;
+                batch.insert(&key(ACCOUNT_PREFIX, id)[..], bytes);
+            }
+        }
+        for id in self.dirty_projects.drain() {
+            if let Some(link) = idx.projects.get(&id) {
+                let bytes = serde_json::to_vec(link).map_err(|e| ProjectionError::Storage(e.to_string()))?;
+                batch.insert(&key(PROJECT_PREFIX, id)[..], bytes);
+            }
+        }
+        Ok(())
+    }
+
+    fn differences(&self, rebuilt: &Self) -> Vec<Difference> {
+        let (live, other) = (self.read(), rebuilt.read());
+        let mut out = Vec::new();
+        let ids: std::collections::BTreeSet<Uuid> = live
+            .accounts
+            .keys()
+            .chain(other.accounts.keys())
+            .copied()
+            .collect();
+        for id in ids {
+            let (a, b) = (live.accounts.get(&id), other.accounts.get(&id));
+            let key = a
+                .or(b)
+                .map_or_else(|| id.to_string(), |r| format!("{} ({id})", r.name));
+            // The stored fields only: derived ones (the next action) would repeat each difference.
+            let stored = |r: &Arc<AccountRow>| serde_json::to_value(&**r).unwrap_or_default();
+            out.extend(diff_values(&key, a.map(stored), b.map(stored)));
+        }
+        let ids: std::collections::BTreeSet<Uuid> = live
+            .projects
+            .keys()
+            .chain(other.projects.keys())
+            .copied()
+            .collect();
+        for id in ids {
+            let as_json = |l: &ProjectLink| serde_json::to_value(l).unwrap_or_default();
+            let (a, b) = (
+                live.projects.get(&id).map(as_json),
+                other.projects.get(&id).map(as_json),
+            );
+            out.extend(diff_values(&format!("project {id}"), a, b));
+        }
+        out
+    }
+}
+
+fn key(prefix: u8, id: Uuid) -> [u8; 17] {
+    let mut k = [0u8; 17];
+    k[0] = prefix;
+    k[1..].copy_from_slice(id.as_bytes());
+    k
+}
+
+/// Field-by-field differences of two JSON objects (or of one missing).
+fn diff_values(
+    key: &str,
+    live: Option<serde_json::Value>,
+    rebuilt: Option<serde_json::Value>,
+) -> Vec<Difference> {
+    let show = |v: Option<&serde_json::Value>| v.map_or_else(|| "(missing)".to_string(), |v| v.to_string());
+    match (&live, &rebuilt) {
+        (Some(serde_json::Value::Object(a)), Some(serde_json::Value::Object(b))) => {
+            let fields: std::collections::BTreeSet<&String> = a.keys().chain(b.keys()).collect();
+            fields
+                .into_iter()
+                .filter(|f| a.get(*f) != b.get(*f))
+                .map(|f| Difference {
+                    key: key.to_string(),
+                    field: f.clone(),
+                    live: show(a.get(f)),
+                    rebuilt: show(b.get(f)),
+                })
+                .collect()
+        }
+        _ if live == rebuilt => Vec::new(),
+        _ => vec![Difference {
+            key: key.to_string(),
+            field: "(whole)".into(),
+            live: if live.is_some() { "present" } else { "(missing)" }.into(),
+            rebuilt: if rebuilt.is_some() { "present" } else { "(missing)" }.into(),
+        }],
+    }
+}

@@ -1,0 +1,83 @@
+//! The data folder as the CLI sees it: opening the log (`DIR/log`) and the dashboard
+//! (`DIR/projections`, caught up before any query), and the CLI's errors.
+
+use forgelink_events::{EventLog, LogError, LogOptions};
+use forgelink_projections::{Dashboard, ProjectionError, ProjectionStore, Runner};
+use std::path::PathBuf;
+
+/// Everything a subcommand can fail with; the message is what the user sees.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error(transparent)]
+    Log(#[from] LogError),
+    #[error(transparent)]
+    Projection(#[from] ProjectionError),
+    #[error(
+        "no forgelink data in {0}; pass --data-dir DIR (or import an export with `forgelink import FILE`)"
+    )]
+    NoData(PathBuf),
+    #[error("no account named `{0}`; `forgelink accounts` lists them")]
+    NoSuchAccount(String),
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot write: {0}")]
+    Write(#[from] std::io::Error),
+    #[error("{0}")]
+    Verify(String),
+}
+
+/// The data folder given with `--data-dir`.
+pub struct DataDir {
+    root: PathBuf,
+}
+
+impl DataDir {
+    pub fn new(root: PathBuf) -> Self {
+        DataDir { root }
+    }
+
+    pub fn log_dir(&self) -> PathBuf {
+        self.root.join("log")
+    }
+
+    pub fn projections_dir(&self) -> PathBuf {
+        self.root.join("projections")
+    }
+
+    /// Opens the existing log; a missing folder is an error, not a new empty log.
+    pub fn open_log(&self) -> Result<EventLog, CliError> {
+        if !self.log_dir().exists() {
+            return Err(CliError::NoData(self.root.clone()));
+        }
+        self.open_or_create_log()
+    }
+
+    /// Opens the log, creating the folder when needed.
+    pub fn open_or_create_log(&self) -> Result<EventLog, CliError> {
+        Ok(EventLog::open(self.log_dir(), LogOptions::default())?)
+    }
+
+    pub fn open_store(&self) -> Result<ProjectionStore, CliError> {
+        Ok(ProjectionStore::open(self.projections_dir())?)
+    }
+
+    /// The log and the dashboard caught up with it.
+    pub fn dashboard(&self) -> Result<(EventLog, Runner<Dashboard>), CliError> {
+        let log = self.open_log()?;
+        let store = self.open_store()?;
+        let mut runner = Runner::open(&store, Dashboard::new())?;
+        runner.catch_up(&log)?;
+        Ok((log, runner))
+    }
+}
+
+/// Prints `value` as pretty JSON on stdout.
+pub fn print_json(value: &impl serde::Serialize) -> Result<(), CliError> {
+    let text = serde_json::to_string_pretty(value).map_err(|e| CliError::Write(e.into()))?;
+    println!("{text}");
+    Ok(())
+}
