@@ -15,6 +15,6 @@ pub use account::*;
 pub use envelope::{decode_envelope, Envelope, EnvelopeError, Metadata, StreamId};
 pub use error::{ExpectedVersion, LogError};
 pub use event::{DecodeError, Event};
-pub use log::{AppendOutcome, Durability, EventLog, LogOptions, ReadAll};
+pub use log::{raw_record_from_json_line, AppendOutcome, Durability, EventLog, LogOptions, ReadAll};
 pub use project::*;
 pub use provider::{Provider, UnknownProvider};

@@ -36,7 +36,7 @@ fn write_raw(dir: &std::path::Path, position: u64, record: &str) {
     let mut key = vec![b'e'];
     key.extend_from_slice(&position.to_be_bytes());
     let mut batch = sled::Batch::default();
-    batch.insert(key, record.as_bytes());
+    batch.insert(key, forgelink_events::raw_record_from_json_line(record).unwrap());
     batch.insert(&b"mhead"[..], &position.to_be_bytes());
     tree.apply_batch(batch).unwrap();
     db.flush().unwrap();

@@ -70,3 +70,12 @@ impl EventLog {
         rx.await.map_err(|_| LogError::Closed)?
     }
 }
+
+/// The stored bytes of one JSON Lines line, WITHOUT checking that its event type is known.
+/// Only for tests that must plant a record a newer forgelink would write; use `import` for
+/// anything real.
+#[doc(hidden)]
+pub fn raw_record_from_json_line(line: &str) -> Result<Vec<u8>, LogError> {
+    let stored = StoredEnvelope::parse(line.as_bytes()).map_err(|e| LogError::Import(e.to_string()))?;
+    Ok(Record::from_stored(&stored).encode())
+}

@@ -2,6 +2,8 @@
 //! all, head, subscribe, export, import) that another backend could implement later.
 
 mod jsonl;
+#[doc(hidden)]
+pub use jsonl::raw_record_from_json_line;
 pub(crate) mod keys;
 mod record;
 mod writer;
