@@ -133,6 +133,7 @@ pub(crate) struct OAuthAdapter {
     pub bitbucket: Option<BitbucketClient>,
     pub vault: Arc<Vault>,
     pub refresher: Arc<Refresher>,
+    pub unstoppable: Unstoppable,
 }
 
 impl OAuthAdapter {
@@ -179,34 +180,43 @@ impl OAuthAdapter {
             .get(code_ref)
             .map_err(vault_error)?
             .ok_or_else(|| missing("the authorization code"))?;
-        let (pair, user) = match provider {
+        // Spending the single-use code and storing what it gave is one unit that a shutdown
+        // waits for, so a restart never finds a spent code without its tokens.
+        let vault = self.vault.clone();
+        let pair_ref = secret_ref.clone();
+        let pair = match provider {
             Provider::GitLab => {
                 let client = self
                     .gitlab
-                    .as_ref()
+                    .clone()
                     .ok_or_else(|| Self::not_configured(provider))?;
                 let verifier = self
                     .vault
                     .get(&pkce_ref(account_id, attempt_id))
                     .map_err(vault_error)?
                     .ok_or_else(|| missing("the PKCE verifier"))?;
-                let pair = client.exchange_code(&code, &verifier).await?;
-                self.store(&secret_ref, &pair, "")?;
-                let user = client.current_user(&pair.access_token).await?.username;
-                (pair, user)
+                let spend = async move {
+                    let pair = client.exchange_code(&code, &verifier).await?;
+                    store_pair(&vault, &pair_ref, &pair, "")?;
+                    Ok(pair)
+                };
+                self.unstoppable.run("GitLab", spend).await?
             }
             Provider::Bitbucket => {
                 let client = self
                     .bitbucket
-                    .as_ref()
+                    .clone()
                     .ok_or_else(|| Self::not_configured(provider))?;
-                let pair = client.exchange_code(&code).await?;
-                self.store(&secret_ref, &pair, "")?;
-                let user = client.current_user(&pair.access_token).await?.username;
-                (pair, user)
+                let spend = async move {
+                    let pair = client.exchange_code(&code).await?;
+                    store_pair(&vault, &pair_ref, &pair, "")?;
+                    Ok(pair)
+                };
+                self.unstoppable.run("Bitbucket", spend).await?
             }
             Provider::GitHub => return Err(Self::not_configured(provider)),
         };
+        let user = self.user_of(provider, &secret_ref).await?;
         self.store(&secret_ref, &pair, &user)?;
         let _ = self.vault.delete(code_ref);
         Ok(OAuthTokens {

@@ -34,6 +34,7 @@ pub(crate) fn start(inner: &Arc<Inner>) -> Result<(), super::EngineError> {
             bitbucket: inner.clients.bitbucket.clone(),
             vault: inner.vault.clone(),
             refresher: inner.refresher.clone(),
+            unstoppable: inner.unstoppable.clone(),
         }),
         secrets: Arc::new(VaultSecrets {
             vault: inner.vault.clone(),
