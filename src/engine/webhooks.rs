@@ -59,13 +59,10 @@ impl Inner {
         };
         let mut replies = Vec::new();
         for (i, change) in delivery.changes.iter().enumerate() {
-            let id = |target: Uuid| {
-                command_id(
-                    target,
-                    "webhook",
-                    &format!("{provider}/{}/{i}", delivery.delivery_id),
-                )
-            };
+            // The change itself is part of the key: a provider that reuses a delivery id for
+            // another change must not have it dropped as a repeat.
+            let key = format!("{provider}/{}/{i}/{change:?}", delivery.delivery_id);
+            let id = |target: Uuid| command_id(target, "webhook", &key);
             let account_cmd = |installation_id: u64, command: AccountCommand| {
                 self.account_of_installation(installation_id)
                     .map(|account_id| (account_id, command))
