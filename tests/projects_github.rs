@@ -406,3 +406,37 @@ async fn a_suspension_missed_by_its_webhook_is_found_by_reconciliation() {
     assert_eq!(runs[0].events[0], "InstallationUnsuspended");
     w.engine.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reconciliation_stops_early_when_github_says_rate_limited() {
+    let w = world(None, |_| {}).await;
+    w.sandbox.drop_webhooks(true);
+    w.sandbox.suspend(w.installation_id).unwrap();
+    w.sandbox.faults.rate_limit_next(1, 30);
+    let runs = w.engine.reconcile(Some(w.account_id)).await.unwrap();
+    assert!(runs[0].events.is_empty(), "{runs:?}");
+    let skipped = runs[0].skipped.clone().unwrap_or_default();
+    assert!(skipped.contains("rate limit"), "{skipped}");
+    // The next run, with the limit lifted, records what the provider says.
+    let runs = w.engine.reconcile(Some(w.account_id)).await.unwrap();
+    assert_eq!(runs[0].events, ["InstallationSuspended"]);
+    w.engine.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_account_is_never_reconciled_twice_at_once() {
+    let w = world(None, |_| {}).await;
+    w.sandbox.faults.set_delay(Duration::from_millis(300));
+    let (a, b) = tokio::join!(
+        w.engine.reconcile(Some(w.account_id)),
+        w.engine.reconcile(Some(w.account_id))
+    );
+    let skipped: Vec<_> = [a.unwrap(), b.unwrap()]
+        .into_iter()
+        .filter_map(|r| r[0].skipped.clone())
+        .collect();
+    assert_eq!(skipped.len(), 1, "{skipped:?}");
+    assert!(skipped[0].contains("already running"), "{skipped:?}");
+    w.sandbox.faults.set_delay(Duration::ZERO);
+    w.engine.shutdown().await;
+}

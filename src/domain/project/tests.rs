@@ -345,61 +345,28 @@ fn a_deleted_repository_is_recorded_once() {
         .then_error(|e| matches!(e, ProjectError::NotAllowed { .. }));
 }
 
+fn pushed(commit: &str) -> Event {
+    RepoPushed {
+        git_ref: "refs/heads/main".into(),
+        commit: commit.into(),
+        author: "octocat".into(),
+        pushed_at: Utc.with_ymd_and_hms(2024, 5, 1, 12, 0, 0).single().unwrap(),
+    }
+    .into()
+}
+
 #[test]
 fn each_push_is_recorded_once_and_the_last_one_is_kept() {
     let s = given([created(), repo_created("1")])
         .when(push("abc"))
-        .then([RepoPushed {
-            git_ref: "refs/heads/main".into(),
-            commit: "abc".into(),
-            author: "octocat".into(),
-            pushed_at: Utc.with_ymd_and_hms(2024, 5, 1, 12, 0, 0).single().unwrap(),
-        }
-        .into()]);
+        .then([pushed("abc")]);
     assert_eq!(s.last_push.unwrap().commit, "abc");
-    let history = given([created(), repo_created("1")]);
-    let pushed = history.clone().when(push("abc")).then([match push("abc") {
-        ProjectCommand::RecordPush {
-            git_ref,
-            commit,
-            author,
-            pushed_at,
-        } => RepoPushed {
-            git_ref,
-            commit,
-            author,
-            pushed_at,
-        }
-        .into(),
-        _ => unreachable!(),
-    }]);
-    assert!(pushed.last_push.is_some());
-    let mut with_push = history;
-    with_push.push(
-        RepoPushed {
-            git_ref: "refs/heads/main".into(),
-            commit: "abc".into(),
-            author: "octocat".into(),
-            pushed_at: Utc::now(),
-        }
-        .into(),
-    );
-    with_push.clone().when(push("abc")).then_nothing();
-    let s = with_push.when(push("def")).then([match push("def") {
-        ProjectCommand::RecordPush {
-            git_ref,
-            commit,
-            author,
-            pushed_at,
-        } => RepoPushed {
-            git_ref,
-            commit,
-            author,
-            pushed_at,
-        }
-        .into(),
-        _ => unreachable!(),
-    }]);
+    given([created(), repo_created("1"), pushed("abc")])
+        .when(push("abc"))
+        .then_nothing();
+    let s = given([created(), repo_created("1"), pushed("abc")])
+        .when(push("def"))
+        .then([pushed("def")]);
     assert_eq!(s.last_push.unwrap().commit, "def");
 }
 
