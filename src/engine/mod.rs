@@ -5,6 +5,7 @@
 mod adapters;
 mod error;
 mod execute;
+mod found_repo;
 mod link;
 mod message;
 mod oauth_calls;

@@ -3,66 +3,13 @@
 //! GitHub calls use the installation token (minted by the client); GitLab and Bitbucket calls
 //! go through [`Inner::with_oauth_token`], which refreshes the pair once on a 401.
 
+pub(crate) use super::found_repo::{name_taken, FoundRepo};
 use super::{EngineError, Inner};
 use crate::domain::AccountState;
-use crate::providers::bitbucket::BitbucketRepo;
-use crate::providers::github::{GitHubClient, GitHubRepo, Installation};
-use crate::providers::gitlab::GitLabProject;
-use crate::providers::ProviderError;
+use crate::providers::github::{GitHubClient, Installation};
 use crate::secret::Secret;
 use forgelink_events::{Grant, Provider};
 use uuid::Uuid;
-
-/// A repository as any provider describes it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct FoundRepo {
-    /// The provider's stable id (GitHub numeric id, GitLab project id, Bitbucket uuid).
-    pub id: String,
-    pub full_name: String,
-    pub clone_url: String,
-    pub web_url: String,
-    pub description: Option<String>,
-    pub default_branch: Option<String>,
-}
-
-impl From<GitHubRepo> for FoundRepo {
-    fn from(r: GitHubRepo) -> Self {
-        FoundRepo {
-            id: r.id.to_string(),
-            full_name: r.full_name,
-            clone_url: r.clone_url,
-            web_url: r.html_url,
-            description: r.description,
-            default_branch: Some(r.default_branch),
-        }
-    }
-}
-
-impl From<GitLabProject> for FoundRepo {
-    fn from(p: GitLabProject) -> Self {
-        FoundRepo {
-            id: p.id.to_string(),
-            full_name: p.path_with_namespace,
-            clone_url: p.http_url_to_repo,
-            web_url: p.web_url,
-            description: None,
-            default_branch: p.default_branch,
-        }
-    }
-}
-
-impl From<BitbucketRepo> for FoundRepo {
-    fn from(r: BitbucketRepo) -> Self {
-        FoundRepo {
-            id: r.uuid,
-            full_name: r.full_name,
-            clone_url: r.clone_url,
-            web_url: r.html_url,
-            description: None,
-            default_branch: r.main_branch,
-        }
-    }
-}
 
 /// Where an account's repositories live.
 #[derive(Debug, Clone)]
@@ -92,18 +39,6 @@ impl Scope {
             Scope::Bitbucket { workspace, .. } => format!("{workspace}/{name}"),
         }
     }
-}
-
-/// True when a create call failed because the name is taken in the scope.
-pub(crate) fn name_taken(err: &EngineError) -> bool {
-    let EngineError::Provider(e) = err else {
-        return false;
-    };
-    if crate::providers::github::repository_name_taken(e) {
-        return true;
-    }
-    matches!(e, ProviderError::Rejected { status: 400, detail, .. }
-        if detail.contains("has already been taken") || detail.contains("already exists"))
 }
 
 fn not_configured(provider: Provider) -> EngineError {
