@@ -9,6 +9,7 @@ mod decide_details;
 mod decide_link;
 mod error;
 mod names;
+pub mod project;
 mod state;
 mod status;
 
@@ -27,5 +28,9 @@ pub use command::AccountCommand;
 pub use decide::decide;
 pub use error::{DomainError, ErrorKind};
 pub use names::{validate_name, MAX_NAME_LEN};
+pub use project::{
+    decide_project, evolve_project, fold_project, ProjectCommand, ProjectError, ProjectRepo, ProjectState,
+    ProjectStatus,
+};
 pub use state::{evolve, fold, AccountState, AttemptOutcome, LinkAttempt, ReceivedAuthorization};
 pub use status::{next_action, AccountStatus};

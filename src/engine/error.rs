@@ -10,6 +10,11 @@ pub enum EngineError {
     /// The command was refused by the account's rules.
     #[error(transparent)]
     Domain(#[from] DomainError),
+    /// The command was refused by the project's rules.
+    #[error(transparent)]
+    Project(#[from] crate::domain::ProjectError),
+    #[error("no project with id `{0}`")]
+    UnknownProject(String),
     #[error("no account named or with id `{0}`")]
     UnknownAccount(String),
     #[error("unknown or expired `state`: start a new link and use the URL it gives")]
@@ -50,6 +55,8 @@ impl EngineError {
     pub fn field(&self) -> Option<&'static str> {
         match self {
             EngineError::Domain(e) => e.field(),
+            EngineError::Project(e) => e.field(),
+            EngineError::UnknownProject(_) => Some("project_id"),
             EngineError::UnknownAccount(_) => Some("account"),
             EngineError::UnknownState => Some("state"),
             EngineError::Invalid { field, .. } => Some(field),

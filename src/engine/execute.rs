@@ -103,6 +103,57 @@ impl Engine {
                     .apply(account_id, AccountCommand::RenameAccount { to }, command_id, meta)
                     .await
             }
+            Request::CreateProject {
+                project_id,
+                name,
+                account,
+            } => {
+                let account_id = self.resolve_account(&account)?;
+                let project_id = project_id.unwrap_or_else(Uuid::new_v4);
+                inner
+                    .create_project(project_id, name, account_id, command_id, meta)
+                    .await
+            }
+            Request::ImportProject {
+                project_id,
+                name,
+                account,
+                repository,
+            } => {
+                let account_id = self.resolve_account(&account)?;
+                let project_id = project_id.unwrap_or_else(Uuid::new_v4);
+                inner
+                    .import_project(project_id, name, account_id, repository, command_id, meta)
+                    .await
+            }
+            Request::DetachProject { project_id, reason } => {
+                if !inner.project_state_of(project_id)?.exists() {
+                    return Err(EngineError::UnknownProject(project_id.to_string()));
+                }
+                let reason = reason.unwrap_or_else(|| format!("detached by {}", meta.actor));
+                let command = crate::domain::ProjectCommand::DetachProject { reason };
+                inner.apply_project(project_id, command, command_id, meta).await
+            }
+            Request::Reconcile { account } => {
+                let account_id = match account {
+                    Some(a) => Some(self.resolve_account(&a)?),
+                    None => None,
+                };
+                let runs = inner.reconcile(account_id).await?;
+                let events = runs.iter().flat_map(|r| r.events.clone()).collect();
+                let skipped: Vec<String> = runs.iter().filter_map(|r| r.skipped.clone()).collect();
+                Ok(CommandReply {
+                    account_id: account_id.unwrap_or_default(),
+                    project_id: None,
+                    command_id,
+                    events,
+                    positions: None,
+                    duplicate: false,
+                    status: "reconciled".into(),
+                    next_action: (!skipped.is_empty()).then(|| skipped.join("; ")),
+                    authorize_url: None,
+                })
+            }
             Request::UnlinkAccount { account, reason } => {
                 let account_id = self.resolve_account(&account)?;
                 inner
@@ -196,6 +247,7 @@ impl Inner {
         let state = fold(history.iter().map(|e| &e.event));
         Ok(CommandReply {
             account_id,
+            project_id: None,
             command_id,
             events,
             positions,

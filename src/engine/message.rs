@@ -93,6 +93,33 @@ pub enum Request {
         #[serde(default)]
         reason: Option<String>,
     },
+    /// A platform project on an active account; the saga creates its repository.
+    CreateProject {
+        #[serde(default)]
+        project_id: Option<Uuid>,
+        name: String,
+        account: String,
+    },
+    /// A platform project bound to an existing repository (`owner/name` or the provider's id)
+    /// the account can see; no repository is created.
+    ImportProject {
+        #[serde(default)]
+        project_id: Option<Uuid>,
+        name: String,
+        account: String,
+        repository: String,
+    },
+    /// The project stops using its repository.
+    DetachProject {
+        project_id: Uuid,
+        #[serde(default)]
+        reason: Option<String>,
+    },
+    /// Asks the providers for the truth now: one account, or every active one.
+    Reconcile {
+        #[serde(default)]
+        account: Option<String>,
+    },
 }
 
 impl std::fmt::Debug for Request {
@@ -150,6 +177,10 @@ impl Request {
             Request::SaveDetails { .. } => "SaveDetails",
             Request::RenameAccount { .. } => "RenameAccount",
             Request::UnlinkAccount { .. } => "UnlinkAccount",
+            Request::CreateProject { .. } => "CreateProject",
+            Request::ImportProject { .. } => "ImportProject",
+            Request::DetachProject { .. } => "DetachProject",
+            Request::Reconcile { .. } => "Reconcile",
         }
     }
 }
@@ -158,6 +189,9 @@ impl Request {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CommandReply {
     pub account_id: Uuid,
+    /// The project the command concerned, for project commands.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub project_id: Option<Uuid>,
     pub command_id: Uuid,
     /// The event types appended (empty when nothing changed or a duplicate).
     pub events: Vec<String>,

@@ -5,16 +5,24 @@
 mod adapters;
 mod error;
 mod execute;
+mod found_repo;
 mod link;
 mod message;
 mod oauth_calls;
+mod project_effects;
+mod project_saga;
+mod projects;
+mod reconcile;
 mod refresh;
+mod repo_calls;
 mod saga_loop;
+mod webhooks;
 
 pub use error::EngineError;
 pub use link::hash_state;
 pub use message::{CommandMessage, CommandReply, Request};
 pub use oauth_calls::{GroupChoice, ProjectChoice, WorkspaceChoice};
+pub use reconcile::AccountReconciled;
 pub use refresh::{HaltPoint, TestHooks};
 
 use crate::domain::{fold, AccountState};
@@ -51,7 +59,17 @@ pub struct EngineConfig {
     pub hooks: TestHooks,
     /// Run the saga loop (off only for tools that read, like `forgelink history`).
     pub run_sagas: bool,
+    /// The file at a repository's root that makes it a blueprint.
+    pub blueprint_marker: String,
+    /// How often every active account is reconciled with its provider (zero: never).
+    pub reconcile_every: std::time::Duration,
 }
+
+/// The blueprint marker file by default.
+pub const DEFAULT_BLUEPRINT_MARKER: &str = "blueprint.yaml";
+
+/// How often accounts are reconciled by default.
+pub const DEFAULT_RECONCILE_EVERY: std::time::Duration = std::time::Duration::from_secs(600);
 
 impl EngineConfig {
     pub fn new(data_dir: impl Into<PathBuf>) -> Self {
@@ -67,6 +85,8 @@ impl EngineConfig {
             refresh_ahead: crate::saga::REFRESH_AHEAD,
             hooks: TestHooks::default(),
             run_sagas: true,
+            blueprint_marker: DEFAULT_BLUEPRINT_MARKER.to_string(),
+            reconcile_every: DEFAULT_RECONCILE_EVERY,
         }
     }
 }
@@ -95,6 +115,8 @@ pub(crate) struct Inner {
     /// GitHub installation id -> account, kept by the saga loop for `setup_action=update`
     /// callbacks and webhooks that name only the installation.
     pub installations: Mutex<HashMap<u64, Uuid>>,
+    /// Projects: which holds which repository, imports and reconciliations in progress.
+    pub projects: projects::ProjectRuntime,
     /// The saga loop and every effect in flight. They hold only a `Weak` to this, so dropping
     /// the last `Engine` drops this set, which aborts them all.
     pub tasks: Mutex<tokio::task::JoinSet<()>>,
@@ -164,12 +186,14 @@ impl Engine {
                 config,
                 refresher,
                 installations: Mutex::new(HashMap::new()),
+                projects: projects::ProjectRuntime::default(),
                 tasks: Mutex::new(tokio::task::JoinSet::new()),
                 unstoppable: adapters::Unstoppable::default(),
             }),
         };
         if engine.inner.config.run_sagas {
             saga_loop::start(&engine.inner)?;
+            project_saga::start(&engine.inner)?;
         }
         Ok(engine)
     }

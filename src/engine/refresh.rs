@@ -135,6 +135,8 @@ pub enum HaltPoint {
     BeforeRefreshCall,
     /// After the provider answered a refresh, before its result is stored.
     AfterRefreshCall,
+    /// After the provider created a project's repository, before `RepoCreated` is recorded.
+    AfterRepositoryCreated,
 }
 
 /// Test hooks for crash tests: armed, a refresh that reaches the point never returns (like a
@@ -163,7 +165,7 @@ impl TestHooks {
         self.inner.halted.load(Ordering::SeqCst)
     }
 
-    async fn pass(&self, point: HaltPoint) {
+    pub(crate) async fn pass(&self, point: HaltPoint) {
         let armed = self
             .inner
             .halt_at

@@ -1,0 +1,232 @@
+//! The project saga loop. On start it folds every account and project (keeping the engine's
+//! project index), runs what each project still owes (a repository to create, a GitHub access
+//! check) and the blueprint discovery of active accounts that have none recorded, then follows
+//! the log and reacts to each committed event. Each effect runs as its own task, never twice
+//! at once, and turns its outcome into a command with a deterministic id (see
+//! `saga::command_id`), so a re-run after a crash cannot record twice.
+
+use super::projects::is_project_event;
+use super::{EngineError, Inner};
+use crate::domain::{evolve, evolve_project, AccountState, AccountStatus, ProjectState, ProjectStatus};
+use forgelink_events::{Envelope, Event, Metadata, Provider};
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+use uuid::Uuid;
+
+/// One thing the project saga owes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum ProjectEffect {
+    /// Create (or find again, after a crash) the project's repository.
+    CreateRepository { project_id: Uuid, account_id: Uuid },
+    /// GitHub: check that the installation sees the new repository.
+    CheckAccess {
+        project_id: Uuid,
+        account_id: Uuid,
+        version: u64,
+    },
+    /// Look for blueprint repositories of a newly active account.
+    DiscoverBlueprints { account_id: Uuid },
+}
+
+impl ProjectEffect {
+    fn key(&self) -> (Uuid, &'static str) {
+        match self {
+            ProjectEffect::CreateRepository { project_id, .. } => (*project_id, "create_repository"),
+            ProjectEffect::CheckAccess { project_id, .. } => (*project_id, "check_access"),
+            ProjectEffect::DiscoverBlueprints { account_id } => (*account_id, "discover_blueprints"),
+        }
+    }
+}
+
+/// What a project owes, given its account: pure, so the start-up scan and live reactions agree.
+pub(crate) fn owed(
+    project_id: Uuid,
+    project: &ProjectState,
+    account: Option<&AccountState>,
+) -> Option<ProjectEffect> {
+    let account_id = project.account_id?;
+    match project.status {
+        ProjectStatus::CreatingRepository if project.repository.is_none() => {
+            Some(ProjectEffect::CreateRepository {
+                project_id,
+                account_id,
+            })
+        }
+        ProjectStatus::Ready
+            if !project.imported
+                && project.installation_id.is_none()
+                && project.repository.is_some()
+                && account.and_then(|a| a.provider) == Some(Provider::GitHub) =>
+        {
+            Some(ProjectEffect::CheckAccess {
+                project_id,
+                account_id,
+                version: project.version,
+            })
+        }
+        _ => None,
+    }
+}
+
+struct Follower {
+    accounts: HashMap<Uuid, AccountState>,
+    projects: HashMap<Uuid, ProjectState>,
+    in_flight: Arc<Mutex<HashSet<(Uuid, &'static str)>>>,
+}
+
+/// Starts the loop (and the periodic reconciliation) as engine tasks.
+pub(crate) fn start(inner: &Arc<Inner>) -> Result<(), EngineError> {
+    let mut f = Follower {
+        accounts: HashMap::new(),
+        projects: HashMap::new(),
+        in_flight: Arc::default(),
+    };
+    let mut cursor = 0;
+    for envelope in inner.log.read_all(1) {
+        let envelope = envelope?;
+        cursor = envelope.position;
+        f.fold(inner, &envelope);
+    }
+    let weak = Arc::downgrade(inner);
+    let mut resume: Vec<ProjectEffect> = f
+        .projects
+        .iter()
+        .filter_map(|(id, p)| owed(*id, p, p.account_id.and_then(|a| f.accounts.get(&a))))
+        .collect();
+    resume.extend(
+        f.accounts
+            .iter()
+            .filter(|(_, a)| a.status() == AccountStatus::Active && a.blueprints.is_empty())
+            .map(|(id, _)| ProjectEffect::DiscoverBlueprints { account_id: *id }),
+    );
+    tracing::info!(
+        projects = f.projects.len(),
+        effects = resume.len(),
+        "project saga resumed"
+    );
+    for effect in resume {
+        f.launch(inner, &weak, effect);
+    }
+    let mut head = inner.log.subscribe();
+    inner.spawn(async move {
+        loop {
+            if head.changed().await.is_err() {
+                return;
+            }
+            let Some(inner) = weak.upgrade() else { return };
+            for envelope in inner.log.read_all(cursor + 1) {
+                let Ok(envelope) = envelope else {
+                    tracing::error!(
+                        position = cursor + 1,
+                        "project saga cannot read the log; it stops here"
+                    );
+                    return;
+                };
+                cursor = envelope.position;
+                for effect in f.fold(&inner, &envelope) {
+                    f.launch(&inner, &weak, effect);
+                }
+            }
+        }
+    });
+    super::reconcile::start_timer(inner);
+    Ok(())
+}
+
+impl Follower {
+    /// Folds one envelope and returns the effects it starts.
+    fn fold(&mut self, inner: &Inner, envelope: &Envelope) -> Vec<ProjectEffect> {
+        let Some(id) = envelope.stream_id.entity_id() else {
+            return vec![];
+        };
+        if envelope.stream_id.is_account() {
+            let state = evolve(self.accounts.remove(&id).unwrap_or_default(), &envelope.event);
+            if let (Some(p), Ok(mut index)) = (state.provider, inner.projects.index.lock()) {
+                index.note_account(id, p);
+            }
+            let activated = matches!(
+                &envelope.event,
+                Event::DetailsSaved(_) | Event::InstallApproved(_)
+            ) && state.status() == AccountStatus::Active;
+            self.accounts.insert(id, state);
+            return if activated {
+                vec![ProjectEffect::DiscoverBlueprints { account_id: id }]
+            } else {
+                vec![]
+            };
+        }
+        if !envelope.stream_id.is_project() || !is_project_event(&envelope.event) {
+            return vec![];
+        }
+        let state = evolve_project(self.projects.remove(&id).unwrap_or_default(), &envelope.event);
+        if let Ok(mut index) = inner.projects.index.lock() {
+            index.note_project(id, &state);
+        }
+        let effect = owed(id, &state, state.account_id.and_then(|a| self.accounts.get(&a)));
+        self.projects.insert(id, state);
+        effect.into_iter().collect()
+    }
+
+    fn launch(&self, inner: &Inner, weak: &Weak<Inner>, effect: ProjectEffect) {
+        let key = effect.key();
+        if !self.in_flight.lock().map(|mut s| s.insert(key)).unwrap_or(false) {
+            return;
+        }
+        let (weak, in_flight) = (weak.clone(), self.in_flight.clone());
+        let span = tracing::info_span!("project_effect", kind = key.1, id = %key.0);
+        inner.spawn(tracing::Instrument::instrument(
+            async move {
+                let mut wait = Duration::from_millis(200);
+                loop {
+                    let Some(inner) = weak.upgrade() else { break };
+                    match run(&inner, &effect).await {
+                        Ok(()) => break,
+                        Err(e) if retryable(&e) => {
+                            drop(inner);
+                            tracing::warn!(error = %e, "project effect did not finish; retrying");
+                            tokio::time::sleep(wait).await;
+                            wait = (wait * 2).min(Duration::from_secs(30));
+                        }
+                        Err(e) => {
+                            tracing::warn!(error = %e, "project effect gave up");
+                            break;
+                        }
+                    }
+                }
+                if let Ok(mut s) = in_flight.lock() {
+                    s.remove(&key);
+                }
+            },
+            span,
+        ));
+    }
+}
+
+/// True when the same call may succeed later.
+pub(crate) fn retryable(e: &EngineError) -> bool {
+    matches!(e, EngineError::Provider(p) if p.is_retryable()) || matches!(e, EngineError::Conflict { .. })
+}
+
+pub(crate) fn saga_meta() -> Metadata {
+    Metadata {
+        correlation_id: Uuid::new_v4(),
+        causation_id: None,
+        actor: "saga".into(),
+    }
+}
+
+async fn run(inner: &Inner, effect: &ProjectEffect) -> Result<(), EngineError> {
+    match effect {
+        ProjectEffect::CreateRepository {
+            project_id,
+            account_id,
+        } => inner.create_repository(*project_id, *account_id).await,
+        ProjectEffect::CheckAccess {
+            project_id,
+            account_id,
+            version,
+        } => inner.check_access(*project_id, *account_id, *version).await,
+        ProjectEffect::DiscoverBlueprints { account_id } => inner.discover_blueprints(*account_id).await,
+    }
+}

@@ -1,0 +1,251 @@
+//! Reconciliation: ask each active account's provider for the truth and record only the
+//! differences. GitHub: the installation exists and whether it is suspended, the repositories
+//! it sees. All providers: the tokens still work (GitLab and Bitbucket calls refresh on a 401
+//! and record a revoked grant), each project's repository still exists under its recorded id
+//! and under which name, and projects waiting for access get it. A webhook lost on the way is
+//! healed here. Runs every `EngineConfig::reconcile_every` and on demand; never twice at once
+//! for one account; an account whose provider says "rate limited" is left for the next run.
+
+use super::project_saga::saga_meta;
+use super::repo_calls::Scope;
+use super::{Engine, EngineError, Inner};
+use crate::domain::{AccountCommand, AccountStatus, ProjectCommand, ProjectStatus};
+use crate::providers::ProviderError;
+use crate::saga::command_id;
+use forgelink_events::{Grant, Metadata};
+use serde::Serialize;
+use std::sync::Arc;
+use uuid::Uuid;
+
+/// What one reconciliation of one account did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AccountReconciled {
+    pub account_id: Uuid,
+    /// The event types recorded, in order (empty when the provider agreed with the log).
+    pub events: Vec<String>,
+    /// Why the account was not (fully) reconciled this time, if so.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub skipped: Option<String>,
+}
+
+/// Removes the account from the running set when the run ends, however it ends.
+struct Running<'a> {
+    inner: &'a Inner,
+    account_id: Uuid,
+}
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut set) = self.inner.projects.reconciling.lock() {
+            set.remove(&self.account_id);
+        }
+    }
+}
+
+impl Engine {
+    /// Reconciles one account, or every active (and suspended) account when `account` is
+    /// `None`, and says what each run recorded.
+    pub async fn reconcile(&self, account: Option<Uuid>) -> Result<Vec<AccountReconciled>, EngineError> {
+        self.inner.reconcile(account).await
+    }
+}
+
+impl Inner {
+    pub(crate) async fn reconcile(
+        &self,
+        account: Option<Uuid>,
+    ) -> Result<Vec<AccountReconciled>, EngineError> {
+        let ids: Vec<Uuid> = match account {
+            Some(id) => vec![id],
+            None => self.accounts_to_reconcile()?,
+        };
+        let mut out = Vec::new();
+        for account_id in ids {
+            out.push(self.reconcile_account(account_id).await?);
+        }
+        Ok(out)
+    }
+
+    fn accounts_to_reconcile(&self) -> Result<Vec<Uuid>, EngineError> {
+        let mut ids = std::collections::BTreeSet::new();
+        for envelope in self.log.read_all(1) {
+            let envelope = envelope?;
+            if let (true, Some(id)) = (envelope.stream_id.is_account(), envelope.stream_id.entity_id()) {
+                ids.insert(id);
+            }
+        }
+        Ok(ids
+            .into_iter()
+            .filter(|id| {
+                self.account_state_of(*id)
+                    .is_ok_and(|s| matches!(s.status(), AccountStatus::Active | AccountStatus::Suspended))
+            })
+            .collect())
+    }
+
+    async fn reconcile_account(&self, account_id: Uuid) -> Result<AccountReconciled, EngineError> {
+        let mut report = AccountReconciled {
+            account_id,
+            events: vec![],
+            skipped: None,
+        };
+        let first = self
+            .projects
+            .reconciling
+            .lock()
+            .map(|mut s| s.insert(account_id))
+            .unwrap_or(false);
+        if !first {
+            report.skipped = Some("a reconciliation of this account is already running".into());
+            return Ok(report);
+        }
+        let _running = Running {
+            inner: self,
+            account_id,
+        };
+        match self.reconcile_steps(account_id, &mut report.events).await {
+            Ok(()) => {}
+            Err(EngineError::Provider(e @ ProviderError::RateLimited { .. })) => {
+                tracing::info!(%account_id, "reconciliation stopped early: {e}");
+                report.skipped = Some(format!("stopped early: {e}"));
+            }
+            Err(e @ (EngineError::Disconnected { .. } | EngineError::Provider(_))) => {
+                report.skipped = Some(e.to_string());
+            }
+            Err(e) => return Err(e),
+        }
+        if !report.events.is_empty() {
+            tracing::info!(%account_id, events = ?report.events, "reconciliation recorded differences");
+        }
+        Ok(report)
+    }
+
+    async fn reconcile_steps(&self, account_id: Uuid, events: &mut Vec<String>) -> Result<(), EngineError> {
+        let run = Uuid::new_v4();
+        let meta = || Metadata {
+            actor: "reconcile".into(),
+            ..saga_meta()
+        };
+        let mut n = 0;
+        let mut next_id = |target: Uuid| {
+            n += 1;
+            command_id(target, "reconcile", &format!("{run}/{n}"))
+        };
+        let account = self.account_state_of(account_id)?;
+        if !matches!(account.status(), AccountStatus::Active | AccountStatus::Suspended) {
+            return Ok(());
+        }
+        if let Some(Grant::GithubInstallation { installation_id, .. }) = &account.grant {
+            let installation = match self.github()?.installation(*installation_id).await {
+                Err(ProviderError::NotFound { .. }) => {
+                    let r = self
+                        .apply(
+                            account_id,
+                            AccountCommand::RemoveInstallation,
+                            next_id(account_id),
+                            meta(),
+                        )
+                        .await?;
+                    events.extend(r.events);
+                    return Ok(());
+                }
+                other => other?,
+            };
+            let command = match (installation.suspended, account.status()) {
+                (true, AccountStatus::Active) => Some(AccountCommand::SuspendInstallation { by: None }),
+                (false, AccountStatus::Suspended) => Some(AccountCommand::UnsuspendInstallation),
+                _ => None,
+            };
+            if let Some(c) = command {
+                events.extend(
+                    self.apply(account_id, c, next_id(account_id), meta())
+                        .await?
+                        .events,
+                );
+            }
+            if installation.suspended {
+                return Ok(());
+            }
+            let r = self
+                .refresh_repositories(account_id, *installation_id, next_id(account_id), meta())
+                .await?;
+            events.extend(r.events);
+        }
+        let account = self.account_state_of(account_id)?;
+        let scope = self.scope_of(&account).await?;
+        let projects = self
+            .projects
+            .index
+            .lock()
+            .map(|i| i.projects_of(account_id))
+            .unwrap_or_default();
+        for project_id in projects {
+            let project = self.project_state_of(project_id)?;
+            if project.status == ProjectStatus::AwaitingAccess {
+                events.extend(self.complete_pending_access(project_id, &scope).await?);
+                continue;
+            }
+            let Some(repo) = project.repository.clone() else {
+                continue;
+            };
+            if project.status != ProjectStatus::Ready {
+                continue;
+            }
+            let command = match self.repo_by_id(account_id, &scope, &repo.provider_id).await? {
+                Some(found) if found.full_name != repo.full_name => {
+                    Some(ProjectCommand::RenameRepo { to: found.full_name })
+                }
+                Some(_) => None,
+                None => self.missing_repository(&scope, &repo.full_name),
+            };
+            if let Some(c) = command {
+                let r = self
+                    .apply_project(project_id, c, next_id(project_id), meta())
+                    .await?;
+                events.extend(r.events);
+            }
+        }
+        // Blueprints may have appeared or gone; only a changed list is recorded.
+        let before = self.account_state_of(account_id)?.version;
+        self.discover_blueprints(account_id).await?;
+        if self.account_state_of(account_id)?.version != before {
+            events.push("BlueprintsFound".into());
+        }
+        Ok(())
+    }
+
+    /// A project's repository the account cannot find by its id. GitLab and Bitbucket: it was
+    /// deleted. GitHub answers 404 both for a deleted repository and for one outside a
+    /// "selected" installation: with `all` it was deleted; otherwise the project waits for
+    /// access again, and the page to grant it says which it is.
+    fn missing_repository(&self, scope: &Scope, full_name: &str) -> Option<ProjectCommand> {
+        match scope {
+            Scope::GitHub { installation, .. } if installation.repository_selection != "all" => {
+                let settings_url = self.github().ok()?.installation_settings_url(installation);
+                Some(ProjectCommand::RecordAccessPending {
+                    full_name: full_name.to_string(),
+                    settings_url,
+                })
+            }
+            _ => Some(ProjectCommand::DeleteRepo),
+        }
+    }
+}
+
+/// Runs a reconciliation of every account each `reconcile_every` (zero switches it off).
+pub(crate) fn start_timer(inner: &Arc<Inner>) {
+    let every = inner.config.reconcile_every;
+    if every.is_zero() {
+        return;
+    }
+    let weak = Arc::downgrade(inner);
+    inner.spawn(async move {
+        loop {
+            tokio::time::sleep(every).await;
+            let Some(inner) = weak.upgrade() else { return };
+            if let Err(e) = inner.reconcile(None).await {
+                tracing::warn!(error = %e, "scheduled reconciliation failed");
+            }
+        }
+    });
+}
