@@ -160,6 +160,28 @@ impl std::fmt::Debug for Request {
                 .field("project_key", project_key),
             Request::RenameAccount { account, to } => d.field("account", account).field("to", to),
             Request::UnlinkAccount { account, reason } => d.field("account", account).field("reason", reason),
+            Request::CreateProject {
+                project_id,
+                name,
+                account,
+            } => d
+                .field("project_id", project_id)
+                .field("name", name)
+                .field("account", account),
+            Request::ImportProject {
+                project_id,
+                name,
+                account,
+                repository,
+            } => d
+                .field("project_id", project_id)
+                .field("name", name)
+                .field("account", account)
+                .field("repository", repository),
+            Request::DetachProject { project_id, reason } => {
+                d.field("project_id", project_id).field("reason", reason)
+            }
+            Request::Reconcile { account } => d.field("account", account),
         };
         d.finish()
     }
