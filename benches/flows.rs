@@ -5,15 +5,17 @@
 //! `Durability::Flush` (the default) and `Async` for comparison. Webhooks: `verify_and_parse` of
 //! every provider sample in `tests/fixtures/providers/`, signed as the provider signs.
 //!
-//! `cargo bench --bench flows` (about two minutes: small samples). Besides criterion's
-//! throughput lines it prints one summary line per flow benchmark with the flow latency
-//! percentiles it saw.
+//! `cargo bench --bench flows` (two to three minutes: small samples). One flow at a time is
+//! measured by criterion; a batch of 64 takes seconds, so the 64-at-once cases are timed
+//! directly (one warm-up batch, then `FORGELINK_BENCH_BATCHES`, default 3). Every flow case
+//! prints a `SUMMARY` line: flows per second, flow latency percentiles and the median of each
+//! step. `RUST_LOG=forgelink=info` shows the engine's log while it runs.
 
 #[path = "../tests/common/mod.rs"]
 mod common;
 
 use common::{callback_message, name_account, query, start_link, Harness};
-use criterion::{criterion_group, criterion_main, Criterion, SamplingMode, Throughput};
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use forgelink::engine::Engine;
 use forgelink::saga::RetryPolicy;
 use forgelink::secret::Secret;
@@ -25,7 +27,10 @@ use std::time::{Duration, Instant};
 use uuid::Uuid;
 
 /// Longest a single flow may take before the bench calls it stuck (fails loudly, never hangs).
-const FLOW_LIMIT: Duration = Duration::from_secs(30);
+const FLOW_LIMIT: Duration = Duration::from_secs(120);
+
+/// Timed batches of 64 flows per concurrent case; `FORGELINK_BENCH_BATCHES` overrides.
+const DEFAULT_BATCHES: u64 = 3;
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
@@ -55,26 +60,38 @@ async fn wait_until_active(engine: &Engine, account_id: Uuid) {
     }
 }
 
-/// One whole link flow on its own organization (GitHub allows one installation per org).
-async fn link_flow(h: &Harness, n: u64) -> Duration {
+/// The steps of a link flow, as the summary names them.
+const STEPS: [&str; 5] = ["name", "start_link", "approve", "callback", "saga_to_active"];
+
+/// One whole link flow on its own organization (GitHub allows one installation per org); the
+/// time each step took.
+async fn link_flow(h: &Harness, n: u64) -> [Duration; 5] {
     let name = format!("bench-{n}");
     let org = format!("org-{n}");
-    let start = Instant::now();
+    let mut lap = Instant::now();
+    let mut step = || {
+        let now = Instant::now();
+        std::mem::replace(&mut lap, now).elapsed()
+    };
     let id = name_account(&h.engine, &name).await;
+    let named = step();
     let state = start_link(&h.engine, &name).await;
+    let started = step();
     let redirect = h
         .sandbox
         .approve(&state, &org, &["infra"])
         .await
         .expect("the sandbox accepts the installation");
+    let approved = step();
     let reply = h
         .engine
         .execute(callback_message(&query(&redirect)))
         .await
         .expect("the callback is accepted");
     assert_eq!(reply.events, ["AuthorizationReceived"]);
+    let called_back = step();
     wait_until_active(&h.engine, id).await;
-    start.elapsed()
+    [named, started, approved, called_back, step()]
 }
 
 /// One engine over one sandbox, kept for every iteration of one benchmark; flows never reuse a
@@ -82,7 +99,7 @@ async fn link_flow(h: &Harness, n: u64) -> Duration {
 struct FlowBench {
     harness: Arc<Harness>,
     next: AtomicU64,
-    latencies: Mutex<Vec<Duration>>,
+    latencies: Mutex<Vec<[Duration; 5]>>,
     flows: AtomicU64,
     busy: Mutex<Duration>,
 }
@@ -98,6 +115,17 @@ impl FlowBench {
         FlowBench {
             harness: Arc::new(harness),
             next: AtomicU64::new(0),
+            latencies: Mutex::new(Vec::new()),
+            flows: AtomicU64::new(0),
+            busy: Mutex::new(Duration::ZERO),
+        }
+    }
+
+    /// The same engine and sandbox, with nothing counted yet.
+    fn same_engine_counts_reset(&self) -> FlowBench {
+        FlowBench {
+            harness: self.harness.clone(),
+            next: AtomicU64::new(self.next.load(Ordering::Relaxed)),
             latencies: Mutex::new(Vec::new()),
             flows: AtomicU64::new(0),
             busy: Mutex::new(Duration::ZERO),
@@ -138,51 +166,88 @@ impl FlowBench {
         total
     }
 
-    /// One line a person can paste: flows, flows per second, latency percentiles.
+    /// One line a person can paste: flows, flows per second, latency percentiles, and the
+    /// median of each step (to see where a slow flow waits).
     fn summary(&self, label: &str) {
-        let mut l = self.latencies.lock().unwrap_or_else(|p| p.into_inner()).clone();
-        l.sort();
+        let steps = self.latencies.lock().unwrap_or_else(|p| p.into_inner()).clone();
         let flows = self.flows.load(Ordering::Relaxed);
+        if flows == 0 {
+            return; // filtered out of this run
+        }
         let busy = *self.busy.lock().unwrap_or_else(|p| p.into_inner());
-        let pct = |p: f64| l.get(((l.len() as f64 * p) as usize).min(l.len().saturating_sub(1)));
+        let pct = |mut l: Vec<Duration>, p: f64| {
+            l.sort();
+            l.get(((l.len() as f64 * p) as usize).min(l.len().saturating_sub(1)))
+                .copied()
+                .unwrap_or_default()
+        };
+        let whole: Vec<Duration> = steps.iter().map(|s| s.iter().sum()).collect();
+        let medians: Vec<String> = STEPS
+            .iter()
+            .enumerate()
+            .map(|(i, name)| format!("{name} {:.1?}", pct(steps.iter().map(|s| s[i]).collect(), 0.5)))
+            .collect();
         println!(
-            "SUMMARY {label}: {flows} flows in {:.2?} = {:.1} flows/s; flow latency p50 {:.1?}, p99 {:.1?}, max {:.1?}",
-            busy,
+            "SUMMARY {label}: {flows} flows in {busy:.2?} = {:.1} flows/s; flow latency p50 {:.1?}, p99 {:.1?}, max {:.1?}; step medians: {}",
             flows as f64 / busy.as_secs_f64().max(f64::EPSILON),
-            pct(0.50).copied().unwrap_or_default(),
-            pct(0.99).copied().unwrap_or_default(),
-            l.last().copied().unwrap_or_default(),
+            pct(whole.clone(), 0.50),
+            pct(whole.clone(), 0.99),
+            pct(whole, 1.0),
+            medians.join(", "),
         );
     }
 }
 
 fn link_flows(c: &mut Criterion) {
+    // `RUST_LOG=forgelink=info cargo bench --bench flows` shows what a slow flow waits on.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .try_init();
     let rt = runtime();
-    let cases: [(&str, u64, Duration); 3] = [
-        ("1_at_once", 1, Duration::ZERO),
-        ("64_at_once", 64, Duration::ZERO),
-        ("64_at_once_50ms_sandbox", 64, Duration::from_millis(50)),
-    ];
+    let mut summaries = Vec::new();
+    // One flow at a time: quick enough for criterion's statistics.
     let mut group = c.benchmark_group("github_link_flow");
     group
-        .sampling_mode(SamplingMode::Flat)
         .sample_size(10)
         .warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_secs(4));
-    let mut summaries = Vec::new();
+        .measurement_time(Duration::from_secs(3))
+        .throughput(Throughput::Elements(1));
     for (durability, dname) in [(Durability::Flush, "flush"), (Durability::Async, "async")] {
-        for (case, at_once, delay) in cases {
-            let bench = FlowBench::start(&rt, durability, delay);
-            group.throughput(Throughput::Elements(at_once));
-            group.bench_function(format!("{case}/{dname}"), |b| {
-                b.iter_custom(|batches| bench.run(&rt, batches, at_once))
-            });
-            summaries.push((format!("github_link_flow/{case}/{dname}"), bench));
-        }
+        let bench = FlowBench::start(&rt, durability, Duration::ZERO);
+        group.bench_function(format!("1_at_once/{dname}"), |b| {
+            b.iter_custom(|flows| bench.run(&rt, flows, 1))
+        });
+        summaries.push((format!("github_link_flow/1_at_once/{dname}"), bench));
     }
     group.finish();
     for (label, bench) in &summaries {
         bench.summary(label);
+    }
+    // 64 at once: one batch takes seconds, and criterion insists on at least 10 samples after
+    // a warm-up, so these are timed directly: one untimed warm-up batch, then `batches`.
+    let batches = std::env::var("FORGELINK_BENCH_BATCHES")
+        .ok()
+        .and_then(|b| b.parse().ok())
+        .unwrap_or(DEFAULT_BATCHES);
+    for (durability, dname) in [(Durability::Flush, "flush"), (Durability::Async, "async")] {
+        for (case, delay) in [
+            ("64_at_once", Duration::ZERO),
+            ("64_at_once_50ms_sandbox", Duration::from_millis(50)),
+        ] {
+            if batches == 0 {
+                continue;
+            }
+            let label = format!("github_link_flow/{case}/{dname}");
+            println!("Running {label}: 1 warm-up batch, then {batches} batches of 64 flows");
+            let warm = FlowBench::start(&rt, durability, delay);
+            warm.run(&rt, 1, 64);
+            // The timed batches run on the same engine and sandbox as the warm-up.
+            let bench = warm.same_engine_counts_reset();
+            bench.run(&rt, batches, 64);
+            bench.summary(&label);
+            summaries.push((label, bench));
+        }
     }
     rt.block_on(async {
         for (_, bench) in summaries {
