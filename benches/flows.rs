@@ -271,11 +271,31 @@ const FIXTURES: &[(Provider, &str, &str)] = &[
     ),
     (Provider::GitHub, "repository", "github/repository.json"),
     (Provider::GitHub, "push", "github/push.json"),
-    (Provider::GitLab, "System Hook", "gitlab/system_hook_project_create.json"),
-    (Provider::GitLab, "System Hook", "gitlab/system_hook_project_rename.json"),
-    (Provider::GitLab, "System Hook", "gitlab/system_hook_project_transfer.json"),
-    (Provider::GitLab, "System Hook", "gitlab/system_hook_project_destroy.json"),
-    (Provider::GitLab, "System Hook", "gitlab/system_hook_group_rename.json"),
+    (
+        Provider::GitLab,
+        "System Hook",
+        "gitlab/system_hook_project_create.json",
+    ),
+    (
+        Provider::GitLab,
+        "System Hook",
+        "gitlab/system_hook_project_rename.json",
+    ),
+    (
+        Provider::GitLab,
+        "System Hook",
+        "gitlab/system_hook_project_transfer.json",
+    ),
+    (
+        Provider::GitLab,
+        "System Hook",
+        "gitlab/system_hook_project_destroy.json",
+    ),
+    (
+        Provider::GitLab,
+        "System Hook",
+        "gitlab/system_hook_group_rename.json",
+    ),
     (Provider::GitLab, "System Hook", "gitlab/system_hook_push.json"),
     (Provider::GitLab, "Push Hook", "gitlab/project_hook_push.json"),
     (Provider::Bitbucket, "repo:push", "bitbucket/repo-push.json"),
@@ -283,7 +303,12 @@ const FIXTURES: &[(Provider, &str, &str)] = &[
 ];
 
 /// A signed delivery as its provider sends it: the body and its headers.
-fn signed(provider: Provider, event: &str, body: Vec<u8>, secret: &Secret) -> (Vec<u8>, Vec<(String, String)>) {
+fn signed(
+    provider: Provider,
+    event: &str,
+    body: Vec<u8>,
+    secret: &Secret,
+) -> (Vec<u8>, Vec<(String, String)>) {
     let sig = webhooks::sha256_signature(secret, &body);
     let id = Uuid::new_v4().to_string();
     let headers = match provider {
@@ -329,14 +354,17 @@ fn webhook_parsing(c: &mut Criterion) {
         }
         let bytes: usize = deliveries.iter().map(|(b, _)| b.len()).sum();
         group.throughput(Throughput::Elements(deliveries.len() as u64));
-        group.bench_function(format!("{provider:?}/{}_samples_{bytes}_bytes", deliveries.len()), |b| {
-            b.iter(|| {
-                for (body, headers) in &deliveries {
-                    let d = webhooks::verify_and_parse(provider, body, headers, &secret);
-                    std::hint::black_box(d.map(|d| d.changes.len()).unwrap_or(0));
-                }
-            })
-        });
+        group.bench_function(
+            format!("{provider:?}/{}_samples_{bytes}_bytes", deliveries.len()),
+            |b| {
+                b.iter(|| {
+                    for (body, headers) in &deliveries {
+                        let d = webhooks::verify_and_parse(provider, body, headers, &secret);
+                        std::hint::black_box(d.map(|d| d.changes.len()).unwrap_or(0));
+                    }
+                })
+            },
+        );
     }
     group.finish();
 }
