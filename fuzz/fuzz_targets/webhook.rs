@@ -22,17 +22,26 @@ pub fn run(provider: Provider, events: &[&str], data: &[u8]) {
     let headers: Vec<(String, String)> = match provider {
         Provider::GitHub => vec![
             ("X-GitHub-Event".into(), event.into()),
-            ("X-GitHub-Delivery".into(), "72d3162e-cc78-11e3-81ab-4c9367dc0958".into()),
+            (
+                "X-GitHub-Delivery".into(),
+                "72d3162e-cc78-11e3-81ab-4c9367dc0958".into(),
+            ),
             ("X-Hub-Signature-256".into(), signature),
         ],
         Provider::GitLab => vec![
             ("X-Gitlab-Event".into(), event.into()),
-            ("X-Gitlab-Event-UUID".into(), "13792a34-cac6-4fda-95a8-c58e00a3954e".into()),
+            (
+                "X-Gitlab-Event-UUID".into(),
+                "13792a34-cac6-4fda-95a8-c58e00a3954e".into(),
+            ),
             ("X-Gitlab-Token".into(), token.into()),
         ],
         Provider::Bitbucket => vec![
             ("X-Event-Key".into(), event.into()),
-            ("X-Request-UUID".into(), "afe6a2b2-3a0b-4bd1-8b1a-8f1b1e6c1a11".into()),
+            (
+                "X-Request-UUID".into(),
+                "afe6a2b2-3a0b-4bd1-8b1a-8f1b1e6c1a11".into(),
+            ),
             ("X-Hub-Signature".into(), signature),
         ],
     };

@@ -7,6 +7,12 @@ mod webhook;
 use forgelink::webhooks::Provider;
 use libfuzzer_sys::fuzz_target;
 
-const EVENTS: &[&str] = &["repo:push", "repo:updated", "repo:deleted", "repo:transfer", "other"];
+const EVENTS: &[&str] = &[
+    "repo:push",
+    "repo:updated",
+    "repo:deleted",
+    "repo:transfer",
+    "other",
+];
 
 fuzz_target!(|data: &[u8]| webhook::run(Provider::Bitbucket, EVENTS, data));

@@ -7,6 +7,15 @@ mod webhook;
 use forgelink::webhooks::Provider;
 use libfuzzer_sys::fuzz_target;
 
-const EVENTS: &[&str] = &["installation", "installation_repositories", "installation_target", "github_app_authorization", "repository", "push", "ping", "other"];
+const EVENTS: &[&str] = &[
+    "installation",
+    "installation_repositories",
+    "installation_target",
+    "github_app_authorization",
+    "repository",
+    "push",
+    "ping",
+    "other",
+];
 
 fuzz_target!(|data: &[u8]| webhook::run(Provider::GitHub, EVENTS, data));
