@@ -22,6 +22,8 @@ pub struct DemoOptions {
     pub port: u16,
     /// Adjusts the engine's configuration before it opens (tests: fast retries, a vault key).
     pub engine: Option<fn(&mut EngineConfig)>,
+    /// A read-only token for the queries, if wanted.
+    pub viewer_token: Option<Secret>,
 }
 
 impl DemoOptions {
@@ -30,6 +32,7 @@ impl DemoOptions {
             data_dir: data_dir.into(),
             port: 0,
             engine: None,
+            viewer_token: None,
         }
     }
 }
@@ -125,6 +128,7 @@ pub async fn start(options: DemoOptions) -> Result<DemoHandle, DemoError> {
     let mut config = ServerConfig::new(engine);
     config.public_url = Some(base_url.clone());
     config.admin_tokens = vec![admin_token.clone()];
+    config.viewer_tokens = options.viewer_token.into_iter().collect();
     config.webhook_secrets = WebhookSecrets {
         github: Some(github_secret),
         // The GitLab and Bitbucket sandboxes send no webhooks; these only keep the endpoints

@@ -44,6 +44,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use callbacks::url_segment;
+pub use command_json::{message_types, parse_command};
 pub use server::{Server, ServerConfig, WebhookSecrets};
 
 /// How long a command's answer waits for the dashboard to show it.
