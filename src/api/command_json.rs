@@ -4,7 +4,7 @@
 //! table first, and serde then only builds the value.
 
 use super::error::ApiError;
-use crate::engine::CommandMessage;
+use crate::engine::{CommandMessage, Request};
 use serde_json::{Map, Value};
 
 /// What a field must hold.
@@ -107,8 +107,22 @@ pub fn parse_command(body: &[u8]) -> Result<CommandMessage, ApiError> {
             .hint("e.g. {\"type\": \"StartLink\", \"account\": \"acme-infra\"}"));
     };
     check_shape(&map)?;
-    serde_json::from_value::<CommandMessage>(Value::Object(map))
-        .map_err(|e| ApiError::bad_request(format!("invalid command message: {e}")))
+    // `CommandMessage` flattens `Request` and denies unknown fields, a pair serde cannot
+    // deserialize; the envelope fields are taken out here and the rest is the request.
+    let mut map = map;
+    let uuid = |v: Option<Value>| v.and_then(|v| v.as_str().and_then(|s| uuid::Uuid::parse_str(s).ok()));
+    let command_id = uuid(map.remove("command_id"));
+    let correlation_id = uuid(map.remove("correlation_id"));
+    let actor = map.remove("actor").and_then(|v| v.as_str().map(str::to_string));
+    let request = serde_json::from_value::<Request>(Value::Object(map))
+        .map_err(|e| ApiError::bad_request(format!("invalid command message: {e}")))?;
+    let mut message = CommandMessage::new(request);
+    message.command_id = command_id;
+    message.correlation_id = correlation_id;
+    if let Some(actor) = actor {
+        message.actor = actor;
+    }
+    Ok(message)
 }
 
 fn check_shape(map: &Map<String, Value>) -> Result<(), ApiError> {
