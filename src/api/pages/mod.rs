@@ -11,6 +11,7 @@ mod link;
 mod live;
 mod picker;
 mod style;
+pub mod visitor;
 
 use super::AppState;
 use crate::engine::{CommandMessage, CommandReply, EngineError, Request};
