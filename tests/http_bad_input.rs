@@ -12,7 +12,10 @@ async fn refused(h: &Http, body: impl Into<reqwest::Body>, status: StatusCode, f
     let before = h.head();
     let (got, answer) = h.post_raw(body).await;
     assert_eq!(got, status, "{answer}");
-    assert!(answer["error"].as_str().is_some_and(|e| !e.is_empty()), "{answer}");
+    assert!(
+        answer["error"].as_str().is_some_and(|e| !e.is_empty()),
+        "{answer}"
+    );
     assert_eq!(answer["field"].as_str(), field, "{answer}");
     assert_eq!(h.head(), before, "a refused command appends nothing");
     answer
@@ -21,16 +24,44 @@ async fn refused(h: &Http, body: impl Into<reqwest::Body>, status: StatusCode, f
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_command_messages_are_refused_with_the_field_named_and_nothing_appended() {
     let h = Http::start().await;
-    h.ok(json!({"type": "NameAccount", "provider": "github", "unique_name": "taken"})).await;
+    h.ok(json!({"type": "NameAccount", "provider": "github", "unique_name": "taken"}))
+        .await;
 
     let e = refused(&h, "{\"type\": \"StartLink\", ", StatusCode::BAD_REQUEST, None).await;
     assert!(e["error"].as_str().unwrap().contains("not valid JSON"), "{e}");
     refused(&h, "[1, 2]", StatusCode::BAD_REQUEST, None).await;
-    let e = refused(&h, json!({"type": "LaunchRocket"}).to_string(), StatusCode::BAD_REQUEST, Some("type")).await;
-    assert!(e["hint"].as_str().unwrap().contains("StartLink"), "the hint lists the types: {e}");
-    refused(&h, json!({"account": "taken"}).to_string(), StatusCode::BAD_REQUEST, Some("type")).await;
-    refused(&h, json!({"type": "StartLink"}).to_string(), StatusCode::BAD_REQUEST, Some("account")).await;
-    refused(&h, json!({"type": "StartLink", "account": 7}).to_string(), StatusCode::BAD_REQUEST, Some("account")).await;
+    let e = refused(
+        &h,
+        json!({"type": "LaunchRocket"}).to_string(),
+        StatusCode::BAD_REQUEST,
+        Some("type"),
+    )
+    .await;
+    assert!(
+        e["hint"].as_str().unwrap().contains("StartLink"),
+        "the hint lists the types: {e}"
+    );
+    refused(
+        &h,
+        json!({"account": "taken"}).to_string(),
+        StatusCode::BAD_REQUEST,
+        Some("type"),
+    )
+    .await;
+    refused(
+        &h,
+        json!({"type": "StartLink"}).to_string(),
+        StatusCode::BAD_REQUEST,
+        Some("account"),
+    )
+    .await;
+    refused(
+        &h,
+        json!({"type": "StartLink", "account": 7}).to_string(),
+        StatusCode::BAD_REQUEST,
+        Some("account"),
+    )
+    .await;
     refused(
         &h,
         json!({"type": "SelectGroup", "account": "taken", "group_id": "seven"}).to_string(),
@@ -59,7 +90,13 @@ async fn bad_command_messages_are_refused_with_the_field_named_and_nothing_appen
         Some("command_id"),
     )
     .await;
-    refused(&h, json!({"type": "StartLink", "account": "nobody"}).to_string(), StatusCode::NOT_FOUND, Some("account")).await;
+    refused(
+        &h,
+        json!({"type": "StartLink", "account": "nobody"}).to_string(),
+        StatusCode::NOT_FOUND,
+        Some("account"),
+    )
+    .await;
     refused(
         &h,
         json!({"type": "NameAccount", "provider": "gitlab", "unique_name": "TAKEN"}).to_string(),
@@ -93,11 +130,26 @@ async fn bad_command_messages_are_refused_with_the_field_named_and_nothing_appen
     assert_eq!(h.head(), before);
 
     // Metrics count every refusal above and the one command applied.
-    let r = h.client.get(h.url("/metrics")).bearer_auth(VIEWER).send().await.unwrap();
+    let r = h
+        .client
+        .get(h.url("/metrics"))
+        .bearer_auth(VIEWER)
+        .send()
+        .await
+        .unwrap();
     let metrics = r.text().await.unwrap();
-    assert!(metrics.contains("forgelink_commands_total{outcome=\"rejected\"} 15"), "{metrics}");
-    assert!(metrics.contains("forgelink_commands_total{outcome=\"applied\"} 1"), "{metrics}");
-    assert!(metrics.contains("forgelink_accounts{status=\"pending\"} 1"), "{metrics}");
+    assert!(
+        metrics.contains("forgelink_commands_total{outcome=\"rejected\"} 15"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("forgelink_commands_total{outcome=\"applied\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("forgelink_accounts{status=\"pending\"} 1"),
+        "{metrics}"
+    );
     assert!(metrics.contains("forgelink_events_appended_total 1"), "{metrics}");
     h.demo.shutdown().await;
 }
@@ -114,7 +166,10 @@ async fn a_callback_with_a_forged_state_shows_a_readable_page_and_records_nothin
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
-    assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    assert!(r.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
     let page = r.text().await.unwrap();
     assert!(page.contains("not linked") && page.contains("state"), "{page}");
     let r = h
@@ -133,15 +188,33 @@ async fn a_callback_with_a_forged_state_shows_a_readable_page_and_records_nothin
 async fn without_a_token_everything_but_the_open_doors_is_401_and_a_viewer_cannot_command() {
     let h = Http::start().await;
     let c = &h.client;
-    for path in ["/v1/accounts", "/v1/events", "/v1/events/stream", "/metrics", "/", "/nowhere"] {
+    for path in [
+        "/v1/accounts",
+        "/v1/events",
+        "/v1/events/stream",
+        "/metrics",
+        "/",
+        "/nowhere",
+    ] {
         let r = c.get(h.url(path)).send().await.unwrap();
         assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "{path}");
     }
-    let r = c.get(h.url("/v1/accounts")).bearer_auth("wrong-token").send().await.unwrap();
+    let r = c
+        .get(h.url("/v1/accounts"))
+        .bearer_auth("wrong-token")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     let before = h.head();
     let msg = json!({"type": "NameAccount", "provider": "github", "unique_name": "sneaky"}).to_string();
-    let r = c.post(h.url("/v1/commands")).header("content-type", "application/json").body(msg.clone()).send().await.unwrap();
+    let r = c
+        .post(h.url("/v1/commands"))
+        .header("content-type", "application/json")
+        .body(msg.clone())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     let r = c
         .post(h.url("/v1/commands"))
@@ -155,7 +228,10 @@ async fn without_a_token_everything_but_the_open_doors_is_401_and_a_viewer_canno
     assert_eq!(h.head(), before, "neither appended anything");
     // The viewer reads; health is open.
     assert_eq!(h.get("/v1/accounts").await.0, StatusCode::OK);
-    assert_eq!(c.get(h.url("/healthz")).send().await.unwrap().status(), StatusCode::OK);
+    assert_eq!(
+        c.get(h.url("/healthz")).send().await.unwrap().status(),
+        StatusCode::OK
+    );
     h.demo.shutdown().await;
 }
 
@@ -167,11 +243,24 @@ async fn the_login_link_works_once_and_its_cookie_opens_the_pages() {
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     assert_eq!(r.headers()["location"], "/");
     let cookie = r.headers()["set-cookie"].to_str().unwrap().to_string();
-    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
     let session = cookie.split(';').next().unwrap().to_string();
     let again = h.client.get(&link).send().await.unwrap();
-    assert_eq!(again.status(), StatusCode::UNAUTHORIZED, "a login link works once");
-    let page = h.client.get(h.url("/v1/accounts")).header("cookie", &session).send().await.unwrap();
+    assert_eq!(
+        again.status(),
+        StatusCode::UNAUTHORIZED,
+        "a login link works once"
+    );
+    let page = h
+        .client
+        .get(h.url("/v1/accounts"))
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(page.status(), StatusCode::OK, "the session reads");
     let forged = h
         .client

@@ -28,7 +28,10 @@ async fn a_github_account_is_linked_over_http_and_the_dashboard_shows_it() {
         .iter()
         .map(|e| e["event_type"].as_str().unwrap())
         .collect();
-    assert_eq!(&types[..3], ["AccountNamed", "LinkStarted", "AuthorizationReceived"]);
+    assert_eq!(
+        &types[..3],
+        ["AccountNamed", "LinkStarted", "AuthorizationReceived"]
+    );
     assert!(types.contains(&"InstallApproved"), "{types:?}");
     h.demo.shutdown().await;
 }
@@ -39,7 +42,10 @@ async fn a_gitlab_account_is_linked_over_http_with_a_group_from_the_picker() {
     let url = h.start_link("gitlab", "acme-gitlab").await;
     let redirect = h.demo.gitlab.approve(&url).await.expect("alice approves");
     assert_eq!(h.follow_callback(&redirect).await, "/accounts/acme-gitlab");
-    assert_eq!(h.wait_status("acme-gitlab", "awaiting_details").await, "awaiting_details");
+    assert_eq!(
+        h.wait_status("acme-gitlab", "awaiting_details").await,
+        "awaiting_details"
+    );
     let (status, groups) = h.get("/v1/accounts/acme-gitlab/groups").await;
     assert_eq!(status, StatusCode::OK, "{groups}");
     let platform = groups["groups"]
@@ -51,7 +57,9 @@ async fn a_gitlab_account_is_linked_over_http_with_a_group_from_the_picker() {
         .clone();
     h.ok(json!({"type": "SelectGroup", "account": "acme-gitlab", "group_id": platform["id"]}))
         .await;
-    let saved = h.ok(json!({"type": "SaveDetails", "account": "acme-gitlab"})).await;
+    let saved = h
+        .ok(json!({"type": "SaveDetails", "account": "acme-gitlab"}))
+        .await;
     assert_eq!(saved["status"], "active");
     // The answer waited for the dashboard: the very next read shows it.
     let (_, row) = h.get("/v1/accounts/acme-gitlab").await;
@@ -66,7 +74,10 @@ async fn a_bitbucket_account_is_linked_over_http_with_a_workspace_and_project() 
     let redirect = h.demo.bitbucket.approve(&url).await.expect("alice grants access");
     assert_eq!(query_value(&redirect, "state"), query_value(&url, "state"));
     assert_eq!(h.follow_callback(&redirect).await, "/accounts/acme-bb");
-    assert_eq!(h.wait_status("acme-bb", "awaiting_details").await, "awaiting_details");
+    assert_eq!(
+        h.wait_status("acme-bb", "awaiting_details").await,
+        "awaiting_details"
+    );
     let (status, ws) = h.get("/v1/accounts/acme-bb/workspaces").await;
     assert_eq!(status, StatusCode::OK, "{ws}");
     let acme = ws["workspaces"]
@@ -76,9 +87,15 @@ async fn a_bitbucket_account_is_linked_over_http_with_a_workspace_and_project() 
         .find(|w| w["slug"] == "acme")
         .expect("the seeded workspace is offered")
         .clone();
-    assert!(acme["projects"].as_array().unwrap().iter().any(|p| p["key"] == "INFRA"));
-    h.ok(json!({"type": "SelectWorkspace", "account": "acme-bb", "workspace": "acme", "project_key": "INFRA"}))
-        .await;
+    assert!(acme["projects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|p| p["key"] == "INFRA"));
+    h.ok(
+        json!({"type": "SelectWorkspace", "account": "acme-bb", "workspace": "acme", "project_key": "INFRA"}),
+    )
+    .await;
     let saved = h.ok(json!({"type": "SaveDetails", "account": "acme-bb"})).await;
     assert_eq!(saved["status"], "active");
     let (_, row) = h.get("/v1/accounts/acme-bb").await;
@@ -98,9 +115,12 @@ async fn the_log_is_paged_and_streamed_to_live_dashboards() {
         .await
         .unwrap();
     assert_eq!(stream.status(), StatusCode::OK);
-    h.ok(json!({"type": "NameAccount", "provider": "github", "unique_name": "one"})).await;
-    h.ok(json!({"type": "NameAccount", "provider": "gitlab", "unique_name": "two"})).await;
-    h.ok(json!({"type": "NameAccount", "provider": "bitbucket", "unique_name": "three"})).await;
+    h.ok(json!({"type": "NameAccount", "provider": "github", "unique_name": "one"}))
+        .await;
+    h.ok(json!({"type": "NameAccount", "provider": "gitlab", "unique_name": "two"}))
+        .await;
+    h.ok(json!({"type": "NameAccount", "provider": "bitbucket", "unique_name": "three"}))
+        .await;
 
     let mut seen = String::new();
     let got_all = tokio::time::timeout(http_support::PATIENCE, async {
@@ -112,8 +132,14 @@ async fn the_log_is_paged_and_streamed_to_live_dashboards() {
         }
     })
     .await;
-    assert!(got_all.is_ok() && seen.contains("\"one\"") && seen.contains("\"two\""), "{seen}");
-    assert!(seen.contains("event: envelope") && seen.contains("id: 1"), "{seen}");
+    assert!(
+        got_all.is_ok() && seen.contains("\"one\"") && seen.contains("\"two\""),
+        "{seen}"
+    );
+    assert!(
+        seen.contains("event: envelope") && seen.contains("id: 1"),
+        "{seen}"
+    );
 
     let (status, page) = h.get("/v1/events?from=2&limit=1").await;
     assert_eq!(status, StatusCode::OK);

@@ -25,12 +25,19 @@ fn refused(toml: &str, env: &[(&str, &str)]) -> String {
     let file = dir.path().join("forgelink.toml");
     std::fs::write(&file, toml).unwrap();
     let mut c = forgelink();
-    c.arg("--data-dir").arg(dir.path().join("data")).arg("serve").arg("--config").arg(&file);
+    c.arg("--data-dir")
+        .arg(dir.path().join("data"))
+        .arg("serve")
+        .arg("--config")
+        .arg(&file);
     for (k, v) in env {
         c.env(k, v);
     }
     let out = c.output().unwrap();
-    assert!(!out.status.success(), "serve must not start with {toml:?} {env:?}");
+    assert!(
+        !out.status.success(),
+        "serve must not start with {toml:?} {env:?}"
+    );
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
@@ -38,16 +45,27 @@ fn refused(toml: &str, env: &[(&str, &str)]) -> String {
 fn serve_refuses_to_start_and_names_the_missing_or_bad_setting() {
     let base = format!("public_url = \"http://127.0.0.1:1\"\nadmin_token = \"{ADMIN}\"\n");
     let e = refused(&format!("admin_token = \"{ADMIN}\"\n"), &[]);
-    assert!(e.contains("public_url") && e.contains("FORGELINK_PUBLIC_URL"), "{e}");
+    assert!(
+        e.contains("public_url") && e.contains("FORGELINK_PUBLIC_URL"),
+        "{e}"
+    );
     let e = refused("public_url = \"http://x\"\n", &[]);
     assert!(e.contains("admin_token"), "{e}");
     let e = refused(&base, &[("FORGELINK_LISTEN", "not-an-address")]);
     assert!(e.contains("`listen`"), "{e}");
     let e = refused(&format!("{base}[github]\napp_id = 5\napp_slug = \"x\"\nclient_id = \"c\"\nclient_secret = \"s\"\nwebhook_secret = \"w\"\nprivate_key_file = \"/nonexistent/key.pem\"\n"), &[]);
     assert!(e.contains("github.private_key_file"), "{e}");
-    let e = refused(&format!("{base}[gitlab]\nclient_id = \"c\"\nclient_secret = \"s\"\n"), &[]);
+    let e = refused(
+        &format!("{base}[gitlab]\nclient_id = \"c\"\nclient_secret = \"s\"\n"),
+        &[],
+    );
     assert!(e.contains("gitlab.webhook_token"), "{e}");
-    let e = refused(&format!("{base}[bitbucket]\nkey = \"k\"\nsecret = \"s\"\nwebhook_secret = \"w\"\napi_url = \"nope\"\n"), &[]);
+    let e = refused(
+        &format!(
+            "{base}[bitbucket]\nkey = \"k\"\nsecret = \"s\"\nwebhook_secret = \"w\"\napi_url = \"nope\"\n"
+        ),
+        &[],
+    );
     assert!(e.contains("bitbucket.api_url"), "{e}");
     let e = refused(&format!("{base}admin_tokn = \"typo\"\n"), &[]);
     assert!(e.contains("admin_tokn"), "{e}");
@@ -57,7 +75,11 @@ fn serve_refuses_to_start_and_names_the_missing_or_bad_setting() {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 #[tokio::test]
@@ -80,7 +102,12 @@ async fn serve_starts_from_environment_variables_and_send_posts_to_it() {
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     let mut up = false;
     while std::time::Instant::now() < deadline {
-        if client.get(format!("{url}/healthz")).send().await.is_ok_and(|r| r.status().is_success()) {
+        if client
+            .get(format!("{url}/healthz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
             up = true;
             break;
         }
@@ -114,7 +141,11 @@ async fn serve_starts_from_environment_variables_and_send_posts_to_it() {
 fn send_without_a_server_applies_the_command_to_the_data_folder_and_names_bad_fields() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("cmd.json");
-    std::fs::write(&file, r#"{"type": "NameAccount", "provider": "bitbucket", "unique_name": "offline"}"#).unwrap();
+    std::fs::write(
+        &file,
+        r#"{"type": "NameAccount", "provider": "bitbucket", "unique_name": "offline"}"#,
+    )
+    .unwrap();
     let run = |file: &std::path::Path| {
         forgelink()
             .arg("--data-dir")

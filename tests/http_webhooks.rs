@@ -13,11 +13,19 @@ use std::time::Duration;
 
 async fn installation_of(h: &Http, name: &str) -> u64 {
     let (_, row) = h.get(&format!("/v1/accounts/{name}")).await;
-    row["installation_id"].as_u64().expect("a linked GitHub account names its installation")
+    row["installation_id"]
+        .as_u64()
+        .expect("a linked GitHub account names its installation")
 }
 
 /// Posts a GitHub delivery signed with `secret` (or with no signature when `None`).
-async fn github_delivery(h: &Http, event: &str, id: &str, body: &[u8], signature: Option<String>) -> (StatusCode, Value) {
+async fn github_delivery(
+    h: &Http,
+    event: &str,
+    id: &str,
+    body: &[u8],
+    signature: Option<String>,
+) -> (StatusCode, Value) {
     let mut req = h
         .client
         .post(h.url("/webhooks/github"))
@@ -84,13 +92,18 @@ async fn a_repeated_delivery_id_is_acknowledged_and_not_applied_twice() {
 
     let (status, first) = github_delivery(&h, "installation", "d-1", &body, Some(sig.clone())).await;
     assert_eq!(status, StatusCode::OK, "{first}");
-    assert_eq!(first["applied"][0]["events"], json!(["InstallationSuspended"]), "{first}");
+    assert_eq!(
+        first["applied"][0]["events"],
+        json!(["InstallationSuspended"]),
+        "{first}"
+    );
     let (_, row) = h.get("/v1/accounts/acme-infra").await;
     assert_eq!(row["status"], "suspended", "the answer waited for the dashboard");
 
     // Unsuspended meanwhile; the old delivery sent again must not suspend it again.
     h.demo.github.drop_webhooks(true);
-    let unsuspend = json!({"action": "unsuspend", "installation": {"id": id, "account": {"login": "acme"}}}).to_string();
+    let unsuspend =
+        json!({"action": "unsuspend", "installation": {"id": id, "account": {"login": "acme"}}}).to_string();
     let (status, _) = github_delivery(
         &h,
         "installation",
@@ -117,10 +130,16 @@ async fn unsigned_or_badly_signed_deliveries_are_401_and_nothing_is_recorded() {
     let body = suspend_payload(id);
     let head = h.head();
     let wrong = sha256_signature(&forgelink::secret::Secret::new("not the secret"), &body);
-    for (n, sig) in [None, Some(wrong), Some("sha256=zz".to_string())].into_iter().enumerate() {
+    for (n, sig) in [None, Some(wrong), Some("sha256=zz".to_string())]
+        .into_iter()
+        .enumerate()
+    {
         let (status, answer) = github_delivery(&h, "installation", &format!("bad-{n}"), &body, sig).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{answer}");
-        assert!(answer["error"].as_str().unwrap().contains("X-Hub-Signature-256"), "{answer}");
+        assert!(
+            answer["error"].as_str().unwrap().contains("X-Hub-Signature-256"),
+            "{answer}"
+        );
     }
     // GitLab's token and Bitbucket's signature too.
     let r = h
@@ -145,7 +164,10 @@ async fn unsigned_or_badly_signed_deliveries_are_401_and_nothing_is_recorded() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(h.head(), head, "nothing appended");
-    assert!(h.demo.server.state().inner.deliveries.is_empty(), "no delivery id remembered");
+    assert!(
+        h.demo.server.state().inner.deliveries.is_empty(),
+        "no delivery id remembered"
+    );
     assert_eq!(h.get("/v1/accounts/acme-infra").await.1["status"], "active");
     h.demo.shutdown().await;
 }
@@ -155,7 +177,8 @@ async fn a_delivery_for_an_unknown_installation_is_acknowledged_and_ignored() {
     let h = Http::start().await;
     let body = suspend_payload(987_654_321);
     let head = h.head();
-    let (status, answer) = github_delivery(&h, "installation", "u-1", &body, Some(h.demo.github.sign(&body))).await;
+    let (status, answer) =
+        github_delivery(&h, "installation", "u-1", &body, Some(h.demo.github.sign(&body))).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(answer["ignored"], true, "{answer}");
     assert_eq!(h.head(), head);
@@ -172,32 +195,74 @@ async fn every_real_provider_payload_is_accepted_in_its_real_shape() {
     let h = Http::start().await;
     let inner = &h.demo.server.state().inner;
     let cases: &[(Provider, &str, &str)] = &[
-        (Provider::GitHub, "github/github-app-authorization.json", "github_app_authorization"),
-        (Provider::GitHub, "github/installation-repositories.json", "installation_repositories"),
+        (
+            Provider::GitHub,
+            "github/github-app-authorization.json",
+            "github_app_authorization",
+        ),
+        (
+            Provider::GitHub,
+            "github/installation-repositories.json",
+            "installation_repositories",
+        ),
         (Provider::GitHub, "github/installation.json", "installation"),
-        (Provider::GitHub, "github/integration-installation.json", "integration_installation"),
+        (
+            Provider::GitHub,
+            "github/integration-installation.json",
+            "integration_installation",
+        ),
         (Provider::GitHub, "github/push.json", "push"),
         (Provider::GitHub, "github/repository.json", "repository"),
         (Provider::GitLab, "gitlab/project_hook_push.json", "Push Hook"),
-        (Provider::GitLab, "gitlab/system_hook_group_rename.json", "System Hook"),
-        (Provider::GitLab, "gitlab/system_hook_project_create.json", "System Hook"),
-        (Provider::GitLab, "gitlab/system_hook_project_destroy.json", "System Hook"),
-        (Provider::GitLab, "gitlab/system_hook_project_rename.json", "System Hook"),
-        (Provider::GitLab, "gitlab/system_hook_project_transfer.json", "System Hook"),
+        (
+            Provider::GitLab,
+            "gitlab/system_hook_group_rename.json",
+            "System Hook",
+        ),
+        (
+            Provider::GitLab,
+            "gitlab/system_hook_project_create.json",
+            "System Hook",
+        ),
+        (
+            Provider::GitLab,
+            "gitlab/system_hook_project_destroy.json",
+            "System Hook",
+        ),
+        (
+            Provider::GitLab,
+            "gitlab/system_hook_project_rename.json",
+            "System Hook",
+        ),
+        (
+            Provider::GitLab,
+            "gitlab/system_hook_project_transfer.json",
+            "System Hook",
+        ),
         (Provider::GitLab, "gitlab/system_hook_push.json", "System Hook"),
         (Provider::Bitbucket, "bitbucket/repo-push.json", "repo:push"),
         (Provider::Bitbucket, "bitbucket/repo-updated.json", "repo:updated"),
     ];
     let on_disk = ["github", "gitlab", "bitbucket"]
         .iter()
-        .map(|d| std::fs::read_dir(format!("{}/tests/fixtures/providers/{d}", env!("CARGO_MANIFEST_DIR"))).unwrap().count())
+        .map(|d| {
+            std::fs::read_dir(format!(
+                "{}/tests/fixtures/providers/{d}",
+                env!("CARGO_MANIFEST_DIR")
+            ))
+            .unwrap()
+            .count()
+        })
         .sum::<usize>();
     assert_eq!(on_disk, cases.len(), "every fixture is listed here");
     for (n, (provider, path, event)) in cases.iter().enumerate() {
         let body = fixture(path);
         let secret = inner.webhook_secret(*provider);
         let id = format!("fixture-{n}");
-        let req = h.client.post(h.url(&format!("/webhooks/{provider}"))).header("content-type", "application/json");
+        let req = h
+            .client
+            .post(h.url(&format!("/webhooks/{provider}")))
+            .header("content-type", "application/json");
         let req = match provider {
             Provider::GitHub => req
                 .header("X-GitHub-Event", *event)
@@ -214,8 +279,16 @@ async fn every_real_provider_payload_is_accepted_in_its_real_shape() {
         };
         let r = req.body(body).send().await.unwrap();
         let status = r.status();
-        assert!(status.is_success(), "{path}: {status} {}", r.text().await.unwrap_or_default());
+        assert!(
+            status.is_success(),
+            "{path}: {status} {}",
+            r.text().await.unwrap_or_default()
+        );
     }
-    assert_eq!(inner.deliveries.len(), cases.len(), "each delivery id is remembered");
+    assert_eq!(
+        inner.deliveries.len(),
+        cases.len(),
+        "each delivery id is remembered"
+    );
     h.demo.shutdown().await;
 }

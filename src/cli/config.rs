@@ -290,7 +290,7 @@ mod tests {
 
     #[test]
     fn each_bad_setting_is_named() {
-        let err = |text: &str, env: &[(&str, &str)]| load(text, env).err().expect("refused").to_string();
+        let err = |text: &str, env: &[(&str, &str)]| load(text, env).expect_err("refused").to_string();
         assert!(err("admin_token = \"0123456789abcdef\"\n", &[]).contains("`public_url`"));
         assert!(err("public_url = \"https://x\"\n", &[]).contains("FORGELINK_ADMIN_TOKEN"));
         assert!(err(BASE, &[("FORGELINK_LISTEN", "nowhere")]).contains("`listen`"));

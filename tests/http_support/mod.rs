@@ -99,9 +99,22 @@ impl Http {
 
     /// Follows the provider's redirect back to our callback: the 303's `Location`.
     pub async fn follow_callback(&self, redirect: &str) -> String {
-        assert!(redirect.starts_with(&self.demo.base_url), "the sandbox sends the person back to us: {redirect}");
-        let r = self.client.get(redirect).send().await.expect("the callback answers");
-        assert_eq!(r.status(), StatusCode::SEE_OTHER, "{}", r.text().await.unwrap_or_default());
+        assert!(
+            redirect.starts_with(&self.demo.base_url),
+            "the sandbox sends the person back to us: {redirect}"
+        );
+        let r = self
+            .client
+            .get(redirect)
+            .send()
+            .await
+            .expect("the callback answers");
+        assert_eq!(
+            r.status(),
+            StatusCode::SEE_OTHER,
+            "{}",
+            r.text().await.unwrap_or_default()
+        );
         r.headers()["location"].to_str().unwrap().to_string()
     }
 
@@ -126,7 +139,10 @@ impl Http {
         assert_eq!(named["events"], json!(["AccountNamed"]));
         let started = self.ok(json!({"type": "StartLink", "account": name})).await;
         assert_eq!(started["status"], "awaiting_approval");
-        started["authorize_url"].as_str().expect("an approval URL").to_string()
+        started["authorize_url"]
+            .as_str()
+            .expect("an approval URL")
+            .to_string()
     }
 
     /// The whole GitHub flow: the account ends active with `infra` and `apps`.
