@@ -47,10 +47,8 @@ pub fn run(data_dir: Option<PathBuf>, args: Args) -> Result<(), CliError> {
 }
 
 /// The extension point of `--walkthrough`: drives the seed walkthroughs on a started demo.
-async fn walkthrough(_handle: &DemoHandle) -> Result<(), CliError> {
-    Err(CliError::Message(
-        "the walkthrough is not part of this build".into(),
-    ))
+async fn walkthrough(handle: &DemoHandle) -> Result<(), CliError> {
+    super::walkthrough::run(handle).await
 }
 
 fn print_banner(handle: &DemoHandle, data_dir: &std::path::Path) {

@@ -14,6 +14,7 @@ mod replay;
 mod send;
 mod serve;
 mod table;
+mod walkthrough;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
