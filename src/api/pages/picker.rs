@@ -50,7 +50,11 @@ pub async fn render(state: &AppState, headers: &HeaderMap, row: &AccountRow) -> 
                         label for="group_id" { "GitLab group" }
                         select #group_id name="group_id" required aria-describedby="group-hint" {
                             @for g in &groups {
-                                option value=(g.id) selected[chosen == Some(g.id)] { (g.full_path) " — " (g.name) }
+                                option value=(g.id) selected[chosen == Some(g.id)] {
+                                    (g.full_path)
+                                    // The name only where the path does not already end with it.
+                                    @if g.full_path.rsplit('/').next() != Some(g.name.as_str()) { " — " (g.name) }
+                                }
                             }
                         }
                         p.hint #group-hint { "New projects' repositories are created in this group." }
