@@ -2,7 +2,8 @@
 //! clicking through the three seed walkthroughs as a person would: "Link account", the
 //! provider, a name, the sandbox's approval page, back, the pickers, Save Details. Then the
 //! dashboard must show three active accounts; a screenshot of it is saved as
-//! `target/browser-dashboard.png`. Without Chromium the test is skipped with a notice, except
+//! `target/browser-dashboard.png`. A webhook then suspends the GitHub installation and the open
+//! dashboard shows it without a reload. Without Chromium the test is skipped with a notice, except
 //! under CI (env `CI` set), where it must run.
 
 use fantoccini::{Client, ClientBuilder, Locator};
@@ -156,6 +157,12 @@ async fn walkthroughs(c: &Client, base: &str, login_link: &str, shot: &Path) -> 
     start_link(c, base, "bitbucket", "acme-bitbucket").await?;
     click(c, "button[value=grant]").await?;
     find(c, "#workspace").await?.select_by_value("acme").await?;
+    let other = find(c, "#project_key optgroup[data-workspace='acme-labs']").await?;
+    assert_eq!(
+        other.prop("disabled").await?.as_deref(),
+        Some("true"),
+        "only the chosen workspace's project keys are offered"
+    );
     find(c, "#project_key").await?.select_by_value("APPS").await?;
     click(c, "form[action$='/details'] button[type=submit]").await?;
     wait_count(c, "#status [data-status='active']", 1).await?;
@@ -167,6 +174,26 @@ async fn walkthroughs(c: &Client, base: &str, login_link: &str, shot: &Path) -> 
     let summary = find(c, "#summary").await?.text().await?;
     assert_eq!(summary, "3 accounts, 3 active");
     std::fs::write(shot, c.screenshot().await?)?;
+    Ok(())
+}
+
+/// A webhook changes an account while the dashboard is open: the page shows it without a
+/// reload (the marker set on the page survives).
+async fn live_update(c: &Client, site: &demo::DemoHandle) -> Outcome {
+    c.execute("window.__sameLoad = true; return true;", vec![])
+        .await?;
+    let installation = site
+        .server
+        .state()
+        .inner
+        .dashboard
+        .get_by_name("acme-github")
+        .and_then(|r| r.installation_id)
+        .ok_or("acme-github has no installation id")?;
+    site.github.suspend(installation)?;
+    wait_count(c, "#accounts [data-status='suspended']", 1).await?;
+    let same = c.execute("return window.__sameLoad === true;", vec![]).await?;
+    assert_eq!(same, json!(true), "the dashboard updated without a reload");
     Ok(())
 }
 
@@ -198,7 +225,10 @@ async fn a_person_links_all_three_seed_accounts_in_chromium_and_sees_them_active
     let shot = target_dir().join("browser-dashboard.png");
     let _ = std::fs::remove_file(&shot);
 
-    let outcome = walkthroughs(&browser, &site.base_url, &site.login_link(), &shot).await;
+    let mut outcome = walkthroughs(&browser, &site.base_url, &site.login_link(), &shot).await;
+    if outcome.is_ok() {
+        outcome = live_update(&browser, &site).await;
+    }
     if outcome.is_err() {
         let _ = std::fs::write(
             target_dir().join("browser-failure.png"),

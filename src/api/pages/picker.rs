@@ -12,28 +12,8 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use forgelink_events::Provider;
 use forgelink_projections::{AccountRow, Scope};
-use maud::{html, Markup, PreEscaped};
+use maud::{html, Markup};
 use serde::Deserialize;
-
-/// Shows only the chosen workspace's projects in the project key list (without the script every
-/// key stays listed, grouped by workspace, and the server checks the pair).
-const FILTER_KEYS: &str = r#"
-(function () {
-  var ws = document.getElementById('workspace'), keys = document.getElementById('project_key');
-  if (!ws || !keys) return;
-  function sync() {
-    var groups = keys.getElementsByTagName('optgroup'), first = null, keep = false;
-    for (var i = 0; i < groups.length; i++) {
-      var on = groups[i].getAttribute('data-workspace') === ws.value;
-      groups[i].hidden = !on; groups[i].disabled = !on;
-      if (on && groups[i].firstElementChild) first = first || groups[i].firstElementChild;
-      if (on && keys.selectedOptions[0] && keys.selectedOptions[0].parentNode === groups[i]) keep = true;
-    }
-    if (!keep && first) first.selected = true;
-  }
-  ws.addEventListener('change', sync); sync();
-})();
-"#;
 
 /// The picker card for an account awaiting its details.
 pub async fn render(state: &AppState, headers: &HeaderMap, row: &AccountRow) -> Markup {
@@ -96,7 +76,6 @@ pub async fn render(state: &AppState, headers: &HeaderMap, row: &AccountRow) -> 
                         }
                         p.hint #key-hint { "New repositories go into this project of the workspace." }
                     }
-                    script { (PreEscaped(FILTER_KEYS)) }
                 }
             }
             Err(e) => return unavailable(&e.to_string()),
