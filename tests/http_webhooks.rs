@@ -292,3 +292,52 @@ async fn every_real_provider_payload_is_accepted_in_its_real_shape() {
     );
     h.demo.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delivery_id_is_remembered_across_a_restart() {
+    use forgelink::api::{Server, ServerConfig, WebhookSecrets};
+    use forgelink::engine::EngineConfig;
+    use forgelink::secret::Secret;
+    let dir = tempfile::tempdir().unwrap();
+    let secret = Secret::new("restart-secret");
+    let config = || {
+        let mut engine = EngineConfig::new(dir.path());
+        engine.vault_key = Some(forgelink::vault::VaultKey::from_bytes([7; 32]));
+        let mut c = ServerConfig::new(engine);
+        c.webhook_secrets = WebhookSecrets {
+            github: Some(secret.clone()),
+            ..WebhookSecrets::default()
+        };
+        c
+    };
+    let body = suspend_payload(42);
+    let send = |url: String| {
+        let sig = sha256_signature(&secret, &body);
+        let body = body.clone();
+        async move {
+            let r = reqwest::Client::builder()
+                .no_proxy()
+                .build()
+                .unwrap()
+                .post(format!("{url}/webhooks/github"))
+                .header("X-GitHub-Event", "installation")
+                .header("X-GitHub-Delivery", "same-id")
+                .header("X-Hub-Signature-256", sig)
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), StatusCode::OK);
+            r.json::<Value>().await.unwrap()
+        }
+    };
+    let addr = "127.0.0.1:0".parse().unwrap();
+    let server = Server::start(addr, config()).await.unwrap();
+    let first = send(server.base_url().to_string()).await;
+    assert_eq!(first["duplicate"], false, "{first}");
+    server.shutdown().await;
+    let server = Server::start(addr, config()).await.unwrap();
+    let again = send(server.base_url().to_string()).await;
+    assert_eq!(again["duplicate"], true, "{again}");
+    server.shutdown().await;
+}

@@ -203,23 +203,25 @@ impl Settings {
             });
         }
         if self.section_used("gitlab") {
-            secrets.gitlab = Some(self.secret("gitlab.webhook_token")?);
-            engine.gitlab = Some(GitLabConfig {
+            let gitlab = GitLabConfig {
                 base_url: self.url("gitlab.base_url", Some("https://gitlab.com"))?,
                 client_id: self.required("gitlab.client_id")?.trim().to_string(),
                 client_secret: self.secret("gitlab.client_secret")?,
                 redirect_uri: format!("{public_url}/callback/gitlab"),
                 scopes: GitLabConfig::default_scopes(),
-            });
+            };
+            secrets.gitlab = Some(self.secret("gitlab.webhook_token")?);
+            engine.gitlab = Some(gitlab);
         }
         if self.section_used("bitbucket") {
-            secrets.bitbucket = Some(self.secret("bitbucket.webhook_secret")?);
-            engine.bitbucket = Some(BitbucketConfig {
+            let bitbucket = BitbucketConfig {
                 web_url: self.url("bitbucket.web_url", Some("https://bitbucket.org"))?,
                 api_url: self.url("bitbucket.api_url", Some("https://api.bitbucket.org"))?,
                 client_id: self.required("bitbucket.key")?.trim().to_string(),
                 client_secret: self.secret("bitbucket.secret")?,
-            });
+            };
+            secrets.bitbucket = Some(self.secret("bitbucket.webhook_secret")?);
+            engine.bitbucket = Some(bitbucket);
         }
         let admin = self.secret("admin_token")?;
         if admin.expose().len() < 16 {

@@ -150,7 +150,7 @@ async fn link(api: &Api, person: &Visitor, provider: &str, name: &str) -> Result
     let page = person.get(url).await.map_err(|e| fail("the approval page", e))?;
     approve(person, &page).await?;
     let row = api
-        .wait_for(&name, &["active", "awaiting_details", "failed"])
+        .wait_for(name, &["active", "awaiting_details", "failed"])
         .await?;
     match (provider, row["status"].as_str()) {
         ("gitlab", Some("awaiting_details")) => {
@@ -187,7 +187,7 @@ async fn link(api: &Api, person: &Visitor, provider: &str, name: &str) -> Result
         _ => {}
     }
     let row = api
-        .wait_for(&name, &["active", "failed", "awaiting_details"])
+        .wait_for(name, &["active", "failed", "awaiting_details"])
         .await?;
     let status = row["status"].as_str().unwrap_or("?").to_string();
     println!("  {name} is {status}\n");

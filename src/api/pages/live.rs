@@ -2,6 +2,7 @@
 //! (`/v1/events/stream`) and, when an event for what the page shows arrives, fetches the page
 //! again and swaps in its `#live` part. While forgelink itself is verifying an approval the page
 //! also asks again every two seconds, so it settles even where the stream is cut by a proxy.
+//! It also narrows the Bitbucket project keys to the chosen workspace.
 
 use maud::{html, Markup, PreEscaped};
 
@@ -28,10 +29,27 @@ const SCRIPT: &str = r#"
         if (typing()) { setTimeout(refresh, 3000); return; }
         live.innerHTML = fresh.innerHTML;
         live.setAttribute('data-poll', fresh.getAttribute('data-poll') || '');
+        syncKeys();
       })
       .catch(function () {})
       .then(function () { busy = false; if (again) { again = false; refresh(); } });
   }
+  // The Bitbucket picker: offer only the chosen workspace's project keys (without this script
+  // every key stays listed, grouped by workspace, and the server checks the pair).
+  function syncKeys() {
+    var ws = document.getElementById('workspace'), keys = document.getElementById('project_key');
+    if (!ws || !keys) return;
+    var groups = keys.getElementsByTagName('optgroup'), first = null, keep = false;
+    for (var i = 0; i < groups.length; i++) {
+      var on = groups[i].getAttribute('data-workspace') === ws.value;
+      groups[i].hidden = !on; groups[i].disabled = !on;
+      if (on && !first) first = groups[i].querySelector('option');
+      if (on && keys.selectedOptions[0] && keys.selectedOptions[0].parentNode === groups[i]) keep = true;
+    }
+    if (!keep && first) first.selected = true;
+  }
+  document.addEventListener('change', function (e) { if (e.target && e.target.id === 'workspace') syncKeys(); });
+  syncKeys();
   function onEvent(e) {
     if (!want || (e.data && e.data.indexOf(want) >= 0)) refresh();
   }

@@ -12,28 +12,8 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use forgelink_events::Provider;
 use forgelink_projections::{AccountRow, Scope};
-use maud::{html, Markup, PreEscaped};
+use maud::{html, Markup};
 use serde::Deserialize;
-
-/// Shows only the chosen workspace's projects in the project key list (without the script every
-/// key stays listed, grouped by workspace, and the server checks the pair).
-const FILTER_KEYS: &str = r#"
-(function () {
-  var ws = document.getElementById('workspace'), keys = document.getElementById('project_key');
-  if (!ws || !keys) return;
-  function sync() {
-    var groups = keys.getElementsByTagName('optgroup'), first = null, keep = false;
-    for (var i = 0; i < groups.length; i++) {
-      var on = groups[i].getAttribute('data-workspace') === ws.value;
-      groups[i].hidden = !on; groups[i].disabled = !on;
-      if (on && groups[i].firstElementChild) first = first || groups[i].firstElementChild;
-      if (on && keys.selectedOptions[0] && keys.selectedOptions[0].parentNode === groups[i]) keep = true;
-    }
-    if (!keep && first) first.selected = true;
-  }
-  ws.addEventListener('change', sync); sync();
-})();
-"#;
 
 /// The picker card for an account awaiting its details.
 pub async fn render(state: &AppState, headers: &HeaderMap, row: &AccountRow) -> Markup {
@@ -50,7 +30,11 @@ pub async fn render(state: &AppState, headers: &HeaderMap, row: &AccountRow) -> 
                         label for="group_id" { "GitLab group" }
                         select #group_id name="group_id" required aria-describedby="group-hint" {
                             @for g in &groups {
-                                option value=(g.id) selected[chosen == Some(g.id)] { (g.full_path) " — " (g.name) }
+                                option value=(g.id) selected[chosen == Some(g.id)] {
+                                    (g.full_path)
+                                    // The name only where the path does not already end with it.
+                                    @if g.full_path.rsplit('/').next() != Some(g.name.as_str()) { " — " (g.name) }
+                                }
                             }
                         }
                         p.hint #group-hint { "New projects' repositories are created in this group." }
@@ -92,7 +76,6 @@ pub async fn render(state: &AppState, headers: &HeaderMap, row: &AccountRow) -> 
                         }
                         p.hint #key-hint { "New repositories go into this project of the workspace." }
                     }
-                    script { (PreEscaped(FILTER_KEYS)) }
                 }
             }
             Err(e) => return unavailable(&e.to_string()),
