@@ -3,7 +3,6 @@
 //! command message; the saga loop follows the log and drives provider calls.
 
 mod adapters;
-mod deliveries;
 mod error;
 mod execute;
 mod found_repo;
