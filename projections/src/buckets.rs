@@ -116,7 +116,10 @@ pub(crate) fn encode<'a, T: serde::Serialize + 'a>(
 }
 
 /// Decodes the rows of one bucket.
-pub(crate) fn decode<T: serde::de::DeserializeOwned>(what: &str, bytes: &[u8]) -> Result<Vec<T>, ProjectionError> {
+pub(crate) fn decode<T: serde::de::DeserializeOwned>(
+    what: &str,
+    bytes: &[u8],
+) -> Result<Vec<T>, ProjectionError> {
     serde_json::from_slice(bytes).map_err(|e| ProjectionError::Corrupt(format!("{what} bucket: {e}")))
 }
 
@@ -131,7 +134,11 @@ mod tests {
             counts[bucket_of(&Uuid::new_v4())] += 1;
         }
         // 16 expected per bucket: none empty, none wildly over.
-        assert!(counts.iter().all(|&c| c > 0 && c < 64), "{:?}", counts.iter().max());
+        assert!(
+            counts.iter().all(|&c| c > 0 && c < 64),
+            "{:?}",
+            counts.iter().max()
+        );
         for b in [0, 1, 255, 256, BUCKETS - 1] {
             assert_eq!(parse_key(ACCOUNT_BUCKET, &key(ACCOUNT_BUCKET, b)), Some(b));
             assert_eq!(parse_key(PROJECT_BUCKET, &key(ACCOUNT_BUCKET, b)), None);

@@ -152,11 +152,13 @@ impl Projection for Dashboard {
     }
 
     fn load(&mut self, tree: &sled::Tree) -> Result<(), ProjectionError> {
-        if let Some(item) = buckets::OLD_LAYOUT.iter().find_map(|p| tree.scan_prefix([*p]).next()) {
+        if let Some(item) = buckets::OLD_LAYOUT
+            .iter()
+            .find_map(|p| tree.scan_prefix([*p]).next())
+        {
             item?;
             return Err(ProjectionError::Corrupt(
-                "the dashboard is stored in an older layout (one key per row); rebuild it from the log"
-                    .into(),
+                "the dashboard is stored in an older layout, one key per row".into(),
             ));
         }
         let mut idx = Index::default();
@@ -216,9 +218,14 @@ impl Projection for Dashboard {
             batch.insert(&buckets::key(ACCOUNT_BUCKET, bucket)[..], buckets::encode(rows)?);
         }
         for (bucket, ids) in self.projects.take_dirty() {
-            let links: Vec<(&Uuid, &ProjectLink)> =
-                ids.iter().filter_map(|id| Some(id).zip(idx.projects.get(id))).collect();
-            batch.insert(&buckets::key(PROJECT_BUCKET, bucket)[..], buckets::encode(links.iter())?);
+            let links: Vec<(&Uuid, &ProjectLink)> = ids
+                .iter()
+                .filter_map(|id| Some(id).zip(idx.projects.get(id)))
+                .collect();
+            batch.insert(
+                &buckets::key(PROJECT_BUCKET, bucket)[..],
+                buckets::encode(links.iter())?,
+            );
         }
         Ok(())
     }
