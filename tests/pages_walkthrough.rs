@@ -46,7 +46,10 @@ fn the_demo_walkthrough_links_all_three_seed_accounts_and_exits_0() {
     // refused and that account linked again; what must hold is that all three end active.
     assert!(text.contains("already active"), "{text}");
     for name in ["acme-github", "acme-gitlab", "acme-bitbucket"] {
-        let line = text.lines().find(|l| l.starts_with(&format!("{name} "))).unwrap_or_default();
+        let line = text
+            .lines()
+            .find(|l| l.starts_with(&format!("{name} ")))
+            .unwrap_or_default();
         assert!(line.contains(" active "), "{name} after a second run: {text}");
     }
 }
