@@ -114,6 +114,9 @@ async fn bad_command_messages_are_refused_with_the_field_named_and_nothing_appen
     let big = json!({"type": "UnlinkAccount", "account": "taken", "reason": "x".repeat(70 * 1024)});
     let e = refused(&h, big.to_string(), StatusCode::PAYLOAD_TOO_LARGE, None).await;
     assert!(e["error"].as_str().unwrap().contains("64 KiB"), "{e}");
+    // The server closes a connection whose body it refused unread; give the client's pool a
+    // moment to see that before it hands the connection out again.
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
 
     // A body without the JSON content type.
     let before = h.head();

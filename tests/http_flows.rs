@@ -33,6 +33,26 @@ async fn a_github_account_is_linked_over_http_and_the_dashboard_shows_it() {
         ["AccountNamed", "LinkStarted", "AuthorizationReceived"]
     );
     assert!(types.contains(&"InstallApproved"), "{types:?}");
+    // The saga's GitHub calls are timed into /metrics.
+    let metrics = h
+        .client
+        .get(h.url("/metrics"))
+        .bearer_auth(http_support::VIEWER)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let github_calls = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("forgelink_provider_call_seconds_count{provider=\"GitHub\"} "))
+        .and_then(|n| n.parse::<u64>().ok())
+        .unwrap_or(0);
+    assert!(
+        github_calls >= 4,
+        "exchange, installations, installation, token, repositories: {metrics}"
+    );
     h.demo.shutdown().await;
 }
 

@@ -1,7 +1,8 @@
 //! The server's counters and `GET /metrics` in the Prometheus text format: events appended
 //! (the log's head), commands by outcome, accounts (flows) by status from the dashboard,
-//! webhook deliveries by provider and result, and a histogram of command handling time (which
-//! includes the provider calls a command makes, e.g. listing GitLab groups).
+//! webhook deliveries by provider and result, a histogram of command handling time (which
+//! includes the provider calls a command makes, e.g. listing GitLab groups), and one of each
+//! provider call (`providers::latency`).
 
 use forgelink_events::Provider;
 use forgelink_projections::Counts;
@@ -125,6 +126,7 @@ impl Metrics {
         let _ = writeln!(out, "forgelink_command_seconds_bucket{{le=\"+Inf\"}} {count}");
         let _ = writeln!(out, "forgelink_command_seconds_sum {sum}");
         let _ = writeln!(out, "forgelink_command_seconds_count {count}");
+        crate::providers::latency::render(&mut out);
         out
     }
 }
