@@ -2,6 +2,7 @@
 //! The engine: pure domain deciders, sagas that drive provider calls, the provider clients, the
 //! loopback sandbox, the vault, and the HTTP and CLI shells over one engine handle.
 
+pub mod api;
 pub mod domain;
 pub mod engine;
 pub mod providers;

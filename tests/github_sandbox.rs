@@ -251,9 +251,11 @@ async fn an_expired_installation_token_is_refused() {
     let id = installation_id(&setup_query(
         &sandbox.approve("s", "acme", &["app"]).await.unwrap(),
     ));
-    sandbox.set_installation_token_ttl(Duration::from_secs(1));
+    // Long enough that a loaded machine still uses a fresh token within its life, short
+    // enough to wait out.
+    sandbox.set_installation_token_ttl(Duration::from_secs(4));
     let minted = client.mint_installation_token(id).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(1600)).await;
+    tokio::time::sleep(Duration::from_millis(4600)).await;
     let resp = http()
         .get(format!("{}/installation/repositories", sandbox.api_url()))
         .header("authorization", format!("token {}", minted.token.expose()))

@@ -162,6 +162,12 @@ impl AccountRow {
                     });
                     self.repository_selection = Some(repository_selection.as_str().into());
                     self.repositories = repositories.clone();
+                    // GitHub has no details step: the verified installation is the scope, and
+                    // the engine's decider makes the account active here (issue 3).
+                    self.status = S::Active;
+                    self.linked_at = Some(env.recorded_at);
+                    self.linked_by = Some(env.actor.as_str().into());
+                    self.last_error = None;
                 }
             }
             Event::GroupSelected(e) => {

@@ -1,25 +1,23 @@
 //! The dashboard projection (the seed's Account Management page): one [`AccountRow`] per
 //! account, plus which projects use which account.
 //!
-//! Design: the sled tree is the durable, checkpointed copy (one JSON value per account and per
-//! project, written once per chunk for whatever the chunk changed); queries are served from an
+//! Design: the sled tree is the durable, checkpointed copy (rows grouped into buckets, one sled
+//! value per bucket, see [`crate::buckets`]; a commit rewrites the buckets its chunk changed);
+//! queries are served from an
 //! in-memory index behind an `RwLock` (id -> row, and an ordered set of lowercase names), so a
 //! lookup never touches the disk and a list walks names already in order.
 
 use crate::account::AccountRow;
+use crate::buckets::{self, Members, ACCOUNT_BUCKET, PROJECT_BUCKET};
 use crate::queries::Index;
 use crate::runner::{Difference, Projection};
 use crate::ProjectionError;
 use forgelink_events::{Envelope, Event};
 use serde::{Deserialize, Serialize};
-use std::collections::HashSet;
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use uuid::Uuid;
 
 pub use crate::queries::{AccountFilter, Counts, DashboardReader};
-
-const ACCOUNT_PREFIX: u8 = b'a';
-const PROJECT_PREFIX: u8 = b'p';
 
 /// Which account a platform project uses, and whether its repository still awaits access.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -34,8 +32,9 @@ pub struct ProjectLink {
 #[derive(Default)]
 pub struct Dashboard {
     shared: Arc<RwLock<Index>>,
-    dirty_accounts: HashSet<Uuid>,
-    dirty_projects: HashSet<Uuid>,
+    /// Which accounts (and projects) are in which storage bucket, and which buckets changed.
+    accounts: Members,
+    projects: Members,
 }
 
 impl Dashboard {
@@ -72,6 +71,8 @@ impl Dashboard {
                 return Ok(());
             };
             idx.insert(row);
+            drop(idx);
+            self.accounts.add(id);
         } else {
             let Some(row) = idx.accounts.get_mut(&id) else {
                 return Err(fold(crate::FoldError::OutOfOrder {
@@ -87,9 +88,9 @@ impl Dashboard {
                 let new_name = row.name.clone();
                 idx.rename(id, &old_name, &new_name);
             }
+            drop(idx);
+            self.accounts.touch(&id);
         }
-        drop(idx);
-        self.dirty_accounts.insert(id);
         Ok(())
     }
 
@@ -97,6 +98,7 @@ impl Dashboard {
         let mut idx = self.shared.write().unwrap_or_else(|e| e.into_inner());
         let idx = &mut *idx;
         let mut touched = None;
+        let known = idx.projects.contains_key(&project_id);
         match event {
             Event::ProjectCreated(e) => touched = idx.attach(project_id, e.account_id),
             Event::ProjectImported(e) => touched = idx.attach(project_id, e.account_id),
@@ -132,9 +134,13 @@ impl Dashboard {
             _ => return,
         }
         if let Some(account) = touched {
-            self.dirty_projects.insert(project_id);
+            if known {
+                self.projects.touch(&project_id);
+            } else {
+                self.projects.add(project_id);
+            }
             if idx.accounts.contains_key(&account) {
-                self.dirty_accounts.insert(account);
+                self.accounts.touch(&account);
             }
         }
     }
@@ -146,31 +152,49 @@ impl Projection for Dashboard {
     }
 
     fn load(&mut self, tree: &sled::Tree) -> Result<(), ProjectionError> {
+        if let Some(item) = buckets::OLD_LAYOUT
+            .iter()
+            .find_map(|p| tree.scan_prefix([*p]).next())
+        {
+            item?;
+            return Err(ProjectionError::Corrupt(
+                "the dashboard is stored in an older layout, one key per row".into(),
+            ));
+        }
         let mut idx = Index::default();
-        for item in tree.scan_prefix([ACCOUNT_PREFIX]) {
-            let (_, v) = item?;
-            let row: AccountRow = serde_json::from_slice(&v)
-                .map_err(|e| ProjectionError::Corrupt(format!("account row: {e}")))?;
-            idx.insert(row);
-        }
-        for item in tree.scan_prefix([PROJECT_PREFIX]) {
+        let (mut accounts, mut projects) = (Members::default(), Members::default());
+        for item in tree.scan_prefix([ACCOUNT_BUCKET]) {
             let (k, v) = item?;
-            let id = Uuid::from_slice(&k[1..])
-                .map_err(|e| ProjectionError::Corrupt(format!("project key: {e}")))?;
-            let link: ProjectLink = serde_json::from_slice(&v)
-                .map_err(|e| ProjectionError::Corrupt(format!("project link: {e}")))?;
-            idx.projects.insert(id, link);
+            if buckets::parse_key(ACCOUNT_BUCKET, &k).is_none() {
+                return Err(ProjectionError::Corrupt(format!("account bucket key {k:?}")));
+            }
+            for row in buckets::decode::<AccountRow>("account", &v)? {
+                accounts.add(row.id);
+                idx.insert(row);
+            }
         }
+        for item in tree.scan_prefix([PROJECT_BUCKET]) {
+            let (k, v) = item?;
+            if buckets::parse_key(PROJECT_BUCKET, &k).is_none() {
+                return Err(ProjectionError::Corrupt(format!("project bucket key {k:?}")));
+            }
+            for (id, link) in buckets::decode::<(Uuid, ProjectLink)>("project", &v)? {
+                projects.add(id);
+                idx.projects.insert(id, link);
+            }
+        }
+        accounts.clear_dirty();
+        projects.clear_dirty();
         *self.write() = idx;
-        self.dirty_accounts.clear();
-        self.dirty_projects.clear();
+        self.accounts = accounts;
+        self.projects = projects;
         Ok(())
     }
 
     fn reset(&mut self) {
         *self.write() = Index::default();
-        self.dirty_accounts.clear();
-        self.dirty_projects.clear();
+        self.accounts = Members::default();
+        self.projects = Members::default();
     }
 
     fn apply(&mut self, env: &Envelope) -> Result<(), ProjectionError> {
@@ -189,18 +213,19 @@ impl Projection for Dashboard {
 
     fn stage(&mut self, batch: &mut sled::Batch) -> Result<(), ProjectionError> {
         let idx = self.shared.read().unwrap_or_else(|e| e.into_inner());
-        for id in self.dirty_accounts.drain() {
-            if let Some(row) = idx.accounts.get(&id) {
-                let bytes =
-                    serde_json::to_vec(&**row).map_err(|e| ProjectionError::Storage(e.to_string()))?;
-                batch.insert(&key(ACCOUNT_PREFIX, id)[..], bytes);
-            }
+        for (bucket, ids) in self.accounts.take_dirty() {
+            let rows = ids.iter().filter_map(|id| idx.accounts.get(id)).map(|row| &**row);
+            batch.insert(&buckets::key(ACCOUNT_BUCKET, bucket)[..], buckets::encode(rows)?);
         }
-        for id in self.dirty_projects.drain() {
-            if let Some(link) = idx.projects.get(&id) {
-                let bytes = serde_json::to_vec(link).map_err(|e| ProjectionError::Storage(e.to_string()))?;
-                batch.insert(&key(PROJECT_PREFIX, id)[..], bytes);
-            }
+        for (bucket, ids) in self.projects.take_dirty() {
+            let links: Vec<(&Uuid, &ProjectLink)> = ids
+                .iter()
+                .filter_map(|id| Some(id).zip(idx.projects.get(id)))
+                .collect();
+            batch.insert(
+                &buckets::key(PROJECT_BUCKET, bucket)[..],
+                buckets::encode(links.iter())?,
+            );
         }
         Ok(())
     }
@@ -239,13 +264,6 @@ impl Projection for Dashboard {
         }
         out
     }
-}
-
-fn key(prefix: u8, id: Uuid) -> [u8; 17] {
-    let mut k = [0u8; 17];
-    k[0] = prefix;
-    k[1..].copy_from_slice(id.as_bytes());
-    k
 }
 
 /// Field-by-field differences of two JSON objects (or of one missing).

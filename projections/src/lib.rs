@@ -9,6 +9,7 @@
 //!   position.
 
 mod account;
+mod buckets;
 mod dashboard;
 mod error;
 pub mod history;

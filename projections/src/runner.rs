@@ -85,6 +85,10 @@ pub struct Runner<P: Projection> {
     options: RunnerOptions,
     /// Published after every commit, so a caller can wait until its own append is visible.
     checkpoint_tx: watch::Sender<u64>,
+    /// Keys of a wiped state still in the tree (under checkpoint 0, so never loaded): the next
+    /// commit removes those it does not rewrite, in its own batch. Removing them one by one at
+    /// wipe time cost as much as writing the new state (sled's cost is per key).
+    stale: Vec<sled::IVec>,
 }
 
 impl<P: Projection> Runner<P> {
@@ -92,18 +96,20 @@ impl<P: Projection> Runner<P> {
     pub fn open(store: &crate::ProjectionStore, mut projection: P) -> Result<Self, ProjectionError> {
         let tree = store.tree(projection.name())?;
         let checkpoint = read_checkpoint(&tree)?;
-        if checkpoint == 0 {
-            // Nothing can be applied at checkpoint 0: leftovers are from an interrupted rebuild.
-            tree.clear()?;
+        // Nothing can be applied at checkpoint 0: leftovers are from an interrupted rebuild.
+        let stale = if checkpoint == 0 {
+            stored_keys(&tree)?
         } else {
             projection.load(&tree)?;
-        }
+            Vec::new()
+        };
         Ok(Runner {
             tree,
             projection,
             checkpoint,
             options: RunnerOptions::default(),
             checkpoint_tx: watch::Sender::new(checkpoint),
+            stale,
         })
     }
 
@@ -117,6 +123,7 @@ impl<P: Projection> Runner<P> {
             checkpoint: 0,
             options: RunnerOptions::default(),
             checkpoint_tx: watch::Sender::new(0),
+            stale: Vec::new(),
         };
         runner.wipe()?;
         Ok(runner)
@@ -217,9 +224,10 @@ impl<P: Projection> Runner<P> {
     }
 
     fn wipe(&mut self) -> Result<(), ProjectionError> {
-        // Checkpoint 0 first: a crash half-way through `clear` then reads as "nothing applied".
+        // Checkpoint 0 makes whatever the tree still holds meaningless (`open` never loads it);
+        // the first commit removes it in the same batch as the new state and checkpoint.
         self.tree.insert(CHECKPOINT_KEY, &0u64.to_be_bytes())?;
-        self.tree.clear()?;
+        self.stale = stored_keys(&self.tree)?;
         self.projection.reset();
         self.checkpoint = 0;
         self.checkpoint_tx.send_replace(0);
@@ -282,13 +290,30 @@ impl<P: Projection> Runner<P> {
 
     fn commit(&mut self, position: u64) -> Result<(), ProjectionError> {
         let mut batch = sled::Batch::default();
+        // Removes first: a key the projection stages again is overwritten within the batch.
+        for key in &self.stale {
+            batch.remove(key.clone());
+        }
         self.projection.stage(&mut batch)?;
         batch.insert(CHECKPOINT_KEY, &position.to_be_bytes());
         self.tree.apply_batch(batch)?;
+        self.stale.clear();
         self.checkpoint = position;
         self.checkpoint_tx.send_replace(position);
         Ok(())
     }
+}
+
+/// Every key in `tree` but the checkpoint.
+fn stored_keys(tree: &sled::Tree) -> Result<Vec<sled::IVec>, ProjectionError> {
+    let mut keys = Vec::new();
+    for key in tree.iter().keys() {
+        let key = key?;
+        if key != CHECKPOINT_KEY {
+            keys.push(key);
+        }
+    }
+    Ok(keys)
 }
 
 fn read_checkpoint(tree: &sled::Tree) -> Result<u64, ProjectionError> {

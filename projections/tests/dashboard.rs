@@ -169,11 +169,22 @@ fn state_survives_a_restart_and_verify_catches_a_tampered_row() {
         // Tamper with the stored row behind the projection's back.
         let db = sled::open(&path).unwrap();
         let tree = db.open_tree("dashboard").unwrap();
-        let mut key = vec![b'a'];
-        key.extend_from_slice(id.as_bytes());
-        let mut row: serde_json::Value = serde_json::from_slice(&tree.get(&key).unwrap().unwrap()).unwrap();
-        row["status"] = "failed".into();
-        tree.insert(key, serde_json::to_vec(&row).unwrap()).unwrap();
+        // Rows are stored in buckets (JSON arrays of rows): find the one holding this account.
+        let mut tampered = 0;
+        for item in tree.iter() {
+            let (key, value) = item.unwrap();
+            let Ok(serde_json::Value::Array(mut rows)) = serde_json::from_slice(&value) else {
+                continue;
+            };
+            for row in &mut rows {
+                if row["id"] == serde_json::json!(id) {
+                    row["status"] = "failed".into();
+                    tampered += 1;
+                }
+            }
+            tree.insert(key, serde_json::to_vec(&rows).unwrap()).unwrap();
+        }
+        assert_eq!(tampered, 1);
         db.flush().unwrap();
     }
     let store = ProjectionStore::open(&path).unwrap();

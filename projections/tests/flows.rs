@@ -25,7 +25,8 @@ fn expected_steps(provider: Provider) -> Vec<(AccountStatus, Option<String>)> {
         ),
     ];
     match provider {
-        Provider::GitHub => v.push((AwaitingDetails, Some("save details".into()))),
+        // GitHub has no details step: the verified installation makes the account active.
+        Provider::GitHub => v.push((Active, None)),
         Provider::GitLab => {
             v.push((AwaitingDetails, Some("select a group".into())));
             v.push((AwaitingDetails, Some("save details".into())));
@@ -123,7 +124,11 @@ fn history_lists_every_seed_step_in_order_with_time_and_actor_and_as_of_shows_th
         let at_time = state_as_of(&log, id, AsOf::Time(history[mid].recorded_at))
             .unwrap()
             .unwrap();
-        assert_eq!(at_time.status, AccountStatus::AwaitingDetails, "{provider}");
+        let want_mid = match provider {
+            Provider::GitHub => AccountStatus::Active,
+            _ => AccountStatus::AwaitingDetails,
+        };
+        assert_eq!(at_time.status, want_mid, "{provider}");
         assert_eq!(at_time.version, mid as u64 + 1);
         let at_pos = state_as_of(&log, id, AsOf::Position(history[1].position))
             .unwrap()

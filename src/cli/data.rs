@@ -28,6 +28,9 @@ pub enum CliError {
     Write(#[from] std::io::Error),
     #[error("{0}")]
     Verify(String),
+    /// A message from a subcommand (serve, demo, send) that says what to fix.
+    #[error("{0}")]
+    Message(String),
 }
 
 /// The data folder given with `--data-dir`.

@@ -4,12 +4,17 @@
 
 mod account;
 mod accounts;
+mod config;
 mod data;
+mod demo;
 mod export;
 mod history;
 mod import;
 mod replay;
+mod send;
+mod serve;
 mod table;
+mod walkthrough;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -19,15 +24,10 @@ use std::process::ExitCode;
 #[derive(Debug, Parser)]
 #[command(name = "forgelink", version, about)]
 pub struct Cli {
-    /// The data folder: the event log is in DIR/log, the projections in DIR/projections.
-    #[arg(
-        long,
-        global = true,
-        value_name = "DIR",
-        env = "FORGELINK_DATA_DIR",
-        default_value = "./forgelink-data"
-    )]
-    pub data_dir: PathBuf,
+    /// The data folder: the event log is in DIR/log, the projections in DIR/projections
+    /// [default: ./forgelink-data; ./forgelink-demo for `demo`].
+    #[arg(long, global = true, value_name = "DIR", env = "FORGELINK_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
 
     #[command(subcommand)]
     pub command: Command,
@@ -47,11 +47,20 @@ pub enum Command {
     Export,
     /// Reads a JSON Lines export into an empty data folder.
     Import(import::Args),
+    /// Runs the HTTP server (API, callbacks, webhooks, dashboard) with settings from --config
+    /// FILE and FORGELINK_* variables.
+    Serve(serve::Args),
+    /// Runs the server with the three sandbox providers in-process, on 127.0.0.1.
+    Demo(demo::Args),
+    /// Sends one command message (JSON, FILE or - for stdin) to --server, or applies it to the
+    /// data folder.
+    Send(send::Args),
 }
 
 /// Runs the command and turns its outcome into an exit code (errors go to stderr).
 pub fn run(cli: Cli) -> ExitCode {
-    let dir = data::DataDir::new(cli.data_dir);
+    let given = cli.data_dir.clone();
+    let dir = data::DataDir::new(cli.data_dir.unwrap_or_else(|| PathBuf::from("./forgelink-data")));
     let result = match cli.command {
         Command::Accounts(args) => accounts::run(&dir, args),
         Command::Account(args) => account::run(&dir, args),
@@ -59,6 +68,9 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Replay(args) => replay::run(&dir, args),
         Command::Export => export::run(&dir),
         Command::Import(args) => import::run(&dir, args),
+        Command::Serve(args) => serve::run(given, args),
+        Command::Demo(args) => demo::run(given, args),
+        Command::Send(args) => send::run(given, args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -67,4 +79,19 @@ pub fn run(cli: Cli) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// A multi-threaded tokio runtime for the subcommands that serve or talk HTTP.
+fn runtime() -> Result<tokio::runtime::Runtime, data::CliError> {
+    tokio::runtime::Runtime::new().map_err(data::CliError::Write)
+}
+
+/// Log lines to stderr; `RUST_LOG` chooses the level (default `info`).
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }

@@ -9,8 +9,10 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 /// One command message: `{"type": "StartLink", "account": "acme-infra", ...}`.
+///
+/// Unknown fields are refused by [`Request`] (serde cannot combine `deny_unknown_fields` with
+/// `flatten` on the outer struct, so the check lives on the inner one).
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct CommandMessage {
     /// Idempotency key: the same id again returns the first outcome and appends nothing.
     #[serde(default)]
@@ -230,4 +232,26 @@ pub struct CommandReply {
     /// Where to send the person (the provider's approval page), after `StartLink`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub authorize_url: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_command_message_reads_from_json_with_its_envelope_fields() {
+        let id = Uuid::new_v4();
+        let json = format!(r#"{{"type":"StartLink","account":"acme","command_id":"{id}","actor":"alice"}}"#);
+        let msg: CommandMessage = serde_json::from_str(&json).unwrap();
+        assert_eq!((msg.command_id, msg.actor.as_str()), (Some(id), "alice"));
+        assert!(matches!(msg.request, Request::StartLink { ref account } if account == "acme"));
+    }
+
+    #[test]
+    fn an_unknown_field_or_type_is_refused() {
+        let err =
+            serde_json::from_str::<CommandMessage>(r#"{"type":"StartLink","account":"a","colour":"red"}"#);
+        assert!(err.unwrap_err().to_string().contains("colour"));
+        assert!(serde_json::from_str::<CommandMessage>(r#"{"type":"Launch","account":"a"}"#).is_err());
+    }
 }

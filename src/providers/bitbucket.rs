@@ -9,6 +9,7 @@ pub use repositories::{error_with_fields, BitbucketRepo};
 
 use super::oauth::{query, same_origin, TokenAnswer, TokenPair, MAX_PAGES};
 use super::{http, ProviderError};
+use crate::providers::latency::SendTimed;
 use crate::secret::Secret;
 use serde::de::DeserializeOwned;
 use std::time::Duration;
@@ -129,7 +130,7 @@ impl BitbucketClient {
             .timeout(self.timeout)
             .basic_auth(&self.config.client_id, Some(self.config.client_secret.expose()))
             .form(form)
-            .send()
+            .send_timed(PROVIDER)
             .await
             .map_err(|e| http::network(PROVIDER, e))?;
         let answer: TokenAnswer = http::json(PROVIDER, "OAuth token", resp).await?;
@@ -216,7 +217,7 @@ impl BitbucketClient {
             .timeout(self.timeout)
             .bearer_auth(token.expose())
             .header("accept", "application/json")
-            .send()
+            .send_timed(PROVIDER)
             .await
             .map_err(|e| http::network(PROVIDER, e))
     }

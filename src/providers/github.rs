@@ -11,6 +11,7 @@ mod repos;
 mod token_cache;
 mod wire;
 
+use crate::providers::latency::SendTimed;
 use crate::providers::{http, ProviderError};
 use crate::secret::Secret;
 use chrono::{DateTime, Utc};
@@ -177,7 +178,9 @@ impl GitHubClient {
     }
 
     async fn send(&self, rb: RequestBuilder) -> Result<Response, ProviderError> {
-        rb.send().await.map_err(|e| http::network(PROVIDER, e))
+        rb.send_timed(PROVIDER)
+            .await
+            .map_err(|e| http::network(PROVIDER, e))
     }
 
     /// Exchanges the OAuth `code` from the setup callback for a user token. GitHub answers a

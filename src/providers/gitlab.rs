@@ -9,6 +9,7 @@ pub use projects::{validation_detail, GitLabFile, GitLabNamespace, GitLabProject
 
 use super::oauth::{query, same_origin, TokenAnswer, TokenPair, MAX_PAGES};
 use super::{http, ProviderError};
+use crate::providers::latency::SendTimed;
 use crate::secret::Secret;
 use reqwest::header::HeaderMap;
 use std::time::Duration;
@@ -127,7 +128,7 @@ impl GitLabClient {
             .timeout(self.timeout)
             .header("accept", "application/json")
             .form(&form)
-            .send()
+            .send_timed(PROVIDER)
             .await
             .map_err(|e| http::network(PROVIDER, e))?;
         let answer: TokenAnswer = http::json(PROVIDER, "OAuth token", resp).await?;
@@ -171,7 +172,7 @@ impl GitLabClient {
             .timeout(self.timeout)
             .bearer_auth(token.expose())
             .header("accept", "application/json")
-            .send()
+            .send_timed(PROVIDER)
             .await
             .map_err(|e| http::network(PROVIDER, e))
     }

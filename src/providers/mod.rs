@@ -7,6 +7,7 @@ pub mod error;
 pub mod github;
 pub mod gitlab;
 pub mod http;
+pub mod latency;
 pub mod naming;
 pub mod oauth;
 

@@ -3,6 +3,7 @@
 //! a file (the blueprint marker) from a branch.
 
 use super::{BitbucketClient, PROVIDER};
+use crate::providers::latency::SendTimed;
 use crate::providers::{http, ProviderError};
 use crate::secret::Secret;
 use reqwest::StatusCode;
@@ -111,7 +112,7 @@ impl BitbucketClient {
             .timeout(self.timeout)
             .bearer_auth(token.expose())
             .json(&body)
-            .send()
+            .send_timed(PROVIDER)
             .await
             .map_err(|e| http::network(PROVIDER, e))?;
         if resp.status() == StatusCode::BAD_REQUEST {
@@ -161,7 +162,7 @@ impl BitbucketClient {
             .get(url)
             .timeout(self.timeout)
             .bearer_auth(token.expose())
-            .send()
+            .send_timed(PROVIDER)
             .await
             .map_err(|e| http::network(PROVIDER, e))?;
         let what = format!("file {path} of {workspace}/{slug}");

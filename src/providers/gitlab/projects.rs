@@ -3,6 +3,7 @@
 //! member of, and read a file (the blueprint marker) from a branch.
 
 use super::{GitLabClient, PROVIDER};
+use crate::providers::latency::SendTimed;
 use crate::providers::oauth::MAX_PAGES;
 use crate::providers::{http, ProviderError};
 use crate::secret::Secret;
@@ -81,7 +82,7 @@ impl GitLabClient {
                 namespace_id,
                 visibility: "private",
             })
-            .send()
+            .send_timed(PROVIDER)
             .await
             .map_err(|e| http::network(PROVIDER, e))?;
         if resp.status() == StatusCode::BAD_REQUEST {

@@ -1,5 +1,5 @@
 //! Webhooks the sandbox sends after a change on "GitHub's side": the payloads in GitHub's
-//! documented shapes (compare `/work/shared/fixtures/providers/github/*.json`) and the outbox
+//! documented shapes (compare `tests/fixtures/providers/github/*.json`) and the outbox
 //! that delivers them. Delivery is best-effort, like GitHub's: one attempt, no retry, in the
 //! background (one queue, so deliveries keep the order of the changes), each with a bounded
 //! timeout, so a slow or absent receiver never holds up the change that caused it.

@@ -1,0 +1,100 @@
+//! `GET /callback/github|gitlab|bitbucket`: where a provider sends the person back after the
+//! approval. The query becomes a `CompleteAuthorization` command (the `state` binds it to one
+//! account's link attempt; no login needed), then the person is redirected (303) to that
+//! account's dashboard page, which shows the next step. A refused callback is answered with a
+//! page a person can read, saying what to do.
+
+use super::error::ApiError;
+use super::AppState;
+use crate::engine::{CommandMessage, Request};
+use crate::secret::Secret;
+use crate::webhooks::Provider;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use std::collections::HashMap;
+
+pub async fn callback(
+    State(state): State<AppState>,
+    Path(provider): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    let Ok(provider) = provider.parse::<Provider>() else {
+        return error_page(&ApiError::not_found(format!("no callback for `{provider}`")));
+    };
+    let installation_id = match query.get("installation_id").filter(|s| !s.is_empty()) {
+        None => None,
+        Some(s) => match s.parse::<u64>() {
+            Ok(id) => Some(id),
+            Err(_) => {
+                return error_page(
+                    &ApiError::bad_request("`installation_id` is not a number").field("installation_id"),
+                )
+            }
+        },
+    };
+    // The provider's own refusal (`access_denied`) is passed on: the account records it.
+    let error = query.get("error").map(|e| match query.get("error_description") {
+        Some(d) => format!("{e}: {d}"),
+        None => e.clone(),
+    });
+    let request = Request::CompleteAuthorization {
+        state: query.get("state").cloned(),
+        installation_id,
+        setup_action: query.get("setup_action").cloned(),
+        code: query.get("code").cloned().map(Secret::new),
+        error,
+    };
+    let message = CommandMessage::new(request).by(&format!("{} callback", provider.display_name()));
+    match state.execute(message).await {
+        Ok(reply) => {
+            let name = state
+                .inner
+                .engine
+                .account_state(reply.account_id)
+                .map(|s| s.unique_name)
+                .unwrap_or_else(|_| reply.account_id.to_string());
+            let to = format!("/accounts/{}", url_segment(&name));
+            (StatusCode::SEE_OTHER, [(header::LOCATION, to)]).into_response()
+        }
+        Err(e) => error_page(&ApiError::from(e)),
+    }
+}
+
+/// A name as one URL path segment.
+pub fn url_segment(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes())
+        .collect::<String>()
+        .replace('+', "%20")
+}
+
+/// An HTML page explaining a refused callback.
+pub fn error_page(e: &ApiError) -> Response {
+    let field = e
+        .field
+        .as_deref()
+        .map(|f| format!("<p>The problem is with <code>{}</code>.</p>", escape(f)))
+        .unwrap_or_default();
+    let hint = e
+        .hint
+        .as_deref()
+        .map(|h| format!("<p>{}</p>", escape(h)))
+        .unwrap_or_default();
+    let body = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Link not completed</title>\
+         <style>body{{font-family:system-ui,sans-serif;max-width:40rem;margin:4rem auto;padding:0 1rem;color:#222}}\
+         .alert{{border-left:4px solid #c0392b;background:#fdecea;padding:1rem}}</style></head>\
+         <body><h1>The account was not linked</h1><div class=\"alert\" role=\"alert\"><p>{}</p>{field}{hint}</div>\
+         <p><a href=\"/\">Back to the accounts</a>, then start the link again from the account's page.</p></body></html>",
+        escape(&e.error)
+    );
+    (e.status, Html(body)).into_response()
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
+}

@@ -1,0 +1,148 @@
+//! `forgelink demo` as a library call: the three sandbox providers started in-process on
+//! loopback ports and seeded (GitHub organization `acme` with repositories, a GitLab user with
+//! groups, a Bitbucket user with workspaces and projects), the server started on 127.0.0.1 with
+//! the sandboxes' approval pages sending the person back to its callback URLs and the GitHub
+//! sandbox's webhooks going to its webhook URL, and a generated admin token. The walkthrough and
+//! the browser test start the same thing through [`start`].
+
+use super::auth::random_token;
+use super::server::{Server, ServerConfig, ServerError, WebhookSecrets};
+use crate::engine::EngineConfig;
+use crate::sandbox::bitbucket::BitbucketSandbox;
+use crate::sandbox::github::GitHubSandbox;
+use crate::sandbox::gitlab::GitLabSandbox;
+use crate::secret::Secret;
+use std::path::PathBuf;
+
+/// Where and how the demo runs.
+#[derive(Debug, Clone)]
+pub struct DemoOptions {
+    pub data_dir: PathBuf,
+    /// The server's port on 127.0.0.1 (0: any free port).
+    pub port: u16,
+    /// Adjusts the engine's configuration before it opens (tests: fast retries, a vault key).
+    pub engine: Option<fn(&mut EngineConfig)>,
+    /// A read-only token for the queries, if wanted.
+    pub viewer_token: Option<Secret>,
+}
+
+impl DemoOptions {
+    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        DemoOptions {
+            data_dir: data_dir.into(),
+            port: 0,
+            engine: None,
+            viewer_token: None,
+        }
+    }
+}
+
+/// The running demo: the server, the sandboxes (to act as the person on the provider's side),
+/// and the credentials to drive it.
+pub struct DemoHandle {
+    pub server: Server,
+    pub github: GitHubSandbox,
+    pub gitlab: GitLabSandbox,
+    pub bitbucket: BitbucketSandbox,
+    /// `http://127.0.0.1:PORT`.
+    pub base_url: String,
+    /// Bearer token for `POST /v1/commands` and every query.
+    pub admin_token: Secret,
+}
+
+/// The seeded names, for walkthroughs and tests.
+pub mod seed {
+    pub const GITHUB_ORG: &str = "acme";
+    pub const GITHUB_REPOS: &[&str] = &["infra", "apps", "docs"];
+    pub const GITLAB_USER: &str = "alice";
+    pub const GITLAB_GROUPS: &[&str] = &["acme", "acme/platform"];
+    pub const BITBUCKET_USER: &str = "alice";
+    pub const BITBUCKET_WORKSPACE: &str = "acme";
+    pub const BITBUCKET_PROJECTS: &[(&str, &str)] = &[("INFRA", "Infrastructure"), ("APPS", "Applications")];
+    pub const BITBUCKET_OTHER_WORKSPACE: &str = "acme-labs";
+    pub const BITBUCKET_OTHER_PROJECTS: &[(&str, &str)] = &[("LAB", "Experiments")];
+}
+
+/// Why the demo did not start.
+#[derive(Debug, thiserror::Error)]
+pub enum DemoError {
+    #[error("a sandbox provider did not start: {0}")]
+    Sandbox(std::io::Error),
+    #[error(transparent)]
+    Server(#[from] ServerError),
+}
+
+impl DemoHandle {
+    /// A new one-time dashboard login link.
+    pub fn login_link(&self) -> String {
+        self.server.login_link()
+    }
+
+    pub async fn shutdown(self) {
+        self.server.shutdown().await;
+    }
+}
+
+/// Starts the sandboxes and the server.
+pub async fn start(options: DemoOptions) -> Result<DemoHandle, DemoError> {
+    let (github, gitlab, bitbucket) = tokio::try_join!(
+        GitHubSandbox::start(0),
+        GitLabSandbox::start(0),
+        BitbucketSandbox::start(0)
+    )
+    .map_err(DemoError::Sandbox)?;
+    github.seed_org(seed::GITHUB_ORG, seed::GITHUB_REPOS);
+    gitlab.seed_user(seed::GITLAB_USER);
+    for g in seed::GITLAB_GROUPS {
+        gitlab.seed_group(g);
+    }
+    bitbucket.seed_user(seed::BITBUCKET_USER);
+    bitbucket.seed_workspace(seed::BITBUCKET_WORKSPACE, seed::BITBUCKET_PROJECTS);
+    bitbucket.seed_workspace(seed::BITBUCKET_OTHER_WORKSPACE, seed::BITBUCKET_OTHER_PROJECTS);
+
+    let addr = format!("127.0.0.1:{}", options.port);
+    let listener = tokio::net::TcpListener::bind(&addr)
+        .await
+        .map_err(|e| ServerError::Listen {
+            addr: addr.clone(),
+            detail: e.to_string(),
+        })?;
+    let local = listener.local_addr().map_err(|e| ServerError::Listen {
+        addr,
+        detail: e.to_string(),
+    })?;
+    let base_url = format!("http://{local}");
+
+    let mut engine = EngineConfig::new(&options.data_dir);
+    let github_config = github.app_config(&format!("{base_url}/callback/github"));
+    let github_secret = github_config.webhook_secret.clone();
+    engine.github = Some(github_config);
+    engine.gitlab = Some(gitlab.client_config(&format!("{base_url}/callback/gitlab")));
+    engine.bitbucket = Some(bitbucket.client_config(&format!("{base_url}/callback/bitbucket")));
+    if let Some(adjust) = options.engine {
+        adjust(&mut engine);
+    }
+    github.set_webhook_url(&format!("{base_url}/webhooks/github"));
+
+    let admin_token = Secret::new(random_token());
+    let mut config = ServerConfig::new(engine);
+    config.public_url = Some(base_url.clone());
+    config.admin_tokens = vec![admin_token.clone()];
+    config.viewer_tokens = options.viewer_token.into_iter().collect();
+    config.webhook_secrets = WebhookSecrets {
+        github: Some(github_secret),
+        // The GitLab and Bitbucket sandboxes send no webhooks; these only keep the endpoints
+        // closed to anyone without them.
+        gitlab: Some(Secret::new(random_token())),
+        bitbucket: Some(Secret::new(random_token())),
+    };
+    let server = Server::start_on(listener, config).await?;
+    Ok(DemoHandle {
+        server,
+        github,
+        gitlab,
+        bitbucket,
+        base_url,
+        admin_token,
+    })
+}

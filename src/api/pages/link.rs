@@ -1,0 +1,155 @@
+//! Linking an account from the page: `GET /accounts/new` (choose GitHub, GitLab or Bitbucket and
+//! a unique name), `POST /accounts` (name it, start the link, send the person to the provider's
+//! approval page), and `POST /accounts/{name}/link` (start again after a failure or expiry).
+
+use super::layout::{page, provider_badge};
+use super::{account, csrf, refused, run};
+use crate::api::AppState;
+use crate::engine::Request;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Form;
+use forgelink_events::Provider;
+use maud::{html, Markup};
+use serde::Deserialize;
+
+#[derive(Debug, Default, Deserialize)]
+pub struct NewAccount {
+    #[serde(default)]
+    csrf: Option<String>,
+    #[serde(default)]
+    provider: String,
+    #[serde(default)]
+    name: String,
+}
+
+pub async fn new_form(headers: HeaderMap) -> Markup {
+    form_page(&headers, &NewAccount::default(), None)
+}
+
+fn form_page(headers: &HeaderMap, input: &NewAccount, error: Option<&str>) -> Markup {
+    let providers = [Provider::GitHub, Provider::GitLab, Provider::Bitbucket];
+    let body = html! {
+        p { a href="/" { "← Accounts" } }
+        h1 { "Link an account" }
+        p.sub { "Choose the provider, give the account a unique name, then approve forgelink on the provider." }
+        (super::layout::alert(error))
+        div.card {
+            form method="post" action="/accounts" {
+                input type="hidden" name=(csrf::FIELD) value=(csrf::token_for(headers));
+                fieldset {
+                    legend { "Provider" }
+                    div.choices {
+                        @for p in providers {
+                            label.choice for={ "provider-" (p.as_str()) } {
+                                input type="radio" name="provider" id={ "provider-" (p.as_str()) }
+                                    value=(p.as_str()) required
+                                    checked[input.provider == p.as_str()];
+                                (provider_badge(p))
+                            }
+                        }
+                    }
+                }
+                div.field {
+                    label for="name" { "Unique name" }
+                    input type="text" id="name" name="name" value=(input.name) required
+                        maxlength="63" pattern="[A-Za-z0-9_-]+" autocomplete="off"
+                        aria-describedby="name-hint";
+                    p.hint #name-hint { "1–63 letters, digits, - or _. Unique across all accounts, e.g. acme-infra." }
+                }
+                div.actions {
+                    button.btn.primary type="submit" { "Link" }
+                    a.btn href="/" { "Cancel" }
+                }
+            }
+        }
+    };
+    page("Link an account", body)
+}
+
+fn parse_provider(s: &str) -> Option<Provider> {
+    match s {
+        "github" => Some(Provider::GitHub),
+        "gitlab" => Some(Provider::GitLab),
+        "bitbucket" => Some(Provider::Bitbucket),
+        _ => None,
+    }
+}
+
+/// `POST /accounts`: names the account and starts its link; 303 to the provider.
+pub async fn create(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(input): Form<NewAccount>,
+) -> Response {
+    if !csrf::verify(&headers, input.csrf.as_deref()) {
+        return refused();
+    }
+    let Some(provider) = parse_provider(&input.provider) else {
+        let page = form_page(&headers, &input, Some("choose GitHub, GitLab or Bitbucket"));
+        return (StatusCode::UNPROCESSABLE_ENTITY, page).into_response();
+    };
+    let name = input.name.trim().to_string();
+    let named = run(
+        &state,
+        Request::NameAccount {
+            provider,
+            unique_name: name.clone(),
+            account_id: None,
+        },
+    )
+    .await;
+    if let Err(e) = named {
+        let page = form_page(&headers, &input, Some(&e.to_string()));
+        return (StatusCode::UNPROCESSABLE_ENTITY, page).into_response();
+    }
+    start(&state, &headers, &name).await
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CsrfOnly {
+    #[serde(default)]
+    csrf: Option<String>,
+}
+
+/// `POST /accounts/{name}/link`: a new link attempt for an existing account.
+pub async fn restart(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    Form(input): Form<CsrfOnly>,
+) -> Response {
+    if !csrf::verify(&headers, input.csrf.as_deref()) {
+        return refused();
+    }
+    start(&state, &headers, &name).await
+}
+
+/// Starts the link and sends the person to the approval page, or shows the account with why
+/// it could not start.
+async fn start(state: &AppState, headers: &HeaderMap, name: &str) -> Response {
+    let started = run(
+        state,
+        Request::StartLink {
+            account: name.to_string(),
+        },
+    )
+    .await;
+    match started {
+        Ok(reply) => match reply.authorize_url {
+            Some(url) => Redirect::to(&url).into_response(),
+            None => Redirect::to(&super::layout::account_href(name)).into_response(),
+        },
+        Err(e) => {
+            account::render(
+                state,
+                headers,
+                name,
+                Some(e.to_string()),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
+    }
+}

@@ -1,0 +1,317 @@
+//! `forgelink serve`'s settings: read from a TOML file (`--config FILE`) and from `FORGELINK_*`
+//! environment variables, which win over the file (`github.app_id` is `FORGELINK_GITHUB_APP_ID`).
+//! Every setting is checked before anything starts; a missing or bad one stops start-up with a
+//! message naming it (by its file key and its variable).
+//!
+//! ```toml
+//! listen = "127.0.0.1:8080"            # default
+//! data_dir = "/var/lib/forgelink"      # default ./forgelink-data (or --data-dir)
+//! public_url = "https://forgelink.example.com"   # required: callbacks and webhooks derive from it
+//! vault_key = "64 hex digits"          # default: FORGELINK_VAULT_KEY or DATA_DIR/vault.key
+//! admin_token = "..."                  # required
+//! viewer_token = "..."
+//!
+//! [github]      # web_url, api_url (defaults github.com), app_id, app_slug, client_id,
+//!               # client_secret, private_key_file, webhook_secret
+//! [gitlab]      # base_url (default https://gitlab.com), client_id, client_secret, webhook_token
+//! [bitbucket]   # web_url, api_url (defaults bitbucket.org), key, secret, webhook_secret
+//! ```
+
+use forgelink::api::{ServerConfig, WebhookSecrets};
+use forgelink::engine::EngineConfig;
+use forgelink::providers::bitbucket::BitbucketConfig;
+use forgelink::providers::github::GitHubConfig;
+use forgelink::providers::gitlab::GitLabConfig;
+use forgelink::secret::Secret;
+use forgelink::vault::VaultKey;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// Every key the file may hold, in `section.key` form.
+const KEYS: &[&str] = &[
+    "listen",
+    "data_dir",
+    "public_url",
+    "vault_key",
+    "admin_token",
+    "viewer_token",
+    "github.web_url",
+    "github.api_url",
+    "github.app_id",
+    "github.app_slug",
+    "github.client_id",
+    "github.client_secret",
+    "github.private_key_file",
+    "github.webhook_secret",
+    "gitlab.base_url",
+    "gitlab.client_id",
+    "gitlab.client_secret",
+    "gitlab.webhook_token",
+    "bitbucket.web_url",
+    "bitbucket.api_url",
+    "bitbucket.key",
+    "bitbucket.secret",
+    "bitbucket.webhook_secret",
+];
+
+/// A setting that stops start-up.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read the config file {path}: {detail}")]
+    File { path: PathBuf, detail: String },
+    #[error("setting `{key}` ({env}): {problem}")]
+    Setting {
+        key: String,
+        env: String,
+        problem: String,
+    },
+}
+
+fn env_name(key: &str) -> String {
+    format!("FORGELINK_{}", key.replace('.', "_").to_ascii_uppercase())
+}
+
+fn bad(key: &str, problem: impl Into<String>) -> ConfigError {
+    ConfigError::Setting {
+        key: key.to_string(),
+        env: env_name(key),
+        problem: problem.into(),
+    }
+}
+
+/// The settings, from the file and the environment.
+pub struct Settings {
+    values: BTreeMap<String, String>,
+}
+
+impl Settings {
+    /// Reads `file` (if any) and then `env` (`FORGELINK_*` pairs), which win.
+    pub fn load(
+        file: Option<&Path>,
+        env: impl Iterator<Item = (String, String)>,
+    ) -> Result<Settings, ConfigError> {
+        let mut values = BTreeMap::new();
+        if let Some(path) = file {
+            let text = std::fs::read_to_string(path).map_err(|e| ConfigError::File {
+                path: path.to_path_buf(),
+                detail: e.to_string(),
+            })?;
+            let table: toml::Table = text.parse().map_err(|e: toml::de::Error| ConfigError::File {
+                path: path.to_path_buf(),
+                detail: e.to_string(),
+            })?;
+            flatten("", &table, &mut values)?;
+        }
+        let env: BTreeMap<String, String> = env.collect();
+        for key in KEYS {
+            if let Some(v) = env.get(&env_name(key)) {
+                values.insert(key.to_string(), v.clone());
+            }
+        }
+        Ok(Settings { values })
+    }
+
+    fn get(&self, key: &str) -> Option<&str> {
+        self.values
+            .get(key)
+            .map(|s| s.as_str())
+            .filter(|s| !s.trim().is_empty())
+    }
+
+    fn required(&self, key: &str) -> Result<&str, ConfigError> {
+        self.get(key).ok_or_else(|| bad(key, "is required but not set"))
+    }
+
+    fn secret(&self, key: &str) -> Result<Secret, ConfigError> {
+        self.required(key).map(|s| Secret::new(s.trim()))
+    }
+
+    fn url(&self, key: &str, default: Option<&str>) -> Result<String, ConfigError> {
+        let raw = match (self.get(key), default) {
+            (Some(v), _) => v,
+            (None, Some(d)) => d,
+            (None, None) => self.required(key)?,
+        };
+        let parsed =
+            url::Url::parse(raw.trim()).map_err(|e| bad(key, format!("`{raw}` is not a URL ({e})")))?;
+        if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
+            return Err(bad(
+                key,
+                format!("`{raw}` must be an http:// or https:// URL with a host"),
+            ));
+        }
+        Ok(raw.trim().trim_end_matches('/').to_string())
+    }
+
+    fn section_used(&self, section: &str) -> bool {
+        let prefix = format!("{section}.");
+        self.values.keys().any(|k| k.starts_with(&prefix))
+    }
+
+    /// The listen address and the server's configuration; `data_dir` (from `--data-dir`) wins
+    /// over the setting.
+    pub fn server_config(
+        &self,
+        data_dir: Option<PathBuf>,
+    ) -> Result<(SocketAddr, ServerConfig), ConfigError> {
+        let listen_raw = self.get("listen").unwrap_or("127.0.0.1:8080");
+        let listen: SocketAddr = listen_raw.trim().parse().map_err(|_| {
+            bad(
+                "listen",
+                format!("`{listen_raw}` is not an address like 127.0.0.1:8080"),
+            )
+        })?;
+        let data_dir = data_dir
+            .or_else(|| self.get("data_dir").map(PathBuf::from))
+            .unwrap_or_else(|| PathBuf::from("./forgelink-data"));
+        let public_url = self.url("public_url", None)?;
+        let mut engine = EngineConfig::new(data_dir);
+        if let Some(hex) = self.get("vault_key") {
+            engine.vault_key = Some(
+                VaultKey::from_hex(hex.trim())
+                    .map_err(|_| bad("vault_key", "must be 64 hexadecimal digits (32 bytes)"))?,
+            );
+        }
+        let mut secrets = WebhookSecrets::default();
+        if self.section_used("github") {
+            let app_id = self.required("github.app_id")?;
+            let app_id: u64 = app_id
+                .trim()
+                .parse()
+                .map_err(|_| bad("github.app_id", format!("`{app_id}` is not a number")))?;
+            let key_file = self.required("github.private_key_file")?;
+            let pem = std::fs::read_to_string(key_file.trim())
+                .map_err(|e| bad("github.private_key_file", format!("cannot read {key_file}: {e}")))?;
+            if !pem.contains("PRIVATE KEY-----") {
+                return Err(bad(
+                    "github.private_key_file",
+                    format!("{key_file} is not a PEM private key"),
+                ));
+            }
+            let webhook_secret = self.secret("github.webhook_secret")?;
+            secrets.github = Some(webhook_secret.clone());
+            engine.github = Some(GitHubConfig {
+                web_url: self.url("github.web_url", Some("https://github.com"))?,
+                api_url: self.url("github.api_url", Some("https://api.github.com"))?,
+                app_id,
+                app_slug: self.required("github.app_slug")?.trim().to_string(),
+                client_id: self.required("github.client_id")?.trim().to_string(),
+                client_secret: self.secret("github.client_secret")?,
+                private_key_pem: Secret::new(pem),
+                webhook_secret,
+            });
+        }
+        if self.section_used("gitlab") {
+            let gitlab = GitLabConfig {
+                base_url: self.url("gitlab.base_url", Some("https://gitlab.com"))?,
+                client_id: self.required("gitlab.client_id")?.trim().to_string(),
+                client_secret: self.secret("gitlab.client_secret")?,
+                redirect_uri: format!("{public_url}/callback/gitlab"),
+                scopes: GitLabConfig::default_scopes(),
+            };
+            secrets.gitlab = Some(self.secret("gitlab.webhook_token")?);
+            engine.gitlab = Some(gitlab);
+        }
+        if self.section_used("bitbucket") {
+            let bitbucket = BitbucketConfig {
+                web_url: self.url("bitbucket.web_url", Some("https://bitbucket.org"))?,
+                api_url: self.url("bitbucket.api_url", Some("https://api.bitbucket.org"))?,
+                client_id: self.required("bitbucket.key")?.trim().to_string(),
+                client_secret: self.secret("bitbucket.secret")?,
+            };
+            secrets.bitbucket = Some(self.secret("bitbucket.webhook_secret")?);
+            engine.bitbucket = Some(bitbucket);
+        }
+        let admin = self.secret("admin_token")?;
+        if admin.expose().len() < 16 {
+            return Err(bad("admin_token", "must be at least 16 characters"));
+        }
+        let mut config = ServerConfig::new(engine);
+        config.public_url = Some(public_url);
+        config.webhook_secrets = secrets;
+        config.admin_tokens = vec![admin];
+        if let Some(v) = self.get("viewer_token") {
+            if v.trim().len() < 16 {
+                return Err(bad("viewer_token", "must be at least 16 characters"));
+            }
+            config.viewer_tokens = vec![Secret::new(v.trim())];
+        }
+        Ok((listen, config))
+    }
+}
+
+/// `section.key` -> value as text; unknown keys and non-scalar values are errors.
+fn flatten(prefix: &str, table: &toml::Table, out: &mut BTreeMap<String, String>) -> Result<(), ConfigError> {
+    for (k, v) in table {
+        let key = if prefix.is_empty() {
+            k.clone()
+        } else {
+            format!("{prefix}.{k}")
+        };
+        match v {
+            toml::Value::Table(t) if prefix.is_empty() => flatten(&key, t, out)?,
+            _ if !KEYS.contains(&key.as_str()) => {
+                return Err(bad(
+                    &key,
+                    format!("is not a forgelink setting; known settings: {}", KEYS.join(", ")),
+                ))
+            }
+            toml::Value::String(s) => {
+                out.insert(key, s.clone());
+            }
+            toml::Value::Integer(i) => {
+                out.insert(key, i.to_string());
+            }
+            _ => return Err(bad(&key, "must be a string or a number")),
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(toml_text: &str, env: &[(&str, &str)]) -> Result<(SocketAddr, ServerConfig), ConfigError> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("forgelink.toml");
+        std::fs::write(&path, toml_text).unwrap();
+        let env = env.iter().map(|(k, v)| (k.to_string(), v.to_string()));
+        Settings::load(Some(&path), env)?.server_config(None)
+    }
+
+    const BASE: &str = "public_url = \"https://fl.example.com\"\nadmin_token = \"0123456789abcdef0123\"\n";
+
+    #[test]
+    fn a_minimal_file_starts() {
+        let (listen, c) = load(BASE, &[]).unwrap();
+        assert_eq!(listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.public_url.as_deref(), Some("https://fl.example.com"));
+    }
+
+    #[test]
+    fn each_bad_setting_is_named() {
+        let err = |text: &str, env: &[(&str, &str)]| load(text, env).expect_err("refused").to_string();
+        assert!(err("admin_token = \"0123456789abcdef\"\n", &[]).contains("`public_url`"));
+        assert!(err("public_url = \"https://x\"\n", &[]).contains("FORGELINK_ADMIN_TOKEN"));
+        assert!(err(BASE, &[("FORGELINK_LISTEN", "nowhere")]).contains("`listen`"));
+        assert!(err(&format!("{BASE}[gitlab]\nclient_id = \"x\"\n"), &[]).contains("`gitlab.client_secret`"));
+        assert!(err(&format!("{BASE}[github]\napp_id = \"abc\"\n"), &[]).contains("`github.app_id`"));
+        assert!(err(&format!("{BASE}colour = \"blue\"\n"), &[]).contains("`colour`"));
+        assert!(err(&format!("{BASE}vault_key = \"zz\"\n"), &[]).contains("`vault_key`"));
+        assert!(err(BASE, &[("FORGELINK_PUBLIC_URL", "ftp://x")]).contains("`public_url`"));
+    }
+
+    #[test]
+    fn the_environment_wins_over_the_file() {
+        let (listen, _) = load(BASE, &[("FORGELINK_LISTEN", "127.0.0.1:9999")]).unwrap();
+        assert_eq!(listen.port(), 9999);
+        let (_, c) = load(
+            &format!("{BASE}[bitbucket]\nkey = \"k\"\nsecret = \"s\"\n"),
+            &[("FORGELINK_BITBUCKET_WEBHOOK_SECRET", "w")],
+        )
+        .unwrap();
+        assert!(c.engine.bitbucket.is_some() && c.webhook_secrets.bitbucket.is_some());
+    }
+}
