@@ -8,7 +8,7 @@
 #[path = "common/mod.rs"]
 mod common;
 
-use forgelink::engine::{CommandMessage, Engine, Request};
+use forgelink::engine::{CommandMessage, Engine};
 use forgelink::secret::Secret;
 use forgelink::webhooks::{self, Provider, WebhookError};
 use proptest::prelude::*;
@@ -115,13 +115,12 @@ fn json_value() -> impl Strategy<Value = Value> {
     })
 }
 
-/// One valid message of each kind, naming the seeded accounts. Without `actor`, `command_id`
-/// and `correlation_id` for now: see [`parse`].
+/// One valid message of each kind, naming the seeded accounts.
 fn valid_messages() -> Vec<Value> {
     let id = "6f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9";
     vec![
         json!({"type": "NameAccount", "provider": "github", "unique_name": "new-one"}),
-        json!({"type": "StartLink", "account": "beta-site"}),
+        json!({"type": "StartLink", "account": "beta-site", "actor": "alice"}),
         json!({"type": "CompleteAuthorization", "state": "abc", "installation_id": 7, "setup_action": "install", "code": "c0de"}),
         json!({"type": "CompleteAuthorization", "error": "access_denied", "state": "abc"}),
         json!({"type": "SelectGroup", "account": "acme-infra", "group_id": 12}),
@@ -132,7 +131,7 @@ fn valid_messages() -> Vec<Value> {
         json!({"type": "CreateProject", "name": "web", "account": "acme-infra"}),
         json!({"type": "ImportProject", "name": "web", "account": "acme-infra", "repository": "acme/infra"}),
         json!({"type": "DetachProject", "project_id": id}),
-        json!({"type": "Reconcile", "account": "acme-infra"}),
+        json!({"type": "Reconcile", "account": "acme-infra", "command_id": id, "correlation_id": id}),
     ]
 }
 
@@ -226,25 +225,13 @@ enum Outcome {
     Refused,
 }
 
-/// A message as the edge parses it. `CommandMessage` today refuses every message with fields
-/// (`deny_unknown_fields` next to `flatten` treats the request's fields as unknown; see
-/// `a_command_message_with_fields_parses_from_json`), so the request alone is tried next, to
-/// reach the engine at all until that is fixed.
-fn parse(text: &str) -> Option<CommandMessage> {
-    serde_json::from_str::<CommandMessage>(text).ok().or_else(|| {
-        serde_json::from_str::<Request>(text)
-            .ok()
-            .map(CommandMessage::new)
-    })
-}
-
 /// Feeds `text` to the parser and, if it parses, to the engine; a refusal must append nothing.
 fn check_command(
     rt: &tokio::runtime::Runtime,
     engine: &Engine,
     text: &str,
 ) -> Result<Outcome, TestCaseError> {
-    let Some(msg) = parse(text) else {
+    let Ok(msg) = serde_json::from_str::<CommandMessage>(text) else {
         return Ok(Outcome::NotParsed);
     };
     let before = engine.log().head();

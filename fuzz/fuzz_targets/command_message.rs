@@ -3,7 +3,7 @@
 //! The engine has no provider configured and no saga loop, so only `execute` writes to the log.
 #![no_main]
 
-use forgelink::engine::{CommandMessage, Engine, EngineConfig, Request};
+use forgelink::engine::{CommandMessage, Engine, EngineConfig};
 use forgelink::events::Durability;
 use forgelink::vault::VaultKey;
 use libfuzzer_sys::fuzz_target;
@@ -41,13 +41,7 @@ fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
-    // `CommandMessage` now refuses every message with fields (`deny_unknown_fields` beside
-    // `flatten`); the request alone is tried next so the engine is reached at all.
-    let Some(msg) = serde_json::from_str::<CommandMessage>(text).ok().or_else(|| {
-        serde_json::from_str::<Request>(text)
-            .ok()
-            .map(CommandMessage::new)
-    }) else {
+    let Ok(msg) = serde_json::from_str::<CommandMessage>(text) else {
         return;
     };
     let w = world();
