@@ -260,6 +260,11 @@ async fn an_oauth_code_exchange_approves_with_the_grant_or_fails_the_link() {
         reason.starts_with("GitLab did not accept the authorization") && reason.ends_with("start a new link"),
         "{reason}"
     );
+    assert_eq!(
+        reason.matches("link").count(),
+        1,
+        "the advice is given once: {reason}"
+    );
 }
 
 #[tokio::test(start_paused = true)]

@@ -135,8 +135,9 @@ pub fn give_up_reason(provider: &str, what: &str, policy: &RetryPolicy, e: &Prov
             "{provider} rate limit reached while trying to {what}; try again in {}",
             human_duration(*retry_after)
         ),
-        ProviderError::InvalidGrant { .. } => {
-            format!("{provider} did not accept the authorization ({e}); start a new link")
+        // The error's own text already ends in advice; only its detail belongs here.
+        ProviderError::InvalidGrant { detail, .. } => {
+            format!("{provider} did not accept the authorization ({detail}); start a new link")
         }
         _ => format!("could not {what} on {provider}: {e}; start a new link"),
     }
