@@ -55,6 +55,11 @@ impl Inner {
         &self,
         account: Option<Uuid>,
     ) -> Result<Vec<AccountReconciled>, EngineError> {
+        if !self.config.run_sagas {
+            // Without the saga loop (a one-off `forgelink reconcile`) nobody has filed the
+            // projects yet: file them from the log first.
+            self.index_projects_from_log()?;
+        }
         let ids: Vec<Uuid> = match account {
             Some(id) => vec![id],
             None => self.accounts_to_reconcile()?,
@@ -64,6 +69,32 @@ impl Inner {
             out.push(self.reconcile_account(account_id).await?);
         }
         Ok(out)
+    }
+
+    fn index_projects_from_log(&self) -> Result<(), EngineError> {
+        let mut projects = std::collections::BTreeSet::new();
+        for envelope in self.log.read_all(1) {
+            let envelope = envelope?;
+            let Some(id) = envelope.stream_id.entity_id() else {
+                continue;
+            };
+            if envelope.stream_id.is_account() {
+                if let (forgelink_events::Event::AccountNamed(e), Ok(mut index)) =
+                    (&envelope.event, self.projects.index.lock())
+                {
+                    index.note_account(id, e.provider);
+                }
+            } else if envelope.stream_id.is_project() {
+                projects.insert(id);
+            }
+        }
+        for id in projects {
+            let state = self.project_state_of(id)?;
+            if let Ok(mut index) = self.projects.index.lock() {
+                index.note_project(id, &state);
+            }
+        }
+        Ok(())
     }
 
     fn accounts_to_reconcile(&self) -> Result<Vec<Uuid>, EngineError> {
