@@ -16,6 +16,7 @@ mod send;
 mod serve;
 mod table;
 mod walkthrough;
+mod walkthrough_projects;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;

@@ -39,7 +39,10 @@ struct Reconciled {
 pub fn run(data_dir: Option<PathBuf>, args: Args) -> Result<(), CliError> {
     let runtime = super::runtime()?;
     if let Some(server) = &args.server {
-        let message = serde_json::json!({"type": "Reconcile", "account": args.name});
+        let mut message = serde_json::json!({"type": "Reconcile"});
+        if let Some(name) = &args.name {
+            message["account"] = name.as_str().into();
+        }
         return runtime.block_on(super::send::post(
             server,
             args.token.as_deref(),
