@@ -440,3 +440,54 @@ async fn an_account_is_never_reconciled_twice_at_once() {
     w.sandbox.faults.set_delay(Duration::ZERO);
     w.engine.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_push_whose_webhook_was_dropped_is_found_by_reconciliation() {
+    let w = world(None, |_| {}).await;
+    let id = ready_project(&w).await;
+    // The repository's initial commit predates the project: no push to record.
+    let runs = w.engine.reconcile(Some(w.account_id)).await.unwrap();
+    assert!(!runs[0].events.contains(&"RepoPushed".to_string()), "{runs:?}");
+    w.sandbox.drop_webhooks(true);
+    let commit = w
+        .sandbox
+        .push("acme/payments", "refs/heads/main", "add vpc", "octocat")
+        .unwrap();
+    w.sandbox.flush_webhooks(FLUSH).await;
+    assert!(w.sandbox.webhooks_dropped() >= 1);
+    assert!(w.engine.project_state(id).unwrap().last_push.is_none());
+
+    let runs = w.engine.reconcile(Some(w.account_id)).await.unwrap();
+    assert_eq!(runs[0].events, ["RepoPushed"], "{runs:?}");
+    let push = w.engine.project_state(id).unwrap().last_push.unwrap();
+    assert_eq!(
+        (push.commit.as_str(), push.git_ref.as_str(), push.author.as_str()),
+        (commit.as_str(), "refs/heads/main", "octocat")
+    );
+    let again = w.engine.reconcile(Some(w.account_id)).await.unwrap();
+    assert!(again[0].events.is_empty(), "{again:?}");
+    w.engine.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reconciliation_stops_early_when_github_says_few_calls_are_left() {
+    let w = world(None, |_| {}).await;
+    let id = ready_project(&w).await;
+    w.sandbox.drop_webhooks(true);
+    w.sandbox.rename_repo("acme/payments", "payments-eu").unwrap();
+    w.sandbox.faults.report_rate_remaining(Some(5));
+    let runs = w.engine.reconcile(Some(w.account_id)).await.unwrap();
+    assert!(runs[0].events.is_empty(), "{runs:?}");
+    let skipped = runs[0].skipped.clone().unwrap_or_default();
+    assert!(skipped.contains("5 calls left"), "{skipped}");
+    assert_eq!(
+        w.engine.project_state(id).unwrap().repository.unwrap().full_name,
+        "acme/payments"
+    );
+    // With calls to spare again, the next run goes on and records the rename.
+    w.sandbox.faults.report_rate_remaining(None);
+    let runs = w.engine.reconcile(Some(w.account_id)).await.unwrap();
+    assert!(runs[0].skipped.is_none(), "{runs:?}");
+    assert!(runs[0].events.contains(&"RepoRenamed".to_string()), "{runs:?}");
+    w.engine.shutdown().await;
+}
