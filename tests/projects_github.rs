@@ -491,3 +491,47 @@ async fn reconciliation_stops_early_when_github_says_few_calls_are_left() {
     assert!(runs[0].events.contains(&"RepoRenamed".to_string()), "{runs:?}");
     w.engine.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_organization_renamed_on_github_renames_the_accounts_scope_and_its_repositories() {
+    let w = world(None, |_| {}).await;
+    let id = ready_project(&w).await;
+    w.sandbox.rename_org("acme", "acme-corp").unwrap();
+    w.sandbox.flush_webhooks(FLUSH).await;
+    let login = || match w.engine.account_state(w.account_id).unwrap().grant {
+        Some(Grant::GithubInstallation { account_login, .. }) => account_login,
+        other => panic!("{other:?}"),
+    };
+    for _ in 0..200 {
+        if login() == "acme-corp" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(login(), "acme-corp");
+    let s = wait_project(&w.engine, id, |s| {
+        s.repository
+            .as_ref()
+            .is_some_and(|r| r.full_name == "acme-corp/payments")
+    })
+    .await;
+    assert_eq!(s.repository.unwrap().full_name, "acme-corp/payments");
+    let types = common_oauth::types(&w.engine, w.account_id);
+    assert_eq!(
+        types.iter().filter(|t| *t == "ScopeRenamed").count(),
+        1,
+        "{types:?}"
+    );
+    // The dashboard shows the new name.
+    let dir = tempfile::tempdir().unwrap();
+    let store = forgelink_projections::ProjectionStore::open(dir.path()).unwrap();
+    let mut dashboard =
+        forgelink_projections::Runner::open(&store, forgelink_projections::Dashboard::new()).unwrap();
+    dashboard.catch_up(w.engine.log()).unwrap();
+    let row = dashboard.projection().reader().get_by_name(NAME).unwrap();
+    assert_eq!(
+        row.scope.as_ref().map(ToString::to_string).as_deref(),
+        Some("org acme-corp")
+    );
+    w.engine.shutdown().await;
+}

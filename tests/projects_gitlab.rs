@@ -272,3 +272,61 @@ async fn reconciliation_stops_early_when_gitlab_says_few_calls_are_left() {
     assert_eq!(renamed(&runs[0].events) + renamed(&rest[0].events), 2, "{rest:?}");
     w.engine.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gitlab_group_rename_renames_the_accounts_scope_and_its_projects() {
+    let (w, account_id) = active_world(|_| {}).await;
+    let (id, _) = ready_project(&w).await;
+    let group_id = w
+        .engine
+        .account_state(account_id)
+        .unwrap()
+        .group
+        .unwrap()
+        .group_id;
+    let rename = with(
+        json_fixture("gitlab/system_hook_group_rename.json"),
+        &[
+            ("group_id", json!(group_id)),
+            ("old_full_path", json!("acme/infra")),
+            ("full_path", json!("acme/platform")),
+        ],
+    );
+    let replies = w
+        .engine
+        .handle_delivery(deliver(Provider::GitLab, "System Hook", &rename))
+        .await
+        .unwrap();
+    let events: Vec<&str> = replies
+        .iter()
+        .flat_map(|r| r.events.iter().map(String::as_str))
+        .collect();
+    assert_eq!(events, ["ScopeRenamed", "RepoRenamed"], "{replies:?}");
+    let group = w.engine.account_state(account_id).unwrap().group.unwrap();
+    assert_eq!(
+        (group.group_id, group.full_path.as_str()),
+        (group_id, "acme/platform")
+    );
+    assert_eq!(
+        w.engine.project_state(id).unwrap().repository.unwrap().full_name,
+        "acme/platform/payments"
+    );
+    // The same delivery again records nothing; another group's rename touches nothing.
+    let again = w
+        .engine
+        .handle_delivery(deliver(Provider::GitLab, "System Hook", &rename))
+        .await
+        .unwrap();
+    assert!(again.iter().all(|r| r.events.is_empty()), "{again:?}");
+    let other = with(
+        json_fixture("gitlab/system_hook_group_rename.json"),
+        &[("group_id", json!(group_id + 999))],
+    );
+    let none = w
+        .engine
+        .handle_delivery(deliver(Provider::GitLab, "System Hook", &other))
+        .await
+        .unwrap();
+    assert!(none.is_empty(), "{none:?}");
+    w.engine.shutdown().await;
+}

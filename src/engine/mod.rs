@@ -17,6 +17,7 @@ mod reconcile;
 mod refresh;
 mod repo_calls;
 mod saga_loop;
+mod scope_rename;
 mod webhooks;
 
 pub use error::EngineError;
