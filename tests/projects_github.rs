@@ -62,8 +62,15 @@ async fn receiver(secret: Secret, slot: Slot) -> Running {
 /// A sandbox with org `acme` (repositories `web`, `blueprints` with the marker, `secret`), an
 /// active account whose installation covers `repos` (`None`: all), and a webhook receiver.
 async fn world(repos: Option<&[&str]>, tune: impl FnOnce(&mut EngineConfig)) -> World {
+    world_on("acme", repos, tune).await
+}
+
+/// As [`world`], with the app installed on `owner` (`acme`, or the sandbox's user for a
+/// personal-account installation).
+async fn world_on(owner: &str, repos: Option<&[&str]>, tune: impl FnOnce(&mut EngineConfig)) -> World {
     let sandbox = GitHubSandbox::start(0).await.unwrap();
     sandbox.seed_org("acme", &["web", "secret"]);
+    sandbox.seed_user_account(forgelink::sandbox::github::SANDBOX_USER, &["dotfiles"]);
     sandbox.seed_repo_with_file("acme", "blueprints", "blueprint.yaml", "kind: blueprint\n");
     let dir = tempfile::tempdir().unwrap();
     let mut config = fast_config(dir.path());
@@ -91,8 +98,8 @@ async fn world(repos: Option<&[&str]>, tune: impl FnOnce(&mut EngineConfig)) -> 
         .unwrap();
     let state = query(&url).remove("state").unwrap();
     let redirect = match repos {
-        Some(r) => sandbox.approve(&state, "acme", r).await,
-        None => sandbox.approve_all(&state, "acme").await,
+        Some(r) => sandbox.approve(&state, owner, r).await,
+        None => sandbox.approve_all(&state, owner).await,
     }
     .unwrap();
     let q = query(&redirect);
@@ -532,6 +539,62 @@ async fn an_organization_renamed_on_github_renames_the_accounts_scope_and_its_re
     assert_eq!(
         row.scope.as_ref().map(ToString::to_string).as_deref(),
         Some("org acme-corp")
+    );
+    w.engine.shutdown().await;
+}
+
+/// The vault reference of the person's user token, kept from the link.
+fn user_token_ref(w: &World) -> String {
+    let state = w.engine.account_state(w.account_id).unwrap();
+    let code_ref = state.attempt.unwrap().authorization.unwrap().code_ref.unwrap();
+    format!("{code_ref}/user_token")
+}
+
+/// Waits (bounded) until the stored user token is gone; whether it is.
+async fn user_token_destroyed(w: &World) -> bool {
+    let r = user_token_ref(w);
+    for _ in 0..200 {
+        if w.engine.vault().get(&r).unwrap().is_none() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    false
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_user_authorization_leaves_an_organization_account_active_and_drops_the_dead_token() {
+    let w = world(None, |_| {}).await;
+    assert!(w.engine.vault().get(&user_token_ref(&w)).unwrap().is_some());
+    w.sandbox.revoke_user_authorization();
+    w.sandbox.flush_webhooks(FLUSH).await;
+    assert!(user_token_destroyed(&w).await);
+    let types = common_oauth::types(&w.engine, w.account_id);
+    assert!(!types.contains(&"CredentialsRevoked".to_string()), "{types:?}");
+    assert_eq!(
+        w.engine.account_state(w.account_id).unwrap().status().as_str(),
+        "active"
+    );
+    // The installation's own credentials still create repositories.
+    let id = ready_project(&w).await;
+    assert_eq!(w.engine.project_state(id).unwrap().status, ProjectStatus::Ready);
+    w.engine.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_user_authorization_disconnects_a_personal_account_installation() {
+    let w = world_on(forgelink::sandbox::github::SANDBOX_USER, None, |_| {}).await;
+    w.sandbox.revoke_user_authorization();
+    w.sandbox.flush_webhooks(FLUSH).await;
+    assert!(user_token_destroyed(&w).await);
+    assert_eq!(
+        common_oauth::wait_for_status(&w.engine, w.account_id, "disconnected").await,
+        "disconnected"
+    );
+    let reason = common_oauth::revoked_reason(&w.engine, w.account_id);
+    assert!(
+        reason.contains("revoked the app's authorization") && reason.contains("link the account again"),
+        "{reason}"
     );
     w.engine.shutdown().await;
 }

@@ -18,6 +18,7 @@ mod refresh;
 mod repo_calls;
 mod saga_loop;
 mod scope_rename;
+mod user_revoked;
 mod webhooks;
 
 pub use error::EngineError;

@@ -146,6 +146,12 @@ impl Inner {
                         keep(r, &mut replies)?;
                     }
                 }
+                Change::AuthorizationRevoked { user_login } => {
+                    match self.github_authorization_revoked(user_login, &key, &meta).await {
+                        Ok(r) => replies.extend(r),
+                        Err(e) => keep(Err(e), &mut replies)?,
+                    }
+                }
                 Change::GroupRenamed {
                     group_id,
                     to_full_path,
