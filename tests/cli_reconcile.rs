@@ -1,10 +1,12 @@
 //! `forgelink reconcile [NAME]` against the GitLab sandbox: a project deleted on GitLab while no
 //! webhook said so is found by the command line and printed per account; a second run finds no
 //! difference; a folder a server holds is refused with a message naming `--server` and the
-//! `Reconcile` command.
+//! `Reconcile` command; with `--server` the command asks the running server, which records a
+//! push whose webhook was lost.
 
 mod common_oauth;
 mod common_projects;
+mod http_support;
 
 use common_oauth::gitlab::{approved, save_details, select_group, world_with, NAME};
 use common_projects::*;
@@ -111,5 +113,41 @@ async fn reconcile_of_a_missing_data_folder_says_so() {
         String::from_utf8_lossy(&out.stderr).contains("no forgelink data"),
         "{}",
         String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reconcile_with_server_asks_the_running_server_which_records_a_lost_push() {
+    let http = http_support::Http::start().await;
+    http.link_github("acme-gh").await;
+    let reply = http
+        .ok(serde_json::json!({"type": "CreateProject", "name": "payments", "account": "acme-gh"}))
+        .await;
+    let id = uuid::Uuid::parse_str(reply["project_id"].as_str().unwrap()).unwrap();
+    let engine = http.demo.server.engine();
+    wait_project(engine, id, |s| s.status == ProjectStatus::Ready).await;
+    http.demo.github.drop_webhooks(true);
+    let commit = http
+        .demo
+        .github
+        .push("acme/payments", "refs/heads/main", "add vpc", "octocat")
+        .unwrap();
+    let (server, token) = (http.demo.base_url.clone(), http.admin().to_string());
+    let dir = http.dir.path().join("unused");
+    let out = forgelink(&dir, &["acme-gh", "--server", &server, "--token", &token]).await;
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let reply: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(reply["status"], "reconciled", "{reply}");
+    assert!(
+        reply["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e == "RepoPushed"),
+        "{reply}"
+    );
+    assert_eq!(
+        engine.project_state(id).unwrap().last_push.unwrap().commit,
+        commit
     );
 }
