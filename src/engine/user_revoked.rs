@@ -17,7 +17,7 @@ use super::{EngineError, Inner};
 use crate::domain::{AccountCommand, AccountStatus};
 use crate::providers::ProviderError;
 use crate::saga::command_id;
-use forgelink_events::{Grant, Metadata};
+use forgelink_events::{Event, Grant, Metadata, Provider};
 use uuid::Uuid;
 
 impl Inner {
@@ -27,11 +27,17 @@ impl Inner {
         key: &str,
         meta: &Metadata,
     ) -> Result<Vec<CommandReply>, EngineError> {
-        let accounts: std::collections::BTreeSet<Uuid> = self
-            .installations
-            .lock()
-            .map(|m| m.values().copied().collect())
-            .unwrap_or_default();
+        // From the log, not the saga loop's installation map, which may lag behind it; a
+        // revocation is rare enough for one pass over the log.
+        let mut accounts = std::collections::BTreeSet::<Uuid>::new();
+        for envelope in self.log.read_all(1) {
+            let envelope = envelope?;
+            if let (Event::AccountNamed(e), Some(id)) = (&envelope.event, envelope.stream_id.entity_id()) {
+                if e.provider == Provider::GitHub {
+                    accounts.insert(id);
+                }
+            }
+        }
         let mut replies = Vec::new();
         for account_id in accounts {
             let state = self.account_state_of(account_id)?;
