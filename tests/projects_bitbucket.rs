@@ -204,3 +204,23 @@ async fn bitbucket_renames_and_deletions_without_webhooks_are_found_by_reconcili
     );
     w.engine.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bitbucket_push_without_its_webhook_is_found_by_reconciliation() {
+    let w = world().await;
+    let (id, _) = ready_project(&w).await;
+    // Created empty: no branch, nothing to record.
+    let runs = w.engine.reconcile(Some(w.account_id)).await.unwrap();
+    assert!(runs[0].events.is_empty(), "{runs:?}");
+    let commit = w.sandbox.push("acme", "payments", "alice").unwrap();
+    let runs = w.engine.reconcile(Some(w.account_id)).await.unwrap();
+    assert_eq!(runs[0].events, ["RepoPushed"], "{runs:?}");
+    let push = w.engine.project_state(id).unwrap().last_push.unwrap();
+    assert_eq!(
+        (push.commit.as_str(), push.git_ref.as_str(), push.author.as_str()),
+        (commit.as_str(), "refs/heads/main", "alice")
+    );
+    let again = w.engine.reconcile(Some(w.account_id)).await.unwrap();
+    assert!(again[0].events.is_empty(), "{again:?}");
+    w.engine.shutdown().await;
+}

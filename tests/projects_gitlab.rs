@@ -223,3 +223,110 @@ async fn gitlab_renames_and_deletions_without_webhooks_are_found_by_reconciliati
     );
     w.engine.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gitlab_push_without_its_webhook_is_found_by_reconciliation() {
+    let (w, account_id) = active_world(|_| {}).await;
+    let (id, gitlab_id) = ready_project(&w).await;
+    let commit = w.sandbox.push(gitlab_id, "Jane Doe").unwrap();
+    let runs = w.engine.reconcile(Some(account_id)).await.unwrap();
+    assert_eq!(runs[0].events, ["RepoPushed"], "{runs:?}");
+    let push = w.engine.project_state(id).unwrap().last_push.unwrap();
+    assert_eq!(
+        (push.commit.as_str(), push.git_ref.as_str(), push.author.as_str()),
+        (commit.as_str(), "refs/heads/main", "Jane Doe")
+    );
+    let again = w.engine.reconcile(Some(account_id)).await.unwrap();
+    assert!(again[0].events.is_empty(), "{again:?}");
+    w.engine.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reconciliation_stops_early_when_gitlab_says_few_calls_are_left() {
+    let (w, account_id) = active_world(|_| {}).await;
+    let (_, first) = ready_project(&w).await;
+    let second = create_project(&w.engine, NAME, "Billing")
+        .await
+        .unwrap()
+        .project_id
+        .unwrap();
+    let second = wait_project(&w.engine, second, |s| s.status == ProjectStatus::Ready)
+        .await
+        .repository
+        .unwrap()
+        .provider_id
+        .parse::<u64>()
+        .unwrap();
+    w.sandbox.rename_project(first, "payments-eu").unwrap();
+    w.sandbox.rename_project(second, "billing-eu").unwrap();
+    w.sandbox.faults.report_rate_remaining(Some(3));
+    let runs = w.engine.reconcile(Some(account_id)).await.unwrap();
+    let skipped = runs[0].skipped.clone().unwrap_or_default();
+    assert!(skipped.contains("GitLab has 3 calls left"), "{runs:?}");
+    // The first project's answer said the budget is nearly spent: the second waits.
+    let renamed = |events: &[String]| events.iter().filter(|e| *e == "RepoRenamed").count();
+    assert!(renamed(&runs[0].events) < 2, "{runs:?}");
+    w.sandbox.faults.report_rate_remaining(None);
+    let rest = w.engine.reconcile(Some(account_id)).await.unwrap();
+    assert!(rest[0].skipped.is_none(), "{rest:?}");
+    assert_eq!(renamed(&runs[0].events) + renamed(&rest[0].events), 2, "{rest:?}");
+    w.engine.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gitlab_group_rename_renames_the_accounts_scope_and_its_projects() {
+    let (w, account_id) = active_world(|_| {}).await;
+    let (id, _) = ready_project(&w).await;
+    let group_id = w
+        .engine
+        .account_state(account_id)
+        .unwrap()
+        .group
+        .unwrap()
+        .group_id;
+    let rename = with(
+        json_fixture("gitlab/system_hook_group_rename.json"),
+        &[
+            ("group_id", json!(group_id)),
+            ("old_full_path", json!("acme/infra")),
+            ("full_path", json!("acme/platform")),
+        ],
+    );
+    let replies = w
+        .engine
+        .handle_delivery(deliver(Provider::GitLab, "System Hook", &rename))
+        .await
+        .unwrap();
+    let events: Vec<&str> = replies
+        .iter()
+        .flat_map(|r| r.events.iter().map(String::as_str))
+        .collect();
+    assert_eq!(events, ["ScopeRenamed", "RepoRenamed"], "{replies:?}");
+    let group = w.engine.account_state(account_id).unwrap().group.unwrap();
+    assert_eq!(
+        (group.group_id, group.full_path.as_str()),
+        (group_id, "acme/platform")
+    );
+    assert_eq!(
+        w.engine.project_state(id).unwrap().repository.unwrap().full_name,
+        "acme/platform/payments"
+    );
+    // The same delivery again records nothing; another group's rename touches nothing.
+    let again = w
+        .engine
+        .handle_delivery(deliver(Provider::GitLab, "System Hook", &rename))
+        .await
+        .unwrap();
+    assert!(again.iter().all(|r| r.events.is_empty()), "{again:?}");
+    let other = with(
+        json_fixture("gitlab/system_hook_group_rename.json"),
+        &[("group_id", json!(group_id + 999))],
+    );
+    let none = w
+        .engine
+        .handle_delivery(deliver(Provider::GitLab, "System Hook", &other))
+        .await
+        .unwrap();
+    assert!(none.is_empty(), "{none:?}");
+    w.engine.shutdown().await;
+}

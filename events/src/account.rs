@@ -171,6 +171,16 @@ pub struct AccountRenamed {
     pub to: String,
 }
 
+/// The account's scope was renamed on the provider's side: the GitHub organization or user the
+/// app is installed on changed its login (`installation_target` renamed), or the GitLab group
+/// changed its path (`group_rename`). Not `AccountRenamed`: the unique name people gave the
+/// account stays what it is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScopeRenamed {
+    pub from: String,
+    pub to: String,
+}
+
 /// The account was unlinked: its secrets are destroyed and its name released.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AccountUnlinked {

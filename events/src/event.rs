@@ -125,6 +125,7 @@ events! {
     LinkFailed = 1,
     AccountRenamed = 1,
     AccountUnlinked = 1,
+    ScopeRenamed = 1,
     // project stream
     ProjectCreated = 1,
     RepoCreated = 1,

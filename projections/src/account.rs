@@ -182,6 +182,11 @@ impl AccountRow {
                     project_key: e.project_key.as_str().into(),
                 });
             }
+            Event::ScopeRenamed(e) => match &mut self.scope {
+                Some(Scope::GithubAccount { login, .. }) => *login = e.to.as_str().into(),
+                Some(Scope::GitlabGroup { full_path, .. }) => *full_path = e.to.as_str().into(),
+                _ => {}
+            },
             Event::DetailsSaved(_) => {
                 self.status = S::Active;
                 self.linked_at = Some(env.recorded_at);

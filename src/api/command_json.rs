@@ -89,6 +89,28 @@ const TYPES: &[(&str, &[Field])] = &[
         "UnlinkAccount",
         &[("account", Kind::Text, true), ("reason", Kind::Text, false)],
     ),
+    (
+        "CreateProject",
+        &[
+            ("project_id", Kind::Uuid, false),
+            ("name", Kind::Text, true),
+            ("account", Kind::Text, true),
+        ],
+    ),
+    (
+        "ImportProject",
+        &[
+            ("project_id", Kind::Uuid, false),
+            ("name", Kind::Text, true),
+            ("account", Kind::Text, true),
+            ("repository", Kind::Text, true),
+        ],
+    ),
+    (
+        "DetachProject",
+        &[("project_id", Kind::Uuid, true), ("reason", Kind::Text, false)],
+    ),
+    ("Reconcile", &[("account", Kind::Text, false)]),
 ];
 
 /// The message types, for hints.
@@ -220,6 +242,14 @@ mod tests {
 
     #[test]
     fn a_good_message_parses() {
+        let m = parse_command(br#"{"type":"CreateProject","name":"Payments","account":"a"}"#).unwrap();
+        assert_eq!(m.request.message_type(), "CreateProject");
+        let m = parse_command(br#"{"type":"Reconcile"}"#).unwrap();
+        assert_eq!(m.request.message_type(), "Reconcile");
+        assert_eq!(
+            field_of(r#"{"type":"ImportProject","name":"P","account":"a"}"#).as_deref(),
+            Some("repository")
+        );
         let m = parse_command(br#"{"type":"NameAccount","provider":"gitlab","unique_name":"a"}"#).unwrap();
         assert_eq!(m.request.message_type(), "NameAccount");
         assert!(parse_command(b"{not json")

@@ -61,6 +61,10 @@ pub mod seed {
     pub const BITBUCKET_PROJECTS: &[(&str, &str)] = &[("INFRA", "Infrastructure"), ("APPS", "Applications")];
     pub const BITBUCKET_OTHER_WORKSPACE: &str = "acme-labs";
     pub const BITBUCKET_OTHER_PROJECTS: &[(&str, &str)] = &[("LAB", "Experiments")];
+    /// The repository each provider holds with the blueprint marker at its root (GitHub:
+    /// `acme/blueprints`; GitLab: `acme/platform/blueprints`; Bitbucket: `acme/blueprints`).
+    pub const BLUEPRINT_REPO: &str = "blueprints";
+    pub const BLUEPRINT_CONTENT: &str = "kind: blueprint\nname: service\n";
 }
 
 /// Why the demo did not start.
@@ -70,6 +74,8 @@ pub enum DemoError {
     Sandbox(std::io::Error),
     #[error(transparent)]
     Server(#[from] ServerError),
+    #[error("the demo's sandbox refused its seed: {0}")]
+    Seed(String),
 }
 
 impl DemoHandle {
@@ -99,6 +105,27 @@ pub async fn start(options: DemoOptions) -> Result<DemoHandle, DemoError> {
     bitbucket.seed_user(seed::BITBUCKET_USER);
     bitbucket.seed_workspace(seed::BITBUCKET_WORKSPACE, seed::BITBUCKET_PROJECTS);
     bitbucket.seed_workspace(seed::BITBUCKET_OTHER_WORKSPACE, seed::BITBUCKET_OTHER_PROJECTS);
+    // One blueprint repository each, for the import step of the walkthrough and the dashboard.
+    let marker = crate::engine::DEFAULT_BLUEPRINT_MARKER;
+    github.seed_repo_with_file(
+        seed::GITHUB_ORG,
+        seed::BLUEPRINT_REPO,
+        marker,
+        seed::BLUEPRINT_CONTENT,
+    );
+    let group = seed::GITLAB_GROUPS.last().copied().unwrap_or("acme");
+    gitlab
+        .seed_project_with_file(group, seed::BLUEPRINT_REPO, marker, seed::BLUEPRINT_CONTENT)
+        .map_err(|e| DemoError::Seed(e.to_string()))?;
+    bitbucket
+        .seed_repository_with_file(
+            seed::BITBUCKET_WORKSPACE,
+            seed::BLUEPRINT_REPO,
+            seed::BITBUCKET_PROJECTS[0].0,
+            marker,
+            seed::BLUEPRINT_CONTENT,
+        )
+        .map_err(|e| DemoError::Seed(e.to_string()))?;
 
     let addr = format!("127.0.0.1:{}", options.port);
     let listener = tokio::net::TcpListener::bind(&addr)

@@ -10,11 +10,13 @@ mod demo;
 mod export;
 mod history;
 mod import;
+mod reconcile;
 mod replay;
 mod send;
 mod serve;
 mod table;
 mod walkthrough;
+mod walkthrough_projects;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -55,6 +57,9 @@ pub enum Command {
     /// Sends one command message (JSON, FILE or - for stdin) to --server, or applies it to the
     /// data folder.
     Send(send::Args),
+    /// Asks the providers for the truth now (one account by NAME, or every active one) and
+    /// prints the differences recorded per account.
+    Reconcile(reconcile::Args),
 }
 
 /// Runs the command and turns its outcome into an exit code (errors go to stderr).
@@ -71,6 +76,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Serve(args) => serve::run(given, args),
         Command::Demo(args) => demo::run(given, args),
         Command::Send(args) => send::run(given, args),
+        Command::Reconcile(args) => reconcile::run(given, args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -46,7 +46,7 @@ fn read_input(file: &str) -> Result<Vec<u8>, CliError> {
     Ok(body)
 }
 
-async fn post(server: &str, token: Option<&str>, body: Vec<u8>) -> Result<(), CliError> {
+pub(super) async fn post(server: &str, token: Option<&str>, body: Vec<u8>) -> Result<(), CliError> {
     let token = token.ok_or_else(|| {
         CliError::Message("--server needs the admin token: pass --token or set FORGELINK_TOKEN".into())
     })?;

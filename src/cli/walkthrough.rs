@@ -1,8 +1,10 @@
 //! `forgelink demo --walkthrough`: the three seed walkthroughs, driven the way a platform and a
 //! person would: command messages and queries over the HTTP API (admin token), and the
 //! sandboxes' approval pages over HTTP like a browser (open the authorize URL, submit the
-//! approval form, follow the redirect back through our callback). Prints each step, the
-//! dashboard table and one account's history; succeeds only if all three accounts end active.
+//! approval form, follow the redirect back through our callback). Then one project on each
+//! account and one imported blueprint (`walkthrough_projects`). Prints each step, the projects,
+//! the dashboard table and one account's history; succeeds only if all three accounts end
+//! active and their projects ready.
 
 use super::data::CliError;
 use super::table;
@@ -13,14 +15,14 @@ use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
 /// How long one account may take to reach a status (the sandboxes answer in milliseconds).
-const STATUS_WAIT: Duration = Duration::from_secs(30);
+pub(super) const STATUS_WAIT: Duration = Duration::from_secs(30);
 
-fn fail(what: &str, e: impl std::fmt::Display) -> CliError {
+pub(super) fn fail(what: &str, e: impl std::fmt::Display) -> CliError {
     CliError::Message(format!("walkthrough: {what}: {e}"))
 }
 
 /// The API as a platform calls it.
-struct Api {
+pub(super) struct Api {
     http: reqwest::Client,
     base: String,
     token: String,
@@ -40,7 +42,7 @@ impl Api {
         Ok((status, body))
     }
 
-    async fn command(&self, message: Value) -> Result<Value, CliError> {
+    pub(super) async fn command(&self, message: Value) -> Result<Value, CliError> {
         let kind = message["type"].as_str().unwrap_or("command").to_string();
         let resp = self
             .http
@@ -261,6 +263,15 @@ pub async fn run(handle: &DemoHandle) -> Result<(), CliError> {
         };
         outcomes.push((name, status));
     }
+    let active: Vec<&str> = outcomes
+        .iter()
+        .filter(|(_, s)| s == "active")
+        .map(|(n, _)| *n)
+        .collect();
+    let projects = super::walkthrough_projects::run(&api, handle, &active).await;
+    if let Err(e) = &projects {
+        println!("  {e}\n");
+    }
     let (_, accounts) = api.get("/v1/accounts").await?;
     print_dashboard(&accounts);
     // The GitLab walkthrough has the most steps; show its history.
@@ -282,7 +293,7 @@ pub async fn run(handle: &DemoHandle) -> Result<(), CliError> {
         .collect();
     if inactive.is_empty() {
         println!("\nAll three accounts are active.");
-        Ok(())
+        projects
     } else {
         Err(CliError::Message(format!(
             "walkthrough: not active: {}",

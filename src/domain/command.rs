@@ -101,6 +101,10 @@ pub enum AccountCommand {
     RenameAccount {
         to: String,
     },
+    /// The provider renamed the account's scope (GitHub login, GitLab group path) to `to`.
+    RenameScope {
+        to: String,
+    },
     UnlinkAccount {
         #[serde(default)]
         reason: Option<String>,
@@ -128,6 +132,7 @@ impl AccountCommand {
             AccountCommand::RevokeCredentials { .. } => "RevokeCredentials",
             AccountCommand::RecordBlueprints { .. } => "RecordBlueprints",
             AccountCommand::RenameAccount { .. } => "RenameAccount",
+            AccountCommand::RenameScope { .. } => "RenameScope",
             AccountCommand::UnlinkAccount { .. } => "UnlinkAccount",
         }
     }

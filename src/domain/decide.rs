@@ -7,7 +7,7 @@
 //! error, so a saga or a webhook redelivery can run it again safely.
 
 use super::command::AccountCommand;
-use super::decide_details::{save_details, select_group, select_workspace};
+use super::decide_details::{rename_scope, save_details, select_group, select_workspace};
 use super::decide_link::{self as link, Callback};
 use super::error::DomainError;
 use super::names::validate_name;
@@ -145,6 +145,7 @@ pub fn decide(state: &AccountState, command: &AccountCommand, now: DateTime<Utc>
                 _ => Err(not_allowed(state, "revoke the credentials")),
             }
         }
+        C::RenameScope { to } => rename_scope(state, to),
         C::RecordBlueprints { blueprints } => match state.status() {
             AccountStatus::Active | AccountStatus::Suspended if state.blueprints == *blueprints => Ok(vec![]),
             AccountStatus::Active | AccountStatus::Suspended => Ok(vec![BlueprintsFound {

@@ -7,9 +7,41 @@ use super::decide::{not_allowed, wrong};
 use super::error::DomainError;
 use super::state::AccountState;
 use super::status::AccountStatus;
-use forgelink_events::{DetailsSaved, Event, GroupSelected, Provider, WorkspaceSelected};
+use forgelink_events::{DetailsSaved, Event, GroupSelected, Provider, ScopeRenamed, WorkspaceSelected};
 
 type Decision = Result<Vec<Event>, DomainError>;
+
+/// The scope's name now: the GitHub login the app is installed on, or the GitLab group path.
+pub fn scope_name(state: &AccountState) -> Option<&str> {
+    match (&state.grant, &state.group) {
+        (Some(forgelink_events::Grant::GithubInstallation { account_login, .. }), _) => Some(account_login),
+        (_, Some(g)) => Some(&g.full_path),
+        _ => None,
+    }
+}
+
+/// The provider renamed the scope (GitHub `installation_target` renamed, GitLab
+/// `group_rename`): recorded once; the same name again records nothing.
+pub(super) fn rename_scope(state: &AccountState, to: &str) -> Decision {
+    const ACTION: &str = "rename the scope";
+    if to.trim().is_empty() {
+        return Err(DomainError::MissingField {
+            field: "to",
+            why: "the scope's new name, as the provider says it".into(),
+        });
+    }
+    let Some(from) = scope_name(state) else {
+        return Err(not_allowed(state, ACTION));
+    };
+    if from == to {
+        return Ok(vec![]);
+    }
+    Ok(vec![ScopeRenamed {
+        from: from.to_string(),
+        to: to.to_string(),
+    }
+    .into()])
+}
 
 pub(super) fn select_group(state: &AccountState, group_id: u64, full_path: &str) -> Decision {
     const ACTION: &str = "select a group";

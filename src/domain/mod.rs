@@ -26,6 +26,7 @@ mod tests_link;
 
 pub use command::AccountCommand;
 pub use decide::decide;
+pub use decide_details::scope_name;
 pub use error::{DomainError, ErrorKind};
 pub use names::{validate_name, MAX_NAME_LEN};
 pub use project::{

@@ -132,6 +132,7 @@ pub fn evolve(mut state: AccountState, event: &Event) -> AccountState {
             | Event::LinkFailed(_)
             | Event::AccountRenamed(_)
             | Event::AccountUnlinked(_)
+            | Event::ScopeRenamed(_)
     );
     if !known {
         return state;
@@ -243,6 +244,14 @@ pub fn evolve(mut state: AccountState, event: &Event) -> AccountState {
             state.status = AccountStatus::Failed;
         }
         Event::AccountRenamed(e) => state.unique_name = e.to.clone(),
+        Event::ScopeRenamed(e) => {
+            if let Some(Grant::GithubInstallation { account_login, .. }) = state.grant.as_mut() {
+                *account_login = e.to.clone();
+            }
+            if let Some(g) = state.group.as_mut() {
+                g.full_path = e.to.clone();
+            }
+        }
         Event::AccountUnlinked(_) => state.status = AccountStatus::Unlinked,
         _ => {}
     }

@@ -3,6 +3,7 @@
 //! command message; the saga loop follows the log and drives provider calls.
 
 mod adapters;
+mod branch_calls;
 mod error;
 mod execute;
 mod found_repo;
@@ -16,6 +17,8 @@ mod reconcile;
 mod refresh;
 mod repo_calls;
 mod saga_loop;
+mod scope_rename;
+mod user_revoked;
 mod webhooks;
 
 pub use error::EngineError;
@@ -63,6 +66,9 @@ pub struct EngineConfig {
     pub blueprint_marker: String,
     /// How often every active account is reconciled with its provider (zero: never).
     pub reconcile_every: std::time::Duration,
+    /// Reconciliation stops early when the provider says fewer calls than this are left
+    /// (`x-ratelimit-remaining`, `RateLimit-Remaining`), leaving them to flows and webhooks.
+    pub reconcile_min_rate_remaining: u64,
 }
 
 /// The blueprint marker file by default.
@@ -70,6 +76,9 @@ pub const DEFAULT_BLUEPRINT_MARKER: &str = "blueprint.yaml";
 
 /// How often accounts are reconciled by default.
 pub const DEFAULT_RECONCILE_EVERY: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// Below this many calls left, reconciliation stops early by default.
+pub const DEFAULT_RECONCILE_MIN_RATE_REMAINING: u64 = 100;
 
 impl EngineConfig {
     pub fn new(data_dir: impl Into<PathBuf>) -> Self {
@@ -87,6 +96,7 @@ impl EngineConfig {
             run_sagas: true,
             blueprint_marker: DEFAULT_BLUEPRINT_MARKER.to_string(),
             reconcile_every: DEFAULT_RECONCILE_EVERY,
+            reconcile_min_rate_remaining: DEFAULT_RECONCILE_MIN_RATE_REMAINING,
         }
     }
 }

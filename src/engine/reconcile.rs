@@ -3,8 +3,11 @@
 //! it sees. All providers: the tokens still work (GitLab and Bitbucket calls refresh on a 401
 //! and record a revoked grant), each project's repository still exists under its recorded id
 //! and under which name, and projects waiting for access get it. A webhook lost on the way is
-//! healed here. Runs every `EngineConfig::reconcile_every` and on demand; never twice at once
-//! for one account; an account whose provider says "rate limited" is left for the next run.
+//! healed here, and so is a lost push: each project's default branch head is read and, when it
+//! is not the last commit the project recorded for that branch, `RepoPushed` is recorded. Runs
+//! every `EngineConfig::reconcile_every` and on demand; never twice at once for one account; an
+//! account whose provider says "rate limited", or says fewer calls are left than
+//! `EngineConfig::reconcile_min_rate_remaining`, is left (partly) for the next run.
 
 use super::project_saga::saga_meta;
 use super::repo_calls::Scope;
@@ -12,7 +15,7 @@ use super::{Engine, EngineError, Inner};
 use crate::domain::{AccountCommand, AccountStatus, ProjectCommand, ProjectStatus};
 use crate::providers::ProviderError;
 use crate::saga::command_id;
-use forgelink_events::{Grant, Metadata};
+use forgelink_events::{Event, Grant, Metadata, Provider, StreamId};
 use serde::Serialize;
 use std::sync::Arc;
 use uuid::Uuid;
@@ -55,6 +58,11 @@ impl Inner {
         &self,
         account: Option<Uuid>,
     ) -> Result<Vec<AccountReconciled>, EngineError> {
+        if !self.config.run_sagas {
+            // Without the saga loop (a one-off `forgelink reconcile`) nobody has filed the
+            // projects yet: file them from the log first.
+            self.index_projects_from_log()?;
+        }
         let ids: Vec<Uuid> = match account {
             Some(id) => vec![id],
             None => self.accounts_to_reconcile()?,
@@ -64,6 +72,32 @@ impl Inner {
             out.push(self.reconcile_account(account_id).await?);
         }
         Ok(out)
+    }
+
+    fn index_projects_from_log(&self) -> Result<(), EngineError> {
+        let mut projects = std::collections::BTreeSet::new();
+        for envelope in self.log.read_all(1) {
+            let envelope = envelope?;
+            let Some(id) = envelope.stream_id.entity_id() else {
+                continue;
+            };
+            if envelope.stream_id.is_account() {
+                if let (forgelink_events::Event::AccountNamed(e), Ok(mut index)) =
+                    (&envelope.event, self.projects.index.lock())
+                {
+                    index.note_account(id, e.provider);
+                }
+            } else if envelope.stream_id.is_project() {
+                projects.insert(id);
+            }
+        }
+        for id in projects {
+            let state = self.project_state_of(id)?;
+            if let Ok(mut index) = self.projects.index.lock() {
+                index.note_project(id, &state);
+            }
+        }
+        Ok(())
     }
 
     fn accounts_to_reconcile(&self) -> Result<Vec<Uuid>, EngineError> {
@@ -104,7 +138,11 @@ impl Inner {
             account_id,
         };
         match self.reconcile_steps(account_id, &mut report.events).await {
-            Ok(()) => {}
+            Ok(None) => {}
+            Ok(Some(why)) => {
+                tracing::info!(%account_id, "reconciliation {why}");
+                report.skipped = Some(why);
+            }
             Err(EngineError::Provider(e @ ProviderError::RateLimited { .. })) => {
                 tracing::info!(%account_id, "reconciliation stopped early: {e}");
                 report.skipped = Some(format!("stopped early: {e}"));
@@ -120,7 +158,26 @@ impl Inner {
         Ok(report)
     }
 
-    async fn reconcile_steps(&self, account_id: Uuid, events: &mut Vec<String>) -> Result<(), EngineError> {
+    /// Why the run must stop now to spare the provider's budget, if it must: the last answer
+    /// said fewer than `reconcile_min_rate_remaining` calls are left.
+    fn budget_spent(&self, provider: Option<Provider>) -> Option<String> {
+        let provider = provider?;
+        let left = self.rate_limit_remaining(provider)?;
+        let floor = self.config.reconcile_min_rate_remaining;
+        (left < floor).then(|| {
+            format!(
+                "stopped early: {} has {left} calls left (below {floor}); the next run goes on",
+                provider.display_name()
+            )
+        })
+    }
+
+    /// Records the differences; `Some(reason)` when it stopped before the end.
+    async fn reconcile_steps(
+        &self,
+        account_id: Uuid,
+        events: &mut Vec<String>,
+    ) -> Result<Option<String>, EngineError> {
         let run = Uuid::new_v4();
         let meta = || Metadata {
             actor: "reconcile".into(),
@@ -133,8 +190,9 @@ impl Inner {
         };
         let account = self.account_state_of(account_id)?;
         if !matches!(account.status(), AccountStatus::Active | AccountStatus::Suspended) {
-            return Ok(());
+            return Ok(None);
         }
+        let provider = account.provider;
         if let Some(Grant::GithubInstallation { installation_id, .. }) = &account.grant {
             let installation = match self.github()?.installation(*installation_id).await {
                 Err(ProviderError::NotFound { .. }) => {
@@ -147,7 +205,7 @@ impl Inner {
                         )
                         .await?;
                     events.extend(r.events);
-                    return Ok(());
+                    return Ok(None);
                 }
                 other => other?,
             };
@@ -164,7 +222,10 @@ impl Inner {
                 );
             }
             if installation.suspended {
-                return Ok(());
+                return Ok(None);
+            }
+            if let Some(why) = self.budget_spent(provider) {
+                return Ok(Some(why));
             }
             let r = self
                 .refresh_repositories(account_id, *installation_id, next_id(account_id), meta())
@@ -179,9 +240,17 @@ impl Inner {
             .lock()
             .map(|i| i.projects_of(account_id))
             .unwrap_or_default();
+        // GitHub has answered by now; GitLab and Bitbucket after the first project.
+        let mut asked = provider == Some(Provider::GitHub);
         for project_id in projects {
+            if asked {
+                if let Some(why) = self.budget_spent(provider) {
+                    return Ok(Some(why));
+                }
+            }
             let project = self.project_state_of(project_id)?;
             if project.status == ProjectStatus::AwaitingAccess {
+                asked = true;
                 events.extend(self.complete_pending_access(project_id, &scope).await?);
                 continue;
             }
@@ -191,18 +260,29 @@ impl Inner {
             if project.status != ProjectStatus::Ready {
                 continue;
             }
-            let command = match self.repo_by_id(account_id, &scope, &repo.provider_id).await? {
-                Some(found) if found.full_name != repo.full_name => {
-                    Some(ProjectCommand::RenameRepo { to: found.full_name })
-                }
-                Some(_) => None,
-                None => self.missing_repository(&scope, &repo.full_name),
-            };
-            if let Some(c) = command {
+            asked = true;
+            let found = self.repo_by_id(account_id, &scope, &repo.provider_id).await?;
+            let mut commands = Vec::new();
+            match &found {
+                Some(f) if f.full_name != repo.full_name => commands.push(ProjectCommand::RenameRepo {
+                    to: f.full_name.clone(),
+                }),
+                Some(_) => {}
+                None => commands.extend(self.missing_repository(&scope, &repo.full_name)),
+            }
+            if let Some(f) = &found {
+                commands.extend(self.missed_push(account_id, &scope, project_id, f).await?);
+            }
+            for c in commands {
                 let r = self
                     .apply_project(project_id, c, next_id(project_id), meta())
                     .await?;
                 events.extend(r.events);
+            }
+        }
+        if asked {
+            if let Some(why) = self.budget_spent(provider) {
+                return Ok(Some(why));
             }
         }
         // Blueprints may have appeared or gone; only a changed list is recorded.
@@ -211,7 +291,49 @@ impl Inner {
         if self.account_state_of(account_id)?.version != before {
             events.push("BlueprintsFound".into());
         }
-        Ok(())
+        Ok(None)
+    }
+
+    /// A push the project has not recorded: the default branch's head is not the last commit
+    /// the project recorded for that branch (a lost push webhook). An empty repository has no
+    /// head and nothing to record.
+    async fn missed_push(
+        &self,
+        account_id: Uuid,
+        scope: &Scope,
+        project_id: Uuid,
+        repo: &super::repo_calls::FoundRepo,
+    ) -> Result<Option<ProjectCommand>, EngineError> {
+        let Some(head) = self.default_branch_head(account_id, scope, repo).await? else {
+            return Ok(None);
+        };
+        let git_ref = head.git_ref();
+        let stream = self.log.read_stream(&StreamId::project(project_id), 1)?;
+        // Pushes to other branches are recorded too, so look for the last one on this branch.
+        let recorded = stream.iter().rev().find_map(|e| match &e.event {
+            Event::RepoPushed(p) if p.git_ref == git_ref => Some(p.commit.as_str()),
+            _ => None,
+        });
+        if recorded == Some(head.commit.as_str()) {
+            return Ok(None);
+        }
+        // Nothing recorded on this branch yet: a head commit made before the project took the
+        // repository (GitHub's initial commit, a blueprint's history) is no missed push.
+        let bound_at = stream.iter().find_map(|e| match &e.event {
+            Event::RepoCreated(_) | Event::ProjectImported(_) => Some(e.recorded_at),
+            _ => None,
+        });
+        if let (None, Some(at), Some(bound)) = (recorded, head.at, bound_at) {
+            if at <= bound {
+                return Ok(None);
+            }
+        }
+        Ok(Some(ProjectCommand::RecordPush {
+            git_ref,
+            commit: head.commit,
+            author: head.author,
+            pushed_at: head.at.unwrap_or_else(chrono::Utc::now),
+        }))
     }
 
     /// A project's repository the account cannot find by its id. GitLab and Bitbucket: it was

@@ -131,13 +131,37 @@ impl Inner {
                         }
                     }
                 }
-                Change::InstallationTargetRenamed { installation_id, .. } => {
-                    // The account's repositories now carry the new owner name.
+                Change::InstallationTargetRenamed {
+                    installation_id, to, ..
+                } => {
                     if let Some(account_id) = self.account_of_installation(*installation_id) {
+                        match self.scope_renamed(account_id, to, &key, &meta).await {
+                            Ok(r) => replies.extend(r),
+                            Err(e) => keep(Err(e), &mut replies)?,
+                        }
+                        // The account's repositories now carry the new owner name.
                         let r = self
                             .refresh_repositories(account_id, *installation_id, id(account_id), meta.clone())
                             .await;
                         keep(r, &mut replies)?;
+                    }
+                }
+                Change::AuthorizationRevoked { user_login } => {
+                    match self.github_authorization_revoked(user_login, &key, &meta).await {
+                        Ok(r) => replies.extend(r),
+                        Err(e) => keep(Err(e), &mut replies)?,
+                    }
+                }
+                Change::GroupRenamed {
+                    group_id,
+                    to_full_path,
+                    ..
+                } => {
+                    for account_id in self.accounts_with_group(*group_id)? {
+                        match self.scope_renamed(account_id, to_full_path, &key, &meta).await {
+                            Ok(r) => replies.extend(r),
+                            Err(e) => keep(Err(e), &mut replies)?,
+                        }
                     }
                 }
                 Change::RepoRenamed {

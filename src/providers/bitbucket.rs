@@ -4,6 +4,7 @@
 //! and their files are in [`repositories`]. No retries here: the saga retries, using the
 //! classification in [`ProviderError`].
 
+mod branches;
 mod repositories;
 pub use repositories::{error_with_fields, BitbucketRepo};
 

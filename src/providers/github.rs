@@ -7,6 +7,7 @@
 //! classified [`ProviderError`].
 
 pub mod auth;
+mod branches;
 mod repos;
 mod token_cache;
 mod wire;
@@ -142,6 +143,12 @@ impl GitHubClient {
 
     fn api(&self) -> &str {
         self.inner.config.api_url.trim_end_matches('/')
+    }
+
+    /// The calls GitHub's last answer said are left (`x-ratelimit-remaining`), while that
+    /// reading holds (until its `x-ratelimit-reset`); `None` before any answer said.
+    pub fn rate_limit_remaining(&self) -> Option<u64> {
+        crate::providers::rate_budget::remaining(self.api())
     }
 
     /// Where a person installs the app: `{web}/apps/{slug}/installations/new?state=...`.

@@ -4,6 +4,7 @@
 //! are in [`projects`]. No retries here: the saga retries, using the classification in
 //! [`ProviderError`].
 
+mod branches;
 mod projects;
 pub use projects::{validation_detail, GitLabFile, GitLabNamespace, GitLabProject};
 
@@ -164,6 +165,12 @@ impl GitLabClient {
             provider: PROVIDER,
             detail: format!("groups: more than {MAX_PAGES} pages"),
         })
+    }
+
+    /// The calls GitLab's last answer said are left (`RateLimit-Remaining`), while that reading
+    /// holds (until its `RateLimit-Reset`); `None` before any answer said.
+    pub fn rate_limit_remaining(&self) -> Option<u64> {
+        crate::providers::rate_budget::remaining(&self.config.base_url)
     }
 
     async fn get(&self, url: &str, token: &Secret) -> Result<reqwest::Response, ProviderError> {

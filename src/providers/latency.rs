@@ -85,7 +85,8 @@ pub fn render(out: &mut String) {
     }
 }
 
-/// `send`, timed into the provider's histogram (failures count too: they took time).
+/// `send`, timed into the provider's histogram (failures count too: they took time), with the
+/// rate-limit budget the answer carries noted in `rate_budget`.
 pub trait SendTimed {
     fn send_timed(
         self,
@@ -98,6 +99,9 @@ impl SendTimed for reqwest::RequestBuilder {
         let start = Instant::now();
         let result = self.send().await;
         observe(provider, start.elapsed());
+        if let Ok(resp) = &result {
+            super::rate_budget::observe(resp.url(), resp.headers());
+        }
         result
     }
 }

@@ -3,6 +3,7 @@
 //! loopback sandbox. Providers know nothing of events.
 
 pub mod bitbucket;
+pub mod branch;
 pub mod error;
 pub mod github;
 pub mod gitlab;
@@ -10,5 +11,7 @@ pub mod http;
 pub mod latency;
 pub mod naming;
 pub mod oauth;
+pub mod rate_budget;
 
+pub use branch::BranchHead;
 pub use error::ProviderError;

@@ -1,6 +1,7 @@
 //! Switchable faults shared by the three sandbox servers: the next N calls answer 500, or 429
-//! with `Retry-After`, or every call is slowed down. Each provider's server adds its own
-//! provider-specific switches next to these.
+//! with `Retry-After`, or every call is slowed down, or every answer reports a nearly spent
+//! rate-limit budget. Each provider's server adds its own provider-specific switches next to
+//! these.
 
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -17,6 +18,9 @@ pub struct Faults {
     pub retry_after_secs: AtomicU32,
     /// Every API call waits this long before answering.
     pub delay_ms: AtomicU64,
+    /// When set, the calls left every answer reports (GitHub `x-ratelimit-remaining`, GitLab
+    /// `RateLimit-Remaining`), stored plus one so that zero means "not set".
+    pub report_remaining: AtomicU64,
 }
 
 impl Faults {
@@ -27,6 +31,18 @@ impl Faults {
     pub fn rate_limit_next(&self, n: u32, retry_after_secs: u32) {
         self.retry_after_secs.store(retry_after_secs, Ordering::SeqCst);
         self.rate_limit_next.store(n, Ordering::SeqCst);
+    }
+
+    /// Makes every answer report `remaining` calls left (a budget nearly spent), or, with
+    /// `None`, the sandbox's own count again.
+    pub fn report_rate_remaining(&self, remaining: Option<u64>) {
+        let stored = remaining.map_or(0, |n| n.saturating_add(1));
+        self.report_remaining.store(stored, Ordering::SeqCst);
+    }
+
+    /// The calls left answers report, when `report_rate_remaining` set it.
+    pub fn reported_remaining(&self) -> Option<u64> {
+        self.report_remaining.load(Ordering::SeqCst).checked_sub(1)
     }
 
     pub fn set_delay(&self, delay: Duration) {
@@ -55,6 +71,12 @@ impl Faults {
         }
         None
     }
+}
+
+/// When the commits the sandboxes seed (not made by a push) were made: a fixed time in the
+/// past, before any project of a test or the demo takes the repository.
+pub fn seeded_at() -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::from_timestamp(1_704_067_200, 0).unwrap_or_default()
 }
 
 /// Decrements `counter` if it is above zero; true when it did.

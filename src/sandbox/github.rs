@@ -7,6 +7,7 @@
 //! GitHub's side (`changes.rs`) send the matching signed webhook to a configured URL.
 
 mod api;
+mod branch_api;
 mod changes;
 mod hooks;
 mod install_page;

@@ -195,7 +195,7 @@ impl BitbucketClient {
     }
 
     /// `{api_url}/2.0/{segments...}`, each segment percent-encoded whole.
-    fn api(&self, segments: &[&str]) -> Result<url::Url, ProviderError> {
+    pub(super) fn api(&self, segments: &[&str]) -> Result<url::Url, ProviderError> {
         let bad = |detail: &str| ProviderError::BadResponse {
             provider: PROVIDER,
             detail: detail.to_string(),

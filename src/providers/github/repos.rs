@@ -82,7 +82,7 @@ fn validation_detail(body: &str) -> String {
 
 impl GitHubClient {
     /// `{api}/seg/seg/...` with each segment percent-encoded (names come from outside).
-    fn api_path(&self, segments: &[&str]) -> Result<url::Url, ProviderError> {
+    pub(super) fn api_path(&self, segments: &[&str]) -> Result<url::Url, ProviderError> {
         let bad = || ProviderError::Rejected {
             provider: PROVIDER,
             status: 0,
@@ -97,7 +97,7 @@ impl GitHubClient {
     }
 
     /// GET with the installation's token; 404 is `None`. A 401 drops the cached token.
-    async fn installation_get(
+    pub(super) async fn installation_get(
         &self,
         installation_id: u64,
         url: &str,

@@ -178,7 +178,7 @@ impl GitLabClient {
 
     /// `{base}/api/v4/{segments...}`, each segment percent-encoded whole (so `a/b` is `a%2Fb`,
     /// as GitLab wants for project paths and file paths).
-    fn api_url(&self, segments: &[&str]) -> Result<url::Url, ProviderError> {
+    pub(super) fn api_url(&self, segments: &[&str]) -> Result<url::Url, ProviderError> {
         let bad = |detail: &str| ProviderError::BadResponse {
             provider: PROVIDER,
             detail: detail.to_string(),
@@ -192,7 +192,7 @@ impl GitLabClient {
         Ok(u)
     }
 
-    async fn get_optional<T: serde::de::DeserializeOwned>(
+    pub(super) async fn get_optional<T: serde::de::DeserializeOwned>(
         &self,
         token: &Secret,
         url: url::Url,

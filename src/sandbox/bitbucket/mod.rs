@@ -6,6 +6,7 @@
 
 mod api;
 mod authorize;
+mod branches;
 mod repositories;
 mod token;
 
@@ -48,6 +49,8 @@ struct Repo {
     files: std::collections::BTreeMap<String, String>,
     /// The sha of the main branch's head commit.
     head: String,
+    /// Who made the head commit and when, once a push moved it.
+    pushed: Option<(String, chrono::DateTime<chrono::Utc>)>,
 }
 
 #[derive(Default)]
@@ -114,6 +117,7 @@ impl BitbucketSandbox {
             .merge(token::routes())
             .merge(api::routes())
             .merge(repositories::routes())
+            .merge(branches::routes())
             .with_state(shared.clone());
         let running = serve(router, port).await?;
         Ok(BitbucketSandbox {

@@ -92,6 +92,7 @@ pub(super) fn insert(ws: &mut Workspace, slug: &str, project_key: &str, files: &
             .map(|(p, c)| (p.to_string(), c.to_string()))
             .collect(),
         head: commit_sha(&format!("{uuid}:{files:?}")),
+        pushed: None,
     });
     uuid
 }

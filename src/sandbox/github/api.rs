@@ -53,8 +53,15 @@ async fn faults_and_rate_headers(State(s): State<Arc<Shared>>, req: Request, nex
     // The budget counts down but never reaches 0 on its own: a 0 is what makes a 403 a rate
     // limit, and long runs (benches) must not turn ordinary refusals into one.
     let remaining = RATE_LIMIT - 1 - ((used - 1) % (RATE_LIMIT - 1));
-    h.entry("x-ratelimit-remaining")
-        .or_insert(HeaderValue::from(remaining));
+    match s.faults.reported_remaining() {
+        Some(low) => {
+            h.insert("x-ratelimit-remaining", HeaderValue::from(low));
+        }
+        None => {
+            h.entry("x-ratelimit-remaining")
+                .or_insert(HeaderValue::from(remaining));
+        }
+    }
     h.insert("x-ratelimit-limit", HeaderValue::from(RATE_LIMIT));
     h.insert("x-ratelimit-used", HeaderValue::from(used));
     h.insert("x-ratelimit-reset", HeaderValue::from(reset));

@@ -199,7 +199,7 @@ impl GitHubSandbox {
     ) -> Result<String, String> {
         let (after, payload) = {
             let mut w = self.shared.world();
-            let (before, after) = w.push(full_name, git_ref)?;
+            let (before, after) = w.push(full_name, git_ref, author)?;
             let (owner, name) = super::repos::split_full(full_name).unwrap_or_default();
             let payload = w.find_repo(owner, name).and_then(|(org, repo)| {
                 let i = w.installation_for_repo(repo.id)?;

@@ -36,6 +36,7 @@ pub fn routes() -> Router<Arc<Shared>> {
         )
         .route("/api/v3/repos/{owner}/{repo}/contents/{*path}", get(contents))
         .route("/api/v3/repositories/{id}", get(repository_by_id))
+        .merge(super::branch_api::routes())
 }
 
 /// A repository in GitHub's JSON shape (API answers and webhook payloads).
@@ -77,7 +78,10 @@ fn validation_failed(refusal: CreateRefusal) -> Response {
 
 /// The installation behind an installation token, refusing dead tokens and suspended installs.
 /// The refusal is a status and GitHub's message, turned into its answer by [`refuse`].
-fn installation_caller(world: &World, headers: &HeaderMap) -> Result<u64, (StatusCode, &'static str)> {
+pub(super) fn installation_caller(
+    world: &World,
+    headers: &HeaderMap,
+) -> Result<u64, (StatusCode, &'static str)> {
     let id = credential(headers)
         .and_then(|t| world.installation_of(t))
         .filter(|id| world.installations.contains_key(id))
@@ -92,7 +96,7 @@ fn installation_caller(world: &World, headers: &HeaderMap) -> Result<u64, (Statu
     Ok(id)
 }
 
-fn refuse((status, message): (StatusCode, &'static str)) -> Response {
+pub(super) fn refuse((status, message): (StatusCode, &'static str)) -> Response {
     gh_error(status, message)
 }
 

@@ -241,9 +241,9 @@ impl World {
         Ok((old_owner, seen_by))
     }
 
-    /// Moves `git_ref` of `owner/name` to a new commit; returns (before, after) shas, before
-    /// being forty zeros for a new ref.
-    pub fn push(&mut self, full: &str, git_ref: &str) -> Result<(String, String), String> {
+    /// Moves `git_ref` of `owner/name` to a new commit by `author`; returns (before, after)
+    /// shas, before being forty zeros for a new ref.
+    pub fn push(&mut self, full: &str, git_ref: &str, author: &str) -> Result<(String, String), String> {
         let (org, at) = self.repo_mut(full)?;
         let repo = &mut org.repos[at];
         let after = random_sha();
@@ -252,6 +252,8 @@ impl World {
             .insert(git_ref.to_string(), after.clone())
             .unwrap_or_else(|| "0".repeat(40));
         repo.pushed_at = Utc::now();
+        repo.commits
+            .insert(after.clone(), (author.to_string(), repo.pushed_at));
         Ok((before, after))
     }
 

@@ -38,6 +38,8 @@ pub struct Repo {
     pub files: BTreeMap<String, String>,
     pub created_at: DateTime<Utc>,
     pub pushed_at: DateTime<Utc>,
+    /// Commit sha -> (author login, time), for the commits pushed through the sandbox.
+    pub commits: BTreeMap<String, (String, DateTime<Utc>)>,
 }
 
 impl Repo {
@@ -58,6 +60,7 @@ impl Repo {
             files,
             created_at: now,
             pushed_at: now,
+            commits: BTreeMap::new(),
         }
     }
 

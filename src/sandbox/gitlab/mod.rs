@@ -6,6 +6,7 @@
 
 mod api;
 mod authorize;
+mod branches;
 mod paging;
 mod projects;
 mod token;
@@ -49,6 +50,8 @@ struct Project {
     files: std::collections::BTreeMap<String, String>,
     /// The sha of the default branch's head commit.
     head: String,
+    /// Who made the head commit and when, once a push moved it.
+    pushed: Option<(String, chrono::DateTime<chrono::Utc>)>,
 }
 
 #[derive(Default)]
@@ -105,6 +108,11 @@ impl GitLabSandbox {
             .merge(token::routes())
             .merge(api::routes())
             .merge(projects::routes())
+            .merge(branches::routes())
+            .layer(axum::middleware::from_fn_with_state(
+                faults.clone(),
+                branches::rate_limit_headers,
+            ))
             .with_state(shared.clone());
         let running = serve(router, port).await?;
         Ok(GitLabSandbox {

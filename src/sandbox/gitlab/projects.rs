@@ -27,7 +27,7 @@ pub(super) fn routes() -> Router<Arc<Shared>> {
         .route("/api/v4/projects/{id}/repository/files/{file_path}", get(file))
 }
 
-fn message(status: StatusCode, m: &str) -> Response {
+pub(super) fn message(status: StatusCode, m: &str) -> Response {
     (status, Json(json!({"message": m}))).into_response()
 }
 
@@ -124,6 +124,7 @@ pub(super) fn insert(
             .map(|(p, c)| (p.to_string(), c.to_string()))
             .collect(),
         head: commit_sha(&format!("{id}:{files:?}")),
+        pushed: None,
     });
     id
 }
@@ -136,7 +137,7 @@ fn visible(w: &World, p: &Project, user: u64) -> bool {
 }
 
 /// A project by numeric id or full path, if `user` can see it.
-fn find<'a>(w: &'a World, id: &str, user: u64) -> Option<&'a Project> {
+pub(super) fn find<'a>(w: &'a World, id: &str, user: u64) -> Option<&'a Project> {
     let by_id = id.parse::<u64>().ok();
     w.projects
         .iter()
