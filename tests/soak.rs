@@ -11,7 +11,7 @@
 //! `forgelink replay --verify` finds no difference; the log's positions are dense. One summary
 //! line says what happened.
 //!
-//! About a minute of load by default; `FORGELINK_SOAK_SECS=1800` soaks for half an hour.
+//! 100 s of load by default (about 2 minutes in all); `FORGELINK_SOAK_SECS=1800` soaks for half an hour.
 
 mod soak_support;
 
@@ -23,13 +23,15 @@ use serde_json::{json, Value};
 use soak_support::api::Api;
 use soak_support::checks::Exported;
 use soak_support::driver::{Driver, Sandboxes};
-use soak_support::server::{forgelink, free_port, ServerProcess, ADMIN, BITBUCKET_WEBHOOK_SECRET, GITLAB_WEBHOOK_TOKEN};
+use soak_support::server::{
+    forgelink, free_port, ServerProcess, ADMIN, BITBUCKET_WEBHOOK_SECRET, GITLAB_WEBHOOK_TOKEN,
+};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::Mutex;
 
-const DEFAULT_SECS: u64 = 60;
+const DEFAULT_SECS: u64 = 100;
 const WORKERS: usize = 4;
 const MIN_KILLS: u64 = 10;
 /// How long the flows and projects may take to settle once the load and the faults stop.
@@ -42,13 +44,15 @@ fn soak_secs() -> u64 {
         .unwrap_or(DEFAULT_SECS)
 }
 
-fn config_toml(port: u16, s: &Sandboxes, key_file: &std::path::Path) -> String {
+/// The settings file for `serve`, and the GitHub webhook secret. Asking the GitHub sandbox for
+/// its app config again would move its setup URL, so this is the only place that does.
+fn config_toml(port: u16, s: &Sandboxes, key_file: &std::path::Path) -> (String, forgelink::secret::Secret) {
     let base = format!("http://127.0.0.1:{port}");
     let gh = s.github.app_config(&format!("{base}/callback/github"));
     let gl = s.gitlab.client_config(&format!("{base}/callback/gitlab"));
     let bb = s.bitbucket.client_config(&format!("{base}/callback/bitbucket"));
     std::fs::write(key_file, gh.private_key_pem.expose()).expect("write the app key");
-    format!(
+    let toml = format!(
         "listen = \"127.0.0.1:{port}\"\npublic_url = \"{base}\"\nadmin_token = \"{ADMIN}\"\nvault_key = \"{}\"\n\
          [github]\nweb_url = \"{}\"\napi_url = \"{}\"\napp_id = {}\napp_slug = \"{}\"\nclient_id = \"{}\"\n\
          client_secret = \"{}\"\nprivate_key_file = \"{}\"\nwebhook_secret = \"{}\"\n\
@@ -70,7 +74,8 @@ fn config_toml(port: u16, s: &Sandboxes, key_file: &std::path::Path) -> String {
         bb.api_url,
         bb.client_id,
         bb.client_secret.expose(),
-    )
+    );
+    (toml, gh.webhook_secret)
 }
 
 /// Counts kept by the chaos tasks.
@@ -126,7 +131,13 @@ async fn sleep_rand(lo: f64, hi: f64) {
 
 /// Kills the server at random moments until the load stops (and at least `MIN_KILLS` times),
 /// starting it again after each kill.
-async fn kill_loop(server: Arc<Mutex<ServerProcess>>, http: reqwest::Client, chaos: Arc<Chaos>, stop: Arc<AtomicBool>, every: f64) {
+async fn kill_loop(
+    server: Arc<Mutex<ServerProcess>>,
+    http: reqwest::Client,
+    chaos: Arc<Chaos>,
+    stop: Arc<AtomicBool>,
+    every: f64,
+) {
     while !stop.load(Ordering::SeqCst) || chaos.kills.load(Ordering::SeqCst) < MIN_KILLS {
         sleep_rand(every * 0.3, every * 1.7).await;
         let mut s = server.lock().await;
@@ -192,15 +203,21 @@ async fn a_server_killed_at_random_under_faults_loses_nothing_and_leaves_no_flow
     let secs = soak_secs();
     let began = Instant::now();
     let root = tempfile::tempdir().expect("a temporary folder");
-    let (github, gitlab, bitbucket) =
-        tokio::try_join!(GitHubSandbox::start(0), GitLabSandbox::start(0), BitbucketSandbox::start(0))
-            .expect("the sandboxes start");
+    let (github, gitlab, bitbucket) = tokio::try_join!(
+        GitHubSandbox::start(0),
+        GitLabSandbox::start(0),
+        BitbucketSandbox::start(0)
+    )
+    .expect("the sandboxes start");
     gitlab.seed_user("alice");
     bitbucket.seed_user("alice");
-    let sandboxes = Sandboxes { github, gitlab, bitbucket };
+    let sandboxes = Sandboxes {
+        github,
+        gitlab,
+        bitbucket,
+    };
     let port = free_port();
-    let toml = config_toml(port, &sandboxes, &root.path().join("github-app.pem"));
-    let github_secret = sandboxes.github.app_config("http://unused").webhook_secret;
+    let (toml, github_secret) = config_toml(port, &sandboxes, &root.path().join("github-app.pem"));
     let mut process = ServerProcess::new(root.path(), port, &toml);
     sandboxes
         .github
@@ -221,7 +238,13 @@ async fn a_server_killed_at_random_under_faults_loses_nothing_and_leaves_no_flow
         })
         .collect();
     let every = secs as f64 / (MIN_KILLS as f64 + 4.0);
-    let killer = tokio::spawn(kill_loop(server.clone(), http, chaos.clone(), stop_chaos.clone(), every));
+    let killer = tokio::spawn(kill_loop(
+        server.clone(),
+        http,
+        chaos.clone(),
+        stop_chaos.clone(),
+        every,
+    ));
     let faults = tokio::spawn(fault_loop(driver.clone(), chaos.clone(), stop_chaos.clone()));
     tokio::time::sleep(Duration::from_secs(secs)).await;
     driver.stop.store(true, Ordering::SeqCst);
@@ -251,7 +274,9 @@ async fn a_server_killed_at_random_under_faults_loses_nothing_and_leaves_no_flow
             .iter()
             .filter(|(_, r)| !SETTLED.contains(&r["status"].as_str().unwrap_or("")))
             .count();
-        if (unsettled == 0 && log.projects_settled(&flows, &driver.sandboxes).is_empty()) || Instant::now() > deadline {
+        if (unsettled == 0 && log.projects_settled(&flows, &driver.sandboxes).is_empty())
+            || Instant::now() > deadline
+        {
             break (rows, log);
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
@@ -268,21 +293,37 @@ async fn a_server_killed_at_random_under_faults_loses_nothing_and_leaves_no_flow
     }
     problems.extend(log.projects_settled(&flows, &driver.sandboxes));
 
+    let duplicates_dropped = api.counts.duplicates_dropped.load(Ordering::Relaxed);
     // Every delivery acknowledged before, sent again now, is known: the dedupe is durable.
     let acked_webhooks = api.acked_webhooks();
     let mut resent_known = 0;
-    for w in acked_webhooks.iter().filter(|w| !w.applied.is_empty() || rand::thread_rng().gen_bool(0.5)) {
+    for w in acked_webhooks
+        .iter()
+        .filter(|w| !w.applied.is_empty() || rand::thread_rng().gen_bool(0.5))
+    {
         match api.deliver(w.provider, &w.delivery_id, &w.headers, &w.body).await {
             Some(a) if a["duplicate"] == json!(true) => resent_known += 1,
-            other => problems.push(format!("{} delivery {} sent again answered {other:?}", w.provider, w.delivery_id)),
+            other => problems.push(format!(
+                "{} delivery {} sent again answered {other:?}",
+                w.provider, w.delivery_id
+            )),
         }
     }
 
     // ---- stop, export, verify ----
     let mut process = server.lock().await;
     process.stop();
-    let out = forgelink().arg("--data-dir").arg(&process.data_dir).arg("export").output().expect("run export");
-    assert!(out.status.success(), "export failed: {}", String::from_utf8_lossy(&out.stderr));
+    let out = forgelink()
+        .arg("--data-dir")
+        .arg(&process.data_dir)
+        .arg("export")
+        .output()
+        .expect("run export");
+    assert!(
+        out.status.success(),
+        "export failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let exported = Exported::parse(&String::from_utf8_lossy(&out.stdout));
     problems.extend(exported.dense_positions());
     problems.extend(exported.acknowledged_in_log(&api.acked_commands(), &acked_webhooks));
@@ -320,7 +361,7 @@ async fn a_server_killed_at_random_under_faults_loses_nothing_and_leaves_no_flow
         n(&c.webhooks_sent),
         n(&c.webhooks_acked),
         n(&c.duplicates_sent),
-        n(&c.duplicates_dropped),
+        duplicates_dropped,
         n(&c.commands_acked),
         n(&c.callbacks_acked),
         n(&c.retries),
@@ -329,6 +370,9 @@ async fn a_server_killed_at_random_under_faults_loses_nothing_and_leaves_no_flow
         began.elapsed().as_secs(),
     );
     println!("SOAK events by type: {:?}", exported.census());
+    for (name, row) in rows.iter().filter(|(_, r)| r["status"] == "failed") {
+        println!("SOAK failed {name}: {}", row["last_error"]);
+    }
     if !problems.is_empty() {
         panic!(
             "{} problems:\n{}\n--- server log tail ---\n{}",
@@ -338,6 +382,10 @@ async fn a_server_killed_at_random_under_faults_loses_nothing_and_leaves_no_flow
         );
     }
     assert!(n(&chaos.kills) >= MIN_KILLS);
-    assert!(flows.len() >= 3, "the driver started too few flows: {}", flows.len());
+    assert!(
+        flows.len() >= 3,
+        "the driver started too few flows: {}",
+        flows.len()
+    );
     drop(log);
 }

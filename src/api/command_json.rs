@@ -255,7 +255,10 @@ mod tests {
                 r#"{"type":"ImportProject","name":"web","account":"a","repository":"acme/web"}"#.to_string(),
                 "ImportProject",
             ),
-            (format!(r#"{{"type":"DetachProject","project_id":"{id}"}}"#), "DetachProject"),
+            (
+                format!(r#"{{"type":"DetachProject","project_id":"{id}"}}"#),
+                "DetachProject",
+            ),
             (r#"{"type":"Reconcile"}"#.to_string(), "Reconcile"),
         ] {
             let parsed = parse_command(body.as_bytes()).unwrap_or_else(|e| panic!("{body}: {}", e.error));

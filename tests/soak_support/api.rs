@@ -185,7 +185,13 @@ impl Api {
     }
 
     /// Posts a webhook delivery once (a provider does not wait for us); the answer if any.
-    pub async fn deliver(&self, provider: &'static str, delivery_id: &str, headers: &[(String, String)], body: &[u8]) -> Option<Value> {
+    pub async fn deliver(
+        &self,
+        provider: &'static str,
+        delivery_id: &str,
+        headers: &[(String, String)],
+        body: &[u8],
+    ) -> Option<Value> {
         self.counts.webhooks_sent.fetch_add(1, Ordering::Relaxed);
         let mut req = self
             .http
@@ -209,7 +215,9 @@ impl Api {
             .into_iter()
             .flatten()
             .filter_map(|reply| {
-                let id = reply["command_id"].as_str().and_then(|s| Uuid::parse_str(s).ok())?;
+                let id = reply["command_id"]
+                    .as_str()
+                    .and_then(|s| Uuid::parse_str(s).ok())?;
                 Some((id, positions(&reply["positions"])?))
             })
             .collect();

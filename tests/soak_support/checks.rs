@@ -25,7 +25,7 @@ impl Exported {
     }
 
     fn of_type<'a>(&'a self, t: &'a str) -> impl Iterator<Item = &'a Value> + 'a {
-        self.events.iter().filter(move |e| e["event_type"] == t)
+        self.events.iter().filter(move |e| e["type"] == t)
     }
 
     fn count(&self, t: &str) -> usize {
@@ -60,7 +60,9 @@ impl Exported {
                 let e = self.events.get(pos.saturating_sub(1) as usize);
                 let ok = e.is_some_and(|e| e["command_id"].as_str() == Some(&id.to_string()));
                 if !ok {
-                    problems.push(format!("{what} ({id}) was acknowledged at position {pos}, the log holds {e:?} there"));
+                    problems.push(format!(
+                        "{what} ({id}) was acknowledged at position {pos}, the log holds {e:?} there"
+                    ));
                 }
             }
         }
@@ -69,7 +71,10 @@ impl Exported {
         for c in commands.iter().filter(|c| c.positions.is_none() && c.events > 0) {
             let id = c.command_id.to_string();
             if !self.events.iter().any(|e| e["command_id"].as_str() == Some(&id)) && c.kind != "Reconcile" {
-                problems.push(format!("{} {} was acknowledged with events but none is in the log", c.kind, id));
+                problems.push(format!(
+                    "{} {} was acknowledged with events but none is in the log",
+                    c.kind, id
+                ));
             }
         }
         problems
@@ -92,8 +97,12 @@ impl Exported {
     fn stream_types(&self, stream_suffix: &str) -> Vec<String> {
         self.events
             .iter()
-            .filter(|e| e["stream_id"].as_str().is_some_and(|s| s.ends_with(stream_suffix)))
-            .map(|e| e["event_type"].as_str().unwrap_or("").to_string())
+            .filter(|e| {
+                e["stream_id"]
+                    .as_str()
+                    .is_some_and(|s| s.ends_with(stream_suffix))
+            })
+            .map(|e| e["type"].as_str().unwrap_or("").to_string())
             .collect()
     }
 
@@ -111,10 +120,15 @@ impl Exported {
             let created = n("RepoCreated");
             let outcome = created + n("RepoCreationFailed") + n("ProjectImported");
             if created > 1 || outcome != 1 {
-                problems.push(format!("project {name} on {}: repository events {types:?}", f.name));
+                problems.push(format!(
+                    "project {name} on {}: repository events {types:?}",
+                    f.name
+                ));
             }
             if f.provider == "github" && created == 1 && n("RepoAutoAdded") + n("RepoAccessPending") != 1 {
-                problems.push(format!("project {name}: created but never confirmed in the installation: {types:?}"));
+                problems.push(format!(
+                    "project {name}: created but never confirmed in the installation: {types:?}"
+                ));
             }
             let at_provider: Vec<String> = match f.provider {
                 "github" => s.github.repos_of_owner(&f.owner),
@@ -137,7 +151,10 @@ impl Exported {
                 .filter(|r| r.rsplit('/').next().is_some_and(|n| n.starts_with(name.as_str())))
                 .collect();
             if mine.len() > 1 || mine.len() != created {
-                problems.push(format!("project {name}: {created} RepoCreated, at {}: {mine:?}", f.provider));
+                problems.push(format!(
+                    "project {name}: {created} RepoCreated, at {}: {mine:?}",
+                    f.provider
+                ));
             }
         }
         problems
@@ -147,7 +164,8 @@ impl Exported {
     pub fn census(&self) -> BTreeMap<String, usize> {
         let mut m = BTreeMap::new();
         for e in &self.events {
-            *m.entry(e["event_type"].as_str().unwrap_or("?").to_string()).or_default() += 1;
+            *m.entry(e["type"].as_str().unwrap_or("?").to_string())
+                .or_default() += 1;
         }
         m
     }

@@ -125,7 +125,11 @@ impl Driver {
         // attempt: only the newest attempt's state works, as for a person who clicks twice.
         let mut url = None;
         for _ in 0..3 {
-            match self.api.command(json!({"type": "StartLink", "account": name})).await {
+            match self
+                .api
+                .command(json!({"type": "StartLink", "account": name}))
+                .await
+            {
                 Ok(reply) => {
                     url = reply["authorize_url"].as_str().map(str::to_string);
                     if url.is_some() {
@@ -154,7 +158,11 @@ impl Driver {
         // 303 accepted; a 4xx after a lost answer means the state was used already.
         self.api.callback(&redirect).await;
         let status = self
-            .wait_status(&name, &["active", "awaiting_details", "failed", "expired"], STEP_WAIT)
+            .wait_status(
+                &name,
+                &["active", "awaiting_details", "failed", "expired"],
+                STEP_WAIT,
+            )
             .await;
         if status == "awaiting_details" && !self.details(provider, &name, &owner).await {
             return;
@@ -169,7 +177,9 @@ impl Driver {
         let project = format!("p{n}x");
         let created = self
             .api
-            .command(json!({"type": "CreateProject", "project_id": project_id, "name": project, "account": name}))
+            .command(
+                json!({"type": "CreateProject", "project_id": project_id, "name": project, "account": name}),
+            )
             .await;
         if created.is_ok() {
             if let Some(f) = self.flows_lock().iter_mut().find(|f| f.name == name) {
@@ -221,7 +231,9 @@ impl Driver {
                 let repos = s.github.repos_of_owner(owner);
                 let Some(full) = pick(&repos) else { return };
                 let repo = full.split('/').nth(1).unwrap_or_default();
-                let Some(id) = s.github.repo_id(owner, repo) else { return };
+                let Some(id) = s.github.repo_id(owner, repo) else {
+                    return;
+                };
                 let mut v = fixture("github/push.json");
                 v["after"] = json!(sha());
                 v["repository"]["id"] = json!(id);
@@ -230,13 +242,19 @@ impl Driver {
                 let headers = vec![
                     ("X-GitHub-Event".to_string(), "push".to_string()),
                     ("X-GitHub-Delivery".to_string(), delivery_id.clone()),
-                    ("X-Hub-Signature-256".to_string(), sha256_signature(&self.github_secret, &body)),
+                    (
+                        "X-Hub-Signature-256".to_string(),
+                        sha256_signature(&self.github_secret, &body),
+                    ),
                 ];
                 (headers, body)
             }
             "gitlab" => {
                 let projects = s.gitlab.projects();
-                let mine: Vec<_> = projects.iter().filter(|p| p.namespace.full_path == owner).collect();
+                let mine: Vec<_> = projects
+                    .iter()
+                    .filter(|p| p.namespace.full_path == owner)
+                    .collect();
                 let Some(p) = pick(&mine) else { return };
                 let mut v = fixture("gitlab/project_hook_push.json");
                 v["after"] = json!(sha());
@@ -289,6 +307,10 @@ fn pick<T: Clone>(items: &[T]) -> Option<T> {
 pub fn query_value(url: &str, key: &str) -> String {
     url::Url::parse(url)
         .ok()
-        .and_then(|u| u.query_pairs().find(|(k, _)| k == key).map(|(_, v)| v.into_owned()))
+        .and_then(|u| {
+            u.query_pairs()
+                .find(|(k, _)| k == key)
+                .map(|(_, v)| v.into_owned())
+        })
         .unwrap_or_else(|| panic!("{url} has no {key}"))
 }

@@ -101,7 +101,10 @@ impl ServerProcess {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        panic!("forgelink serve did not start within {START_WITHIN:?}; see {}", self.stderr.display());
+        panic!(
+            "forgelink serve did not start within {START_WITHIN:?}; see {}",
+            self.stderr.display()
+        );
     }
 
     /// SIGKILL: no shutdown code runs.
@@ -114,8 +117,13 @@ impl ServerProcess {
 
     /// SIGINT, as Ctrl-C: the server stops accepting, finishes and flushes; SIGKILL after 20 s.
     pub fn stop(&mut self) {
-        let Some(mut child) = self.child.take() else { return };
-        let _ = Command::new("kill").arg("-INT").arg(child.id().to_string()).status();
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
+        let _ = Command::new("kill")
+            .arg("-INT")
+            .arg(child.id().to_string())
+            .status();
         let deadline = Instant::now() + Duration::from_secs(20);
         while Instant::now() < deadline {
             if let Ok(Some(_)) = child.try_wait() {
