@@ -5,8 +5,8 @@
 //! switches sandbox faults on and off (500s, 429s, slow answers, dropped GitHub webhooks) and
 //! expires the GitLab and Bitbucket access tokens underneath.
 //!
-//! At the end, after a `Reconcile` over HTTP: every flow started is active, failed with a reason
-//! or expired; no account is named twice and no project has two repositories; every command and
+//! At the end, after a `Reconcile` over HTTP: every flow started is active, failed with a reason,
+//! expired, or disconnected with a reason (a kill during a token rotation, see `SETTLED`); no account is named twice and no project has two repositories; every command and
 //! webhook the server acknowledged is in the log (and a webhook sent again is a duplicate);
 //! `forgelink replay --verify` finds no difference; the log's positions are dense. One summary
 //! line says what happened.
@@ -186,7 +186,11 @@ async fn read_log(api: &Api) -> Exported {
     }
 }
 
-const SETTLED: &[&str] = &["active", "failed", "expired"];
+/// Where a started flow may end. `disconnected` is where an account goes when a kill lands
+/// between GitLab's or Bitbucket's answer to a refresh (which rotates the refresh token) and
+/// storing the new pair: the grant is gone for good, and the engine says so (`refresh.rs`).
+/// It must carry that reason like a failure does.
+const SETTLED: &[&str] = &["active", "failed", "expired", "disconnected"];
 
 /// Each started flow's account row, by name.
 async fn account_rows(driver: &Driver) -> Vec<(String, Value)> {
@@ -287,7 +291,8 @@ async fn a_server_killed_at_random_under_faults_loses_nothing_and_leaves_no_flow
         if !SETTLED.contains(&status) {
             problems.push(format!("flow {name} is stuck in `{status}`: {row}"));
         }
-        if status == "failed" && row["last_error"].as_str().unwrap_or("").is_empty() {
+        if matches!(status, "failed" | "disconnected") && row["last_error"].as_str().unwrap_or("").is_empty()
+        {
             problems.push(format!("flow {name} failed without a reason: {row}"));
         }
     }
@@ -346,7 +351,7 @@ async fn a_server_killed_at_random_under_faults_loses_nothing_and_leaves_no_flow
     let c = &api.counts;
     let n = |a: &AtomicU64| a.load(Ordering::Relaxed);
     println!(
-        "SOAK load_secs={load_secs} settle_secs={settle_secs} flows_started={} active={} failed={} expired={} \
+        "SOAK load_secs={load_secs} settle_secs={settle_secs} flows_started={} active={} failed={} expired={} disconnected={} \
          projects={} kills={} faults_switched={} token_expiries={} webhooks_sent={} webhooks_acked={} \
          duplicates_sent={} duplicates_dropped={} resent_known={resent_known} commands_acked={} callbacks_acked={} \
          retries={} github_webhooks_dropped={} events={} total_secs={}",
@@ -354,6 +359,7 @@ async fn a_server_killed_at_random_under_faults_loses_nothing_and_leaves_no_flow
         status_count("active"),
         status_count("failed"),
         status_count("expired"),
+        status_count("disconnected"),
         flows.iter().filter(|f| f.project.is_some()).count(),
         n(&chaos.kills),
         n(&chaos.faults),
@@ -370,8 +376,11 @@ async fn a_server_killed_at_random_under_faults_loses_nothing_and_leaves_no_flow
         began.elapsed().as_secs(),
     );
     println!("SOAK events by type: {:?}", exported.census());
-    for (name, row) in rows.iter().filter(|(_, r)| r["status"] == "failed") {
-        println!("SOAK failed {name}: {}", row["last_error"]);
+    for (name, row) in rows
+        .iter()
+        .filter(|(_, r)| r["status"] == "failed" || r["status"] == "disconnected")
+    {
+        println!("SOAK {} {name}: {}", row["status"], row["last_error"]);
     }
     if !problems.is_empty() {
         panic!(
