@@ -21,6 +21,7 @@ use forgelink::sandbox::gitlab::GitLabSandbox;
 use rand::Rng;
 use serde_json::{json, Value};
 use soak_support::api::Api;
+use soak_support::chaos::{clear_faults, fault_loop, kill_loop, Chaos, MIN_KILLS};
 use soak_support::checks::Exported;
 use soak_support::driver::{Driver, Sandboxes};
 use soak_support::server::{
@@ -33,9 +34,10 @@ use tokio::sync::Mutex;
 
 const DEFAULT_SECS: u64 = 100;
 const WORKERS: usize = 4;
-const MIN_KILLS: u64 = 10;
 /// How long the flows and projects may take to settle once the load and the faults stop.
 const SETTLE_WITHIN: Duration = Duration::from_secs(150);
+/// How long the one `Reconcile` of every account may take to answer.
+const RECONCILE_WITHIN: Duration = Duration::from_secs(300);
 
 fn soak_secs() -> u64 {
     std::env::var("FORGELINK_SOAK_SECS")
@@ -76,95 +78,6 @@ fn config_toml(port: u16, s: &Sandboxes, key_file: &std::path::Path) -> (String,
         bb.client_secret.expose(),
     );
     (toml, gh.webhook_secret)
-}
-
-/// Counts kept by the chaos tasks.
-#[derive(Default)]
-struct Chaos {
-    kills: AtomicU64,
-    faults: AtomicU64,
-    token_expiries: AtomicU64,
-}
-
-/// Switches off every fault, then switches on one at random; what it switched on.
-fn switch_fault(s: &Sandboxes) -> &'static str {
-    let all = [&s.github.faults, &s.gitlab.faults, &s.bitbucket.faults];
-    for f in all {
-        f.set_delay(Duration::ZERO);
-    }
-    s.github.drop_webhooks(false);
-    let mut rng = rand::thread_rng();
-    let f = all[rng.gen_range(0..3)];
-    match rng.gen_range(0..4) {
-        0 => {
-            f.fail_next(rng.gen_range(1..5));
-            "500"
-        }
-        1 => {
-            f.rate_limit_next(rng.gen_range(1..3), 1);
-            "429"
-        }
-        2 => {
-            f.set_delay(Duration::from_millis(rng.gen_range(200..900)));
-            "slow"
-        }
-        _ => {
-            s.github.drop_webhooks(true);
-            "drop-webhooks"
-        }
-    }
-}
-
-fn clear_faults(s: &Sandboxes) {
-    for f in [&s.github.faults, &s.gitlab.faults, &s.bitbucket.faults] {
-        f.set_delay(Duration::ZERO);
-        f.fail_next(0);
-        f.rate_limit_next(0, 0);
-    }
-    s.github.drop_webhooks(false);
-}
-
-async fn sleep_rand(lo: f64, hi: f64) {
-    let secs = rand::thread_rng().gen_range(lo..hi);
-    tokio::time::sleep(Duration::from_secs_f64(secs)).await;
-}
-
-/// Kills the server at random moments until the load stops (and at least `MIN_KILLS` times),
-/// starting it again after each kill.
-async fn kill_loop(
-    server: Arc<Mutex<ServerProcess>>,
-    http: reqwest::Client,
-    chaos: Arc<Chaos>,
-    stop: Arc<AtomicBool>,
-    every: f64,
-) {
-    while !stop.load(Ordering::SeqCst) || chaos.kills.load(Ordering::SeqCst) < MIN_KILLS {
-        sleep_rand(every * 0.3, every * 1.7).await;
-        let mut s = server.lock().await;
-        s.kill();
-        chaos.kills.fetch_add(1, Ordering::SeqCst);
-        sleep_rand(0.0, 0.4).await;
-        s.start(&http).await;
-    }
-}
-
-async fn fault_loop(driver: Arc<Driver>, chaos: Arc<Chaos>, stop: Arc<AtomicBool>) {
-    let s = &driver.sandboxes;
-    // Installation tokens that expire within the run: the engine must mint new ones.
-    s.github.set_installation_token_ttl(Duration::from_secs(20));
-    let mut next_expiry = Instant::now() + Duration::from_secs(4);
-    while !stop.load(Ordering::SeqCst) {
-        sleep_rand(0.8, 2.5).await;
-        switch_fault(s);
-        chaos.faults.fetch_add(1, Ordering::SeqCst);
-        if Instant::now() > next_expiry {
-            s.gitlab.expire_tokens_now();
-            s.bitbucket.expire_tokens_now();
-            chaos.token_expiries.fetch_add(1, Ordering::SeqCst);
-            next_expiry = Instant::now() + Duration::from_secs(5);
-        }
-    }
-    clear_faults(s);
 }
 
 /// The whole log through `GET /v1/events`, page by page.
@@ -266,7 +179,17 @@ async fn a_server_killed_at_random_under_faults_loses_nothing_and_leaves_no_flow
 
     // ---- reconcile and settle ----
     let api = &driver.api;
-    if let Err(e) = api.command(json!({"type": "Reconcile"})).await {
+    // One reconciliation of every account, answered when done: it may take a while.
+    let reconcile_began = Instant::now();
+    let reconciled = api
+        .command_within(
+            uuid::Uuid::new_v4(),
+            json!({"type": "Reconcile"}),
+            RECONCILE_WITHIN,
+        )
+        .await;
+    let reconcile_secs = reconcile_began.elapsed().as_secs_f64();
+    if let Err(e) = reconciled {
         problems.push(format!("Reconcile refused: {e:?}"));
     }
     let flows = driver.flows();
@@ -297,6 +220,30 @@ async fn a_server_killed_at_random_under_faults_loses_nothing_and_leaves_no_flow
         }
     }
     problems.extend(log.projects_settled(&flows, &driver.sandboxes));
+    // After reconciliation each GitHub account lists what its installation can reach, whether
+    // or not the webhooks about it arrived.
+    for (name, row) in rows
+        .iter()
+        .filter(|(_, r)| r["provider"] == "github" && r["status"] == "active")
+    {
+        let Some(installation) = row["installation_id"].as_u64() else {
+            continue;
+        };
+        let mut listed: Vec<String> = row["repositories"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|r| r["full_name"].as_str().map(str::to_string))
+            .collect();
+        let mut reachable = driver.sandboxes.github.installation_repo_names(installation);
+        listed.sort();
+        reachable.sort();
+        if listed != reachable {
+            problems.push(format!(
+                "{name} lists {listed:?}, its installation reaches {reachable:?}"
+            ));
+        }
+    }
 
     let duplicates_dropped = api.counts.duplicates_dropped.load(Ordering::Relaxed);
     // Every delivery acknowledged before, sent again now, is known: the dedupe is durable.
@@ -351,10 +298,10 @@ async fn a_server_killed_at_random_under_faults_loses_nothing_and_leaves_no_flow
     let c = &api.counts;
     let n = |a: &AtomicU64| a.load(Ordering::Relaxed);
     println!(
-        "SOAK load_secs={load_secs} settle_secs={settle_secs} flows_started={} active={} failed={} expired={} disconnected={} \
-         projects={} kills={} faults_switched={} token_expiries={} webhooks_sent={} webhooks_acked={} \
+        "SOAK load_secs={load_secs} reconcile_secs={reconcile_secs:.1} settle_secs={settle_secs} flows_started={} active={} failed={} expired={} disconnected={} \
+         projects={} kills={} faults_switched={} faults_500={} faults_429={} faults_slow={} faults_drop_webhooks={} token_expiries={} webhooks_sent={} webhooks_acked={} \
          duplicates_sent={} duplicates_dropped={} resent_known={resent_known} commands_acked={} callbacks_acked={} \
-         retries={} github_webhooks_dropped={} events={} total_secs={}",
+         retries={} github_webhooks_sent={} github_webhooks_dropped={} events={} total_secs={}",
         flows.len(),
         status_count("active"),
         status_count("failed"),
@@ -363,6 +310,10 @@ async fn a_server_killed_at_random_under_faults_loses_nothing_and_leaves_no_flow
         flows.iter().filter(|f| f.project.is_some()).count(),
         n(&chaos.kills),
         n(&chaos.faults),
+        n(&chaos.by_kind[0]),
+        n(&chaos.by_kind[1]),
+        n(&chaos.by_kind[2]),
+        n(&chaos.by_kind[3]),
         n(&chaos.token_expiries),
         n(&c.webhooks_sent),
         n(&c.webhooks_acked),
@@ -371,6 +322,7 @@ async fn a_server_killed_at_random_under_faults_loses_nothing_and_leaves_no_flow
         n(&c.commands_acked),
         n(&c.callbacks_acked),
         n(&c.retries),
+        driver.sandboxes.github.webhooks_sent().len(),
         driver.sandboxes.github.webhooks_dropped(),
         exported.events.len(),
         began.elapsed().as_secs(),

@@ -93,15 +93,28 @@ impl Api {
         self.command_with_id(Uuid::new_v4(), message).await
     }
 
-    pub async fn command_with_id(&self, command_id: Uuid, mut message: Value) -> Result<Value, Refused> {
+    pub async fn command_with_id(&self, command_id: Uuid, message: Value) -> Result<Value, Refused> {
+        self.command_within(command_id, message, Duration::from_secs(20))
+            .await
+    }
+
+    /// Like [`Api::command_with_id`], for a command that may take long to answer (a
+    /// reconciliation of every account): each attempt waits up to `patience`.
+    pub async fn command_within(
+        &self,
+        command_id: Uuid,
+        mut message: Value,
+        patience: Duration,
+    ) -> Result<Value, Refused> {
         message["command_id"] = json!(command_id);
         let kind = message["type"].as_str().unwrap_or("?").to_string();
-        let deadline = Instant::now() + RETRY_FOR;
+        let deadline = Instant::now() + RETRY_FOR.max(patience);
         loop {
             let sent = self
                 .http
                 .post(format!("{}/v1/commands", self.base))
                 .bearer_auth(&self.token)
+                .timeout(patience)
                 .json(&message)
                 .send()
                 .await;

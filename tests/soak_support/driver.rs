@@ -173,6 +173,15 @@ impl Driver {
         if status != "active" {
             return;
         }
+        if provider == "github" {
+            // The person grants one more repository on GitHub: the sandbox sends
+            // `installation_repositories` (unless it drops it, or the server is down), and
+            // reconciliation must catch what the webhook did not bring.
+            let (_, row) = self.api.get(&format!("/v1/accounts/{name}")).await;
+            if let Some(installation) = row["installation_id"].as_u64() {
+                let _ = s.github.add_repos_to_installation(installation, &["apps"]);
+            }
+        }
         let project_id = Uuid::new_v4();
         let project = format!("p{n}x");
         let created = self

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod api;
+pub mod chaos;
 pub mod checks;
 pub mod driver;
 pub mod server;
