@@ -225,29 +225,34 @@ enum Outcome {
     Refused,
 }
 
-/// Feeds `text` to the parser and, if it parses, to the engine; a refusal must append nothing.
+/// Feeds `text` to the parsers and, where it parses, to the engine; a refusal must append nothing.
 fn check_command(
     rt: &tokio::runtime::Runtime,
     engine: &Engine,
     text: &str,
 ) -> Result<Outcome, TestCaseError> {
-    let Ok(msg) = serde_json::from_str::<CommandMessage>(text) else {
-        return Ok(Outcome::NotParsed);
-    };
-    let before = engine.log().head();
-    match rt.block_on(engine.execute(msg)) {
-        Ok(_) => Ok(Outcome::Carried),
-        Err(e) => {
-            prop_assert_eq!(
-                engine.log().head(),
-                before,
-                "refused with `{}` yet appended; message: {}",
-                e,
-                text
-            );
-            Ok(Outcome::Refused)
-        }
+    // Both ways in: the HTTP edge's parser (`POST /v1/commands`) and serde's (`forgelink send`,
+    // library callers). The outcome reported is the HTTP one when it parsed.
+    let from_http = forgelink::api::parse_command(text.as_bytes()).ok();
+    let from_serde = serde_json::from_str::<CommandMessage>(text).ok();
+    let mut outcome = Outcome::NotParsed;
+    for msg in [from_serde, from_http].into_iter().flatten() {
+        let before = engine.log().head();
+        outcome = match rt.block_on(engine.execute(msg)) {
+            Ok(_) => Outcome::Carried,
+            Err(e) => {
+                prop_assert_eq!(
+                    engine.log().head(),
+                    before,
+                    "refused with `{}` yet appended; message: {}",
+                    e,
+                    text
+                );
+                Outcome::Refused
+            }
+        };
     }
+    Ok(outcome)
 }
 
 #[test]

@@ -299,3 +299,26 @@ async fn a_revoked_grant_disconnects_the_account_once_and_it_can_be_linked_again
     );
     assert_eq!(count(&w.engine, id, "CredentialsRevoked"), 1);
 }
+
+/// Found by the soak (`tests/soak.rs`): an access token refused as expired right after the code
+/// exchange (GitLab expired it early, or an earlier run exchanged the code long ago) failed the
+/// whole link with "could not exchange the authorization code". The pair is refreshed once and
+/// the link carries on; the account's grant holds the refreshed expiry.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_access_token_expired_at_the_exchange_is_refreshed_and_the_link_completes() {
+    let w = world().await;
+    w.sandbox.expire_next_exchanges(1);
+    let issued_before = w.sandbox.issued_tokens().len();
+    let id = approved(&w).await;
+    // The code, the exchanged pair and the refreshed pair: one refresh reached GitLab.
+    assert_eq!(issued_since(&w.sandbox, issued_before).len(), 5);
+    let group = w.sandbox.seed_group("acme/infra");
+    assert_eq!(select_group(&w.engine, group).await.unwrap(), ["GroupSelected"]);
+    assert_eq!(save_details(&w.engine).await.unwrap(), "active");
+    assert_eq!(count(&w.engine, id, "LinkFailed"), 0);
+    let state = w.engine.account_state(id).unwrap();
+    assert!(
+        matches!(&state.grant, Some(Grant::Oauth { token_expires_at, .. }) if *token_expires_at > chrono::Utc::now()),
+        "the grant records the refreshed expiry"
+    );
+}

@@ -41,12 +41,21 @@ fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
-    let Ok(msg) = serde_json::from_str::<CommandMessage>(text) else {
-        return;
-    };
+    // The HTTP edge's parser (`POST /v1/commands`) and serde's own (`forgelink send`, library
+    // callers) both run; whatever either accepts goes to the engine.
+    let from_http = forgelink::api::parse_command(data).ok();
+    if let Ok(msg) = serde_json::from_str::<CommandMessage>(text) {
+        run(msg, text);
+    }
+    if let Some(msg) = from_http {
+        run(msg, text);
+    }
+});
+
+fn run(msg: CommandMessage, text: &str) {
     let w = world();
     let before = w.engine.log().head();
     if let Err(e) = w.rt.block_on(w.engine.execute(msg)) {
-        assert_eq!(w.engine.log().head(), before, "refused ({e}) yet appended");
+        assert_eq!(w.engine.log().head(), before, "refused ({e}) yet appended: {text}");
     }
-});
+}

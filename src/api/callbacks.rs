@@ -22,28 +22,9 @@ pub async fn callback(
     let Ok(provider) = provider.parse::<Provider>() else {
         return error_page(&ApiError::not_found(format!("no callback for `{provider}`")));
     };
-    let installation_id = match query.get("installation_id").filter(|s| !s.is_empty()) {
-        None => None,
-        Some(s) => match s.parse::<u64>() {
-            Ok(id) => Some(id),
-            Err(_) => {
-                return error_page(
-                    &ApiError::bad_request("`installation_id` is not a number").field("installation_id"),
-                )
-            }
-        },
-    };
-    // The provider's own refusal (`access_denied`) is passed on: the account records it.
-    let error = query.get("error").map(|e| match query.get("error_description") {
-        Some(d) => format!("{e}: {d}"),
-        None => e.clone(),
-    });
-    let request = Request::CompleteAuthorization {
-        state: query.get("state").cloned(),
-        installation_id,
-        setup_action: query.get("setup_action").cloned(),
-        code: query.get("code").cloned().map(Secret::new),
-        error,
+    let request = match callback_request(&query) {
+        Ok(r) => r,
+        Err(e) => return error_page(&e),
     };
     let message = CommandMessage::new(request).by(&format!("{} callback", provider.display_name()));
     match state.execute(message).await {
@@ -59,6 +40,35 @@ pub async fn callback(
         }
         Err(e) => error_page(&ApiError::from(e)),
     }
+}
+
+/// The callback's query as the `CompleteAuthorization` it asks for; a malformed field is refused
+/// here, naming it, before the engine sees anything. Unknown keys are ignored, as providers add
+/// their own (`error_uri`, tracking parameters).
+pub fn callback_request(query: &HashMap<String, String>) -> Result<Request, ApiError> {
+    let installation_id = match query.get("installation_id").filter(|s| !s.is_empty()) {
+        None => None,
+        Some(s) => match s.parse::<u64>() {
+            Ok(id) => Some(id),
+            Err(_) => {
+                return Err(
+                    ApiError::bad_request("`installation_id` is not a number").field("installation_id")
+                )
+            }
+        },
+    };
+    // The provider's own refusal (`access_denied`) is passed on: the account records it.
+    let error = query.get("error").map(|e| match query.get("error_description") {
+        Some(d) => format!("{e}: {d}"),
+        None => e.clone(),
+    });
+    Ok(Request::CompleteAuthorization {
+        state: query.get("state").cloned(),
+        installation_id,
+        setup_action: query.get("setup_action").cloned(),
+        code: query.get("code").cloned().map(Secret::new),
+        error,
+    })
 }
 
 /// A name as one URL path segment.

@@ -252,6 +252,30 @@ mod tests {
         );
         let m = parse_command(br#"{"type":"NameAccount","provider":"gitlab","unique_name":"a"}"#).unwrap();
         assert_eq!(m.request.message_type(), "NameAccount");
+        // The project commands and reconciliation arrive over HTTP like the account ones.
+        let id = uuid::Uuid::new_v4();
+        for (body, kind) in [
+            (
+                format!(r#"{{"type":"CreateProject","project_id":"{id}","name":"web","account":"a"}}"#),
+                "CreateProject",
+            ),
+            (
+                r#"{"type":"ImportProject","name":"web","account":"a","repository":"acme/web"}"#.to_string(),
+                "ImportProject",
+            ),
+            (
+                format!(r#"{{"type":"DetachProject","project_id":"{id}"}}"#),
+                "DetachProject",
+            ),
+            (r#"{"type":"Reconcile"}"#.to_string(), "Reconcile"),
+        ] {
+            let parsed = parse_command(body.as_bytes()).unwrap_or_else(|e| panic!("{body}: {}", e.error));
+            assert_eq!(parsed.request.message_type(), kind);
+        }
+        assert_eq!(
+            field_of(r#"{"type":"DetachProject","project_id":"nope"}"#).as_deref(),
+            Some("project_id")
+        );
         assert!(parse_command(b"{not json")
             .unwrap_err()
             .error

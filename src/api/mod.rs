@@ -43,7 +43,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use callbacks::url_segment;
+pub use callbacks::{callback_request, url_segment};
 pub use command_json::{message_types, parse_command};
 pub use server::{Server, ServerConfig, WebhookSecrets};
 

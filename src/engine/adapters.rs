@@ -163,16 +163,22 @@ impl OAuthAdapter {
         let secret_ref = oauth_ref(account_id, attempt_id);
         if let Some(f) = self.facts(&secret_ref)? {
             // An earlier run exchanged the (single-use) code; finish what it started.
-            let user = if f.user.is_empty() {
-                self.user_of(provider, &secret_ref).await?
-            } else {
-                f.user
-            };
+            if !f.user.is_empty() {
+                return Ok(OAuthTokens {
+                    user: f.user,
+                    scopes: f.scopes,
+                    secret_ref,
+                    token_expires_at: f.expires_at,
+                });
+            }
+            let (user, expires_at) = self
+                .user_after_exchange(provider, account_id, &secret_ref)
+                .await?;
             return Ok(OAuthTokens {
                 user,
                 scopes: f.scopes,
                 secret_ref,
-                token_expires_at: f.expires_at,
+                token_expires_at: expires_at.unwrap_or(f.expires_at),
             });
         }
         let code = self
@@ -216,15 +222,61 @@ impl OAuthAdapter {
             }
             Provider::GitHub => return Err(Self::not_configured(provider)),
         };
-        let user = self.user_of(provider, &secret_ref).await?;
-        self.store(&secret_ref, &pair, &user)?;
+        let (user, refreshed_until) = self
+            .user_after_exchange(provider, account_id, &secret_ref)
+            .await?;
+        if refreshed_until.is_none() {
+            self.store(&secret_ref, &pair, &user)?;
+        }
         let _ = self.vault.delete(code_ref);
         Ok(OAuthTokens {
             user,
             scopes: pair.scopes,
             secret_ref,
-            token_expires_at: pair.expires_at,
+            token_expires_at: refreshed_until.unwrap_or(pair.expires_at),
         })
+    }
+
+    /// The username behind the freshly stored pair. Its access token can be refused as expired
+    /// (an earlier run exchanged the code long ago, or the provider expired it early): then the
+    /// pair is refreshed once, the call repeated, and the new expiry returned. The refreshed
+    /// pair is stored again with the user, as the refresh itself does not know the user yet.
+    async fn user_after_exchange(
+        &self,
+        provider: Provider,
+        account_id: Uuid,
+        secret_ref: &str,
+    ) -> Result<(String, Option<chrono::DateTime<chrono::Utc>>), ProviderError> {
+        let refused = match self.user_of(provider, secret_ref).await {
+            Err(ProviderError::Unauthorized { .. }) => self
+                .vault
+                .get(&format!("{secret_ref}/access"))
+                .map_err(vault_error)?
+                .ok_or_else(|| missing("the access token"))?,
+            other => return other.map(|user| (user, None)),
+        };
+        tracing::info!(%account_id, "the new access token was refused; refreshing before the link completes");
+        let refreshed = self
+            .refresher
+            .refresh(provider, account_id, secret_ref, Trigger::Rejected(&refused))
+            .await?;
+        let user = self.user_of(provider, secret_ref).await?;
+        let stored = |name: &str| {
+            self.vault
+                .get(&format!("{secret_ref}/{name}"))
+                .map_err(vault_error)?
+                .ok_or_else(|| missing(name))
+        };
+        let pair = TokenPair {
+            access_token: stored("access")?,
+            refresh_token: stored("refresh")?,
+            expires_at: refreshed.token_expires_at,
+            scopes: read_facts(&self.vault, secret_ref)?
+                .map(|f| f.scopes)
+                .unwrap_or_default(),
+        };
+        self.store(secret_ref, &pair, &user)?;
+        Ok((user, Some(refreshed.token_expires_at)))
     }
 
     async fn user_of(&self, provider: Provider, secret_ref: &str) -> Result<String, ProviderError> {

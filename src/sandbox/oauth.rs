@@ -8,7 +8,7 @@ use crate::providers::oauth::s256_challenge;
 use chrono::{DateTime, Duration, Utc};
 use rand::RngCore;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU32, Ordering};
 use std::sync::Mutex;
 use subtle::ConstantTimeEq;
 
@@ -92,6 +92,8 @@ struct Store {
 pub struct OAuthStore {
     store: Mutex<Store>,
     offset_secs: AtomicI64,
+    /// The next N code exchanges issue an access token that has expired already.
+    stale_exchanges: AtomicU32,
 }
 
 impl OAuthStore {
@@ -103,6 +105,12 @@ impl OAuthStore {
     /// Moves the sandbox's clock forward (codes and tokens expire accordingly).
     pub fn advance(&self, by: std::time::Duration) {
         self.offset_secs.fetch_add(by.as_secs() as i64, Ordering::SeqCst);
+    }
+
+    /// The access tokens of the next `n` code exchanges are expired when issued, as when a
+    /// crashed engine exchanged the code long before it used the token (the refresh token works).
+    pub fn expire_next_exchanges(&self, n: u32) {
+        self.stale_exchanges.store(n, Ordering::SeqCst);
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Store> {
@@ -159,13 +167,17 @@ impl OAuthStore {
         }
         c.used = true;
         let grant = c.grant.clone();
-        Ok(issue_pair(
-            &mut s,
-            now,
-            grant.user_id,
-            &grant.client_id,
-            grant.scopes,
-        ))
+        let issued = issue_pair(&mut s, now, grant.user_id, &grant.client_id, grant.scopes);
+        let stale = self
+            .stale_exchanges
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok();
+        if stale {
+            if let Some(t) = s.access.get_mut(&issued.access_token) {
+                t.expires_at = now;
+            }
+        }
+        Ok(issued)
     }
 
     /// Rotates a refresh token: the old pair dies, a new pair is issued.

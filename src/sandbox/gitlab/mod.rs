@@ -199,6 +199,12 @@ impl GitLabSandbox {
         self.shared.oauth.expire_access_tokens_now();
     }
 
+    /// The access tokens of the next `n` code exchanges are expired when issued (their refresh
+    /// tokens work): the engine must refresh before it can finish the link.
+    pub fn expire_next_exchanges(&self, n: u32) {
+        self.shared.oauth.expire_next_exchanges(n);
+    }
+
     /// Moves the sandbox's clock forward (codes expire after 10 min, access tokens after 2 h).
     pub fn advance_clock(&self, by: std::time::Duration) {
         self.shared.oauth.advance(by);
