@@ -20,6 +20,9 @@ use serde::Serialize;
 use std::sync::Arc;
 use uuid::Uuid;
 
+/// How many accounts one reconciliation run works on at once.
+const RECONCILE_AT_ONCE: usize = 8;
+
 /// What one reconciliation of one account did.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AccountReconciled {
@@ -67,11 +70,15 @@ impl Inner {
             Some(id) => vec![id],
             None => self.accounts_to_reconcile()?,
         };
-        let mut out = Vec::new();
-        for account_id in ids {
-            out.push(self.reconcile_account(account_id).await?);
-        }
-        Ok(out)
+        // A few accounts at a time: each run mostly waits on its provider, and one after
+        // another made a run over hundreds of accounts take tens of seconds. Kept small so
+        // the calls stay spread out; `buffered` keeps the reports in account order.
+        use futures_util::stream::{self, StreamExt, TryStreamExt};
+        stream::iter(ids)
+            .map(|account_id| self.reconcile_account(account_id))
+            .buffered(RECONCILE_AT_ONCE)
+            .try_collect()
+            .await
     }
 
     fn index_projects_from_log(&self) -> Result<(), EngineError> {
