@@ -95,6 +95,15 @@ async fn an_organization_renamed_on_github_renames_the_accounts_scope_and_its_re
         1,
         "{types:?}"
     );
+    // The audit history says it in words.
+    let history = forgelink_projections::account_history(w.engine.log(), w.account_id).unwrap();
+    assert!(
+        history.iter().any(|h| h.event_type == "ScopeRenamed"
+            && h.sentence
+                .ends_with("the GitHub organization of acme-gh was renamed from acme to acme-corp")),
+        "{:?}",
+        history.iter().map(|h| &h.sentence).collect::<Vec<_>>()
+    );
     // The dashboard shows the new name.
     let dir = tempfile::tempdir().unwrap();
     let store = forgelink_projections::ProjectionStore::open(dir.path()).unwrap();

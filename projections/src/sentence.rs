@@ -2,7 +2,7 @@
 //! "2026-11-27 10:02:11 alice started linking GitHub account acme-infra".
 
 use crate::account::AccountRow;
-use forgelink_events::{Envelope, Event, Grant, RepoRef};
+use forgelink_events::{Envelope, Event, Grant, Provider, RepoRef};
 
 /// The sentence for `env`, given the account as it was just before it (for `AccountNamed`, the
 /// account it created).
@@ -81,6 +81,14 @@ pub fn sentence(env: &Envelope, before: &AccountRow) -> String {
         Event::LinkExpired(_) => format!("recorded that the link attempt for {name} expired before approval"),
         Event::LinkFailed(e) => format!("recorded that linking {name} failed: {}", e.reason),
         Event::AccountRenamed(e) => format!("renamed {provider} account {} to {}", e.from, e.to),
+        Event::ScopeRenamed(e) => {
+            let scope = match before.provider {
+                Provider::GitHub => "organization",
+                Provider::GitLab => "group",
+                Provider::Bitbucket => "workspace",
+            };
+            format!("recorded that the {provider} {scope} of {name} was renamed from {} to {}", e.from, e.to)
+        }
         Event::AccountUnlinked(e) => match &e.reason {
             Some(reason) => format!("unlinked {provider} account {} ({reason})", e.unique_name),
             None => format!("unlinked {provider} account {}", e.unique_name),
