@@ -28,7 +28,10 @@ const PHASE_LIMIT: Duration = Duration::from_secs(60);
 /// The GitHub samples in `tests/fixtures/providers/` with the event header GitHub sends.
 const FIXTURES: &[(&str, &str)] = &[
     ("installation", "github/installation.json"),
-    ("installation_repositories", "github/installation-repositories.json"),
+    (
+        "installation_repositories",
+        "github/installation-repositories.json",
+    ),
     ("github_app_authorization", "github/github-app-authorization.json"),
     ("repository", "github/repository.json"),
     ("push", "github/push.json"),
@@ -42,7 +45,11 @@ fn env_or(name: &str, default: usize) -> usize {
 }
 
 /// One HTTP/1.1 response: status and body.
-async fn exchange(stream: &mut TcpStream, request: &[u8], buf: &mut Vec<u8>) -> std::io::Result<(u16, Vec<u8>)> {
+async fn exchange(
+    stream: &mut TcpStream,
+    request: &[u8],
+    buf: &mut Vec<u8>,
+) -> std::io::Result<(u16, Vec<u8>)> {
     stream.write_all(request).await?;
     buf.clear();
     let mut chunk = [0u8; 8192];
@@ -54,7 +61,8 @@ async fn exchange(stream: &mut TcpStream, request: &[u8], buf: &mut Vec<u8>) -> 
                 .lines()
                 .find_map(|l| {
                     let (k, v) = l.split_once(':')?;
-                    k.eq_ignore_ascii_case("content-length").then(|| v.trim().parse::<usize>().ok())?
+                    k.eq_ignore_ascii_case("content-length")
+                        .then(|| v.trim().parse::<usize>().ok())?
                 })
                 .unwrap_or(0);
             while buf.len() < end + 4 + len {
@@ -127,7 +135,12 @@ fn delivery_id(run: &str, i: usize) -> String {
     format!("{run}-{original}")
 }
 
-async fn webhook_phase(addr: &str, secret: &Secret, total: usize, connections: usize) -> (Phase, Vec<Sample>) {
+async fn webhook_phase(
+    addr: &str,
+    secret: &Secret,
+    total: usize,
+    connections: usize,
+) -> (Phase, Vec<Sample>) {
     let samples: Arc<Vec<(String, Vec<u8>, String)>> = Arc::new(
         FIXTURES
             .iter()
@@ -252,7 +265,10 @@ fn verify_parse_rate(secret: &Secret) -> f64 {
             let headers = vec![
                 ("X-GitHub-Event".to_string(), event.to_string()),
                 ("X-GitHub-Delivery".to_string(), Uuid::new_v4().to_string()),
-                ("X-Hub-Signature-256".to_string(), webhooks::sha256_signature(secret, &body)),
+                (
+                    "X-Hub-Signature-256".to_string(),
+                    webhooks::sha256_signature(secret, &body),
+                ),
             ];
             (body, headers)
         })
@@ -261,7 +277,8 @@ fn verify_parse_rate(secret: &Secret) -> f64 {
     let mut n = 0usize;
     while started.elapsed() < Duration::from_secs(1) {
         for (body, headers) in &samples {
-            let d = webhooks::verify_and_parse(Provider::GitHub, body, headers, secret).expect("a real sample is accepted");
+            let d = webhooks::verify_and_parse(Provider::GitHub, body, headers, secret)
+                .expect("a real sample is accepted");
             std::hint::black_box(d.changes.len());
             n += 1;
         }

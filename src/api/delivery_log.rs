@@ -150,7 +150,10 @@ mod tests {
             while let Some(r) = tasks.join_next().await {
                 r.unwrap().unwrap();
             }
-            assert!(!log.seen(Provider::GitLab, "d-1").unwrap(), "ids are per provider");
+            assert!(
+                !log.seen(Provider::GitLab, "d-1").unwrap(),
+                "ids are per provider"
+            );
         }
         // The writer thread holds a handle until its channel closes; give it a moment.
         let mut reopened = None;

@@ -11,15 +11,61 @@ use serde_json::Value;
 /// read without building the parts nobody looks at. A parser reading a new field must add its
 /// keys here; `at` checks that in debug builds.
 const KEPT_KEYS: &[&str] = &[
-    "account", "action", "actor", "added", "after", "author", "changes", "commits", "date",
-    "deleted", "display_name", "event_name", "from", "full_name", "full_path", "group_id",
-    "hash", "head_commit", "id", "installation", "login", "name", "new", "nickname",
-    "object_kind", "old", "old_full_path", "old_path_with_namespace", "organization", "owner",
-    "path_with_namespace", "previous_owner", "previous_workspace", "project", "project_id",
-    "push", "pusher", "raw", "ref", "repositories", "repositories_added",
-    "repositories_removed", "repository", "repository_selection", "sender", "slug",
-    "suspended_by", "target", "timestamp", "type", "user", "user_name", "user_username",
-    "username", "uuid",
+    "account",
+    "action",
+    "actor",
+    "added",
+    "after",
+    "author",
+    "changes",
+    "commits",
+    "date",
+    "deleted",
+    "display_name",
+    "event_name",
+    "from",
+    "full_name",
+    "full_path",
+    "group_id",
+    "hash",
+    "head_commit",
+    "id",
+    "installation",
+    "login",
+    "name",
+    "new",
+    "nickname",
+    "object_kind",
+    "old",
+    "old_full_path",
+    "old_path_with_namespace",
+    "organization",
+    "owner",
+    "path_with_namespace",
+    "previous_owner",
+    "previous_workspace",
+    "project",
+    "project_id",
+    "push",
+    "pusher",
+    "raw",
+    "ref",
+    "repositories",
+    "repositories_added",
+    "repositories_removed",
+    "repository",
+    "repository_selection",
+    "sender",
+    "slug",
+    "suspended_by",
+    "target",
+    "timestamp",
+    "type",
+    "user",
+    "user_name",
+    "user_username",
+    "username",
+    "uuid",
 ];
 
 fn kept(key: &str) -> bool {
@@ -289,12 +335,23 @@ mod tests {
 
     #[test]
     fn kept_keys_are_sorted_and_unread_keys_are_dropped_but_still_checked() {
-        assert!(KEPT_KEYS.windows(2).all(|w| w[0] < w[1]), "binary search needs them sorted");
-        let v = parse_object(br#"{"id": 7, "blob": {"x": [1, 2, {"id": 3}]}, "repository": {"id": 9, "size": 1.5}}"#)
-            .unwrap();
+        assert!(
+            KEPT_KEYS.windows(2).all(|w| w[0] < w[1]),
+            "binary search needs them sorted"
+        );
+        let v = parse_object(
+            br#"{"id": 7, "blob": {"x": [1, 2, {"id": 3}]}, "repository": {"id": 9, "size": 1.5}}"#,
+        )
+        .unwrap();
         assert_eq!(v, serde_json::json!({"id": 7, "repository": {"id": 9}}));
-        assert!(parse_object(br#"{"blob": [1, }"#).is_err(), "a dropped part must still be JSON");
-        assert!(parse_object(br#"{"id": 1} x"#).is_err(), "nothing may follow the object");
+        assert!(
+            parse_object(br#"{"blob": [1, }"#).is_err(),
+            "a dropped part must still be JSON"
+        );
+        assert!(
+            parse_object(br#"{"id": 1} x"#).is_err(),
+            "nothing may follow the object"
+        );
     }
 
     #[test]
