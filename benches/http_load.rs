@@ -255,9 +255,12 @@ async fn command_phase(addr: &str, token: &str, total: usize, clients: usize) ->
     }
 }
 
+/// A delivery's headers as `verify_and_parse` takes them.
+type Headers = Vec<(String, String)>;
+
 /// Anchor: `verify_and_parse` of the same samples on one thread, deliveries per second.
 fn verify_parse_rate(secret: &Secret) -> f64 {
-    let samples: Vec<(Vec<u8>, Vec<(String, String)>)> = FIXTURES
+    let samples: Vec<(Vec<u8>, Headers)> = FIXTURES
         .iter()
         .map(|(event, path)| {
             let full = format!("{}/tests/fixtures/providers/{path}", env!("CARGO_MANIFEST_DIR"));
