@@ -38,10 +38,22 @@ fn key(provider: Provider, delivery_id: &str) -> Vec<u8> {
 
 impl DeliveryLog {
     pub fn open(path: &Path) -> Result<DeliveryLog, String> {
-        let db = sled::Config::new()
-            .path(path)
-            .open()
-            .map_err(|e| format!("cannot open the delivery log in {}: {e}", path.display()))?;
+        // A server stopped a moment ago in this process may still be closing its writer
+        // thread (which holds the database until its channel closes): wait for it, briefly.
+        // sled reports the held file lock only by its message.
+        let mut tries = 0;
+        let db = loop {
+            match sled::Config::new().path(path).open() {
+                Ok(db) => break db,
+                Err(sled::Error::Io(e))
+                    if tries < 200 && e.to_string().contains("could not acquire lock") =>
+                {
+                    tries += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                Err(e) => return Err(format!("cannot open the delivery log in {}: {e}", path.display())),
+            }
+        };
         let (writer, rx) = mpsc::channel();
         let write_db = db.clone();
         // The thread ends when the last `DeliveryLog` (and so the last sender) is dropped.
@@ -155,18 +167,8 @@ mod tests {
                 "ids are per provider"
             );
         }
-        // The writer thread holds a handle until its channel closes; give it a moment.
-        let mut reopened = None;
-        for _ in 0..100 {
-            match DeliveryLog::open(dir.path()) {
-                Ok(l) => {
-                    reopened = Some(l);
-                    break;
-                }
-                Err(_) => tokio::time::sleep(std::time::Duration::from_millis(20)).await,
-            }
-        }
-        let log = reopened.expect("the delivery log opens again");
+        // The writer thread holds the database until its channel closes; `open` waits for it.
+        let log = DeliveryLog::open(dir.path()).expect("the delivery log opens again");
         assert_eq!(log.len(), 200);
         assert!((0..200).all(|i| log.seen(Provider::GitHub, &format!("d-{i}")).unwrap()));
     }
