@@ -2,14 +2,34 @@
 //! (`{data_dir}/deliveries`), so a delivery id seen before is acknowledged and not applied
 //! again, across restarts too. An id is written only after its delivery was handled (and the
 //! commands it made carry ids derived from it, so a crash in between appends nothing twice).
+//!
+//! Writes go through one writer thread that commits whatever is waiting as one sled batch and
+//! one flush (group commit): a storm of deliveries costs one flush per batch, not one per
+//! delivery, and `record` still returns only once its id is on disk. [`DeliveryLocks`] keeps
+//! "seen?", handle, "remember" of one delivery id from interleaving while different ids run
+//! side by side.
 
 use forgelink_events::Provider;
+use std::hash::{Hash, Hasher};
 use std::path::Path;
+use std::sync::mpsc;
+use tokio::sync::oneshot;
+
+/// Most ids one group commit writes.
+const MAX_BATCH: usize = 4096;
+
+/// One id waiting to be written, and who waits for it.
+struct Pending {
+    key: Vec<u8>,
+    value: Vec<u8>,
+    done: oneshot::Sender<Result<(), String>>,
+}
 
 /// The handled delivery ids.
 #[derive(Clone)]
 pub struct DeliveryLog {
     db: sled::Db,
+    writer: mpsc::Sender<Pending>,
 }
 
 fn key(provider: Provider, delivery_id: &str) -> Vec<u8> {
@@ -18,11 +38,30 @@ fn key(provider: Provider, delivery_id: &str) -> Vec<u8> {
 
 impl DeliveryLog {
     pub fn open(path: &Path) -> Result<DeliveryLog, String> {
-        sled::Config::new()
-            .path(path)
-            .open()
-            .map(|db| DeliveryLog { db })
-            .map_err(|e| format!("cannot open the delivery log in {}: {e}", path.display()))
+        // A server stopped a moment ago in this process may still be closing its writer
+        // thread (which holds the database until its channel closes): wait for it, briefly.
+        // sled reports the held file lock only by its message.
+        let mut tries = 0;
+        let db = loop {
+            match sled::Config::new().path(path).open() {
+                Ok(db) => break db,
+                Err(sled::Error::Io(e))
+                    if tries < 200 && e.to_string().contains("could not acquire lock") =>
+                {
+                    tries += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                Err(e) => return Err(format!("cannot open the delivery log in {}: {e}", path.display())),
+            }
+        };
+        let (writer, rx) = mpsc::channel();
+        let write_db = db.clone();
+        // The thread ends when the last `DeliveryLog` (and so the last sender) is dropped.
+        std::thread::Builder::new()
+            .name("forgelink-deliveries".into())
+            .spawn(move || group_commit(write_db, rx))
+            .map_err(|e| format!("cannot start the delivery log writer: {e}"))?;
+        Ok(DeliveryLog { db, writer })
     }
 
     /// True when this delivery was handled before.
@@ -35,14 +74,15 @@ impl DeliveryLog {
     /// Remembers a handled delivery, on disk before it returns.
     pub async fn record(&self, provider: Provider, delivery_id: &str, summary: &str) -> Result<(), String> {
         let value = format!("{} {summary}", chrono::Utc::now().to_rfc3339());
-        self.db
-            .insert(key(provider, delivery_id), value.as_bytes())
-            .map_err(|e| format!("delivery log: {e}"))?;
-        self.db
-            .flush_async()
-            .await
-            .map(|_| ())
-            .map_err(|e| format!("delivery log: {e}"))
+        let (done, wait) = oneshot::channel();
+        let pending = Pending {
+            key: key(provider, delivery_id),
+            value: value.into_bytes(),
+            done,
+        };
+        let closed = || "delivery log: its writer stopped".to_string();
+        self.writer.send(pending).map_err(|_| closed())?;
+        wait.await.map_err(|_| closed())?
     }
 
     /// How many deliveries were handled.
@@ -52,5 +92,84 @@ impl DeliveryLog {
 
     pub fn is_empty(&self) -> bool {
         self.db.is_empty()
+    }
+}
+
+/// The writer: waits for one id, takes every other one already waiting, writes them as one
+/// batch, flushes once, and answers them all.
+fn group_commit(db: sled::Db, rx: mpsc::Receiver<Pending>) {
+    while let Ok(first) = rx.recv() {
+        let mut group = vec![first];
+        while group.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(p) => group.push(p),
+                Err(_) => break,
+            }
+        }
+        let mut batch = sled::Batch::default();
+        for p in &group {
+            batch.insert(p.key.as_slice(), p.value.as_slice());
+        }
+        let result = db
+            .apply_batch(batch)
+            .and_then(|()| db.flush().map(|_| ()))
+            .map_err(|e| format!("delivery log: {e}"));
+        for p in group {
+            let _ = p.done.send(result.clone());
+        }
+    }
+}
+
+/// Striped locks by delivery id: one id's deliveries take turns, different ids rarely wait on
+/// each other.
+pub struct DeliveryLocks {
+    stripes: Vec<tokio::sync::Mutex<()>>,
+}
+
+impl Default for DeliveryLocks {
+    fn default() -> Self {
+        DeliveryLocks {
+            stripes: (0..1024).map(|_| tokio::sync::Mutex::new(())).collect(),
+        }
+    }
+}
+
+impl DeliveryLocks {
+    /// Holds the lock of `delivery_id` until the guard is dropped.
+    pub async fn lock(&self, provider: Provider, delivery_id: &str) -> tokio::sync::MutexGuard<'_, ()> {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        (provider.as_str(), delivery_id).hash(&mut h);
+        self.stripes[(h.finish() % self.stripes.len() as u64) as usize]
+            .lock()
+            .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrently_recorded_deliveries_are_all_seen_after_a_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let log = DeliveryLog::open(dir.path()).unwrap();
+            let mut tasks = tokio::task::JoinSet::new();
+            for i in 0..200 {
+                let log = log.clone();
+                tasks.spawn(async move { log.record(Provider::GitHub, &format!("d-{i}"), "push").await });
+            }
+            while let Some(r) = tasks.join_next().await {
+                r.unwrap().unwrap();
+            }
+            assert!(
+                !log.seen(Provider::GitLab, "d-1").unwrap(),
+                "ids are per provider"
+            );
+        }
+        // The writer thread holds the database until its channel closes; `open` waits for it.
+        let log = DeliveryLog::open(dir.path()).expect("the delivery log opens again");
+        assert_eq!(log.len(), 200);
+        assert!((0..200).all(|i| log.seen(Provider::GitHub, &format!("d-{i}")).unwrap()));
     }
 }

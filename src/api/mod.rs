@@ -69,8 +69,8 @@ pub struct AppInner {
     pub metrics: Metrics,
     pub webhook_secrets: WebhookSecrets,
     pub deliveries: delivery_log::DeliveryLog,
-    /// Webhook deliveries are handled one at a time (see `webhooks`).
-    pub webhook_lock: tokio::sync::Mutex<()>,
+    /// One delivery id is handled at a time (see `webhooks`); different ids run side by side.
+    pub webhook_locks: delivery_log::DeliveryLocks,
 }
 
 impl AppInner {

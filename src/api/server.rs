@@ -130,7 +130,7 @@ impl Server {
                 metrics: Metrics::default(),
                 webhook_secrets: config.webhook_secrets.clone(),
                 deliveries,
-                webhook_lock: tokio::sync::Mutex::new(()),
+                webhook_locks: Default::default(),
             }),
         };
         let app = super::router(state.clone());

@@ -44,9 +44,9 @@ pub async fn receive(
             return ApiError::bad_request(e.to_string()).into_response();
         }
     };
-    // One delivery at a time: "seen?", handle, "remember" must not interleave for one id.
-    let _one_at_a_time = inner.webhook_lock.lock().await;
+    // "seen?", handle, "remember" must not interleave for one id; other ids go on meanwhile.
     let id = delivery.delivery_id.clone();
+    let _one_at_a_time = inner.webhook_locks.lock(provider, &id).await;
     match inner.deliveries.seen(provider, &id) {
         Ok(true) => {
             inner.metrics.webhook(provider, WebhookOutcome::Duplicate);

@@ -202,8 +202,24 @@ impl Engine {
             }),
         };
         if engine.inner.config.run_sagas {
-            saga_loop::start(&engine.inner)?;
-            project_saga::start(&engine.inner)?;
+            // Each resume folds the whole log, which dominates start-up on a large log; they
+            // share nothing but locked indexes, so they run side by side on two threads.
+            let inner = &engine.inner;
+            let runtime = tokio::runtime::Handle::current();
+            std::thread::scope(|scope| {
+                let projects = std::thread::Builder::new()
+                    .name("forgelink-resume".into())
+                    .spawn_scoped(scope, || {
+                        let _in_runtime = runtime.enter();
+                        project_saga::start(inner)
+                    })
+                    .map_err(|e| EngineError::Io(format!("cannot start the project saga: {e}")))?;
+                let accounts = saga_loop::start(inner);
+                let projects = projects
+                    .join()
+                    .map_err(|_| EngineError::Io("the project saga's resume panicked".into()))?;
+                accounts.and(projects)
+            })?;
         }
         Ok(engine)
     }

@@ -81,7 +81,7 @@ pub(crate) fn start(inner: &Arc<Inner>) -> Result<(), super::EngineError> {
                 match envelope {
                     Ok(envelope) => {
                         cursor = envelope.position;
-                        let state = saga.fold(&inner, &envelope);
+                        let state = saga.fold(&inner, &envelope).cloned().unwrap_or_default();
                         for effect in react_with(&state, &envelope, lead) {
                             saga.launch(&inner, &weak, effect, Some(&envelope));
                         }
@@ -121,15 +121,14 @@ fn resume_interrupted_refresh(inner: &Inner, effect: Effect) -> Effect {
 }
 
 impl SagaState {
-    /// Folds an envelope into its account and keeps the installation index current.
-    fn fold(&mut self, inner: &Inner, envelope: &Envelope) -> AccountState {
-        let Some(account_id) = envelope
+    /// Folds an envelope into its account and keeps the installation index current; the
+    /// account's state after it (none for other streams). Borrowed, not cloned: the resume
+    /// folds every event of the log and looks at none of them.
+    fn fold(&mut self, inner: &Inner, envelope: &Envelope) -> Option<&AccountState> {
+        let account_id = envelope
             .stream_id
             .entity_id()
-            .filter(|_| envelope.stream_id.is_account())
-        else {
-            return AccountState::default();
-        };
+            .filter(|_| envelope.stream_id.is_account())?;
         let state = self.accounts.remove(&account_id).unwrap_or_default();
         let state = evolve(state, &envelope.event);
         match &envelope.event {
@@ -149,8 +148,8 @@ impl SagaState {
             }
             _ => {}
         }
-        self.accounts.insert(account_id, state.clone());
-        state
+        self.accounts.insert(account_id, state);
+        self.accounts.get(&account_id)
     }
 
     /// Runs `effect` as a task unless the same effect is already running.

@@ -6,15 +6,172 @@ use super::{RepoRef, WebhookError};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-/// The body as a JSON object, or [`WebhookError::BadJson`] saying where it broke (not what it held).
+/// Every object key any parser reads, at any depth (sorted: looked up by binary search). The
+/// payload keeps only these keys, so a large delivery (a push lists every commit and file) is
+/// read without building the parts nobody looks at. A parser reading a new field must add its
+/// keys here; `at` checks that in debug builds.
+const KEPT_KEYS: &[&str] = &[
+    "account",
+    "action",
+    "actor",
+    "added",
+    "after",
+    "author",
+    "changes",
+    "commits",
+    "date",
+    "deleted",
+    "display_name",
+    "event_name",
+    "from",
+    "full_name",
+    "full_path",
+    "group_id",
+    "hash",
+    "head_commit",
+    "id",
+    "installation",
+    "login",
+    "name",
+    "new",
+    "nickname",
+    "object_kind",
+    "old",
+    "old_full_path",
+    "old_path_with_namespace",
+    "organization",
+    "owner",
+    "path_with_namespace",
+    "previous_owner",
+    "previous_workspace",
+    "project",
+    "project_id",
+    "push",
+    "pusher",
+    "raw",
+    "ref",
+    "repositories",
+    "repositories_added",
+    "repositories_removed",
+    "repository",
+    "repository_selection",
+    "sender",
+    "slug",
+    "suspended_by",
+    "target",
+    "timestamp",
+    "type",
+    "user",
+    "user_name",
+    "user_username",
+    "username",
+    "uuid",
+];
+
+fn kept(key: &str) -> bool {
+    KEPT_KEYS.binary_search(&key).is_ok()
+}
+
+/// Builds a [`Value`] of the kept keys only; the rest is skipped without being built.
+struct Pruned;
+
+impl<'de> serde::de::DeserializeSeed<'de> for Pruned {
+    type Value = Value;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+/// An object key: whether it is kept, without allocating it.
+struct Key;
+
+impl<'de> serde::de::DeserializeSeed<'de> for Key {
+    type Value = Option<&'static str>;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl serde::de::Visitor<'_> for Key {
+    type Value = Option<&'static str>;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("an object key")
+    }
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(KEPT_KEYS.binary_search(&v).ok().map(|i| KEPT_KEYS[i]))
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for Pruned {
+    type Value = Value;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("JSON")
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_string()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_none<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        d.deserialize_any(Pruned)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(v) = seq.next_element_seed(Pruned)? {
+            items.push(v);
+        }
+        Ok(Value::Array(items))
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut object = serde_json::Map::new();
+        while let Some(key) = map.next_key_seed(Key)? {
+            match key {
+                Some(key) => {
+                    let v = map.next_value_seed(Pruned)?;
+                    object.insert(key.to_string(), v);
+                }
+                None => {
+                    map.next_value::<serde::de::IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(Value::Object(object))
+    }
+}
+
+/// The body as a JSON object of the keys the parsers read (see [`KEPT_KEYS`]), or
+/// [`WebhookError::BadJson`] saying where it broke (not what it held). The whole body is still
+/// checked to be valid JSON.
 pub(crate) fn parse_object(body: &[u8]) -> Result<Value, WebhookError> {
-    let v: Value = serde_json::from_slice(body).map_err(|e| WebhookError::BadJson {
+    let bad = |e: serde_json::Error| WebhookError::BadJson {
         detail: match e.classify() {
             serde_json::error::Category::Eof => "it ends too early".to_string(),
             serde_json::error::Category::Io => "it could not be read".to_string(),
             _ => format!("syntax error at line {} column {}", e.line(), e.column()),
         },
-    })?;
+    };
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let v = serde::de::DeserializeSeed::deserialize(Pruned, &mut de).map_err(bad)?;
+    de.end().map_err(bad)?;
     if !v.is_object() {
         return Err(WebhookError::BadJson {
             detail: "it is JSON, but not an object".to_string(),
@@ -111,6 +268,10 @@ impl<'a> Payload<'a> {
 
 /// The value at a dotted `path`, treating null as absent.
 pub(crate) fn at<'v>(root: &'v Value, path: &str) -> Option<&'v Value> {
+    debug_assert!(
+        path.split('.').all(kept),
+        "`{path}` reads a key missing from KEPT_KEYS"
+    );
     let mut v = root;
     for key in path.split('.') {
         v = v.get(key)?;
@@ -154,13 +315,13 @@ mod tests {
 
     #[test]
     fn paths_treat_null_as_absent_and_name_the_field_on_error() {
-        let v = json!({"installation": null, "repo": {"id": "42", "name": ""}});
+        let v = json!({"installation": null, "repository": {"id": "42", "name": ""}});
         let p = Payload::new("installation", &v);
         assert!(p.get("installation").is_none());
-        assert_eq!(p.u64("repo.id").unwrap(), 42);
+        assert_eq!(p.u64("repository.id").unwrap(), 42);
         let err = p.u64("installation.id").unwrap_err();
         assert!(err.to_string().contains("`installation.id`"), "{err}");
-        assert!(p.str("repo.name").is_err(), "an empty string is not a name");
+        assert!(p.str("repository.name").is_err(), "an empty string is not a name");
     }
 
     #[test]
@@ -170,6 +331,27 @@ mod tests {
         let b = parse_time("2013-05-13 18:18:08 UTC").unwrap();
         assert_eq!(b.to_rfc3339(), "2013-05-13T18:18:08+00:00");
         assert!(parse_time("yesterday").is_none());
+    }
+
+    #[test]
+    fn kept_keys_are_sorted_and_unread_keys_are_dropped_but_still_checked() {
+        assert!(
+            KEPT_KEYS.windows(2).all(|w| w[0] < w[1]),
+            "binary search needs them sorted"
+        );
+        let v = parse_object(
+            br#"{"id": 7, "blob": {"x": [1, 2, {"id": 3}]}, "repository": {"id": 9, "size": 1.5}}"#,
+        )
+        .unwrap();
+        assert_eq!(v, serde_json::json!({"id": 7, "repository": {"id": 9}}));
+        assert!(
+            parse_object(br#"{"blob": [1, }"#).is_err(),
+            "a dropped part must still be JSON"
+        );
+        assert!(
+            parse_object(br#"{"id": 1} x"#).is_err(),
+            "nothing may follow the object"
+        );
     }
 
     #[test]

@@ -1,0 +1,401 @@
+//! Scale: 100,000 accounts and 1,000,000 events. Generates the log with direct appends (ten
+//! events per account in one append, Durability::Async, many appends in flight so the writer's
+//! group commit batches them), then starts the server on it as `forgelink serve` does
+//! (`api::Server::start`: engine open with its saga loops' resume, dashboard projection open and
+//! caught up) in a child process, twice: cold (no projection yet, a full catch-up) and warm (a
+//! restart after a clean shutdown). Each child reports its start-up time, its VmRSS after start,
+//! and the dashboard list latency in process and over loopback HTTP.
+//!
+//! `cargo bench --bench scale` (size: `FORGELINK_BENCH_ACCOUNTS`, default 100,000, ten events
+//! each). The anchor, measured in the same run, is a raw sled scan of every event record.
+//! `FORGELINK_BENCH_SCALE_DIR=/some/dir` keeps the generated log there and reuses it.
+
+use chrono::{Duration as Days, Utc};
+use forgelink::api::{Server, ServerConfig};
+use forgelink::engine::EngineConfig;
+use forgelink::secret::Secret;
+use forgelink::vault::VaultKey;
+use forgelink_events::*;
+use forgelink_projections::{AccountFilter, AccountStatus};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use uuid::Uuid;
+
+const EVENTS_PER_ACCOUNT: usize = 10;
+const VIEWER: &str = "scale-bench-viewer-token-0123456789";
+const CHILD: &str = "FORGELINK_SCALE_CHILD";
+const PROBE: &str = "FORGELINK_SCALE_PROBE";
+
+fn repo(n: usize) -> RepoRef {
+    RepoRef {
+        id: n.to_string(),
+        full_name: format!("acme/repo-{n}"),
+    }
+}
+
+/// The ten events of account `i`: named, linked and approved, then everyday repository changes.
+fn events(i: usize, id: Uuid) -> Vec<Event> {
+    let provider = Provider::ALL[i % 3];
+    let attempt_id = Uuid::new_v4();
+    let mut out: Vec<Event> = vec![
+        AccountNamed {
+            account_id: id,
+            provider,
+            unique_name: format!("account-{i:07}"),
+        }
+        .into(),
+        LinkStarted {
+            attempt_id,
+            state_hash: "0".repeat(64),
+            authorize_url: "http://127.0.0.1:1/authorize".into(),
+            expires_at: Utc::now() + Days::minutes(30),
+        }
+        .into(),
+        AuthorizationReceived {
+            attempt_id,
+            installation_id: (provider == Provider::GitHub).then_some(i as u64),
+            setup_action: None,
+            code_ref: None,
+        }
+        .into(),
+        InstallApproved {
+            attempt_id,
+            grant: match provider {
+                Provider::GitHub => Grant::GithubInstallation {
+                    installation_id: i as u64,
+                    account_login: format!("org-{i}"),
+                    target_type: "Organization".into(),
+                    repository_selection: "selected".into(),
+                    repositories: vec![repo(1), repo(2)],
+                },
+                _ => Grant::Oauth {
+                    user: format!("user-{i}"),
+                    scopes: vec!["api".into()],
+                    secret_ref: format!("vault:{i}"),
+                    // Far ahead: no refresh falls due while the bench runs.
+                    token_expires_at: Utc::now() + Days::days(30),
+                },
+            },
+        }
+        .into(),
+    ];
+    out.push(match provider {
+        Provider::GitLab => GroupSelected {
+            group_id: i as u64,
+            full_path: format!("group-{i}/infra"),
+        }
+        .into(),
+        Provider::Bitbucket => WorkspaceSelected {
+            workspace: format!("ws-{i}"),
+            project_key: "INFRA".into(),
+        }
+        .into(),
+        Provider::GitHub => repos_changed(3),
+    });
+    out.push(DetailsSaved {}.into());
+    out.push(
+        BlueprintsFound {
+            blueprints: vec![BlueprintRef {
+                repository: repo(1),
+                path: "forgelink.yaml".into(),
+            }],
+        }
+        .into(),
+    );
+    for n in 7..EVENTS_PER_ACCOUNT {
+        out.push(repos_changed(n));
+    }
+    out
+}
+
+fn repos_changed(n: usize) -> Event {
+    RepositoriesChanged {
+        added: vec![repo(n)],
+        removed: vec![repo(n - 1)],
+        repository_selection: None,
+    }
+    .into()
+}
+
+/// Appends every account's events, 8,192 appends in flight at a time.
+fn build_log(dir: &Path, accounts: usize) -> Duration {
+    let started = Instant::now();
+    let rt = tokio::runtime::Runtime::new().expect("a tokio runtime");
+    let options = LogOptions {
+        durability: Durability::Async,
+        ..LogOptions::default()
+    };
+    let log = EventLog::open(dir.join("log"), options).expect("the log opens");
+    rt.block_on(async {
+        let mut tasks = tokio::task::JoinSet::new();
+        for i in 0..accounts {
+            if tasks.len() >= 8192 {
+                tasks.join_next().await;
+            }
+            let log = log.clone();
+            tasks.spawn(async move {
+                let id = Uuid::new_v4();
+                log.append(
+                    &StreamId::account(id),
+                    ExpectedVersion::NoStream,
+                    events(i, id),
+                    Uuid::new_v4(),
+                    Metadata::new("bench"),
+                )
+                .await
+                .expect("append");
+            });
+        }
+        while tasks.join_next().await.is_some() {}
+    });
+    log.flush().expect("flush");
+    started.elapsed()
+}
+
+/// Opens the log's sled database and reads every event record's bytes straight from it: the
+/// floor any start-up scan can reach. Returns the count, the open time and the scan time.
+fn raw_scan(dir: &Path) -> (usize, Duration, Duration) {
+    let started = Instant::now();
+    let db = sled::open(dir.join("log")).expect("sled opens");
+    let tree = db.open_tree("log").expect("the log tree");
+    let open = started.elapsed();
+    let started = Instant::now();
+    let mut n = 0;
+    for item in tree.range(&[b'e'][..]..&[b'f'][..]) {
+        std::hint::black_box(item.expect("a record").1.len());
+        n += 1;
+    }
+    (n, open, started.elapsed())
+}
+
+/// The probe child: the pieces of a start-up timed one by one (log open, one decoded
+/// `read_all`, engine open with its saga loops' resume).
+fn probe(dir: PathBuf) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    let t = Instant::now();
+    let log = EventLog::open(dir.join("log"), LogOptions::default()).expect("the log opens");
+    let open = t.elapsed();
+    let t = Instant::now();
+    let n = log.read_all(1).filter(|e| e.is_ok()).count();
+    let read = t.elapsed();
+    drop(log);
+    let engine = rt.block_on(async {
+        let mut config = EngineConfig::new(&dir);
+        config.vault_key = Some(VaultKey::from_env_or_file(&dir).expect("the vault key"));
+        let t = Instant::now();
+        let engine = forgelink::engine::Engine::open(config)
+            .await
+            .expect("the engine opens");
+        let took = t.elapsed();
+        engine.shutdown().await;
+        took
+    });
+    println!(
+        "PROBE log_open_ms={:.0} read_all_ms={:.0} events={n} engine_open_ms={:.0}",
+        ms(open),
+        ms(read),
+        ms(engine)
+    );
+}
+
+fn vm_rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// `GET path` over one loopback connection: status, body length, time.
+async fn get(addr: std::net::SocketAddr, path: &str) -> (u16, usize, Duration) {
+    let mut s = tokio::net::TcpStream::connect(addr)
+        .await
+        .expect("the server accepts");
+    let req = format!(
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {VIEWER}\r\nConnection: close\r\n\r\n"
+    );
+    let t = Instant::now();
+    s.write_all(req.as_bytes()).await.expect("write");
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).await.expect("read");
+    let elapsed = t.elapsed();
+    let status = std::str::from_utf8(&buf[..12.min(buf.len())])
+        .ok()
+        .and_then(|h| h.get(9..12)?.parse().ok())
+        .unwrap_or(0);
+    (status, buf.len(), elapsed)
+}
+
+/// The child: starts the server on `dir`, reports, shuts down cleanly.
+fn child(dir: PathBuf) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    rt.block_on(async {
+        let rss_before = vm_rss_kib();
+        let mut engine = EngineConfig::new(&dir);
+        engine.vault_key = Some(VaultKey::from_env_or_file(&dir).expect("the vault key"));
+        let mut config = ServerConfig::new(engine);
+        config.viewer_tokens = vec![Secret::new(VIEWER)];
+        let t = Instant::now();
+        let server = Server::start("127.0.0.1:0".parse().expect("an address"), config)
+            .await
+            .expect("the server starts");
+        let (health, _, _) = get(server.addr, "/healthz").await;
+        let start = t.elapsed();
+        assert_eq!(health, 200);
+        let rss = vm_rss_kib();
+        let dash = &server.state().inner.dashboard;
+        let filter = AccountFilter {
+            provider: Some(Provider::GitLab),
+            status: Some(AccountStatus::Active),
+        };
+        let mut direct = Vec::new();
+        let mut rows = 0;
+        for _ in 0..20 {
+            let t = Instant::now();
+            rows = dash.list(filter).len();
+            direct.push(t.elapsed());
+        }
+        direct.sort();
+        let mut http = Vec::new();
+        let mut bytes = 0;
+        for _ in 0..5 {
+            let (status, n, d) = get(server.addr, "/v1/accounts?provider=gitlab&status=active").await;
+            assert_eq!(status, 200);
+            bytes = n;
+            http.push(d);
+        }
+        http.sort();
+        let all = dash.list(AccountFilter::default()).len();
+        println!(
+            "CHILD start_ms={:.0} rss_kib={rss} rss_before_kib={rss_before} accounts={all} list_rows={rows} list_direct_p50_ms={:.2} list_direct_max_ms={:.2} list_http_p50_ms={:.1} list_http_max_ms={:.1} list_http_bytes={bytes}",
+            start.as_secs_f64() * 1e3,
+            direct[direct.len() / 2].as_secs_f64() * 1e3,
+            direct[direct.len() - 1].as_secs_f64() * 1e3,
+            http[http.len() / 2].as_secs_f64() * 1e3,
+            http[http.len() - 1].as_secs_f64() * 1e3,
+        );
+        server.shutdown().await;
+    });
+}
+
+fn run_child(dir: &Path, mode: &str) -> String {
+    let out = std::process::Command::new(std::env::current_exe().expect("this bench's path"))
+        .env(mode, dir)
+        .output()
+        .expect("the child runs");
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "child failed: {text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    text.lines()
+        .find(|l| l.starts_with("CHILD ") || l.starts_with("PROBE "))
+        .unwrap_or_default()
+        .to_string()
+}
+
+fn field(line: &str, name: &str) -> f64 {
+    line.split_whitespace()
+        .find_map(|kv| kv.strip_prefix(&format!("{name}=")))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(f64::NAN)
+}
+
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
+}
+
+fn main() {
+    if let Some(dir) = std::env::var_os(CHILD) {
+        return child(PathBuf::from(dir));
+    }
+    if let Some(dir) = std::env::var_os(PROBE) {
+        return probe(PathBuf::from(dir));
+    }
+    let accounts: usize = std::env::var("FORGELINK_BENCH_ACCOUNTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000);
+    let tmp = tempfile::tempdir().expect("a temporary folder");
+    let dir =
+        std::env::var_os("FORGELINK_BENCH_SCALE_DIR").map_or_else(|| tmp.path().to_path_buf(), PathBuf::from);
+    let load_before = load_average();
+    let log_exists = dir.join("log").exists();
+    if !log_exists {
+        let took = build_log(&dir, accounts);
+        println!(
+            "generated {} events over {accounts} accounts in {:.1} s ({:.0} events/s)",
+            accounts * EVENTS_PER_ACCOUNT,
+            took.as_secs_f64(),
+            (accounts * EVENTS_PER_ACCOUNT) as f64 / took.as_secs_f64()
+        );
+    }
+    // Every run starts cold: no dashboard projection yet.
+    let _ = std::fs::remove_dir_all(dir.join("projections"));
+    let (events, sled_open, scan) = raw_scan(&dir);
+    let cold = run_child(&dir, CHILD);
+    let warm = run_child(&dir, CHILD);
+    let pieces = run_child(&dir, PROBE);
+    let load_after = load_average();
+    let scan_ms = (sled_open + scan).as_secs_f64() * 1e3;
+    println!();
+    println!("scale: {events} events, load average before {load_before}, after {load_after}");
+    println!("cold: {cold}");
+    println!("warm: {warm}");
+    println!("pieces: {pieces}");
+    println!(
+        "raw sled: open {:.0} ms, scan of {events} event records {:.0} ms",
+        sled_open.as_secs_f64() * 1e3,
+        scan.as_secs_f64() * 1e3
+    );
+    println!();
+    println!("| figure | result | goal | anchor (same run) | ratio |");
+    println!("| --- | --- | --- | --- | --- |");
+    for (name, line) in [
+        ("restart (projection checkpoint present)", &warm),
+        ("first start (projection built from scratch)", &cold),
+    ] {
+        let ms = field(line, "start_ms");
+        println!(
+            "| start-up, {name}, {events} events | {:.2} s | < 5 s | raw sled open + scan of the events {:.2} s | {:.1}x |",
+            ms / 1e3,
+            scan_ms / 1e3,
+            ms / scan_ms
+        );
+    }
+    for (name, line) in [("restart", &warm), ("first start", &cold)] {
+        println!(
+            "| VmRSS after {name} | {:.0} MiB | — | — | — |",
+            field(line, "rss_kib") / 1024.0
+        );
+    }
+    println!(
+        "| dashboard list (GitLab, active: {:.0} of {:.0} rows), in process p50 / max | {:.2} / {:.2} ms | — | — | — |",
+        field(&warm, "list_rows"),
+        field(&warm, "accounts"),
+        field(&warm, "list_direct_p50_ms"),
+        field(&warm, "list_direct_max_ms")
+    );
+    println!(
+        "| GET /v1/accounts?provider=gitlab&status=active ({:.1} MB JSON) p50 / max | {:.0} / {:.0} ms | — | — | — |",
+        field(&warm, "list_http_bytes") / 1e6,
+        field(&warm, "list_http_p50_ms"),
+        field(&warm, "list_http_max_ms")
+    );
+}
