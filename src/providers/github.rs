@@ -18,7 +18,7 @@ use chrono::{DateTime, Utc};
 use forgelink_events::RepoRef;
 use jsonwebtoken::EncodingKey;
 use reqwest::header::{ACCEPT, AUTHORIZATION, USER_AGENT};
-use reqwest::{Method, RequestBuilder, Response};
+use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde::de::DeserializeOwned;
 use std::fmt;
 use std::sync::Arc;
@@ -278,6 +278,31 @@ impl GitHubClient {
         })
         .await?;
         Ok(ids)
+    }
+
+    /// Whether the user's token can access installation `id`: one request
+    /// (`GET /user/installations/{id}/repositories?per_page=1`, which GitHub answers 404 for an
+    /// installation the user cannot see), where listing every page of `/user/installations`
+    /// costs a request per 100 installations the person can administer.
+    pub async fn user_can_access_installation(&self, user_token: &Secret, id: u64) -> Result<bool, ProviderError> {
+        let url = format!("{}/user/installations/{id}/repositories?per_page=1", self.api());
+        let rb = self
+            .request(Method::GET, &url)
+            .header(AUTHORIZATION, format!("Bearer {}", user_token.expose()));
+        let resp = self.send(rb).await?;
+        match resp.status() {
+            s if s.is_success() => {
+                // Read to the end so the connection goes back to the pool.
+                resp.bytes().await.map_err(|e| http::network(PROVIDER, e))?;
+                Ok(true)
+            }
+            // GitHub hides what a user may not see: 404, or 403 without a rate limit.
+            StatusCode::NOT_FOUND => Ok(false),
+            _ => match http::error_from(PROVIDER, &format!("installation {id}"), resp).await {
+                ProviderError::Rejected { status: 403, .. } => Ok(false),
+                e => Err(e),
+            },
+        }
     }
 
     /// The installation `id` as the app (JWT) sees it.
