@@ -61,7 +61,12 @@ struct FlowBench {
 }
 
 impl FlowBench {
-    fn start(rt: &tokio::runtime::Runtime, forge: Forge, durability: Durability, delay: Duration) -> FlowBench {
+    fn start(
+        rt: &tokio::runtime::Runtime,
+        forge: Forge,
+        durability: Durability,
+        delay: Duration,
+    ) -> FlowBench {
         FlowBench::over(Arc::new(rt.block_on(World::start(forge, durability, delay))), 0)
     }
 
@@ -153,7 +158,9 @@ impl FlowBench {
     /// The growth line: flows/s of each batch, and the last batch against the first.
     fn growth(&self, label: &str, at_once: u64) {
         let rates = lock(&self.batches).clone();
-        let (Some(first), Some(last)) = (rates.first(), rates.last()) else { return };
+        let (Some(first), Some(last)) = (rates.first(), rates.last()) else {
+            return;
+        };
         let shown: Vec<String> = rates.iter().map(|r| format!("{r:.0}")).collect();
         println!(
             "GROWTH {label}: flows/s per batch of {at_once} (accounts before the first: {at_once}): [{}]; last/first = {:.2}",
@@ -221,7 +228,13 @@ fn link_flows(c: &mut Criterion) {
             timed.push((forge, durability, case, delay, batches));
         }
     }
-    timed.push((Forge::GitHub, Durability::Flush, "growth_64_at_once", Duration::ZERO, growth_batches));
+    timed.push((
+        Forge::GitHub,
+        Durability::Flush,
+        "growth_64_at_once",
+        Duration::ZERO,
+        growth_batches,
+    ));
     for (forge, durability, case, delay, batches) in timed {
         let label = format!("{}_link_flow/{case}/{}", forge_name(forge), dname(durability));
         if batches == 0 || !label.contains(&only) {

@@ -77,7 +77,9 @@ impl World {
                 Sandbox::GitLab { sandbox: s, group }
             }
             Provider::Bitbucket => {
-                let s = BitbucketSandbox::start(0).await.expect("the Bitbucket sandbox starts");
+                let s = BitbucketSandbox::start(0)
+                    .await
+                    .expect("the Bitbucket sandbox starts");
                 s.seed_user("bench-person");
                 s.seed_workspace("bench", &[("INF", "Infrastructure")]);
                 config.bitbucket = Some(s.client_config(CALLBACK));
@@ -126,7 +128,11 @@ impl World {
         });
         let id = id.await.account_id;
         step(&mut laps);
-        let reply = self.send(Request::StartLink { account: name.clone() }).await;
+        let reply = self
+            .send(Request::StartLink {
+                account: name.clone(),
+            })
+            .await;
         let url = reply.authorize_url.expect("StartLink answers with the URL");
         step(&mut laps);
         let redirect = match &self.sandbox {
@@ -190,7 +196,10 @@ impl World {
         let mut head = self.engine.log().subscribe();
         let deadline = tokio::time::Instant::now() + FLOW_LIMIT;
         loop {
-            let state = self.engine.account_state(account_id).expect("the account's state");
+            let state = self
+                .engine
+                .account_state(account_id)
+                .expect("the account's state");
             match state.status().as_str() {
                 s if s == status => return,
                 "failed" => panic!("a bench flow failed instead of reaching {status}"),

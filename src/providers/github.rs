@@ -284,7 +284,11 @@ impl GitHubClient {
     /// (`GET /user/installations/{id}/repositories?per_page=1`, which GitHub answers 404 for an
     /// installation the user cannot see), where listing every page of `/user/installations`
     /// costs a request per 100 installations the person can administer.
-    pub async fn user_can_access_installation(&self, user_token: &Secret, id: u64) -> Result<bool, ProviderError> {
+    pub async fn user_can_access_installation(
+        &self,
+        user_token: &Secret,
+        id: u64,
+    ) -> Result<bool, ProviderError> {
         let url = format!("{}/user/installations/{id}/repositories?per_page=1", self.api());
         let rb = self
             .request(Method::GET, &url)

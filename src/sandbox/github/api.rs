@@ -281,10 +281,12 @@ async fn user_installations(
         return gh_error(StatusCode::UNAUTHORIZED, "Bad credentials");
     };
     // Only the asked page is rendered: a person with many installations costs a page each.
-    let mine: Vec<&Installation> =
-        world.installations.values().filter(|i| i.user == user).collect();
+    let mine: Vec<&Installation> = world.installations.values().filter(|i| i.user == user).collect();
     let (page, link) = paginate(&s, "/user/installations", &mine, &q);
-    let page: Vec<Value> = page.into_iter().map(|i| installation_json(&s, &world, i)).collect();
+    let page: Vec<Value> = page
+        .into_iter()
+        .map(|i| installation_json(&s, &world, i))
+        .collect();
     let body = json!({"total_count": mine.len(), "installations": page});
     with_link(Json(body).into_response(), link)
 }
