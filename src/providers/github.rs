@@ -91,7 +91,13 @@ struct Inner {
     http: reqwest::Client,
     key: EncodingKey,
     tokens: TokenCache,
+    /// The App JWT in use and its `exp` (epoch seconds).
+    jwt: std::sync::Mutex<Option<(String, i64)>>,
 }
+
+/// An App JWT is signed anew when it has less than this left (seconds), so a request never
+/// carries one that expires in flight.
+const JWT_REUSE_MARGIN_SECS: i64 = 120;
 
 impl fmt::Debug for GitHubClient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -121,6 +127,7 @@ impl GitHubClient {
                 http,
                 key,
                 tokens: TokenCache::default(),
+                jwt: std::sync::Mutex::new(None),
             }),
             timeout: DEFAULT_TIMEOUT,
         })
@@ -156,14 +163,25 @@ impl GitHubClient {
         )
     }
 
-    /// A fresh App JWT (RS256, `iat` = now - 60 s, `exp` = now + 9 min, `iss` = app id).
+    /// An App JWT (RS256, `iat` = now - 60 s, `exp` = now + 9 min, `iss` = app id). An RSA
+    /// signature costs about a millisecond of CPU, so one JWT serves every call until it has
+    /// less than [`JWT_REUSE_MARGIN_SECS`] left, as GitHub allows.
     pub fn app_jwt(&self) -> Result<String, ProviderError> {
-        let claims = auth::AppClaims::at(self.inner.config.app_id, Utc::now().timestamp());
-        auth::sign_app_jwt(&self.inner.key, &claims).map_err(|_| ProviderError::Rejected {
+        let now = Utc::now().timestamp();
+        let mut cached = self.inner.jwt.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((jwt, exp)) = cached.as_ref() {
+            if exp - now > JWT_REUSE_MARGIN_SECS {
+                return Ok(jwt.clone());
+            }
+        }
+        let claims = auth::AppClaims::at(self.inner.config.app_id, now);
+        let jwt = auth::sign_app_jwt(&self.inner.key, &claims).map_err(|_| ProviderError::Rejected {
             provider: PROVIDER,
             status: 0,
             detail: "could not sign the GitHub App JWT with the configured private key".into(),
-        })
+        })?;
+        *cached = Some((jwt.clone(), claims.exp));
+        Ok(jwt)
     }
 
     /// A request to the API with GitHub's documented headers and our timeout.
