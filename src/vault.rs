@@ -209,17 +209,7 @@ impl Vault {
     }
 
     fn flush(&self) -> Result<(), VaultError> {
-        // An fsync blocks its thread for milliseconds. On a multi-thread tokio runtime the
-        // worker hands its other tasks to another thread first, so flows that do not wait for
-        // this secret keep running (and their flushes can share the disk's next sync).
-        let multi_thread = tokio::runtime::Handle::try_current()
-            .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
-        let flushed = if multi_thread {
-            tokio::task::block_in_place(|| self.db.flush())
-        } else {
-            self.db.flush()
-        };
-        flushed.map_err(|e| self.storage(e))?;
+        self.db.flush().map_err(|e| self.storage(e))?;
         Ok(())
     }
 
