@@ -217,7 +217,7 @@ impl Inner {
             // The state the reply describes: what was folded plus what this append adds (the
             // expected version guarantees nothing came in between), so the stream is not read
             // and folded a second time.
-            let after = events.iter().fold(state, |s, e| evolve(s, e));
+            let after = events.iter().fold(state, evolve);
             match self
                 .log
                 .append(&stream, expected, events, command_id, meta.clone())
