@@ -1,36 +1,37 @@
 //! Whole flows per second through the engine, and webhook deliveries per second through the
-//! parser. Link flows: a GitHub account named, linked, approved on the loopback GitHub sandbox
-//! and called back, timed until the saga has made it `active`; 1 flow at a time, 64 at once, and
-//! 64 at once with the sandbox answering every call 50 ms late; each with the log's
-//! `Durability::Flush` (the default) and `Async` for comparison. Webhooks: `verify_and_parse` of
-//! every provider sample in `tests/fixtures/providers/`, signed as the provider signs.
+//! parser. Link flows (see `flows_support`): GitHub (name, start, install, setup callback, saga
+//! to `active`), GitLab and Bitbucket (name, start, OAuth approval, callback, saga to
+//! `awaiting_details`, select group / workspace + project key, save details), each against its
+//! loopback sandbox; 1 flow at a time, 64 at once, and 64 at once with the sandbox answering
+//! every call 50 ms late. GitHub also with the log's `Durability::Async` for comparison, and a
+//! growth case: 64 at once batch after batch on one engine, flows/s of the first batch against
+//! the last, to show that a flow costs no more as accounts accumulate. Webhooks:
+//! `verify_and_parse` of every provider sample in `tests/fixtures/providers/`, signed as the
+//! provider signs.
 //!
-//! `cargo bench --bench flows` (two to three minutes: small samples). One flow at a time is
-//! measured by criterion; a batch of 64 takes seconds, so the 64-at-once cases are timed
-//! directly (one warm-up batch, then `FORGELINK_BENCH_BATCHES`, default 3). Every flow case
-//! prints a `SUMMARY` line: flows per second, flow latency percentiles and the median of each
-//! step. `RUST_LOG=forgelink=info` shows the engine's log while it runs.
+//! `cargo bench --bench flows` (a few minutes). One flow at a time is measured by criterion; a
+//! batch of 64 takes longer, so the 64-at-once cases are timed directly (one warm-up batch,
+//! then `FORGELINK_BENCH_BATCHES`, default 3; the growth case `FORGELINK_BENCH_GROWTH_BATCHES`,
+//! default 12). `FORGELINK_BENCH_CASES=growth` (a substring) runs only the directly timed cases
+//! whose label holds it. Every flow case prints a `SUMMARY` line: flows per second, flow latency
+//! percentiles and the median of each step. `RUST_LOG=forgelink=info` shows the engine's log.
 
-#[path = "../tests/common/mod.rs"]
-mod common;
+mod flows_support;
 
-use common::{callback_message, name_account, query, start_link, Harness};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use forgelink::engine::Engine;
-use forgelink::saga::RetryPolicy;
+use flows_support::World;
 use forgelink::secret::Secret;
 use forgelink::webhooks::{self, Provider};
-use forgelink_events::Durability;
+use forgelink_events::{Durability, Provider as Forge};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use uuid::Uuid;
 
-/// Longest a single flow may take before the bench calls it stuck (fails loudly, never hangs).
-const FLOW_LIMIT: Duration = Duration::from_secs(120);
-
 /// Timed batches of 64 flows per concurrent case; `FORGELINK_BENCH_BATCHES` overrides.
 const DEFAULT_BATCHES: u64 = 3;
+/// Batches of the growth case; `FORGELINK_BENCH_GROWTH_BATCHES` overrides.
+const DEFAULT_GROWTH_BATCHES: u64 = 12;
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
@@ -40,82 +41,41 @@ fn runtime() -> tokio::runtime::Runtime {
         .expect("a tokio runtime")
 }
 
-/// Waits until the account is `active`, waking on every append to the log rather than polling,
-/// so the time measured ends with the append that activated it.
-async fn wait_until_active(engine: &Engine, account_id: Uuid) {
-    let mut head = engine.log().subscribe();
-    let deadline = tokio::time::Instant::now() + FLOW_LIMIT;
-    loop {
-        let state = engine.account_state(account_id).expect("the account's state");
-        match state.status().as_str() {
-            "active" => return,
-            "failed" => panic!("a bench flow failed instead of reaching active"),
-            _ => {}
-        }
-        match tokio::time::timeout_at(deadline, head.changed()).await {
-            Ok(Ok(())) => {}
-            Ok(Err(_)) => panic!("the log closed during a bench flow"),
-            Err(_) => panic!("a bench flow was not active within {FLOW_LIMIT:?}"),
-        }
-    }
-}
-
-/// The steps of a link flow, as the summary names them.
-const STEPS: [&str; 5] = ["name", "start_link", "approve", "callback", "saga_to_active"];
-
-/// One whole link flow on its own organization (GitHub allows one installation per org); the
-/// time each step took.
-async fn link_flow(h: &Harness, n: u64) -> [Duration; 5] {
-    let name = format!("bench-{n}");
-    let org = format!("org-{n}");
-    let mut lap = Instant::now();
-    let mut step = || {
-        let now = Instant::now();
-        std::mem::replace(&mut lap, now).elapsed()
-    };
-    let id = name_account(&h.engine, &name).await;
-    let named = step();
-    let state = start_link(&h.engine, &name).await;
-    let started = step();
-    let redirect = h
-        .sandbox
-        .approve(&state, &org, &["infra"])
-        .await
-        .expect("the sandbox accepts the installation");
-    let approved = step();
-    let reply = h
-        .engine
-        .execute(callback_message(&query(&redirect)))
-        .await
-        .expect("the callback is accepted");
-    assert_eq!(reply.events, ["AuthorizationReceived"]);
-    let called_back = step();
-    wait_until_active(&h.engine, id).await;
-    [named, started, approved, called_back, step()]
+fn env_u64(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|b| b.parse().ok())
+        .unwrap_or(default)
 }
 
 /// One engine over one sandbox, kept for every iteration of one benchmark; flows never reuse a
 /// name or an organization.
 struct FlowBench {
-    harness: Arc<Harness>,
+    world: Arc<World>,
     next: AtomicU64,
-    latencies: Mutex<Vec<[Duration; 5]>>,
+    latencies: Mutex<Vec<Vec<Duration>>>,
+    /// Flows per second of each timed batch, in order.
+    batches: Mutex<Vec<f64>>,
     flows: AtomicU64,
     busy: Mutex<Duration>,
 }
 
 impl FlowBench {
-    fn start(rt: &tokio::runtime::Runtime, durability: Durability, delay: Duration) -> FlowBench {
-        let harness = rt.block_on(Harness::start_with(|c| {
-            c.durability = durability;
-            // The engine's own retry policy, not the tests' impatient one.
-            c.retry = RetryPolicy::default();
-        }));
-        harness.sandbox.faults.set_delay(delay);
+    fn start(
+        rt: &tokio::runtime::Runtime,
+        forge: Forge,
+        durability: Durability,
+        delay: Duration,
+    ) -> FlowBench {
+        FlowBench::over(Arc::new(rt.block_on(World::start(forge, durability, delay))), 0)
+    }
+
+    fn over(world: Arc<World>, next: u64) -> FlowBench {
         FlowBench {
-            harness: Arc::new(harness),
-            next: AtomicU64::new(0),
+            world,
+            next: AtomicU64::new(next),
             latencies: Mutex::new(Vec::new()),
+            batches: Mutex::new(Vec::new()),
             flows: AtomicU64::new(0),
             busy: Mutex::new(Duration::ZERO),
         }
@@ -123,30 +83,24 @@ impl FlowBench {
 
     /// The same engine and sandbox, with nothing counted yet.
     fn same_engine_counts_reset(&self) -> FlowBench {
-        FlowBench {
-            harness: self.harness.clone(),
-            next: AtomicU64::new(self.next.load(Ordering::Relaxed)),
-            latencies: Mutex::new(Vec::new()),
-            flows: AtomicU64::new(0),
-            busy: Mutex::new(Duration::ZERO),
-        }
+        FlowBench::over(self.world.clone(), self.next.load(Ordering::Relaxed))
     }
 
-    /// `batches` times, `at_once` flows started together; the time until the last is active.
+    /// `batches` times, `at_once` flows started together; the time until the last is done.
     fn run(&self, rt: &tokio::runtime::Runtime, batches: u64, at_once: u64) -> Duration {
         let mut total = Duration::ZERO;
         for _ in 0..batches {
             let first = self.next.fetch_add(at_once, Ordering::Relaxed);
             // Seeding is set-up, not part of the flow: outside the timed part.
             for n in first..first + at_once {
-                self.harness.sandbox.seed_org(&format!("org-{n}"), &["infra"]);
+                self.world.seed(n);
             }
             let start = Instant::now();
             let seen = rt.block_on(async {
                 let tasks: Vec<_> = (first..first + at_once)
                     .map(|n| {
-                        let h = self.harness.clone();
-                        tokio::spawn(async move { link_flow(&h, n).await })
+                        let w = self.world.clone();
+                        tokio::spawn(async move { w.link_flow(n).await })
                     })
                     .collect();
                 let mut seen = Vec::with_capacity(tasks.len());
@@ -155,26 +109,25 @@ impl FlowBench {
                 }
                 seen
             });
-            total += start.elapsed();
-            self.latencies
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .extend(seen);
+            let took = start.elapsed();
+            total += took;
+            lock(&self.batches).push(at_once as f64 / took.as_secs_f64().max(f64::EPSILON));
+            lock(&self.latencies).extend(seen);
         }
         self.flows.fetch_add(batches * at_once, Ordering::Relaxed);
-        *self.busy.lock().unwrap_or_else(|p| p.into_inner()) += total;
+        *lock(&self.busy) += total;
         total
     }
 
     /// One line a person can paste: flows, flows per second, latency percentiles, and the
     /// median of each step (to see where a slow flow waits).
     fn summary(&self, label: &str) {
-        let steps = self.latencies.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let steps = lock(&self.latencies).clone();
         let flows = self.flows.load(Ordering::Relaxed);
         if flows == 0 {
             return; // filtered out of this run
         }
-        let busy = *self.busy.lock().unwrap_or_else(|p| p.into_inner());
+        let busy = *lock(&self.busy);
         let pct = |mut l: Vec<Duration>, p: f64| {
             l.sort();
             l.get(((l.len() as f64 * p) as usize).min(l.len().saturating_sub(1)))
@@ -182,10 +135,15 @@ impl FlowBench {
                 .unwrap_or_default()
         };
         let whole: Vec<Duration> = steps.iter().map(|s| s.iter().sum()).collect();
-        let medians: Vec<String> = STEPS
+        let medians: Vec<String> = self
+            .world
+            .steps()
             .iter()
             .enumerate()
-            .map(|(i, name)| format!("{name} {:.1?}", pct(steps.iter().map(|s| s[i]).collect(), 0.5)))
+            .map(|(i, name)| {
+                let each = steps.iter().filter_map(|s| s.get(i).copied()).collect();
+                format!("{name} {:.1?}", pct(each, 0.5))
+            })
             .collect();
         println!(
             "SUMMARY {label}: {flows} flows in {busy:.2?} = {:.1} flows/s; flow latency p50 {:.1?}, p99 {:.1?}, max {:.1?}; step medians: {}",
@@ -195,6 +153,32 @@ impl FlowBench {
             pct(whole, 1.0),
             medians.join(", "),
         );
+    }
+
+    /// The growth line: flows/s of each batch, and the last batch against the first.
+    fn growth(&self, label: &str, at_once: u64) {
+        let rates = lock(&self.batches).clone();
+        let (Some(first), Some(last)) = (rates.first(), rates.last()) else {
+            return;
+        };
+        let shown: Vec<String> = rates.iter().map(|r| format!("{r:.0}")).collect();
+        println!(
+            "GROWTH {label}: flows/s per batch of {at_once} (accounts before the first: {at_once}): [{}]; last/first = {:.2}",
+            shown.join(", "),
+            last / first.max(f64::EPSILON),
+        );
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn forge_name(forge: Forge) -> &'static str {
+    match forge {
+        Forge::GitHub => "github",
+        Forge::GitLab => "gitlab",
+        Forge::Bitbucket => "bitbucket",
     }
 }
 
@@ -207,51 +191,70 @@ fn link_flows(c: &mut Criterion) {
     let rt = runtime();
     let mut summaries = Vec::new();
     // One flow at a time: quick enough for criterion's statistics.
-    let mut group = c.benchmark_group("github_link_flow");
-    group
-        .sample_size(10)
-        .warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_secs(3))
-        .throughput(Throughput::Elements(1));
-    for (durability, dname) in [(Durability::Flush, "flush"), (Durability::Async, "async")] {
-        let bench = FlowBench::start(&rt, durability, Duration::ZERO);
-        group.bench_function(format!("1_at_once/{dname}"), |b| {
+    let cases = [
+        (Forge::GitHub, Durability::Flush),
+        (Forge::GitHub, Durability::Async),
+        (Forge::GitLab, Durability::Flush),
+        (Forge::Bitbucket, Durability::Flush),
+    ];
+    let dname = |d: Durability| if d == Durability::Flush { "flush" } else { "async" };
+    for (forge, durability) in cases {
+        let mut group = c.benchmark_group(format!("{}_link_flow", forge_name(forge)));
+        group
+            .sample_size(10)
+            .warm_up_time(Duration::from_millis(500))
+            .measurement_time(Duration::from_secs(3))
+            .throughput(Throughput::Elements(1));
+        let bench = FlowBench::start(&rt, forge, durability, Duration::ZERO);
+        group.bench_function(format!("1_at_once/{}", dname(durability)), |b| {
             b.iter_custom(|flows| bench.run(&rt, flows, 1))
         });
-        summaries.push((format!("github_link_flow/1_at_once/{dname}"), bench));
+        group.finish();
+        let label = format!("{}_link_flow/1_at_once/{}", forge_name(forge), dname(durability));
+        bench.summary(&label);
+        summaries.push(bench);
     }
-    group.finish();
-    for (label, bench) in &summaries {
-        bench.summary(label);
-    }
-    // 64 at once: one batch takes seconds, and criterion insists on at least 10 samples after
-    // a warm-up, so these are timed directly: one untimed warm-up batch, then `batches`.
-    let batches = std::env::var("FORGELINK_BENCH_BATCHES")
-        .ok()
-        .and_then(|b| b.parse().ok())
-        .unwrap_or(DEFAULT_BATCHES);
-    for (durability, dname) in [(Durability::Flush, "flush"), (Durability::Async, "async")] {
+    // 64 at once: one batch takes long, and criterion insists on at least 10 samples after a
+    // warm-up, so these are timed directly: one untimed warm-up batch, then `batches`.
+    let batches = env_u64("FORGELINK_BENCH_BATCHES", DEFAULT_BATCHES);
+    let growth_batches = env_u64("FORGELINK_BENCH_GROWTH_BATCHES", DEFAULT_GROWTH_BATCHES);
+    let only = std::env::var("FORGELINK_BENCH_CASES").unwrap_or_default();
+    let mut timed = Vec::new();
+    for (forge, durability) in cases {
         for (case, delay) in [
             ("64_at_once", Duration::ZERO),
             ("64_at_once_50ms_sandbox", Duration::from_millis(50)),
         ] {
-            if batches == 0 {
-                continue;
-            }
-            let label = format!("github_link_flow/{case}/{dname}");
-            println!("Running {label}: 1 warm-up batch, then {batches} batches of 64 flows");
-            let warm = FlowBench::start(&rt, durability, delay);
-            warm.run(&rt, 1, 64);
-            // The timed batches run on the same engine and sandbox as the warm-up.
-            let bench = warm.same_engine_counts_reset();
-            bench.run(&rt, batches, 64);
-            bench.summary(&label);
-            summaries.push((label, bench));
+            timed.push((forge, durability, case, delay, batches));
         }
     }
+    timed.push((
+        Forge::GitHub,
+        Durability::Flush,
+        "growth_64_at_once",
+        Duration::ZERO,
+        growth_batches,
+    ));
+    for (forge, durability, case, delay, batches) in timed {
+        let label = format!("{}_link_flow/{case}/{}", forge_name(forge), dname(durability));
+        if batches == 0 || !label.contains(&only) {
+            continue;
+        }
+        println!("Running {label}: 1 warm-up batch, then {batches} batches of 64 flows");
+        let warm = FlowBench::start(&rt, forge, durability, delay);
+        warm.run(&rt, 1, 64);
+        // The timed batches run on the same engine and sandbox as the warm-up.
+        let bench = warm.same_engine_counts_reset();
+        bench.run(&rt, batches, 64);
+        bench.summary(&label);
+        if case.starts_with("growth") {
+            bench.growth(&label, 64);
+        }
+        summaries.push(bench);
+    }
     rt.block_on(async {
-        for (_, bench) in summaries {
-            bench.harness.engine.shutdown().await;
+        for bench in summaries {
+            bench.world.engine.shutdown().await;
         }
     });
 }

@@ -140,6 +140,35 @@ async fn a_forged_installation_id_is_not_among_the_users_installations() {
 }
 
 #[tokio::test]
+async fn the_one_installation_check_accepts_the_users_own_and_refuses_a_forged_one() {
+    let (sandbox, client, _) = sandbox_and_client().await;
+    sandbox.seed_org("acme", &["app"]);
+    sandbox.forge_installation_id(true);
+    let forged = installation_id(&setup_query(
+        &sandbox.approve("s", "acme", &["app"]).await.unwrap(),
+    ));
+    sandbox.forge_installation_id(false);
+    let q = setup_query(&sandbox.approve("s", "acme", &["app"]).await.unwrap());
+    let own = installation_id(&q);
+    let user = client
+        .exchange_code(&Secret::new(q["code"].clone()))
+        .await
+        .unwrap();
+    let token = &user.access_token;
+    assert!(client.user_can_access_installation(token, own).await.unwrap());
+    assert!(!client.user_can_access_installation(token, forged).await.unwrap());
+    assert!(
+        !client.user_can_access_installation(token, 1).await.unwrap(),
+        "no such installation"
+    );
+    let bad = client
+        .user_can_access_installation(&Secret::new("ghu_not-a-token"), own)
+        .await
+        .unwrap_err();
+    assert!(matches!(bad, ProviderError::Unauthorized { .. }), "{bad:?}");
+}
+
+#[tokio::test]
 async fn an_oauth_code_works_once_and_not_after_it_expires() {
     let (sandbox, client, _) = sandbox_and_client().await;
     sandbox.seed_org("acme", &["app"]);

@@ -106,6 +106,18 @@ impl GitHubPort for GitHubAdapter {
         Box::pin(async move { self.client()?.user_installation_ids(user_token).await })
     }
 
+    fn user_can_access_installation<'a>(
+        &'a self,
+        user_token: &'a Secret,
+        installation_id: u64,
+    ) -> BoxFuture<'a, Result<bool, ProviderError>> {
+        Box::pin(async move {
+            self.client()?
+                .user_can_access_installation(user_token, installation_id)
+                .await
+        })
+    }
+
     fn installation(&self, installation_id: u64) -> BoxFuture<'_, Result<InstallationFacts, ProviderError>> {
         Box::pin(async move {
             let i = self.client()?.installation(installation_id).await?;

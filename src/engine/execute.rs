@@ -4,7 +4,7 @@
 
 use super::message::{CommandMessage, CommandReply, Request};
 use super::{Engine, EngineError, Inner};
-use crate::domain::{decide, fold, next_action, AccountCommand};
+use crate::domain::{decide, evolve, fold, next_action, AccountCommand, AccountState};
 use forgelink_events::{ExpectedVersion, LogError, Metadata, StreamId};
 use uuid::Uuid;
 
@@ -214,16 +214,25 @@ impl Inner {
             } else {
                 ExpectedVersion::Exact(version)
             };
+            // The state the reply describes: what was folded plus what this append adds (the
+            // expected version guarantees nothing came in between), so the stream is not read
+            // and folded a second time.
+            let after = events.iter().fold(state, evolve);
             match self
                 .log
                 .append(&stream, expected, events, command_id, meta.clone())
                 .await
             {
-                Ok(outcome) => {
-                    let types = if outcome.duplicate { vec![] } else { types };
+                Ok(outcome) if !outcome.duplicate => {
                     let positions = Some(outcome.positions().into_inner());
                     tracing::info!(%account_id, events = ?types, "command applied");
-                    return self.reply(account_id, command_id, types, positions, outcome.duplicate, None);
+                    return Ok(reply_from(
+                        &after, account_id, command_id, types, positions, false, None,
+                    ));
+                }
+                Ok(outcome) => {
+                    let positions = Some(outcome.positions().into_inner());
+                    return self.reply(account_id, command_id, vec![], positions, true, None);
                 }
                 Err(LogError::WrongExpectedVersion { .. }) => continue,
                 Err(e) => return Err(e.into()),
@@ -245,16 +254,37 @@ impl Inner {
     ) -> Result<CommandReply, EngineError> {
         let history = self.log.read_stream(&StreamId::account(account_id), 1)?;
         let state = fold(history.iter().map(|e| &e.event));
-        Ok(CommandReply {
+        Ok(reply_from(
+            &state,
             account_id,
-            project_id: None,
             command_id,
             events,
             positions,
             duplicate,
-            status: state.status().as_str().to_string(),
-            next_action: next_action(&state),
             authorize_url,
-        })
+        ))
+    }
+}
+
+/// The reply for an account in `state`.
+fn reply_from(
+    state: &AccountState,
+    account_id: Uuid,
+    command_id: Uuid,
+    events: Vec<String>,
+    positions: Option<(u64, u64)>,
+    duplicate: bool,
+    authorize_url: Option<String>,
+) -> CommandReply {
+    CommandReply {
+        account_id,
+        project_id: None,
+        command_id,
+        events,
+        positions,
+        duplicate,
+        status: state.status().as_str().to_string(),
+        next_action: next_action(state),
+        authorize_url,
     }
 }

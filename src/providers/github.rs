@@ -19,7 +19,7 @@ use chrono::{DateTime, Utc};
 use forgelink_events::RepoRef;
 use jsonwebtoken::EncodingKey;
 use reqwest::header::{ACCEPT, AUTHORIZATION, USER_AGENT};
-use reqwest::{Method, RequestBuilder, Response};
+use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde::de::DeserializeOwned;
 use std::fmt;
 use std::sync::Arc;
@@ -92,7 +92,13 @@ struct Inner {
     http: reqwest::Client,
     key: EncodingKey,
     tokens: TokenCache,
+    /// The App JWT in use and its `exp` (epoch seconds).
+    jwt: std::sync::Mutex<Option<(String, i64)>>,
 }
+
+/// An App JWT is signed anew when it has less than this left (seconds), so a request never
+/// carries one that expires in flight.
+const JWT_REUSE_MARGIN_SECS: i64 = 120;
 
 impl fmt::Debug for GitHubClient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -122,6 +128,7 @@ impl GitHubClient {
                 http,
                 key,
                 tokens: TokenCache::default(),
+                jwt: std::sync::Mutex::new(None),
             }),
             timeout: DEFAULT_TIMEOUT,
         })
@@ -163,14 +170,25 @@ impl GitHubClient {
         )
     }
 
-    /// A fresh App JWT (RS256, `iat` = now - 60 s, `exp` = now + 9 min, `iss` = app id).
+    /// An App JWT (RS256, `iat` = now - 60 s, `exp` = now + 9 min, `iss` = app id). An RSA
+    /// signature costs about a millisecond of CPU, so one JWT serves every call until it has
+    /// less than [`JWT_REUSE_MARGIN_SECS`] left, as GitHub allows.
     pub fn app_jwt(&self) -> Result<String, ProviderError> {
-        let claims = auth::AppClaims::at(self.inner.config.app_id, Utc::now().timestamp());
-        auth::sign_app_jwt(&self.inner.key, &claims).map_err(|_| ProviderError::Rejected {
+        let now = Utc::now().timestamp();
+        let mut cached = self.inner.jwt.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((jwt, exp)) = cached.as_ref() {
+            if exp - now > JWT_REUSE_MARGIN_SECS {
+                return Ok(jwt.clone());
+            }
+        }
+        let claims = auth::AppClaims::at(self.inner.config.app_id, now);
+        let jwt = auth::sign_app_jwt(&self.inner.key, &claims).map_err(|_| ProviderError::Rejected {
             provider: PROVIDER,
             status: 0,
             detail: "could not sign the GitHub App JWT with the configured private key".into(),
-        })
+        })?;
+        *cached = Some((jwt.clone(), claims.exp));
+        Ok(jwt)
     }
 
     /// A request to the API with GitHub's documented headers and our timeout.
@@ -285,6 +303,35 @@ impl GitHubClient {
         })
         .await?;
         Ok(ids)
+    }
+
+    /// Whether the user's token can access installation `id`: one request
+    /// (`GET /user/installations/{id}/repositories?per_page=1`, which GitHub answers 404 for an
+    /// installation the user cannot see), where listing every page of `/user/installations`
+    /// costs a request per 100 installations the person can administer.
+    pub async fn user_can_access_installation(
+        &self,
+        user_token: &Secret,
+        id: u64,
+    ) -> Result<bool, ProviderError> {
+        let url = format!("{}/user/installations/{id}/repositories?per_page=1", self.api());
+        let rb = self
+            .request(Method::GET, &url)
+            .header(AUTHORIZATION, format!("Bearer {}", user_token.expose()));
+        let resp = self.send(rb).await?;
+        match resp.status() {
+            s if s.is_success() => {
+                // Read to the end so the connection goes back to the pool.
+                resp.bytes().await.map_err(|e| http::network(PROVIDER, e))?;
+                Ok(true)
+            }
+            // GitHub hides what a user may not see: 404, or 403 without a rate limit.
+            StatusCode::NOT_FOUND => Ok(false),
+            _ => match http::error_from(PROVIDER, &format!("installation {id}"), resp).await {
+                ProviderError::Rejected { status: 403, .. } => Ok(false),
+                e => Err(e),
+            },
+        }
     }
 
     /// The installation `id` as the app (JWT) sees it.

@@ -39,6 +39,22 @@ pub trait GitHubPort: Send + Sync {
         user_token: &'a Secret,
     ) -> BoxFuture<'a, Result<Vec<u64>, ProviderError>>;
 
+    /// Whether the user's token can access `installation_id`. By default from
+    /// [`Self::user_installation_ids`]; the engine asks GitHub about the one installation, so
+    /// the check costs the same however many installations the person administers.
+    fn user_can_access_installation<'a>(
+        &'a self,
+        user_token: &'a Secret,
+        installation_id: u64,
+    ) -> BoxFuture<'a, Result<bool, ProviderError>> {
+        Box::pin(async move {
+            Ok(self
+                .user_installation_ids(user_token)
+                .await?
+                .contains(&installation_id))
+        })
+    }
+
     /// The installation as the app sees it (app JWT, `GET /app/installations/{id}`).
     fn installation(&self, installation_id: u64) -> BoxFuture<'_, Result<InstallationFacts, ProviderError>>;
 

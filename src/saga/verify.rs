@@ -28,10 +28,12 @@ pub async fn verify_github_installation(
         let token = run_with_retry(policy, GH, || github.exchange_code(code_ref))
             .await
             .map_err(why("exchange the authorization code"))?;
-        let mine = run_with_retry(policy, GH, || github.user_installation_ids(&token))
-            .await
-            .map_err(why("list your installations"))?;
-        if !mine.contains(&installation_id) {
+        let mine = run_with_retry(policy, GH, || {
+            github.user_can_access_installation(&token, installation_id)
+        })
+        .await
+        .map_err(why("check your access to the installation"))?;
+        if !mine {
             return Err(format!(
                 "the installation {installation_id} is not one of yours: GitHub does not list it among \
                  the installations your account can access; install the app from the link forgelink gave you"

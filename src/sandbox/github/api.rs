@@ -32,6 +32,10 @@ pub fn router(shared: Arc<Shared>) -> Router {
             get(installation_repositories),
         )
         .route("/api/v3/user/installations", get(user_installations))
+        .route(
+            "/api/v3/user/installations/{id}/repositories",
+            get(user_installation_repositories),
+        )
         .route("/login/oauth/access_token", post(oauth_access_token))
         .merge(super::repo_api::routes())
         .route_layer(middleware::from_fn_with_state(
@@ -283,14 +287,43 @@ async fn user_installations(
     let Some(user) = credential(&headers).and_then(|t| world.user_of(t)) else {
         return gh_error(StatusCode::UNAUTHORIZED, "Bad credentials");
     };
-    let mine: Vec<Value> = world
-        .installations
-        .values()
-        .filter(|i| i.user == user)
+    // Only the asked page is rendered: a person with many installations costs a page each.
+    let mine: Vec<&Installation> = world.installations.values().filter(|i| i.user == user).collect();
+    let (page, link) = paginate(&s, "/user/installations", &mine, &q);
+    let page: Vec<Value> = page
+        .into_iter()
         .map(|i| installation_json(&s, &world, i))
         .collect();
-    let (page, link) = paginate(&s, "/user/installations", &mine, &q);
     let body = json!({"total_count": mine.len(), "installations": page});
+    with_link(Json(body).into_response(), link)
+}
+
+/// `GET /user/installations/{id}/repositories`: the installation's repositories, as the user
+/// token's owner sees them; 404 when the installation is not one of theirs (as GitHub does).
+async fn user_installation_repositories(
+    State(s): State<Arc<Shared>>,
+    Path(id): Path<u64>,
+    Query(q): Query<Paging>,
+    headers: HeaderMap,
+) -> Response {
+    let world = s.world();
+    let Some(user) = credential(&headers).and_then(|t| world.user_of(t)) else {
+        return gh_error(StatusCode::UNAUTHORIZED, "Bad credentials");
+    };
+    if world.installations.get(&id).is_none_or(|i| i.user != user) {
+        return gh_error(StatusCode::NOT_FOUND, "Not Found");
+    }
+    let all = world.repos_of(id);
+    let path = format!("/user/installations/{id}/repositories");
+    let (page, link) = paginate(&s, &path, &all, &q);
+    let repos: Vec<Value> = page
+        .iter()
+        .filter_map(|(r, full)| {
+            let owner = world.orgs.get(full.split('/').next().unwrap_or_default())?;
+            Some(super::repo_api::repo_json(&s, owner, r))
+        })
+        .collect();
+    let body = json!({"total_count": all.len(), "repositories": repos});
     with_link(Json(body).into_response(), link)
 }
 
