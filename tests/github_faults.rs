@@ -68,12 +68,7 @@ async fn a_github_answer_slower_than_the_attempt_timeout_is_retried() {
     })
     .await;
     // GitHub is slow for a while: the first tries time out, later ones get through.
-    h.sandbox.faults.set_delay(Duration::from_millis(700));
-    let faults = h.sandbox.faults.clone();
-    tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        faults.set_delay(Duration::ZERO);
-    });
+    h.sandbox.faults.slow_next(2, Duration::from_millis(700));
     let id = link_and_wait(&h).await;
     assert_linked_once(&h, id);
     assert!(

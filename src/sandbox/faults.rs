@@ -1,5 +1,5 @@
 //! Switchable faults shared by the three sandbox servers: the next N calls answer 500, or 429
-//! with `Retry-After`, or every call is slowed down, or every answer reports a nearly spent
+//! with `Retry-After`, or every call (or the next N) is slowed down, or every answer reports a nearly spent
 //! rate-limit budget. Each provider's server adds its own provider-specific switches next to
 //! these.
 
@@ -18,6 +18,9 @@ pub struct Faults {
     pub retry_after_secs: AtomicU32,
     /// Every API call waits this long before answering.
     pub delay_ms: AtomicU64,
+    /// The next N API calls wait `slow_next_ms` before answering (on top of `delay_ms`).
+    pub slow_next: AtomicU32,
+    pub slow_next_ms: AtomicU64,
     /// When set, the calls left every answer reports (GitHub `x-ratelimit-remaining`, GitLab
     /// `RateLimit-Remaining`), stored plus one so that zero means "not set".
     pub report_remaining: AtomicU64,
@@ -49,12 +52,24 @@ impl Faults {
         self.delay_ms.store(delay.as_millis() as u64, Ordering::SeqCst);
     }
 
+    /// Slows only the next `n` calls by `delay`: a provider that is slow for a while, counted
+    /// in calls rather than time so a loaded machine cannot make the fault miss.
+    pub fn slow_next(&self, n: u32, delay: Duration) {
+        self.slow_next_ms
+            .store(delay.as_millis() as u64, Ordering::SeqCst);
+        self.slow_next.store(n, Ordering::SeqCst);
+    }
+
     /// Called at the start of every API handler: sleeps if slowed, and returns the fault answer
     /// to send instead of the real one, if a fault is armed.
     pub async fn inject(&self) -> Option<Response> {
         let delay = self.delay_ms.load(Ordering::SeqCst);
         if delay > 0 {
             tokio::time::sleep(Duration::from_millis(delay)).await;
+        }
+        if take_one(&self.slow_next) {
+            let slow = self.slow_next_ms.load(Ordering::SeqCst);
+            tokio::time::sleep(Duration::from_millis(slow)).await;
         }
         if take_one(&self.fail_next) {
             let body = axum::Json(serde_json::json!({"message": "Server Error (sandbox fault)"}));
