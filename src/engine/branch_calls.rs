@@ -7,7 +7,6 @@
 use super::repo_calls::{FoundRepo, Scope};
 use super::{EngineError, Inner};
 use crate::providers::BranchHead;
-use forgelink_events::Provider;
 use uuid::Uuid;
 
 impl Inner {
@@ -49,17 +48,6 @@ impl Inner {
                 })
                 .await
             }
-        }
-    }
-
-    /// The calls the provider's last answer said are left (GitHub `x-ratelimit-remaining`,
-    /// GitLab `RateLimit-Remaining`); `None` when it has not said (Bitbucket sends no such
-    /// header: it answers 429 when the budget is spent).
-    pub(crate) fn rate_limit_remaining(&self, provider: Provider) -> Option<u64> {
-        match provider {
-            Provider::GitHub => self.clients.github.as_ref()?.rate_limit_remaining(),
-            Provider::GitLab => self.clients.gitlab.as_ref()?.rate_limit_remaining(),
-            Provider::Bitbucket => None,
         }
     }
 }

@@ -144,7 +144,8 @@ impl Inner {
             inner: self,
             account_id,
         };
-        match self.reconcile_steps(account_id, &mut report.events).await {
+        let steps = self.reconcile_steps(account_id, &mut report.events);
+        match crate::providers::rate_budget::tracked(steps).await {
             Ok(None) => {}
             Ok(Some(why)) => {
                 tracing::info!(%account_id, "reconciliation {why}");
@@ -166,10 +167,12 @@ impl Inner {
     }
 
     /// Why the run must stop now to spare the provider's budget, if it must: the last answer
-    /// said fewer than `reconcile_min_rate_remaining` calls are left.
+    /// this run got said fewer than `reconcile_min_rate_remaining` calls are left. Only this
+    /// run's own answers count (GitHub keeps a budget per installation; another account's
+    /// answer says nothing about this one's), and before its first answer nothing is known.
     fn budget_spent(&self, provider: Option<Provider>) -> Option<String> {
         let provider = provider?;
-        let left = self.rate_limit_remaining(provider)?;
+        let left = crate::providers::rate_budget::own_remaining()?;
         let floor = self.config.reconcile_min_rate_remaining;
         (left < floor).then(|| {
             format!(

@@ -12,6 +12,24 @@ use std::sync::Mutex;
 /// How long a reading without a reset time is believed.
 const BELIEVED_FOR_SECS: i64 = 60;
 
+tokio::task_local! {
+    /// The calls left as the last answer to *this* piece of work said (see [`tracked`]).
+    static OWN: std::cell::Cell<Option<u64>>;
+}
+
+/// Runs `work` with its own reading of the budget: answers it gets are noted where
+/// [`own_remaining`] finds them, so one account's reconciliation judges its own credential's
+/// budget (GitHub keeps one per installation and per user), not whatever another account's call
+/// happened to hear last.
+pub async fn tracked<F: std::future::Future>(work: F) -> F::Output {
+    OWN.scope(std::cell::Cell::new(None), work).await
+}
+
+/// The calls left as the last answer inside the current [`tracked`] work said.
+pub fn own_remaining() -> Option<u64> {
+    OWN.try_with(|c| c.get()).ok().flatten()
+}
+
 /// origin -> (calls left, believed until in epoch seconds); created on first use.
 static SEEN: Mutex<Option<HashMap<String, (u64, i64)>>> = Mutex::new(None);
 
@@ -37,6 +55,7 @@ pub fn observe(url: &reqwest::Url, headers: &HeaderMap) {
     let Some(remaining) = header_u64(headers, &["x-ratelimit-remaining", "ratelimit-remaining"]) else {
         return;
     };
+    let _ = OWN.try_with(|own| own.set(Some(remaining)));
     let now = Utc::now().timestamp();
     let until = header_u64(headers, &["x-ratelimit-reset", "ratelimit-reset"])
         .map(|r| r as i64)
@@ -82,5 +101,28 @@ mod tests {
         );
         assert_eq!(remaining("http://127.0.0.1:2"), Some(7));
         assert_eq!(remaining("http://127.0.0.1:1"), Some(42));
+    }
+
+    #[tokio::test]
+    async fn each_tracked_piece_of_work_reads_only_the_answers_it_got() {
+        let url = reqwest::Url::parse("http://127.0.0.1:3/api/v3/installation/repositories").unwrap();
+        let answer = |left: &str| {
+            let mut h = HeaderMap::new();
+            h.insert("x-ratelimit-remaining", left.parse().unwrap());
+            h
+        };
+        let low = tracked(async {
+            assert_eq!(own_remaining(), None, "nothing heard before the first answer");
+            observe(&url, &answer("12"));
+            tokio::task::yield_now().await;
+            own_remaining()
+        });
+        let high = tracked(async {
+            tokio::task::yield_now().await;
+            observe(&url, &answer("4000"));
+            own_remaining()
+        });
+        assert_eq!(tokio::join!(low, high), (Some(12), Some(4000)));
+        assert_eq!(own_remaining(), None, "outside tracked work nothing is owned");
     }
 }

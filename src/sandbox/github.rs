@@ -82,7 +82,9 @@ pub(crate) struct Shared {
     pub world: Mutex<World>,
     pub faults: Arc<Faults>,
     pub switches: Arc<GitHubSwitches>,
-    pub rate_used: AtomicU64,
+    /// Calls made per credential (the `Authorization` header): GitHub keeps one budget per
+    /// installation, per user and per app, not one for everybody.
+    pub rate_used: Mutex<std::collections::HashMap<String, u64>>,
     pub outbox: Arc<hooks::Outbox>,
 }
 
@@ -158,7 +160,7 @@ impl GitHubSandbox {
             world: Mutex::new(world),
             faults: faults.clone(),
             switches: switches.clone(),
-            rate_used: AtomicU64::new(0),
+            rate_used: Mutex::new(std::collections::HashMap::new()),
             outbox,
         });
         let router = api::router(shared.clone()).merge(install_page::router(shared.clone()));

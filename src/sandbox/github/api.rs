@@ -47,11 +47,24 @@ pub fn router(shared: Arc<Shared>) -> Router {
 
 /// Armed faults answer instead of the handler; every answer carries `x-ratelimit-*` headers.
 async fn faults_and_rate_headers(State(s): State<Arc<Shared>>, req: Request, next: Next) -> Response {
+    let credential = req
+        .headers()
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
     let mut resp = match s.faults.inject().await {
         Some(fault) => fault,
         None => next.run(req).await,
     };
-    let used = s.rate_used.fetch_add(1, Ordering::SeqCst) + 1;
+    let used = match s.rate_used.lock() {
+        Ok(mut used) => {
+            let n = used.entry(credential).or_insert(0);
+            *n += 1;
+            *n
+        }
+        Err(_) => 1,
+    };
     let reset = Utc::now().timestamp() + 3600;
     let h = resp.headers_mut();
     // The budget counts down but never reaches 0 on its own: a 0 is what makes a 403 a rate
