@@ -259,6 +259,33 @@ fn rebuild_breakdown(dir: &Path) -> String {
     )
 }
 
+/// The folder of the bench's log: a fresh temporary one, or with `FORGELINK_BENCH_DIR` a kept
+/// one (built on first use, reused after), so a profiler can watch rebuilds only.
+enum BenchDir {
+    Temp(tempfile::TempDir),
+    Kept(std::path::PathBuf),
+}
+
+impl BenchDir {
+    fn new(total: usize) -> BenchDir {
+        let dir = match std::env::var_os("FORGELINK_BENCH_DIR") {
+            Some(d) => BenchDir::Kept(Path::new(&d).join(total.to_string())),
+            None => BenchDir::Temp(tempfile::tempdir().unwrap()),
+        };
+        if !dir.path().join("log").exists() {
+            build_log(dir.path(), total);
+        }
+        dir
+    }
+
+    fn path(&self) -> &Path {
+        match self {
+            BenchDir::Temp(t) => t.path(),
+            BenchDir::Kept(p) => p,
+        }
+    }
+}
+
 fn best_of<T>(n: usize, mut f: impl FnMut() -> T) -> f64 {
     (0..n)
         .map(|_| {
@@ -271,8 +298,17 @@ fn best_of<T>(n: usize, mut f: impl FnMut() -> T) -> f64 {
 
 fn bench_rebuild(c: &mut Criterion) {
     let total = events_total();
-    let dir = tempfile::tempdir().unwrap();
-    build_log(dir.path(), total);
+    let dir = BenchDir::new(total);
+    // For a profiler: only rebuilds, nothing else on the main thread.
+    if let Some(n) = std::env::var("FORGELINK_BENCH_PROFILE_REBUILDS")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+    {
+        for _ in 0..n {
+            rebuild(dir.path());
+        }
+        std::process::exit(0);
+    }
 
     let raw = best_of(3, || raw_scan(dir.path()));
     let decode = best_of(3, || decode_all(dir.path()));
@@ -335,6 +371,9 @@ fn percentiles(mut nanos: Vec<u128>) -> (u128, u128) {
 }
 
 fn bench_queries(c: &mut Criterion) {
+    if std::env::var_os("FORGELINK_BENCH_PROFILE_REBUILDS").is_some() {
+        return;
+    }
     // Memory first, before any sled thread exists that could free memory concurrently.
     let before = LIVE.load(Ordering::Relaxed);
     let dashboard = query_dashboard();

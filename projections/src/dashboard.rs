@@ -9,6 +9,7 @@
 
 use crate::account::AccountRow;
 use crate::buckets::{self, Members, ACCOUNT_BUCKET, PROJECT_BUCKET};
+use crate::codec;
 use crate::queries::Index;
 use crate::runner::{Difference, Projection};
 use crate::ProjectionError;
@@ -168,7 +169,7 @@ impl Projection for Dashboard {
             if buckets::parse_key(ACCOUNT_BUCKET, &k).is_none() {
                 return Err(ProjectionError::Corrupt(format!("account bucket key {k:?}")));
             }
-            for row in buckets::decode::<AccountRow>("account", &v)? {
+            for row in codec::decode::<AccountRow>("account", &v)? {
                 accounts.add(row.id);
                 idx.insert(row);
             }
@@ -178,7 +179,7 @@ impl Projection for Dashboard {
             if buckets::parse_key(PROJECT_BUCKET, &k).is_none() {
                 return Err(ProjectionError::Corrupt(format!("project bucket key {k:?}")));
             }
-            for (id, link) in buckets::decode::<(Uuid, ProjectLink)>("project", &v)? {
+            for (id, link) in codec::decode::<(Uuid, ProjectLink)>("project", &v)? {
                 projects.add(id);
                 idx.projects.insert(id, link);
             }
@@ -215,16 +216,16 @@ impl Projection for Dashboard {
         let idx = self.shared.read().unwrap_or_else(|e| e.into_inner());
         for (bucket, ids) in self.accounts.take_dirty() {
             let rows = ids.iter().filter_map(|id| idx.accounts.get(id)).map(|row| &**row);
-            batch.insert(&buckets::key(ACCOUNT_BUCKET, bucket)[..], buckets::encode(rows)?);
+            batch.insert(&buckets::key(ACCOUNT_BUCKET, bucket)[..], codec::encode(rows));
         }
         for (bucket, ids) in self.projects.take_dirty() {
-            let links: Vec<(&Uuid, &ProjectLink)> = ids
+            let links: Vec<(Uuid, ProjectLink)> = ids
                 .iter()
-                .filter_map(|id| Some(id).zip(idx.projects.get(id)))
+                .filter_map(|id| Some(*id).zip(idx.projects.get(id).copied()))
                 .collect();
             batch.insert(
                 &buckets::key(PROJECT_BUCKET, bucket)[..],
-                buckets::encode(links.iter())?,
+                codec::encode(links.iter()),
             );
         }
         Ok(())

@@ -10,6 +10,7 @@
 
 mod account;
 mod buckets;
+mod codec;
 mod dashboard;
 mod error;
 pub mod history;
