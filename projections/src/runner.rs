@@ -4,7 +4,7 @@
 //! chunks (one batch a chunk) because one sled batch per event would make rebuilds crawl.
 
 use crate::ProjectionError;
-use forgelink_events::{Envelope, EventLog};
+use forgelink_events::{Envelope, EventLog, LogError};
 use serde::Serialize;
 use std::fmt;
 use tokio::sync::watch;
@@ -15,6 +15,14 @@ const CHECKPOINT_KEY: &[u8] = b"\xffcheckpoint";
 
 /// How often (in events applied) a long chunk reports progress.
 const PROGRESS_EVERY: usize = 10_000;
+
+/// By default, steps of at least this many events read the log on a second thread (a thread
+/// costs more than it saves on a short step).
+const READ_AHEAD_FROM: usize = 20_000;
+/// Envelopes per message from the reading thread, and messages in flight: enough to keep both
+/// threads busy, little enough to hold only a few MB of decoded envelopes.
+const READ_AHEAD_BATCH: usize = 512;
+const READ_AHEAD_BATCHES: usize = 16;
 
 /// A read model built only from the log.
 ///
@@ -66,6 +74,8 @@ pub struct RunnerOptions {
     /// While rebuilding from position 1 (much bigger: nobody waits for a chunk, and every
     /// commit rewrites each account the chunk touched; a crash mid-way starts over).
     pub rebuild_chunk: usize,
+    /// Steps of at least this many events read and decode the log on a second thread.
+    pub read_ahead_from: usize,
 }
 
 impl Default for RunnerOptions {
@@ -73,6 +83,7 @@ impl Default for RunnerOptions {
         RunnerOptions {
             chunk: 1_000,
             rebuild_chunk: 1_000_000,
+            read_ahead_from: READ_AHEAD_FROM,
         }
     }
 }
@@ -236,9 +247,33 @@ impl<P: Projection> Runner<P> {
 
     /// Applies at most `chunk` events after the checkpoint (up to `until`) and commits them with
     /// the new checkpoint in one batch. On a bad event, commits what came before it and fails.
+    ///
+    /// A long step (a rebuild) reads and decodes the log on a second thread while this one
+    /// applies: a profile of a rebuild showed reading and decoding at about half its time, and
+    /// applying is independent of it. The commit (state and checkpoint in one batch) is made
+    /// here, after the reader is done, exactly as for a short step.
     fn step(
         &mut self,
         log: &EventLog,
+        until: u64,
+        chunk: usize,
+        progress: &mut dyn FnMut(u64, u64),
+    ) -> Result<usize, ProjectionError> {
+        let from = self.checkpoint + 1;
+        let want = chunk.min(usize::try_from(until - self.checkpoint).unwrap_or(usize::MAX));
+        if want < self.options.read_ahead_from.max(1) {
+            return self.apply_items(log.read_all(from), until, chunk, progress);
+        }
+        std::thread::scope(|scope| {
+            let (tx, rx) = std::sync::mpsc::sync_channel(READ_AHEAD_BATCHES);
+            scope.spawn(move || read_ahead(log, from, want, tx));
+            self.apply_items(rx.into_iter().flatten(), until, chunk, progress)
+        })
+    }
+
+    fn apply_items(
+        &mut self,
+        items: impl Iterator<Item = Result<Envelope, LogError>>,
         until: u64,
         chunk: usize,
         progress: &mut dyn FnMut(u64, u64),
@@ -247,7 +282,7 @@ impl<P: Projection> Runner<P> {
         let mut next = self.checkpoint + 1;
         let mut applied = 0;
         let mut failure = None;
-        for item in log.read_all(next) {
+        for item in items {
             let env = match item {
                 Ok(env) => env,
                 Err(source) => {
@@ -301,6 +336,30 @@ impl<P: Projection> Runner<P> {
         self.checkpoint = position;
         self.checkpoint_tx.send_replace(position);
         Ok(())
+    }
+}
+
+/// Reads up to `want` envelopes from `from` and sends them to the applying thread in batches;
+/// stops at the first error (sent on) or when the applying thread stops listening.
+fn read_ahead(
+    log: &EventLog,
+    from: u64,
+    want: usize,
+    tx: std::sync::mpsc::SyncSender<Vec<Result<Envelope, LogError>>>,
+) {
+    let mut batch = Vec::with_capacity(READ_AHEAD_BATCH);
+    for item in log.read_all(from).take(want) {
+        let failed = item.is_err();
+        batch.push(item);
+        if failed || batch.len() == READ_AHEAD_BATCH {
+            let full = std::mem::replace(&mut batch, Vec::with_capacity(READ_AHEAD_BATCH));
+            if tx.send(full).is_err() || failed {
+                return;
+            }
+        }
+    }
+    if !batch.is_empty() {
+        let _ = tx.send(batch);
     }
 }
 

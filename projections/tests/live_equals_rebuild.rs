@@ -190,7 +190,12 @@ proptest! {
         let log = open_log(dir.path());
         let store = ProjectionStore::open(dir.path().join("projections")).unwrap();
         let mut runner = Runner::open(&store, Dashboard::new()).unwrap()
-            .with_options(RunnerOptions { chunk: 3, rebuild_chunk: 7 });
+            .with_options(RunnerOptions {
+                // Following reads on this thread; the rebuild's chunks read ahead on another.
+                chunk: 3,
+                rebuild_chunk: 7,
+                read_ahead_from: 5,
+            });
         let reader = runner.projection().reader();
         let mut checkpoint = runner.watch_checkpoint();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
