@@ -10,7 +10,7 @@
 use crate::account::AccountRow;
 use crate::buckets::{self, Members, ACCOUNT_BUCKET, PROJECT_BUCKET};
 use crate::codec;
-use crate::queries::Index;
+use crate::queries::{Index, Tag};
 use crate::runner::{Difference, Projection};
 use crate::ProjectionError;
 use forgelink_events::{Envelope, Event};
@@ -84,10 +84,14 @@ impl Dashboard {
             };
             // Only a rename moves the row in the name order; no copy of the name otherwise.
             let old_name = matches!(env.event, Event::AccountRenamed(_)).then(|| row.name.clone());
+            let old_status = row.status;
             Arc::make_mut(row).apply(env).map_err(fold)?;
             if let Some(old_name) = old_name {
-                let new_name = row.name.clone();
-                idx.rename(id, &old_name, &new_name);
+                let (new_name, tag) = (row.name.clone(), Tag::of(row));
+                idx.rename(id, &old_name, tag, &new_name);
+            } else if row.status != old_status {
+                let row = row.clone();
+                Index::retag(&mut idx.order, &row);
             }
             drop(idx);
             self.accounts.touch(&id);

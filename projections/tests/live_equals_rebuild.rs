@@ -227,6 +227,15 @@ proptest! {
         });
         let live = reader.list(AccountFilter::default());
         prop_assert_eq!(live.len(), ids.len());
+        // A filtered list shows exactly the rows of the full list that match, in the same order
+        // (the filter reads a copy of provider and status kept in the name order).
+        for provider in Provider::ALL.map(Some).into_iter().chain([None]) {
+            for status in AccountStatus::ALL.map(Some).into_iter().chain([None]) {
+                let filter = AccountFilter { provider, status };
+                let expected: Vec<_> = live.iter().filter(|r| filter.matches(r)).cloned().collect();
+                prop_assert_eq!(reader.list(filter), expected);
+            }
+        }
 
         stop.send(()).unwrap();
         let mut runner = rt.block_on(follower).unwrap().unwrap();
