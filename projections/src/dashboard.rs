@@ -4,7 +4,8 @@
 //! Design: the sled tree is the durable, checkpointed copy (rows grouped into buckets, one sled
 //! value per bucket, see [`crate::buckets`]; a commit rewrites the buckets its chunk changed);
 //! queries are served from an
-//! in-memory index behind an `RwLock` (id -> row, and an ordered set of lowercase names), so a
+//! in-memory index behind an `RwLock` (id -> row, and lowercase names in order with each row's
+//! provider and status beside them), so a
 //! lookup never touches the disk and a list walks names already in order.
 
 use crate::account::AccountRow;

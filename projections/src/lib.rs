@@ -15,6 +15,7 @@ mod dashboard;
 mod error;
 pub mod history;
 mod queries;
+mod read_ahead;
 mod runner;
 mod sentence;
 mod status;

@@ -3,6 +3,7 @@
 //! events changed, so a crash never applies an event twice or skips one. Events are applied in
 //! chunks (one batch a chunk) because one sled batch per event would make rebuilds crawl.
 
+use crate::read_ahead;
 use crate::ProjectionError;
 use forgelink_events::{Envelope, EventLog, LogError};
 use serde::Serialize;
@@ -15,14 +16,6 @@ const CHECKPOINT_KEY: &[u8] = b"\xffcheckpoint";
 
 /// How often (in events applied) a long chunk reports progress.
 const PROGRESS_EVERY: usize = 10_000;
-
-/// By default, steps of at least this many events read the log on a second thread (a thread
-/// costs more than it saves on a short step).
-const READ_AHEAD_FROM: usize = 20_000;
-/// Envelopes per message from the reading thread, and messages in flight: enough to keep both
-/// threads busy, little enough to hold only a few MB of decoded envelopes.
-const READ_AHEAD_BATCH: usize = 512;
-const READ_AHEAD_BATCHES: usize = 16;
 
 /// A read model built only from the log.
 ///
@@ -83,7 +76,7 @@ impl Default for RunnerOptions {
         RunnerOptions {
             chunk: 1_000,
             rebuild_chunk: 1_000_000,
-            read_ahead_from: READ_AHEAD_FROM,
+            read_ahead_from: read_ahead::FROM,
         }
     }
 }
@@ -265,8 +258,8 @@ impl<P: Projection> Runner<P> {
             return self.apply_items(log.read_all(from), until, chunk, progress);
         }
         std::thread::scope(|scope| {
-            let (tx, rx) = std::sync::mpsc::sync_channel(READ_AHEAD_BATCHES);
-            scope.spawn(move || read_ahead(log, from, want, tx));
+            let (tx, rx) = std::sync::mpsc::sync_channel(read_ahead::BATCHES);
+            scope.spawn(move || read_ahead::read(log, from, want, tx));
             self.apply_items(rx.into_iter().flatten(), until, chunk, progress)
         })
     }
@@ -336,30 +329,6 @@ impl<P: Projection> Runner<P> {
         self.checkpoint = position;
         self.checkpoint_tx.send_replace(position);
         Ok(())
-    }
-}
-
-/// Reads up to `want` envelopes from `from` and sends them to the applying thread in batches;
-/// stops at the first error (sent on) or when the applying thread stops listening.
-fn read_ahead(
-    log: &EventLog,
-    from: u64,
-    want: usize,
-    tx: std::sync::mpsc::SyncSender<Vec<Result<Envelope, LogError>>>,
-) {
-    let mut batch = Vec::with_capacity(READ_AHEAD_BATCH);
-    for item in log.read_all(from).take(want) {
-        let failed = item.is_err();
-        batch.push(item);
-        if failed || batch.len() == READ_AHEAD_BATCH {
-            let full = std::mem::replace(&mut batch, Vec::with_capacity(READ_AHEAD_BATCH));
-            if tx.send(full).is_err() || failed {
-                return;
-            }
-        }
-    }
-    if !batch.is_empty() {
-        let _ = tx.send(batch);
     }
 }
 
