@@ -41,3 +41,51 @@ fn replay_rebuilds_and_verify_finds_no_difference() {
         "the dashboard matches a rebuild from the log (position 15)"
     );
 }
+
+#[test]
+fn replay_verify_prints_each_difference_and_fails_then_replay_repairs_it() {
+    let dir = tempfile::tempdir().unwrap();
+    sample_data(dir.path());
+    let row: serde_json::Value =
+        serde_json::from_str(&stdout(&forgelink(dir.path(), &["account", "acme-bb", "--json"]))).unwrap();
+    let id: uuid::Uuid = row["id"].as_str().unwrap().parse().unwrap();
+    {
+        // Tamper with the stored row: its bucket gets the row with another status, in the older
+        // JSON form of a bucket (which the dashboard still reads).
+        let db = sled::open(dir.path().join("projections")).unwrap();
+        let tree = db.open_tree("dashboard").unwrap();
+        let key = tree
+            .iter()
+            .map(|item| item.unwrap())
+            .find(|(_, value)| value.windows(16).any(|w| w == id.as_bytes()))
+            .map(|(key, _)| key)
+            .expect("the bucket holding acme-bb");
+        let mut tampered = row.clone();
+        tampered["status"] = "failed".into();
+        tree.insert(key, serde_json::to_vec(&[tampered]).unwrap())
+            .unwrap();
+        db.flush().unwrap();
+    }
+    let out = forgelink(dir.path(), &["replay", "--verify"]);
+    assert!(!out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(&format!(
+            "acme-bb ({id}) status: live \"failed\" but rebuilt \"active\""
+        )),
+        "{text}"
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("run `forgelink replay`"));
+    let out = forgelink(dir.path(), &["replay", "--verify", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(v["differences"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|d| d["field"] == "status" && d["live"] == "\"failed\""));
+
+    stdout(&forgelink(dir.path(), &["replay"]));
+    let out = stdout(&forgelink(dir.path(), &["replay", "--verify", "--json"]));
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["differences"], serde_json::json!([]));
+}

@@ -33,7 +33,7 @@ fn history_prints_each_step_in_order_and_as_of_shows_the_status_then() {
     assert_eq!(lines.len(), 3, "{out}");
     assert_eq!(
         lines[2],
-        "as of position 2: acme-gh is awaiting_approval (next action: approve on GitHub)"
+        "as of position 2: acme-gh is awaiting_approval with 0 projects (next action: approve on GitHub)"
     );
 }
 
@@ -60,4 +60,32 @@ fn history_json_carries_position_actor_correlation_and_type() {
     assert_eq!(events[3]["actor"], "saga");
     assert!(events[0]["correlation_id"].is_string() && events[0]["position"].is_u64());
     assert_eq!(v["state"]["status"], "awaiting_details");
+}
+
+#[test]
+fn history_as_of_shows_the_projects_the_account_had_then() {
+    let dir = tempfile::tempdir().unwrap();
+    sample_data(dir.path());
+    let (before, after) = add_project(dir.path(), "acme-bb");
+    let last_line = |as_of: u64| {
+        let out = stdout(&forgelink(
+            dir.path(),
+            &["history", "acme-bb", "--as-of", &as_of.to_string()],
+        ));
+        out.lines().last().unwrap_or_default().to_string()
+    };
+    assert_eq!(
+        last_line(before),
+        format!("as of position {before}: acme-bb is active with 0 projects (next action: -)")
+    );
+    assert_eq!(
+        last_line(after),
+        format!("as of position {after}: acme-bb is active with 1 project (next action: -)")
+    );
+    let out = stdout(&forgelink(
+        dir.path(),
+        &["history", "acme-bb", "--json", "--as-of", &after.to_string()],
+    ));
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["state"]["projects"], 1);
 }

@@ -8,7 +8,6 @@
 //! `BUCKETS` keys however many accounts), and a live commit rewrites only the few buckets its
 //! events touched (at 100,000 accounts, about 25 rows each).
 
-use crate::ProjectionError;
 use uuid::Uuid;
 
 /// How many buckets each kind of row is spread over. Part of the stored layout: changing it
@@ -97,30 +96,6 @@ impl Members {
         }
         out
     }
-}
-
-/// Encodes the rows of one bucket as a JSON array.
-pub(crate) fn encode<'a, T: serde::Serialize + 'a>(
-    rows: impl Iterator<Item = &'a T>,
-) -> Result<Vec<u8>, ProjectionError> {
-    let mut out = Vec::with_capacity(512);
-    out.push(b'[');
-    for (i, row) in rows.enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        serde_json::to_writer(&mut out, row).map_err(|e| ProjectionError::Storage(e.to_string()))?;
-    }
-    out.push(b']');
-    Ok(out)
-}
-
-/// Decodes the rows of one bucket.
-pub(crate) fn decode<T: serde::de::DeserializeOwned>(
-    what: &str,
-    bytes: &[u8],
-) -> Result<Vec<T>, ProjectionError> {
-    serde_json::from_slice(bytes).map_err(|e| ProjectionError::Corrupt(format!("{what} bucket: {e}")))
 }
 
 #[cfg(test)]

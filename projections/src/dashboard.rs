@@ -4,12 +4,14 @@
 //! Design: the sled tree is the durable, checkpointed copy (rows grouped into buckets, one sled
 //! value per bucket, see [`crate::buckets`]; a commit rewrites the buckets its chunk changed);
 //! queries are served from an
-//! in-memory index behind an `RwLock` (id -> row, and an ordered set of lowercase names), so a
+//! in-memory index behind an `RwLock` (id -> row, and lowercase names in order with each row's
+//! provider and status beside them), so a
 //! lookup never touches the disk and a list walks names already in order.
 
 use crate::account::AccountRow;
 use crate::buckets::{self, Members, ACCOUNT_BUCKET, PROJECT_BUCKET};
-use crate::queries::Index;
+use crate::codec;
+use crate::queries::{Index, Tag};
 use crate::runner::{Difference, Projection};
 use crate::ProjectionError;
 use forgelink_events::{Envelope, Event};
@@ -83,10 +85,14 @@ impl Dashboard {
             };
             // Only a rename moves the row in the name order; no copy of the name otherwise.
             let old_name = matches!(env.event, Event::AccountRenamed(_)).then(|| row.name.clone());
+            let old_status = row.status;
             Arc::make_mut(row).apply(env).map_err(fold)?;
             if let Some(old_name) = old_name {
-                let new_name = row.name.clone();
-                idx.rename(id, &old_name, &new_name);
+                let (new_name, tag) = (row.name.clone(), Tag::of(row));
+                idx.rename(id, &old_name, tag, &new_name);
+            } else if row.status != old_status {
+                let row = row.clone();
+                Index::retag(&mut idx.order, &row);
             }
             drop(idx);
             self.accounts.touch(&id);
@@ -168,7 +174,7 @@ impl Projection for Dashboard {
             if buckets::parse_key(ACCOUNT_BUCKET, &k).is_none() {
                 return Err(ProjectionError::Corrupt(format!("account bucket key {k:?}")));
             }
-            for row in buckets::decode::<AccountRow>("account", &v)? {
+            for row in codec::decode::<AccountRow>("account", &v)? {
                 accounts.add(row.id);
                 idx.insert(row);
             }
@@ -178,7 +184,7 @@ impl Projection for Dashboard {
             if buckets::parse_key(PROJECT_BUCKET, &k).is_none() {
                 return Err(ProjectionError::Corrupt(format!("project bucket key {k:?}")));
             }
-            for (id, link) in buckets::decode::<(Uuid, ProjectLink)>("project", &v)? {
+            for (id, link) in codec::decode::<(Uuid, ProjectLink)>("project", &v)? {
                 projects.add(id);
                 idx.projects.insert(id, link);
             }
@@ -215,16 +221,16 @@ impl Projection for Dashboard {
         let idx = self.shared.read().unwrap_or_else(|e| e.into_inner());
         for (bucket, ids) in self.accounts.take_dirty() {
             let rows = ids.iter().filter_map(|id| idx.accounts.get(id)).map(|row| &**row);
-            batch.insert(&buckets::key(ACCOUNT_BUCKET, bucket)[..], buckets::encode(rows)?);
+            batch.insert(&buckets::key(ACCOUNT_BUCKET, bucket)[..], codec::encode(rows));
         }
         for (bucket, ids) in self.projects.take_dirty() {
-            let links: Vec<(&Uuid, &ProjectLink)> = ids
+            let links: Vec<(Uuid, ProjectLink)> = ids
                 .iter()
-                .filter_map(|id| Some(id).zip(idx.projects.get(id)))
+                .filter_map(|id| Some(*id).zip(idx.projects.get(id).copied()))
                 .collect();
             batch.insert(
                 &buckets::key(PROJECT_BUCKET, bucket)[..],
-                buckets::encode(links.iter())?,
+                codec::encode(links.iter()),
             );
         }
         Ok(())

@@ -3,8 +3,10 @@
 //! replayed up to it and folded with the dashboard's own fold).
 
 use crate::account::{AccountRow, FoldError};
+use crate::runner::Projection;
 use crate::sentence::sentence;
 use crate::status::AccountStatus;
+use crate::{Dashboard, ProjectionError};
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use forgelink_events::{EventLog, LogError, StreamId};
 use serde::Serialize;
@@ -23,6 +25,8 @@ pub enum HistoryError {
         #[source]
         source: FoldError,
     },
+    #[error("history of account {account}: replaying the log: {detail}")]
+    Replay { account: Uuid, detail: String },
 }
 
 /// One event of an account's history.
@@ -109,18 +113,53 @@ pub fn account_history(log: &EventLog, account: Uuid) -> Result<Vec<HistoryEntry
 }
 
 /// The history up to `as_of` (inclusive) and the account's state at that point (`None` when
-/// the account did not exist yet).
+/// the account did not exist yet), including the projects that used it then.
 pub fn history_as_of(
     log: &EventLog,
     account: Uuid,
     as_of: AsOf,
 ) -> Result<(Vec<HistoryEntry>, Option<AccountRow>), HistoryError> {
-    history_until(log, account, Some(as_of))
+    let (entries, _) = history_until(log, account, Some(as_of))?;
+    Ok((entries, state_as_of(log, account, as_of)?))
 }
 
-/// The account's state as of a time or a position.
+/// The account's state as of a time or a position: its own stream and every project stream,
+/// replayed up to that point through the dashboard's own code, so the projects it had then
+/// (and their repositories awaiting access) are counted as the dashboard counted them.
+///
+/// Reads the log from position 1 (projects name their account only in their first event, so
+/// no index says which projects used an account in the past): for `--as-of`, not for a hot path.
 pub fn state_as_of(log: &EventLog, account: Uuid, as_of: AsOf) -> Result<Option<AccountRow>, HistoryError> {
-    history_until(log, account, Some(as_of)).map(|(_, row)| row)
+    let own = StreamId::account(account);
+    let mut dashboard = Dashboard::new();
+    // Once one of the account's events is past the point, all later ones are too (a stream is
+    // folded without gaps).
+    let mut own_done = false;
+    for env in log.read_all(1) {
+        let env = env?;
+        if let AsOf::Position(p) = as_of {
+            if env.position > p {
+                break;
+            }
+        }
+        let included = as_of.includes(env.position, env.recorded_at);
+        let wanted = if env.stream_id == own {
+            own_done |= !included;
+            !own_done
+        } else {
+            included && env.stream_id.is_project()
+        };
+        if wanted {
+            dashboard.apply(&env).map_err(|e| match e {
+                ProjectionError::Fold { source, .. } => HistoryError::Fold { account, source },
+                other => HistoryError::Replay {
+                    account,
+                    detail: other.to_string(),
+                },
+            })?;
+        }
+    }
+    Ok(dashboard.reader().get_by_id(account).map(|row| (*row).clone()))
 }
 
 fn history_until(

@@ -10,10 +10,12 @@
 
 mod account;
 mod buckets;
+mod codec;
 mod dashboard;
 mod error;
 pub mod history;
 mod queries;
+mod read_ahead;
 mod runner;
 mod sentence;
 mod status;

@@ -3,8 +3,9 @@
 //! events changed, so a crash never applies an event twice or skips one. Events are applied in
 //! chunks (one batch a chunk) because one sled batch per event would make rebuilds crawl.
 
+use crate::read_ahead;
 use crate::ProjectionError;
-use forgelink_events::{Envelope, EventLog};
+use forgelink_events::{Envelope, EventLog, LogError};
 use serde::Serialize;
 use std::fmt;
 use tokio::sync::watch;
@@ -66,6 +67,8 @@ pub struct RunnerOptions {
     /// While rebuilding from position 1 (much bigger: nobody waits for a chunk, and every
     /// commit rewrites each account the chunk touched; a crash mid-way starts over).
     pub rebuild_chunk: usize,
+    /// Steps of at least this many events read and decode the log on a second thread.
+    pub read_ahead_from: usize,
 }
 
 impl Default for RunnerOptions {
@@ -73,6 +76,7 @@ impl Default for RunnerOptions {
         RunnerOptions {
             chunk: 1_000,
             rebuild_chunk: 1_000_000,
+            read_ahead_from: read_ahead::FROM,
         }
     }
 }
@@ -236,9 +240,33 @@ impl<P: Projection> Runner<P> {
 
     /// Applies at most `chunk` events after the checkpoint (up to `until`) and commits them with
     /// the new checkpoint in one batch. On a bad event, commits what came before it and fails.
+    ///
+    /// A long step (a rebuild) reads and decodes the log on a second thread while this one
+    /// applies: a profile of a rebuild showed reading and decoding at about half its time, and
+    /// applying is independent of it. The commit (state and checkpoint in one batch) is made
+    /// here, after the reader is done, exactly as for a short step.
     fn step(
         &mut self,
         log: &EventLog,
+        until: u64,
+        chunk: usize,
+        progress: &mut dyn FnMut(u64, u64),
+    ) -> Result<usize, ProjectionError> {
+        let from = self.checkpoint + 1;
+        let want = chunk.min(usize::try_from(until - self.checkpoint).unwrap_or(usize::MAX));
+        if want < self.options.read_ahead_from.max(1) {
+            return self.apply_items(log.read_all(from), until, chunk, progress);
+        }
+        std::thread::scope(|scope| {
+            let (tx, rx) = std::sync::mpsc::sync_channel(read_ahead::BATCHES);
+            scope.spawn(move || read_ahead::read(log, from, want, tx));
+            self.apply_items(rx.into_iter().flatten(), until, chunk, progress)
+        })
+    }
+
+    fn apply_items(
+        &mut self,
+        items: impl Iterator<Item = Result<Envelope, LogError>>,
         until: u64,
         chunk: usize,
         progress: &mut dyn FnMut(u64, u64),
@@ -247,7 +275,7 @@ impl<P: Projection> Runner<P> {
         let mut next = self.checkpoint + 1;
         let mut applied = 0;
         let mut failure = None;
-        for item in log.read_all(next) {
+        for item in items {
             let env = match item {
                 Ok(env) => env,
                 Err(source) => {

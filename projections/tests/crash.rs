@@ -75,6 +75,7 @@ fn run_child(dir: &str, at: u64) -> ! {
     let options = RunnerOptions {
         chunk: CHUNK,
         rebuild_chunk: CHUNK,
+        ..RunnerOptions::default()
     };
     let mut runner = Runner::open(&store, hang)
         .expect("child opens the runner")

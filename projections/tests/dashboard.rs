@@ -165,24 +165,28 @@ fn state_survives_a_restart_and_verify_catches_a_tampered_row() {
         let row = runner.projection().reader().get_by_id(id).unwrap();
         assert_eq!(row.status, AccountStatus::Active);
     }
+    let row = {
+        let store = ProjectionStore::open(&path).unwrap();
+        let runner = Runner::open(&store, Dashboard::new()).unwrap();
+        let row = runner.projection().reader().get_by_id(id).unwrap();
+        (*row).clone()
+    };
     {
-        // Tamper with the stored row behind the projection's back.
+        // Tamper with the stored row behind the projection's back: the bucket that holds this
+        // (only) account gets the row with another status, written in the older JSON form
+        // (which the dashboard still reads).
         let db = sled::open(&path).unwrap();
         let tree = db.open_tree("dashboard").unwrap();
-        // Rows are stored in buckets (JSON arrays of rows): find the one holding this account.
         let mut tampered = 0;
         for item in tree.iter() {
             let (key, value) = item.unwrap();
-            let Ok(serde_json::Value::Array(mut rows)) = serde_json::from_slice(&value) else {
+            if !value.windows(16).any(|w| w == id.as_bytes()) {
                 continue;
-            };
-            for row in &mut rows {
-                if row["id"] == serde_json::json!(id) {
-                    row["status"] = "failed".into();
-                    tampered += 1;
-                }
             }
-            tree.insert(key, serde_json::to_vec(&rows).unwrap()).unwrap();
+            let mut json = serde_json::to_value(&row).unwrap();
+            json["status"] = "failed".into();
+            tree.insert(key, serde_json::to_vec(&[json]).unwrap()).unwrap();
+            tampered += 1;
         }
         assert_eq!(tampered, 1);
         db.flush().unwrap();

@@ -153,3 +153,48 @@ fn as_of_accepts_a_position_or_a_time() {
     let err = "yesterday".parse::<AsOf>().unwrap_err();
     assert!(err.to_string().contains("`yesterday`"));
 }
+
+#[test]
+fn as_of_counts_the_projects_the_account_had_at_that_moment() {
+    let rt = runtime();
+    let dir = tempfile::tempdir().unwrap();
+    let log = open_log(dir.path());
+    let id = Uuid::new_v4();
+    let other = Uuid::new_v4();
+    let (linked_at, first_at, both_at, detached_at) = rt.block_on(async {
+        let linked = *append_steps(&log, id, seed_flow(id, Provider::GitLab, "acme"))
+            .await
+            .last()
+            .unwrap();
+        append_steps(&log, other, seed_flow(other, Provider::GitHub, "other")).await;
+        let p1 = create_project(&log, id, "web").await;
+        let first = log.head();
+        // A project of another account does not count for this one.
+        create_project(&log, other, "elsewhere").await;
+        create_project(&log, id, "api").await;
+        let both = log.head();
+        let detached = ProjectDetached {
+            reason: "moved".into(),
+        };
+        append(&log, &StreamId::project(p1), detached, "alice").await;
+        (linked, first, both, log.head())
+    });
+    let projects_at = |p: u64| {
+        state_as_of(&log, id, AsOf::Position(p))
+            .unwrap()
+            .map(|row| row.projects)
+    };
+    assert_eq!(projects_at(linked_at), Some(0));
+    assert_eq!(projects_at(first_at), Some(1));
+    assert_eq!(projects_at(both_at), Some(2));
+    assert_eq!(projects_at(detached_at), Some(1));
+    // By time too: the moment of the second project's creation.
+    let (_, state) = history_as_of(&log, id, AsOf::Position(both_at)).unwrap();
+    assert_eq!(
+        state.map(|s| (s.projects, s.status)),
+        Some((2, AccountStatus::Active))
+    );
+    let created_at = log.read_all(both_at).next().unwrap().unwrap().recorded_at;
+    let at_time = state_as_of(&log, id, AsOf::Time(created_at)).unwrap().unwrap();
+    assert_eq!(at_time.projects, 2);
+}

@@ -190,7 +190,12 @@ proptest! {
         let log = open_log(dir.path());
         let store = ProjectionStore::open(dir.path().join("projections")).unwrap();
         let mut runner = Runner::open(&store, Dashboard::new()).unwrap()
-            .with_options(RunnerOptions { chunk: 3, rebuild_chunk: 7 });
+            .with_options(RunnerOptions {
+                // Following reads on this thread; the rebuild's chunks read ahead on another.
+                chunk: 3,
+                rebuild_chunk: 7,
+                read_ahead_from: 5,
+            });
         let reader = runner.projection().reader();
         let mut checkpoint = runner.watch_checkpoint();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -222,6 +227,15 @@ proptest! {
         });
         let live = reader.list(AccountFilter::default());
         prop_assert_eq!(live.len(), ids.len());
+        // A filtered list shows exactly the rows of the full list that match, in the same order
+        // (the filter reads a copy of provider and status kept in the name order).
+        for provider in Provider::ALL.map(Some).into_iter().chain([None]) {
+            for status in AccountStatus::ALL.map(Some).into_iter().chain([None]) {
+                let filter = AccountFilter { provider, status };
+                let expected: Vec<_> = live.iter().filter(|r| filter.matches(r)).cloned().collect();
+                prop_assert_eq!(reader.list(filter), expected);
+            }
+        }
 
         stop.send(()).unwrap();
         let mut runner = rt.block_on(follower).unwrap().unwrap();

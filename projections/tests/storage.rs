@@ -45,6 +45,7 @@ fn many_accounts_sharing_buckets_all_survive_a_restart_with_their_projects() {
         let options = RunnerOptions {
             chunk: 7,
             rebuild_chunk: 7,
+            ..RunnerOptions::default()
         };
         let mut runner = Runner::open(&store, Dashboard::new())
             .unwrap()
@@ -114,6 +115,7 @@ fn a_rebuild_interrupted_before_its_first_commit_restarts_from_nothing() {
     runner = runner.with_options(RunnerOptions {
         chunk: 1,
         rebuild_chunk: 1,
+        ..RunnerOptions::default()
     });
     runner.catch_up(&log).unwrap();
     assert_eq!(runner.projection().reader().len(), 20);

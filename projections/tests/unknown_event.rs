@@ -62,32 +62,40 @@ fn an_unknown_event_type_stops_the_projection_naming_position_and_type() {
     let after = rt.block_on(append_steps(&log, id, vec![(link_started(), "alice")]));
     assert_eq!(after, vec![unknown_at + 1]);
 
-    let store = ProjectionStore::open(dir.path().join("projections")).unwrap();
-    let mut runner = Runner::open(&store, Dashboard::new()).unwrap();
-    for attempt in 0..2 {
-        let err = runner.catch_up(&log).unwrap_err();
-        match &err {
-            ProjectionError::Log {
-                source: LogError::UnknownEventType { position, event_type },
-                ..
-            } => assert_eq!((*position, event_type.as_str()), (unknown_at, "FutureEvent")),
-            other => panic!("attempt {attempt}: wrong error {other}"),
+    // Read on this thread, and read ahead on another (as a rebuild does): both stop there.
+    for (n, read_ahead_from) in [usize::MAX, 1].into_iter().enumerate() {
+        let store = ProjectionStore::open(dir.path().join(format!("projections-{n}"))).unwrap();
+        let mut runner = Runner::open(&store, Dashboard::new())
+            .unwrap()
+            .with_options(RunnerOptions {
+                read_ahead_from,
+                ..RunnerOptions::default()
+            });
+        for attempt in 0..2 {
+            let err = runner.catch_up(&log).unwrap_err();
+            match &err {
+                ProjectionError::Log {
+                    source: LogError::UnknownEventType { position, event_type },
+                    ..
+                } => assert_eq!((*position, event_type.as_str()), (unknown_at, "FutureEvent")),
+                other => panic!("attempt {attempt}: wrong error {other}"),
+            }
+            let text = err.to_string();
+            assert!(
+                text.contains(&format!("position {unknown_at}")) && text.contains("FutureEvent"),
+                "{text}"
+            );
+            assert_eq!(
+                runner.checkpoint(),
+                before,
+                "everything before it applied, nothing after"
+            );
         }
-        let text = err.to_string();
-        assert!(
-            text.contains(&format!("position {unknown_at}")) && text.contains("FutureEvent"),
-            "{text}"
-        );
+        let row = runner.projection().reader().get_by_id(id).unwrap();
         assert_eq!(
-            runner.checkpoint(),
-            before,
-            "everything before it applied, nothing after"
+            row.status,
+            AccountStatus::Active,
+            "the event after the unknown one was not applied"
         );
     }
-    let row = runner.projection().reader().get_by_id(id).unwrap();
-    assert_eq!(
-        row.status,
-        AccountStatus::Active,
-        "the event after the unknown one was not applied"
-    );
 }

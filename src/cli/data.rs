@@ -73,7 +73,12 @@ impl DataDir {
         let log = self.open_log()?;
         let store = self.open_store()?;
         let mut runner = Runner::open(&store, Dashboard::new())?;
-        runner.catch_up(&log)?;
+        // A long catch-up (after an import, or a server that wrote much) shows a bar.
+        let head = log.head();
+        let behind = head.saturating_sub(runner.checkpoint());
+        let bar = super::replay::progress_bar(if behind >= 10_000 { head } else { 0 });
+        runner.catch_up_to(&log, head, &mut |done, _| bar.set_position(done))?;
+        bar.finish_and_clear();
         Ok((log, runner))
     }
 }

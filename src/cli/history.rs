@@ -2,7 +2,7 @@
 //! sentences, and with `--as-of` its state at that point.
 
 use super::data::{print_json, CliError, DataDir};
-use forgelink_projections::{history_as_of, AsOf, ProjectionError};
+use forgelink_projections::{account_history, history_as_of, AsOf, ProjectionError};
 use serde_json::json;
 
 #[derive(Debug, clap::Args)]
@@ -24,8 +24,14 @@ pub fn run(dir: &DataDir, args: Args) -> Result<(), CliError> {
         .reader()
         .get_by_name(&args.name)
         .ok_or_else(|| CliError::NoSuchAccount(args.name.clone()))?;
-    let as_of = args.as_of.unwrap_or(AsOf::Position(u64::MAX));
-    let (entries, state) = history_as_of(&log, account.id, as_of).map_err(ProjectionError::from)?;
+    // Without --as-of the state is the dashboard's current row: no replay needed.
+    let (entries, state) = match args.as_of {
+        Some(as_of) => history_as_of(&log, account.id, as_of).map_err(ProjectionError::from)?,
+        None => (
+            account_history(&log, account.id).map_err(ProjectionError::from)?,
+            Some((*account).clone()),
+        ),
+    };
     if args.json {
         return print_json(&json!({
             "account_id": account.id,
@@ -42,10 +48,22 @@ pub fn run(dir: &DataDir, args: Args) -> Result<(), CliError> {
         match state {
             Some(s) => {
                 let next = s.next_action().map_or_else(|| "-".into(), |n| n.text(s.provider));
-                println!("as of {point}: {} is {} (next action: {next})", s.name, s.status);
+                println!(
+                    "as of {point}: {} is {} with {} (next action: {next})",
+                    s.name,
+                    s.status,
+                    projects(s.projects)
+                );
             }
             None => println!("as of {point}: {} did not exist yet", account.name),
         }
     }
     Ok(())
+}
+
+fn projects(n: u32) -> String {
+    match n {
+        1 => "1 project".into(),
+        n => format!("{n} projects"),
+    }
 }

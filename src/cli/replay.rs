@@ -2,7 +2,7 @@
 //! rebuilds it into a scratch store and prints every difference from the live one. Long
 //! replays show a progress bar on stderr.
 
-use super::data::{CliError, DataDir};
+use super::data::{print_json, CliError, DataDir};
 use forgelink_events::EventLog;
 use forgelink_projections::{verify, Dashboard, Runner};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -16,6 +16,9 @@ pub struct Args {
     /// Compare the live projections with a fresh rebuild instead of replacing them.
     #[arg(long)]
     pub verify: bool,
+    /// JSON for machines instead of text.
+    #[arg(long)]
+    pub json: bool,
 }
 
 pub fn run(dir: &DataDir, args: Args) -> Result<(), CliError> {
@@ -23,6 +26,13 @@ pub fn run(dir: &DataDir, args: Args) -> Result<(), CliError> {
     let started = Instant::now();
     if !args.verify {
         let accounts = rebuild(dir, &log)?;
+        if args.json {
+            return print_json(&serde_json::json!({
+                "events": log.head(),
+                "accounts": accounts,
+                "seconds": started.elapsed().as_secs_f64(),
+            }));
+        }
         println!(
             "rebuilt the dashboard from {} events ({accounts} accounts) in {:.2?}",
             log.head(),
@@ -35,15 +45,23 @@ pub fn run(dir: &DataDir, args: Args) -> Result<(), CliError> {
     let bar = progress_bar(log.head());
     let result = verify(&mut live, &log, &mut |done, _| bar.set_position(done))?;
     bar.finish_and_clear();
+    if args.json {
+        print_json(&result)?;
+    }
     if result.differences.is_empty() {
+        if args.json {
+            return Ok(());
+        }
         println!(
             "the dashboard matches a rebuild from the log (position {})",
             result.position
         );
         return Ok(());
     }
-    for d in &result.differences {
-        println!("{d}");
+    if !args.json {
+        for d in &result.differences {
+            println!("{d}");
+        }
     }
     Err(CliError::Verify(format!(
         "{} differences between the live dashboard and a rebuild at position {}; run `forgelink replay` to rebuild it",

@@ -158,3 +158,36 @@ pub fn sample_data(dir: &Path) {
     });
     log.flush().unwrap();
 }
+
+/// Creates a platform project on the account named `name`; returns the log's head before and
+/// after.
+pub fn add_project(dir: &Path, name: &str) -> (u64, u64) {
+    let _one_at_a_time = serial();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let log = open_log(dir);
+    let account = log
+        .name_owner(name)
+        .unwrap()
+        .and_then(|s| s.entity_id())
+        .expect("the account exists");
+    let before = log.head();
+    let project = Uuid::new_v4();
+    let created = ProjectCreated {
+        project_id: project,
+        name: format!("{name}-web"),
+        account_id: account,
+    };
+    rt.block_on(log.append(
+        &StreamId::project(project),
+        ExpectedVersion::Any,
+        vec![created.into()],
+        Uuid::new_v4(),
+        Metadata::new("alice"),
+    ))
+    .expect("append");
+    log.flush().unwrap();
+    (before, log.head())
+}
