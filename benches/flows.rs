@@ -28,6 +28,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use uuid::Uuid;
 
+/// The allocator the `forgelink` binary runs with (see `src/main.rs`), so the figures are its.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Timed batches of 64 flows per concurrent case; `FORGELINK_BENCH_BATCHES` overrides.
 const DEFAULT_BATCHES: u64 = 3;
 /// Batches of the growth case; `FORGELINK_BENCH_GROWTH_BATCHES` overrides.

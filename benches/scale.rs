@@ -22,6 +22,10 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use uuid::Uuid;
 
+/// The allocator the `forgelink` binary runs with (see `src/main.rs`), so the figures are its.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const EVENTS_PER_ACCOUNT: usize = 10;
 const VIEWER: &str = "scale-bench-viewer-token-0123456789";
 const CHILD: &str = "FORGELINK_SCALE_CHILD";
