@@ -275,3 +275,49 @@ async fn the_login_link_works_once_and_its_cookie_opens_the_pages() {
     assert_eq!(forged.status(), StatusCode::UNAUTHORIZED);
     h.demo.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_account_list_pages_in_name_order_and_refuses_a_bad_limit() {
+    let h = Http::start().await;
+    for name in ["page-c", "page-a", "page-b"] {
+        h.ok(json!({"type": "NameAccount", "provider": "gitlab", "unique_name": name}))
+            .await;
+    }
+    let names = |v: &Value| -> Vec<String> {
+        v["accounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let (status, all) = h.get("/v1/accounts?provider=gitlab").await;
+    assert_eq!(status, StatusCode::OK);
+    let total = all["total"].as_u64().unwrap();
+    assert!(total >= 3, "{all}");
+    assert!(all.get("next_offset").is_none(), "no limit, no next page: {all}");
+    let (_, first) = h.get("/v1/accounts?provider=gitlab&limit=2").await;
+    assert_eq!(first["count"], 2);
+    assert_eq!(first["next_offset"], 2);
+    let (_, rest) = h.get("/v1/accounts?provider=gitlab&limit=2&offset=2").await;
+    let mut paged = names(&first);
+    paged.extend(names(&rest));
+    let mut next = rest.get("next_offset").and_then(Value::as_u64);
+    while let Some(offset) = next {
+        let (_, page) = h
+            .get(&format!("/v1/accounts?provider=gitlab&limit=2&offset={offset}"))
+            .await;
+        paged.extend(names(&page));
+        next = page.get("next_offset").and_then(Value::as_u64);
+    }
+    assert_eq!(
+        paged,
+        names(&all),
+        "the pages together are the whole list, in order"
+    );
+    for bad in ["limit=0", "limit=10001", "limit=two"] {
+        let (status, _) = h.get(&format!("/v1/accounts?{bad}")).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}");
+    }
+    h.demo.shutdown().await;
+}
