@@ -28,8 +28,25 @@ struct Pending {
 /// The handled delivery ids.
 #[derive(Clone)]
 pub struct DeliveryLog {
+    shared: std::sync::Arc<Shared>,
+}
+
+/// The database and its writer. Dropping the last `DeliveryLog` closes the writer's queue and
+/// waits for the thread to end, so the database (and its file lock) is released by the time the
+/// drop returns and a restarted server in the same process can open it again.
+struct Shared {
     db: sled::Db,
-    writer: mpsc::Sender<Pending>,
+    writer: Option<mpsc::Sender<Pending>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        self.writer.take();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
 }
 
 fn key(provider: Provider, delivery_id: &str) -> Vec<u8> {
@@ -38,35 +55,30 @@ fn key(provider: Provider, delivery_id: &str) -> Vec<u8> {
 
 impl DeliveryLog {
     pub fn open(path: &Path) -> Result<DeliveryLog, String> {
-        // A server stopped a moment ago in this process may still be closing its writer
-        // thread (which holds the database until its channel closes): wait for it, briefly.
-        // sled reports the held file lock only by its message.
-        let mut tries = 0;
-        let db = loop {
-            match sled::Config::new().path(path).open() {
-                Ok(db) => break db,
-                Err(sled::Error::Io(e))
-                    if tries < 200 && e.to_string().contains("could not acquire lock") =>
-                {
-                    tries += 1;
-                    std::thread::sleep(std::time::Duration::from_millis(10));
-                }
-                Err(e) => return Err(format!("cannot open the delivery log in {}: {e}", path.display())),
-            }
-        };
+        let db = sled::Config::new()
+            .path(path)
+            .open()
+            .map_err(|e| format!("cannot open the delivery log in {}: {e}", path.display()))?;
         let (writer, rx) = mpsc::channel();
         let write_db = db.clone();
-        // The thread ends when the last `DeliveryLog` (and so the last sender) is dropped.
-        std::thread::Builder::new()
+        let thread = std::thread::Builder::new()
             .name("forgelink-deliveries".into())
             .spawn(move || group_commit(write_db, rx))
             .map_err(|e| format!("cannot start the delivery log writer: {e}"))?;
-        Ok(DeliveryLog { db, writer })
+        let shared = Shared {
+            db,
+            writer: Some(writer),
+            thread: Some(thread),
+        };
+        Ok(DeliveryLog {
+            shared: std::sync::Arc::new(shared),
+        })
     }
 
     /// True when this delivery was handled before.
     pub fn seen(&self, provider: Provider, delivery_id: &str) -> Result<bool, String> {
-        self.db
+        self.shared
+            .db
             .contains_key(key(provider, delivery_id))
             .map_err(|e| format!("delivery log: {e}"))
     }
@@ -81,17 +93,18 @@ impl DeliveryLog {
             done,
         };
         let closed = || "delivery log: its writer stopped".to_string();
-        self.writer.send(pending).map_err(|_| closed())?;
+        let writer = self.shared.writer.as_ref().ok_or_else(closed)?;
+        writer.send(pending).map_err(|_| closed())?;
         wait.await.map_err(|_| closed())?
     }
 
     /// How many deliveries were handled.
     pub fn len(&self) -> usize {
-        self.db.len()
+        self.shared.db.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.db.is_empty()
+        self.shared.db.is_empty()
     }
 }
 

@@ -149,14 +149,6 @@ pub(crate) struct OAuthAdapter {
 }
 
 impl OAuthAdapter {
-    fn not_configured(provider: Provider) -> ProviderError {
-        ProviderError::Rejected {
-            provider: provider.display_name(),
-            status: 0,
-            detail: format!("{} is not configured on this server", provider.display_name()),
-        }
-    }
-
     fn store(&self, secret_ref: &str, pair: &TokenPair, user: &str) -> Result<(), ProviderError> {
         store_pair(&self.vault, secret_ref, pair, user)
     }
@@ -207,7 +199,7 @@ impl OAuthAdapter {
                 let client = self
                     .gitlab
                     .clone()
-                    .ok_or_else(|| Self::not_configured(provider))?;
+                    .ok_or_else(|| ProviderError::not_configured(provider))?;
                 let verifier = self
                     .vault
                     .get(&pkce_ref(account_id, attempt_id))
@@ -224,7 +216,7 @@ impl OAuthAdapter {
                 let client = self
                     .bitbucket
                     .clone()
-                    .ok_or_else(|| Self::not_configured(provider))?;
+                    .ok_or_else(|| ProviderError::not_configured(provider))?;
                 let spend = async move {
                     let pair = client.exchange_code(&code).await?;
                     store_pair(&vault, &pair_ref, &pair, "")?;
@@ -232,7 +224,7 @@ impl OAuthAdapter {
                 };
                 self.unstoppable.run("Bitbucket", spend).await?
             }
-            Provider::GitHub => return Err(Self::not_configured(provider)),
+            Provider::GitHub => return Err(ProviderError::not_configured(provider)),
         };
         let (user, refreshed_until) = self
             .user_after_exchange(provider, account_id, &secret_ref)
@@ -301,18 +293,18 @@ impl OAuthAdapter {
             Provider::GitLab => Ok(self
                 .gitlab
                 .as_ref()
-                .ok_or_else(|| Self::not_configured(provider))?
+                .ok_or_else(|| ProviderError::not_configured(provider))?
                 .current_user(&token)
                 .await?
                 .username),
             Provider::Bitbucket => Ok(self
                 .bitbucket
                 .as_ref()
-                .ok_or_else(|| Self::not_configured(provider))?
+                .ok_or_else(|| ProviderError::not_configured(provider))?
                 .current_user(&token)
                 .await?
                 .username),
-            Provider::GitHub => Err(Self::not_configured(provider)),
+            Provider::GitHub => Err(ProviderError::not_configured(provider)),
         }
     }
 

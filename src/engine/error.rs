@@ -77,3 +77,12 @@ impl EngineError {
         )
     }
 }
+
+impl EngineError {
+    /// A provider this server has no client for (no base URL or credentials configured).
+    pub fn not_configured(provider: forgelink_events::Provider) -> EngineError {
+        EngineError::ProviderNotConfigured {
+            provider: provider.display_name(),
+        }
+    }
+}

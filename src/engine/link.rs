@@ -58,12 +58,6 @@ fn without_state(url: &str) -> String {
 }
 
 impl Inner {
-    fn not_configured(provider: Provider) -> EngineError {
-        EngineError::ProviderNotConfigured {
-            provider: provider.display_name(),
-        }
-    }
-
     pub(crate) async fn start_link(
         &self,
         account_id: Uuid,
@@ -94,14 +88,14 @@ impl Inner {
                 .clients
                 .github
                 .as_ref()
-                .ok_or_else(|| Self::not_configured(provider))?
+                .ok_or_else(|| EngineError::not_configured(provider))?
                 .install_url(&oauth_state),
             Provider::GitLab => {
                 let client = self
                     .clients
                     .gitlab
                     .as_ref()
-                    .ok_or_else(|| Self::not_configured(provider))?;
+                    .ok_or_else(|| EngineError::not_configured(provider))?;
                 let pkce = Pkce::generate();
                 let r = pkce_ref(account_id, attempt_id);
                 self.vault.put(&r, &pkce.verifier)?;
@@ -112,7 +106,7 @@ impl Inner {
                 .clients
                 .bitbucket
                 .as_ref()
-                .ok_or_else(|| Self::not_configured(provider))?
+                .ok_or_else(|| EngineError::not_configured(provider))?
                 .authorize_url(&oauth_state),
         };
         self.vault
@@ -245,7 +239,7 @@ impl Inner {
             .clients
             .github
             .as_ref()
-            .ok_or_else(|| Self::not_configured(Provider::GitHub))?;
+            .ok_or_else(|| EngineError::not_configured(Provider::GitHub))?;
         let (selection, repos) = client.installation_repositories(installation_id).await?;
         let state = self.account_state_of(account_id)?;
         let now: std::collections::BTreeSet<_> = repos.into_iter().collect();

@@ -39,12 +39,6 @@ pub struct ProjectChoice {
     pub name: String,
 }
 
-fn not_configured(provider: Provider) -> EngineError {
-    EngineError::ProviderNotConfigured {
-        provider: provider.display_name(),
-    }
-}
-
 impl Engine {
     /// The groups the GitLab account's user can create projects in (all pages), as GitLab
     /// lists them now: what the dashboard offers for `SelectGroup`.
@@ -78,11 +72,7 @@ impl Inner {
     pub(crate) async fn gitlab_groups(&self, account_id: Uuid) -> Result<Vec<GroupChoice>, EngineError> {
         let state = self.account_state_of(account_id)?;
         Self::expect_provider(&state, Provider::GitLab, "GitLab groups")?;
-        let client = self
-            .clients
-            .gitlab
-            .as_ref()
-            .ok_or_else(|| not_configured(Provider::GitLab))?;
+        let client = self.gitlab()?;
         let groups = self
             .with_oauth_token(account_id, |token| async move { client.groups(&token).await })
             .await?;
@@ -102,11 +92,7 @@ impl Inner {
     ) -> Result<Vec<WorkspaceChoice>, EngineError> {
         let state = self.account_state_of(account_id)?;
         Self::expect_provider(&state, Provider::Bitbucket, "Bitbucket workspaces")?;
-        let client = self
-            .clients
-            .bitbucket
-            .as_ref()
-            .ok_or_else(|| not_configured(Provider::Bitbucket))?;
+        let client = self.bitbucket()?;
         self.with_oauth_token(account_id, |token| async move {
             let mut choices = Vec::new();
             for ws in client.workspaces(&token).await? {
@@ -159,11 +145,7 @@ impl Inner {
     ) -> Result<(), EngineError> {
         let state = self.account_state_of(account_id)?;
         Self::expect_provider(&state, Provider::Bitbucket, "Bitbucket workspaces")?;
-        let client = self
-            .clients
-            .bitbucket
-            .as_ref()
-            .ok_or_else(|| not_configured(Provider::Bitbucket))?;
+        let client = self.bitbucket()?;
         // Only the chosen workspace's projects are read: a person may have many workspaces.
         let projects = self
             .with_oauth_token(account_id, |token| async move {

@@ -108,20 +108,28 @@ impl Inner {
     }
 
     fn accounts_to_reconcile(&self) -> Result<Vec<Uuid>, EngineError> {
-        let mut ids = std::collections::BTreeSet::new();
-        for envelope in self.log.read_all(1) {
-            let envelope = envelope?;
-            if let (true, Some(id)) = (envelope.stream_id.is_account(), envelope.stream_id.entity_id()) {
-                ids.insert(id);
-            }
-        }
-        Ok(ids
-            .into_iter()
+        Ok(self
+            .accounts_in_log()?
+            .into_keys()
             .filter(|id| {
                 self.account_state_of(*id)
                     .is_ok_and(|s| matches!(s.status(), AccountStatus::Active | AccountStatus::Suspended))
             })
             .collect())
+    }
+
+    /// Every account the log has named, with its provider, in id order. One pass over the log:
+    /// for the rare paths (a one-off reconciliation, a revoked authorization, a group rename)
+    /// that must not depend on the saga loop's indexes, which a CLI engine never builds.
+    pub(crate) fn accounts_in_log(&self) -> Result<std::collections::BTreeMap<Uuid, Provider>, EngineError> {
+        let mut accounts = std::collections::BTreeMap::new();
+        for envelope in self.log.read_all(1) {
+            let envelope = envelope?;
+            if let (Event::AccountNamed(e), Some(id)) = (&envelope.event, envelope.stream_id.entity_id()) {
+                accounts.insert(id, e.provider);
+            }
+        }
+        Ok(accounts)
     }
 
     async fn reconcile_account(&self, account_id: Uuid) -> Result<AccountReconciled, EngineError> {

@@ -54,14 +54,6 @@ pub(crate) fn missing(what: &str) -> ProviderError {
     }
 }
 
-fn not_configured(provider: Provider) -> ProviderError {
-    ProviderError::Rejected {
-        provider: provider.display_name(),
-        status: 0,
-        detail: format!("{} is not configured on this server", provider.display_name()),
-    }
-}
-
 /// What is kept next to a token pair (not secret, but it lives with the pair).
 #[derive(serde::Serialize, serde::Deserialize)]
 pub(crate) struct GrantFacts {
@@ -314,13 +306,13 @@ impl Refresher {
         let answer = match provider {
             Provider::GitLab => match &self.gitlab {
                 Some(c) => c.refresh(&refresh).await,
-                None => Err(not_configured(provider)),
+                None => Err(ProviderError::not_configured(provider)),
             },
             Provider::Bitbucket => match &self.bitbucket {
                 Some(c) => c.refresh(&refresh).await,
-                None => Err(not_configured(provider)),
+                None => Err(ProviderError::not_configured(provider)),
             },
-            Provider::GitHub => Err(not_configured(provider)),
+            Provider::GitHub => Err(ProviderError::not_configured(provider)),
         };
         self.hooks.pass(HaltPoint::AfterRefreshCall).await;
         match answer {

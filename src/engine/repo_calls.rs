@@ -6,7 +6,9 @@
 pub(crate) use super::found_repo::{name_taken, FoundRepo};
 use super::{EngineError, Inner};
 use crate::domain::AccountState;
+use crate::providers::bitbucket::BitbucketClient;
 use crate::providers::github::{GitHubClient, Installation};
+use crate::providers::gitlab::GitLabClient;
 use crate::secret::Secret;
 use forgelink_events::{Grant, Provider};
 use uuid::Uuid;
@@ -41,12 +43,6 @@ impl Scope {
     }
 }
 
-fn not_configured(provider: Provider) -> EngineError {
-    EngineError::ProviderNotConfigured {
-        provider: provider.display_name(),
-    }
-}
-
 fn split(full_name: &str) -> (&str, &str) {
     full_name.split_once('/').unwrap_or(("", full_name))
 }
@@ -56,7 +52,21 @@ impl Inner {
         self.clients
             .github
             .as_ref()
-            .ok_or_else(|| not_configured(Provider::GitHub))
+            .ok_or_else(|| EngineError::not_configured(Provider::GitHub))
+    }
+
+    pub(crate) fn gitlab(&self) -> Result<&GitLabClient, EngineError> {
+        self.clients
+            .gitlab
+            .as_ref()
+            .ok_or_else(|| EngineError::not_configured(Provider::GitLab))
+    }
+
+    pub(crate) fn bitbucket(&self) -> Result<&BitbucketClient, EngineError> {
+        self.clients
+            .bitbucket
+            .as_ref()
+            .ok_or_else(|| EngineError::not_configured(Provider::Bitbucket))
     }
 
     /// The account's scope as the provider describes it now.
@@ -114,11 +124,7 @@ impl Inner {
                 .await?
                 .map(Into::into)),
             Scope::GitLab { .. } => {
-                let c = self
-                    .clients
-                    .gitlab
-                    .clone()
-                    .ok_or_else(|| not_configured(Provider::GitLab))?;
+                let c = self.gitlab()?.clone();
                 let path = full_name.to_string();
                 let p = self
                     .with_oauth_token(account_id, |t| {
@@ -129,11 +135,7 @@ impl Inner {
                 Ok(p.map(Into::into))
             }
             Scope::Bitbucket { .. } => {
-                let c = self
-                    .clients
-                    .bitbucket
-                    .clone()
-                    .ok_or_else(|| not_configured(Provider::Bitbucket))?;
+                let c = self.bitbucket()?.clone();
                 let (ws, slug) = (owner.to_string(), name.to_string());
                 let r = self
                     .with_oauth_token(account_id, |t| {
@@ -164,11 +166,7 @@ impl Inner {
             }
             Scope::GitLab { .. } => {
                 let Ok(n) = id.parse::<u64>() else { return Ok(None) };
-                let c = self
-                    .clients
-                    .gitlab
-                    .clone()
-                    .ok_or_else(|| not_configured(Provider::GitLab))?;
+                let c = self.gitlab()?.clone();
                 let p = self
                     .with_oauth_token(account_id, |t| {
                         let c = c.clone();
@@ -204,11 +202,7 @@ impl Inner {
                 .await?
                 .into()),
             Scope::GitLab { group_id, .. } => {
-                let c = self
-                    .clients
-                    .gitlab
-                    .clone()
-                    .ok_or_else(|| not_configured(Provider::GitLab))?;
+                let c = self.gitlab()?.clone();
                 let (group_id, name) = (*group_id, name.to_string());
                 let p = self
                     .with_oauth_token(account_id, |t| {
@@ -222,11 +216,7 @@ impl Inner {
                 workspace,
                 project_key,
             } => {
-                let c = self
-                    .clients
-                    .bitbucket
-                    .clone()
-                    .ok_or_else(|| not_configured(Provider::Bitbucket))?;
+                let c = self.bitbucket()?.clone();
                 let (ws, key, slug) = (workspace.clone(), project_key.clone(), name.to_string());
                 let r = self
                     .with_oauth_token(account_id, |t| {
@@ -262,11 +252,7 @@ impl Inner {
                     .collect())
             }
             Scope::GitLab { group_id, .. } => {
-                let c = self
-                    .clients
-                    .gitlab
-                    .clone()
-                    .ok_or_else(|| not_configured(Provider::GitLab))?;
+                let c = self.gitlab()?.clone();
                 let all = self
                     .with_oauth_token(account_id, |t| {
                         let c = c.clone();
@@ -280,11 +266,7 @@ impl Inner {
                     .collect())
             }
             Scope::Bitbucket { workspace, .. } => {
-                let c = self
-                    .clients
-                    .bitbucket
-                    .clone()
-                    .ok_or_else(|| not_configured(Provider::Bitbucket))?;
+                let c = self.bitbucket()?.clone();
                 let ws = workspace.clone();
                 let all = self
                     .with_oauth_token(account_id, |t| {
@@ -316,11 +298,7 @@ impl Inner {
                 let (Some(branch), Ok(id)) = (repo.default_branch.clone(), repo.id.parse::<u64>()) else {
                     return Ok(false);
                 };
-                let c = self
-                    .clients
-                    .gitlab
-                    .clone()
-                    .ok_or_else(|| not_configured(Provider::GitLab))?;
+                let c = self.gitlab()?.clone();
                 let path = path.to_string();
                 let f = self
                     .with_oauth_token(account_id, |t| {
@@ -334,11 +312,7 @@ impl Inner {
                 let Some(branch) = repo.default_branch.clone() else {
                     return Ok(false);
                 };
-                let c = self
-                    .clients
-                    .bitbucket
-                    .clone()
-                    .ok_or_else(|| not_configured(Provider::Bitbucket))?;
+                let c = self.bitbucket()?.clone();
                 let (ws, slug, path) = (owner.to_string(), name.to_string(), path.to_string());
                 let f = self
                     .with_oauth_token(account_id, |t| {

@@ -9,7 +9,7 @@ use super::message::CommandReply;
 use super::{EngineError, Inner};
 use crate::domain::{AccountCommand, ProjectCommand};
 use crate::saga::command_id;
-use forgelink_events::{Event, Metadata};
+use forgelink_events::{Metadata, Provider};
 use uuid::Uuid;
 
 impl Inner {
@@ -64,17 +64,11 @@ impl Inner {
 
     /// The GitLab accounts whose selected group is `group_id` now.
     pub(crate) fn accounts_with_group(&self, group_id: u64) -> Result<Vec<Uuid>, EngineError> {
-        let mut ids = std::collections::BTreeSet::new();
-        for envelope in self.log.read_all(1) {
-            let envelope = envelope?;
-            if let (Event::GroupSelected(g), Some(id)) = (&envelope.event, envelope.stream_id.entity_id()) {
-                if g.group_id == group_id {
-                    ids.insert(id);
-                }
-            }
-        }
-        Ok(ids
+        Ok(self
+            .accounts_in_log()?
             .into_iter()
+            .filter(|(_, provider)| *provider == Provider::GitLab)
+            .map(|(id, _)| id)
             .filter(|id| {
                 self.account_state_of(*id)
                     .is_ok_and(|s| s.group.as_ref().is_some_and(|g| g.group_id == group_id))

@@ -2,7 +2,7 @@
 //! so every user-to-server token of theirs is dead. The payload names only the person (no
 //! installation), and the engine does not keep which GitHub login a stored user token belongs
 //! to, so each GitHub account's stored user token is asked whether it still works
-//! (`GET /user/installations`); a dead one is destroyed in the vault.
+//! (`GET /user/installations/{id}/repositories` for the account's own installation); a dead one is destroyed in the vault.
 //!
 //! What that means for the account follows from what the user token was for. An installation
 //! on an organization works with the app's own credentials (App JWT, installation tokens); the
@@ -17,8 +17,7 @@ use super::{EngineError, Inner};
 use crate::domain::{AccountCommand, AccountStatus};
 use crate::providers::ProviderError;
 use crate::saga::command_id;
-use forgelink_events::{Event, Grant, Metadata, Provider};
-use uuid::Uuid;
+use forgelink_events::{Grant, Metadata, Provider};
 
 impl Inner {
     pub(crate) async fn github_authorization_revoked(
@@ -27,19 +26,11 @@ impl Inner {
         key: &str,
         meta: &Metadata,
     ) -> Result<Vec<CommandReply>, EngineError> {
-        // From the log, not the saga loop's installation map, which may lag behind it; a
-        // revocation is rare enough for one pass over the log.
-        let mut accounts = std::collections::BTreeSet::<Uuid>::new();
-        for envelope in self.log.read_all(1) {
-            let envelope = envelope?;
-            if let (Event::AccountNamed(e), Some(id)) = (&envelope.event, envelope.stream_id.entity_id()) {
-                if e.provider == Provider::GitHub {
-                    accounts.insert(id);
-                }
-            }
-        }
+        // From the log, not the saga loop's installation map, which may lag behind it.
+        let accounts = self.accounts_in_log()?;
+        let github = accounts.into_iter().filter(|(_, p)| *p == Provider::GitHub);
         let mut replies = Vec::new();
-        for account_id in accounts {
+        for (account_id, _) in github {
             let state = self.account_state_of(account_id)?;
             if !matches!(state.status(), AccountStatus::Active | AccountStatus::Suspended) {
                 continue;
@@ -56,7 +47,15 @@ impl Inner {
             let Some(token) = self.vault.get(&token_ref)? else {
                 continue;
             };
-            match self.github()?.user_installation_ids(&token).await {
+            let Some(Grant::GithubInstallation { installation_id, .. }) = &state.grant else {
+                continue;
+            };
+            // One request about the account's own installation: a dead token answers 401.
+            match self
+                .github()?
+                .user_can_access_installation(&token, *installation_id)
+                .await
+            {
                 Err(ProviderError::Unauthorized { .. }) => {}
                 // Still works: someone else took their authorization back.
                 Ok(_) => continue,

@@ -46,6 +46,15 @@ pub enum ProviderError {
 }
 
 impl ProviderError {
+    /// A provider this server has no client for, as a refusal the saga reports in words.
+    pub fn not_configured(provider: forgelink_events::Provider) -> ProviderError {
+        ProviderError::Rejected {
+            provider: provider.display_name(),
+            status: 0,
+            detail: format!("{} is not configured on this server", provider.display_name()),
+        }
+    }
+
     /// True when the same call may succeed later (network, 5xx, rate limit).
     pub fn is_retryable(&self) -> bool {
         matches!(
