@@ -98,13 +98,13 @@ impl Inner {
             for ws in client.workspaces(&token).await? {
                 let projects = client.projects(&token, &ws.slug).await?;
                 choices.push(WorkspaceChoice {
+                    name: ws.label().to_string(),
                     slug: ws.slug,
-                    name: ws.name,
                     projects: projects
                         .into_iter()
                         .map(|p| ProjectChoice {
+                            name: p.name.unwrap_or_else(|| p.key.clone()),
                             key: p.key,
-                            name: p.name,
                         })
                         .collect(),
                 });

@@ -39,12 +39,18 @@ impl std::fmt::Debug for ConsumerSettings {
     }
 }
 
-/// A person on the sandbox.
+/// A person on the sandbox. Since the 2019 privacy change Bitbucket has no `username` in its
+/// user objects: people are identified by `account_id` and `uuid`; `nickname` and
+/// `display_name` are for display only ("Bitbucket Cloud REST APIs are changing to improve user
+/// privacy", developer.atlassian.com/cloud/bitbucket/bitbucket-api-changes-gdpr).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Person {
-    /// `{...}`: Bitbucket's stable id for an account.
+    /// `{...}`: the account's uuid.
     pub uuid: String,
-    pub username: String,
+    /// The Atlassian account id, shared by every Atlassian product.
+    pub account_id: String,
+    /// Not unique; what the person chose to be called.
+    pub nickname: String,
     pub display_name: String,
 }
 
@@ -200,13 +206,15 @@ impl BitbucketSandbox {
         }
     }
 
-    /// Adds a person and signs them in: the next approval is theirs.
-    pub fn seed_user(&self, username: &str) -> Person {
+    /// Adds a person with `nickname` and signs them in: the next approval is theirs.
+    pub fn seed_user(&self, nickname: &str) -> Person {
         let mut w = lock(&self.shared.world);
+        let uuid = braced_uuid();
         let user = Person {
-            uuid: braced_uuid(),
-            username: username.to_string(),
-            display_name: format!("{username} (sandbox)"),
+            account_id: format!("557058:{}", uuid.trim_matches(['{', '}'])),
+            uuid,
+            nickname: nickname.to_string(),
+            display_name: format!("{nickname} (sandbox)"),
         };
         w.users.push(user.clone());
         w.signed_in = Some(user.uuid.clone());
