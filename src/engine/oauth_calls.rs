@@ -129,8 +129,8 @@ impl Inner {
             .ok_or_else(|| EngineError::Invalid {
                 field: "group_id",
                 message: format!(
-                    "group {group_id} is not a group where this GitLab user can create projects; \
-                     choose one GitLab lists for them"
+                    "group {group_id} is not a group where this GitLab user can create projects \
+                     (that takes the Maintainer or Owner role); choose one of the groups offered"
                 ),
             })
     }
@@ -145,6 +145,13 @@ impl Inner {
     ) -> Result<(), EngineError> {
         let state = self.account_state_of(account_id)?;
         Self::expect_provider(&state, Provider::Bitbucket, "Bitbucket workspaces")?;
+        // A key Bitbucket could never have is refused before asking it anything.
+        crate::providers::naming::check_bitbucket_project_key(project_key).map_err(|message| {
+            EngineError::Invalid {
+                field: "project_key",
+                message,
+            }
+        })?;
         let client = self.bitbucket()?;
         // Only the chosen workspace's projects are read: a person may have many workspaces.
         let projects = self

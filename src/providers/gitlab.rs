@@ -17,8 +17,9 @@ use std::time::Duration;
 
 const PROVIDER: &str = "GitLab";
 
-/// Developer: the lowest role GitLab lets create projects in a group by default.
-pub const MIN_ACCESS_LEVEL_TO_CREATE_PROJECTS: u32 = 30;
+/// Maintainer: the lowest role GitLab lets create projects in a group by default ("Roles allowed
+/// to create projects": Maintainers; Owners can always). Developers get 403.
+pub const MIN_ACCESS_LEVEL_TO_CREATE_PROJECTS: u32 = 40;
 
 /// How the engine is registered as an OAuth application on one GitLab instance.
 #[derive(Debug, Clone)]
@@ -278,13 +279,13 @@ mod tests {
     #[test]
     fn without_a_link_header_x_next_page_replaces_the_page_parameter() {
         let c = client();
-        let current = "https://gitlab.example.com/api/v4/groups?min_access_level=30&per_page=100&page=2";
+        let current = "https://gitlab.example.com/api/v4/groups?min_access_level=40&per_page=100&page=2";
         let mut h = HeaderMap::new();
         h.insert("x-next-page", "3".parse().unwrap());
         let next = c.next_page(current, &h).unwrap().unwrap();
         assert_eq!(
             next,
-            "https://gitlab.example.com/api/v4/groups?min_access_level=30&per_page=100&page=3"
+            "https://gitlab.example.com/api/v4/groups?min_access_level=40&per_page=100&page=3"
         );
         h.insert("x-next-page", "".parse().unwrap());
         assert_eq!(c.next_page(current, &h).unwrap(), None);

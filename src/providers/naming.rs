@@ -115,6 +115,21 @@ pub fn check_bitbucket_slug(name: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Whether `key` can be a Bitbucket project key: ASCII letters, digits and `_`, starting with
+/// a letter (Bitbucket's own rule, as its project settings state it).
+pub fn check_bitbucket_project_key(key: &str) -> Result<(), String> {
+    let well_formed = key.len() <= 100
+        && key.starts_with(|c: char| c.is_ascii_alphabetic())
+        && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if well_formed {
+        return Ok(());
+    }
+    Err(format!(
+        "`{}` is not a Bitbucket project key: keys hold only letters, digits and `_` and start with a letter",
+        key.chars().take(100).collect::<String>()
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -166,6 +181,16 @@ mod tests {
         assert!(repository_name_for(Provider::Bitbucket, &"z".repeat(62)).is_ok());
         let err = repository_name_for(Provider::Bitbucket, &"z".repeat(63)).unwrap_err();
         assert!(err.contains("62"), "{err}");
+    }
+
+    #[test]
+    fn bitbucket_project_keys_start_with_a_letter() {
+        assert!(check_bitbucket_project_key("INFRA").is_ok());
+        assert!(check_bitbucket_project_key("Ops_2").is_ok());
+        for bad in ["", "1NFRA", "_X", "IN-FRA", "IN FRA", "ÄX"] {
+            let err = check_bitbucket_project_key(bad).unwrap_err();
+            assert!(err.contains("start with a letter"), "{bad}: {err}");
+        }
     }
 
     #[test]

@@ -194,6 +194,17 @@ impl BitbucketSandbox {
         self.running.base_url()
     }
 
+    /// Every request this server answered so far, as `METHOD /path` (the OAuth pages and the
+    /// API alike): what a test counts to prove a step asked the provider nothing.
+    pub fn requests(&self) -> Vec<String> {
+        self.running.requests()
+    }
+
+    /// How many requests this server answered so far.
+    pub fn requests_served(&self) -> usize {
+        self.running.requests().len()
+    }
+
     /// Sets the consumer's callback URL and returns the consumer's settings.
     pub fn consumer_settings(&self, callback_url: &str) -> ConsumerSettings {
         let mut c = lock(&self.shared.consumer);

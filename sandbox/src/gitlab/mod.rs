@@ -180,6 +180,17 @@ impl GitLabSandbox {
         self.running.base_url()
     }
 
+    /// Every request this server answered so far, as `METHOD /path` (the OAuth pages and the
+    /// API alike): what a test counts to prove a step asked the provider nothing.
+    pub fn requests(&self) -> Vec<String> {
+        self.running.requests()
+    }
+
+    /// How many requests this server answered so far.
+    pub fn requests_served(&self) -> usize {
+        self.running.requests().len()
+    }
+
     /// Registers `redirect_uri` on the application and returns the application's settings.
     pub fn app_settings(&self, redirect_uri: &str) -> AppSettings {
         let mut app = lock(&self.shared.app);

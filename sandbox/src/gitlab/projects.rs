@@ -18,7 +18,9 @@ use sha2::{Digest, Sha256};
 use std::sync::Arc;
 
 /// Developer: the lowest role that may create projects in a group.
-const DEVELOPER: u32 = 30;
+/// GitLab's default "Roles allowed to create projects" in a group is Maintainers (and Owners):
+/// a Developer gets 403 ("Groups" settings, docs.gitlab.com/user/group/#specify-who-can-add-projects-to-a-group).
+const CREATES_PROJECTS: u32 = super::MAINTAINER;
 
 pub(super) fn routes() -> Router<Arc<Shared>> {
     Router::new()
@@ -185,7 +187,7 @@ async fn create(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: axu
     let Some((_, level)) = group.members.iter().find(|(u, _)| *u == bearer.user_id) else {
         return message(StatusCode::NOT_FOUND, "404 Namespace Not Found");
     };
-    if *level < DEVELOPER {
+    if *level < CREATES_PROJECTS {
         return message(StatusCode::FORBIDDEN, "403 Forbidden");
     }
     if let Some(errors) = validate(&w, group, &name, &path, None) {
