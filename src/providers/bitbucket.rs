@@ -108,8 +108,8 @@ pub struct BitbucketClient {
 
 impl BitbucketClient {
     pub fn new(mut config: BitbucketConfig, http: reqwest::Client) -> Self {
-        config.web_url = config.web_url.trim_end_matches('/').to_string();
-        config.api_url = config.api_url.trim_end_matches('/').to_string();
+        config.web_url = super::base_url::or_as_given(&config.web_url, super::base_url::bitbucket_web);
+        config.api_url = super::base_url::or_as_given(&config.api_url, super::base_url::bitbucket_api);
         BitbucketClient {
             config,
             http,

@@ -114,7 +114,9 @@ impl fmt::Debug for GitHubClient {
 
 impl GitHubClient {
     /// Builds the client; parses the app's PEM private key once (a bad key fails here, at start).
-    pub fn new(config: GitHubConfig, http: reqwest::Client) -> Result<Self, ProviderError> {
+    pub fn new(mut config: GitHubConfig, http: reqwest::Client) -> Result<Self, ProviderError> {
+        config.api_url = super::base_url::or_as_given(&config.api_url, super::base_url::github_api);
+        config.web_url = super::base_url::or_as_given(&config.web_url, super::base_url::github_web);
         let key = EncodingKey::from_rsa_pem(config.private_key_pem.expose().as_bytes()).map_err(|_| {
             ProviderError::Rejected {
                 provider: PROVIDER,

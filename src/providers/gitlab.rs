@@ -64,7 +64,7 @@ pub struct GitLabClient {
 
 impl GitLabClient {
     pub fn new(mut config: GitLabConfig, http: reqwest::Client) -> Self {
-        config.base_url = config.base_url.trim_end_matches('/').to_string();
+        config.base_url = super::base_url::or_as_given(&config.base_url, super::base_url::gitlab);
         GitLabClient {
             config,
             http,
