@@ -204,7 +204,7 @@ async fn serve_check_says_per_provider_whether_it_is_ready_or_what_is_wrong() {
         );
     }
     let probed = gh.requests();
-    assert!(probed.contains(&"GET /api/v3/app".to_string()), "{probed:?}");
+    assert!(probed.contains(&"GET /api/v3/app 200".to_string()), "{probed:?}");
 
     // A wrong secret, a wrong slug and nothing listening: each named.
     let gitlab_secret = gl

@@ -208,7 +208,7 @@ impl GitHubSandbox {
         self.running.base_url()
     }
 
-    /// Every request this server answered so far, as `METHOD /path` (the OAuth pages and the
+    /// Every request this server answered so far, as `METHOD /path STATUS` (the OAuth pages and the
     /// API alike): what a test counts to prove a step asked the provider nothing.
     pub fn requests(&self) -> Vec<String> {
         self.running.requests()

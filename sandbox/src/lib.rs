@@ -28,7 +28,7 @@ impl Running {
         format!("http://{}", self.addr)
     }
 
-    /// Every request served so far, as `METHOD /path` (without the query), in order.
+    /// Every request answered so far, as `METHOD /path STATUS` (without the query), in order.
     pub fn requests(&self) -> Vec<String> {
         self.requests.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
@@ -46,9 +46,14 @@ pub async fn serve(router: axum::Router, port: u16) -> std::io::Result<Running> 
     let seen = requests.clone();
     let router = router.layer(axum::middleware::from_fn(
         move |req: axum::extract::Request, next: axum::middleware::Next| {
-            let line = format!("{} {}", req.method(), req.uri().path());
-            seen.lock().unwrap_or_else(|p| p.into_inner()).push(line);
-            next.run(req)
+            let seen = seen.clone();
+            async move {
+                let line = format!("{} {}", req.method(), req.uri().path());
+                let resp = next.run(req).await;
+                let line = format!("{line} {}", resp.status().as_u16());
+                seen.lock().unwrap_or_else(|p| p.into_inner()).push(line);
+                resp
+            }
         },
     ));
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;

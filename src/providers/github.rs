@@ -8,6 +8,7 @@
 
 pub mod auth;
 mod branches;
+mod marker;
 mod repos;
 mod token_cache;
 mod wire;
@@ -26,6 +27,8 @@ use std::sync::Arc;
 use std::time::Duration;
 use token_cache::TokenCache;
 use wire::*;
+
+pub use marker::MarkerRead;
 
 pub use repos::{repository_name_taken, GitHubRepo};
 pub use token_cache::RENEW_BEFORE;

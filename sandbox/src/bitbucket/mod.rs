@@ -113,6 +113,8 @@ struct Repo {
     head: String,
     /// Who made the head commit and when, once a push moved it.
     pushed: Option<(String, chrono::DateTime<chrono::Utc>)>,
+    /// `updated_on`: moved by creation, a push or a rename.
+    updated_on: chrono::DateTime<chrono::Utc>,
 }
 
 #[derive(Default)]
@@ -194,7 +196,7 @@ impl BitbucketSandbox {
         self.running.base_url()
     }
 
-    /// Every request this server answered so far, as `METHOD /path` (the OAuth pages and the
+    /// Every request this server answered so far, as `METHOD /path STATUS` (the OAuth pages and the
     /// API alike): what a test counts to prove a step asked the provider nothing.
     pub fn requests(&self) -> Vec<String> {
         self.running.requests()
@@ -361,6 +363,7 @@ impl BitbucketSandbox {
             .ok_or_else(|| format!("no repository {workspace}/{slug}"))?;
         repo.slug = new_slug.to_string();
         repo.name = new_slug.to_string();
+        repo.updated_on = chrono::Utc::now();
         Ok(self.repo_in(ws, new_slug).expect("just renamed"))
     }
 

@@ -105,6 +105,9 @@ struct Project {
     head: String,
     /// Who made the head commit and when, once a push moved it.
     pushed: Option<(String, chrono::DateTime<chrono::Utc>)>,
+    /// `last_activity_at`: moved by creation, a push or a rename (GitLab: "the last activity
+    /// on the project", at least every push).
+    last_activity: chrono::DateTime<chrono::Utc>,
 }
 
 #[derive(Default)]
@@ -180,7 +183,7 @@ impl GitLabSandbox {
         self.running.base_url()
     }
 
-    /// Every request this server answered so far, as `METHOD /path` (the OAuth pages and the
+    /// Every request this server answered so far, as `METHOD /path STATUS` (the OAuth pages and the
     /// API alike): what a test counts to prove a step asked the provider nothing.
     pub fn requests(&self) -> Vec<String> {
         self.running.requests()
@@ -337,6 +340,7 @@ impl GitLabSandbox {
         let p = w.projects.iter_mut().find(|p| p.id == id).expect("found above");
         p.name = new_name.to_string();
         p.path = new_name.to_string();
+        p.last_activity = chrono::Utc::now();
         Ok(self.project_in(&w, id).expect("still there"))
     }
 

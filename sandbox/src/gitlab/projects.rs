@@ -60,6 +60,7 @@ pub(super) fn project_json(base: &str, w: &World, p: &Project) -> Value {
         "name_with_namespace": format!("{} / {}", group.map(|g| g.name.as_str()).unwrap_or(""), p.name),
         "visibility": "private",
         "default_branch": p.default_branch,
+        "last_activity_at": p.last_activity.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         "http_url_to_repo": format!("{base}/{full}.git"),
         "ssh_url_to_repo": format!("git@127.0.0.1:{full}.git"),
         "web_url": format!("{base}/{full}"),
@@ -127,6 +128,7 @@ pub(super) fn insert(
             .collect(),
         head: commit_sha(&format!("{id}:{files:?}")),
         pushed: None,
+        last_activity: chrono::Utc::now(),
     });
     id
 }
