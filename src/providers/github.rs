@@ -9,6 +9,7 @@
 pub mod auth;
 mod branches;
 mod marker;
+pub mod parse;
 mod repos;
 mod token_cache;
 mod wire;
@@ -345,18 +346,7 @@ impl GitHubClient {
         let rb = self.request(Method::GET, &url).bearer_auth(self.app_jwt()?);
         let what = format!("installation {id}");
         let i: InstallationJson = http::json(PROVIDER, &what, self.send(rb).await?).await?;
-        let account = i.account.ok_or(ProviderError::BadResponse {
-            provider: PROVIDER,
-            detail: format!("{what} has no account"),
-        })?;
-        Ok(Installation {
-            id: i.id,
-            target_type: i.target_type.or(account.kind).unwrap_or_default(),
-            account_login: account.login,
-            repository_selection: i.repository_selection.unwrap_or_default(),
-            suspended: i.suspended_at.is_some(),
-            html_url: i.html_url.unwrap_or_default(),
-        })
+        parse::installation_of(i)
     }
 
     /// Mints a new installation token (no cache).
@@ -400,13 +390,10 @@ impl GitHubClient {
         let mut repos = Vec::new();
         let result = self
             .get_all_pages(url, &auth, "installation repositories", |p: ReposPage| {
-                if let Some(s) = p.repository_selection {
+                if let Some(s) = p.repository_selection.clone() {
                     selection = s;
                 }
-                repos.extend(p.repositories.into_iter().map(|r| RepoRef {
-                    id: r.id.to_string(),
-                    full_name: r.full_name,
-                }));
+                repos.extend(parse::repo_refs(p));
             })
             .await;
         if let Err(ProviderError::Unauthorized { .. }) = &result {
