@@ -177,16 +177,27 @@ impl Follower {
         let span = tracing::info_span!("project_effect", kind = key.1, id = %key.0);
         inner.spawn(tracing::Instrument::instrument(
             async move {
-                let mut wait = Duration::from_millis(200);
+                let mut retry = 0u32;
                 loop {
                     let Some(inner) = weak.upgrade() else { break };
+                    let policy = inner.config.retry.clone();
                     match run(&inner, &effect).await {
                         Ok(()) => break,
                         Err(e) if retryable(&e) => {
                             drop(inner);
-                            tracing::warn!(error = %e, "project effect did not finish; retrying");
+                            // The one retry policy: the provider's wait when it asked for one
+                            // (the request is held back until then anyway), else backoff.
+                            let wait = policy.wait_after(retry, asked_wait(&e));
+                            if wait > policy.give_up_after {
+                                tracing::info!(
+                                    "{e}; this step ends here and is tried again in {}",
+                                    crate::saga::human_duration(wait)
+                                );
+                            } else {
+                                tracing::warn!(error = %e, "project effect did not finish; retrying");
+                            }
                             tokio::time::sleep(wait).await;
-                            wait = (wait * 2).min(Duration::from_secs(30));
+                            retry = retry.saturating_add(1);
                         }
                         Err(e) => {
                             tracing::warn!(error = %e, "project effect gave up");
@@ -200,6 +211,14 @@ impl Follower {
             },
             span,
         ));
+    }
+}
+
+/// The wait a provider asked for, behind an engine error.
+fn asked_wait(e: &EngineError) -> Option<Duration> {
+    match e {
+        EngineError::Provider(p) => p.retry_after(),
+        _ => None,
     }
 }
 

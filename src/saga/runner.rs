@@ -17,6 +17,8 @@ pub struct EffectError {
     pub effect: &'static str,
     pub account_id: uuid::Uuid,
     pub reason: String,
+    /// How long the provider asked to wait before the next try, when it asked.
+    pub retry_after: Option<std::time::Duration>,
 }
 
 /// Executes effects. Object-safe, so the engine can hold an `Arc<dyn EffectRunner>`.
@@ -37,11 +39,14 @@ pub struct ProviderEffectRunner {
 
 impl ProviderEffectRunner {
     async fn run_effect(&self, effect: &Effect) -> Result<Vec<Outcome>, EffectError> {
-        let failed = |reason: String| EffectError {
+        let later = |(reason, retry_after): (String, Option<std::time::Duration>)| EffectError {
             effect: effect.kind(),
             account_id: effect.account_id(),
             reason,
+            retry_after,
         };
+        let failed = |reason: String| later((reason, None));
+        let asked = |(reason, after): (String, std::time::Duration)| later((reason, Some(after)));
         let command = match effect {
             Effect::ScheduleExpiry { attempt_id, at, .. } => {
                 sleep_until(*at).await;
@@ -54,32 +59,30 @@ impl ProviderEffectRunner {
                 installation_id,
                 code_ref,
                 ..
-            } => {
-                verify_github_installation(
-                    &*self.github,
-                    &self.retry,
-                    *attempt_id,
-                    *installation_id,
-                    code_ref,
-                )
-                .await
-            }
+            } => verify_github_installation(
+                &*self.github,
+                &self.retry,
+                *attempt_id,
+                *installation_id,
+                code_ref,
+            )
+            .await
+            .map_err(asked)?,
             Effect::ExchangeOAuthCode {
                 account_id,
                 attempt_id,
                 provider,
                 code_ref,
-            } => {
-                exchange_oauth_code(
-                    &*self.oauth,
-                    &self.retry,
-                    *provider,
-                    *account_id,
-                    *attempt_id,
-                    code_ref,
-                )
-                .await
-            }
+            } => exchange_oauth_code(
+                &*self.oauth,
+                &self.retry,
+                *provider,
+                *account_id,
+                *attempt_id,
+                code_ref,
+            )
+            .await
+            .map_err(asked)?,
             Effect::RefreshOAuthCredentials {
                 account_id,
                 provider,
@@ -89,7 +92,7 @@ impl ProviderEffectRunner {
                 sleep_until(*at).await;
                 refresh_oauth_credentials(&*self.oauth, &self.retry, *provider, *account_id, secret_ref)
                     .await
-                    .map_err(failed)?
+                    .map_err(later)?
             }
             Effect::DestroySecrets { account_id } => {
                 self.secrets
