@@ -4,7 +4,8 @@
 //! deterministic outcome command id) is never in flight twice, and its outcome goes back through
 //! the same command path as everything else.
 
-use super::adapters::{GitHubAdapter, OAuthAdapter, VaultSecrets};
+use super::adapters::{GitHubAdapter, OAuthAdapter};
+use super::retire::Retirer;
 use super::Inner;
 use crate::domain::{evolve, AccountState};
 use crate::saga::{pending_effects_with, react_with, Effect, EffectRunner, ProviderEffectRunner};
@@ -35,8 +36,8 @@ pub(crate) fn start(inner: &Arc<Inner>) -> Result<(), super::EngineError> {
             refresher: inner.refresher.clone(),
             unstoppable: inner.unstoppable.clone(),
         }),
-        secrets: Arc::new(VaultSecrets {
-            vault: inner.vault.clone(),
+        secrets: Arc::new(Retirer {
+            inner: Arc::downgrade(inner),
         }),
         retry: inner.config.retry.clone(),
     });

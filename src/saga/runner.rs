@@ -4,10 +4,11 @@
 
 use super::effect::{Effect, Outcome};
 use super::ports::{BoxFuture, GitHubPort, OAuthPort, SecretsPort};
-use super::retry::RetryPolicy;
+use super::retry::{run_step, RetryPolicy};
 use super::verify::{exchange_oauth_code, refresh_oauth_credentials, verify_github_installation};
 use crate::domain::AccountCommand;
 use chrono::Utc;
+use forgelink_events::Provider;
 use std::sync::Arc;
 
 /// An effect that could not be carried out now and left no outcome: run it again later.
@@ -45,7 +46,6 @@ impl ProviderEffectRunner {
             reason,
             retry_after,
         };
-        let failed = |reason: String| later((reason, None));
         let asked = |(reason, after): (String, std::time::Duration)| later((reason, Some(after)));
         let command = match effect {
             Effect::ScheduleExpiry { attempt_id, at, .. } => {
@@ -94,15 +94,42 @@ impl ProviderEffectRunner {
                     .await
                     .map_err(later)?
             }
-            Effect::DestroySecrets { account_id } => {
-                self.secrets
-                    .destroy_account_secrets(*account_id)
-                    .await
-                    .map_err(failed)?;
+            Effect::DestroySecrets { provider, .. } => {
+                self.retire(effect, *provider).await.map_err(later)?;
                 return Ok(vec![]);
             }
         };
         Ok(vec![effect.outcome(command)])
+    }
+}
+
+impl ProviderEffectRunner {
+    /// Revokes each token a finished link holds (under the one retry policy), then destroys
+    /// its secrets. A revocation that fails is logged, counted and tried again later (the
+    /// secrets stay until it succeeds); the unlink itself is already recorded and never waits.
+    async fn retire(
+        &self,
+        effect: &Effect,
+        provider: Provider,
+    ) -> Result<(), (String, Option<std::time::Duration>)> {
+        let name = provider.display_name();
+        for token_ref in self.secrets.release(effect).await {
+            let what = "revoke a token of the link";
+            match run_step(&self.retry, name, what, || {
+                self.secrets.revoke(provider, &token_ref)
+            })
+            .await
+            {
+                Ok(()) => crate::providers::revocations::note(provider, true),
+                Err(e) => {
+                    crate::providers::revocations::note(provider, false);
+                    let retry_after = e.retry_after();
+                    tracing::warn!(%provider, error = %e, "a token could not be revoked; trying again later");
+                    return Err((format!("could not revoke a token at {name}: {e}"), retry_after));
+                }
+            }
+        }
+        self.secrets.destroy(effect).await.map_err(|e| (e, None))
     }
 }
 

@@ -92,7 +92,13 @@ fn unlinking_destroys_the_accounts_secrets() {
     );
     assert_eq!(
         reaction(&history),
-        [Effect::DestroySecrets { account_id: ACCOUNT }]
+        [Effect::DestroySecrets {
+            account_id: ACCOUNT,
+            provider: Provider::GitLab,
+            attempt_id: None,
+            code_ref: Some(format!("code-{ATTEMPT}")),
+            secret_ref: Some("vault:tokens-1".into()),
+        }]
     );
 }
 
