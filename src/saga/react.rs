@@ -71,7 +71,10 @@ pub fn pending_effects_with(state: &AccountState, refresh_ahead: chrono::Duratio
             },
         }),
         AccountStatus::Failed | AccountStatus::Expired => {
-            if let Some(attempt) = &state.attempt {
+            // Something to retire: what the callback brought, or GitLab's PKCE verifier.
+            let holds_secrets =
+                |a: &&crate::domain::LinkAttempt| a.authorization.is_some() || provider == Provider::GitLab;
+            if let Some(attempt) = state.attempt.as_ref().filter(holds_secrets) {
                 effects.push(Effect::DestroySecrets {
                     account_id,
                     provider,

@@ -139,3 +139,24 @@ fn a_restart_resumes_every_account_with_an_effect_pending() {
         assert_eq!(pending_effects(&fold(&settled)), [], "{settled:?}");
     }
 }
+
+#[test]
+fn a_failed_link_retires_its_attempts_secrets_and_only_those() {
+    let history = and(
+        verifying(Provider::GitHub),
+        forgelink_events::LinkFailed {
+            attempt_id: Some(ATTEMPT),
+            reason: "the installation is not one of yours".into(),
+        },
+    );
+    assert_eq!(
+        reaction(&history),
+        [Effect::DestroySecrets {
+            account_id: ACCOUNT,
+            provider: Provider::GitHub,
+            attempt_id: Some(ATTEMPT),
+            code_ref: Some(format!("code-{ATTEMPT}")),
+            secret_ref: None,
+        }]
+    );
+}
