@@ -233,6 +233,33 @@ impl OAuthStore {
         }
     }
 
+    /// RFC 7009: revokes `token`, an access or a refresh token issued to `client_id`; the pair
+    /// it belongs to dies. True when the token was known (for that client).
+    pub fn revoke_token(&self, token: &str, client_id: &str) -> bool {
+        let mut s = self.lock();
+        let access = match s.refresh.get(token) {
+            Some(a) => a.clone(),
+            None => token.to_string(),
+        };
+        match s.access.get_mut(&access) {
+            Some(t) if t.client_id == client_id => {
+                t.revoked = true;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// How many access tokens are accepted now (neither revoked nor expired).
+    pub fn live_tokens(&self) -> usize {
+        let now = self.now();
+        self.lock()
+            .access
+            .values()
+            .filter(|t| !t.revoked && t.expires_at > now)
+            .count()
+    }
+
     /// Every live access token expires now; refresh tokens keep working.
     pub fn expire_access_tokens_now(&self) {
         let now = self.now();
