@@ -6,14 +6,20 @@
 mod http_support;
 mod provider_support;
 
+use forgelink::domain::ProjectStatus;
 use http_support::Http;
-use provider_support::{link, wait_count};
+use provider_support::{create_project, link, wait_count, wait_project};
 use serde_json::json;
+use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn unlinking_a_gitlab_account_revokes_its_tokens_at_gitlab() {
+async fn unlinking_a_gitlab_account_removes_its_webhooks_then_revokes_its_tokens_at_gitlab() {
     let h = Http::start().await;
     link(&h, "gitlab", "leaving").await;
+    let id = create_project(&h, "leaving", "Payments").await;
+    let s = wait_project(&h, id, Duration::from_secs(20), |s| s.status == ProjectStatus::Ready).await;
+    let gitlab_id: u64 = s.repository.expect("a repository").provider_id.parse().unwrap();
+    assert_eq!(wait_count(|| h.demo.gitlab.hooks(gitlab_id).len(), 1).await, 1);
     assert_eq!(h.demo.gitlab.revocations(), 0);
     let reply = h.ok(json!({"type": "UnlinkAccount", "account": "leaving"})).await;
     assert_eq!(
@@ -26,6 +32,7 @@ async fn unlinking_a_gitlab_account_revokes_its_tokens_at_gitlab() {
         "the refresh and the access token are revoked"
     );
     assert_eq!(h.demo.gitlab.live_tokens(), 0, "GitLab no longer accepts either");
+    assert!(h.demo.gitlab.hooks(gitlab_id).is_empty(), "the project's webhook is gone");
     h.demo.shutdown().await;
 }
 
