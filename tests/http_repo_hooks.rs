@@ -185,3 +185,49 @@ async fn a_delivery_with_another_hooks_secret_is_refused() {
     assert_eq!(r.status(), 401);
     h.demo.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_imported_repository_gets_forgelinks_hook_too() {
+    let h = Http::start().await;
+    for provider in ["gitlab", "bitbucket"] {
+        let account = format!("import-{provider}");
+        link(&h, provider, &account).await;
+        let full_name = match provider {
+            "gitlab" => format!("acme/platform/{}", forgelink::api::demo::seed::BLUEPRINT_REPO),
+            _ => format!("acme/{}", forgelink::api::demo::seed::BLUEPRINT_REPO),
+        };
+        let reply = h
+            .ok(json!({"type": "ImportProject", "account": account, "name": "Blueprint", "repository": full_name}))
+            .await;
+        let id: Uuid = reply["project_id"].as_str().unwrap().parse().unwrap();
+        let s = wait_project(&h, id, Duration::from_secs(10), |s| {
+            s.status == ProjectStatus::Ready
+        })
+        .await;
+        let repo = s
+            .repository
+            .clone()
+            .unwrap_or_else(|| panic!("{provider}: {s:?}"));
+        let key = match provider {
+            "gitlab" => repo.provider_id,
+            _ => repo.full_name,
+        };
+        let repo = Repo { h: &h, provider, key };
+        let registered = tokio::time::timeout(Duration::from_secs(10), async {
+            while repo.hooks().is_empty() {
+                tokio::time::sleep(Duration::from_millis(25)).await;
+            }
+        })
+        .await;
+        assert!(
+            registered.is_ok(),
+            "{provider}: the imported repository got no hook"
+        );
+        assert_eq!(
+            repo.hooks()[0].1,
+            format!("{}/webhooks/{provider}?hook={id}", h.demo.base_url),
+            "{provider}"
+        );
+    }
+    h.demo.shutdown().await;
+}

@@ -17,7 +17,10 @@ async fn unlinking_a_gitlab_account_removes_its_webhooks_then_revokes_its_tokens
     let h = Http::start().await;
     link(&h, "gitlab", "leaving").await;
     let id = create_project(&h, "leaving", "Payments").await;
-    let s = wait_project(&h, id, Duration::from_secs(20), |s| s.status == ProjectStatus::Ready).await;
+    let s = wait_project(&h, id, Duration::from_secs(20), |s| {
+        s.status == ProjectStatus::Ready
+    })
+    .await;
     let gitlab_id: u64 = s.repository.expect("a repository").provider_id.parse().unwrap();
     assert_eq!(wait_count(|| h.demo.gitlab.hooks(gitlab_id).len(), 1).await, 1);
     assert_eq!(h.demo.gitlab.revocations(), 0);
@@ -32,7 +35,10 @@ async fn unlinking_a_gitlab_account_removes_its_webhooks_then_revokes_its_tokens
         "the refresh and the access token are revoked"
     );
     assert_eq!(h.demo.gitlab.live_tokens(), 0, "GitLab no longer accepts either");
-    assert!(h.demo.gitlab.hooks(gitlab_id).is_empty(), "the project's webhook is gone");
+    assert!(
+        h.demo.gitlab.hooks(gitlab_id).is_empty(),
+        "the project's webhook is gone"
+    );
     h.demo.shutdown().await;
 }
 

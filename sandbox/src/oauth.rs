@@ -400,4 +400,20 @@ mod tests {
         );
         assert!(store.refresh(&b.refresh_token, "app").is_ok());
     }
+
+    #[test]
+    fn revoking_a_refresh_token_kills_its_pair_and_only_for_its_own_client() {
+        let store = OAuthStore::default();
+        let cb = Some("http://127.0.0.1:9/cb");
+        let a = store.issue_code(grant(1, None));
+        let a = store.redeem_code(&a, "app", cb, None).ok().unwrap();
+        assert_eq!(store.live_tokens(), 1);
+        assert!(!store.revoke_token(&a.refresh_token, "another-app"));
+        assert_eq!(store.live_tokens(), 1);
+        assert!(store.revoke_token(&a.refresh_token, "app"));
+        assert_eq!(store.live_tokens(), 0);
+        let auth = store.bearer(Some(&format!("Bearer {}", a.access_token)));
+        assert_eq!(auth.err(), Some(BearerRefusal::Revoked));
+        assert!(!store.revoke_token("never-issued", "app"));
+    }
 }
