@@ -74,8 +74,9 @@ pub fn ratelimit_reset(headers: &HeaderMap) -> Option<Duration> {
 
 /// How long the provider asked us to send nothing more with this credential, read from any
 /// answer: `Retry-After` on a 429, a 403 (GitHub's secondary limits) or a 5xx; a spent budget
-/// (`x-ratelimit-remaining: 0` / `RateLimit-Remaining: 0` with its reset), on any status; and a
-/// bare 429 means one minute, as GitHub's documentation says for a limit with neither header.
+/// (`x-ratelimit-remaining: 0` / `RateLimit-Remaining: 0` with its reset), on any status; a
+/// GitLab 429 with only `RateLimit-Reset` waits until then; and a bare 429 means one minute, as
+/// GitHub's documentation says for a limit with neither header.
 pub fn asked_wait(status: StatusCode, headers: &HeaderMap) -> Option<Duration> {
     let limited = status == StatusCode::TOO_MANY_REQUESTS;
     let may_carry_retry_after = limited || status == StatusCode::FORBIDDEN || status.is_server_error();
@@ -85,9 +86,18 @@ pub fn asked_wait(status: StatusCode, headers: &HeaderMap) -> Option<Duration> {
         .or_else(|| ratelimit_reset(headers));
     match asked {
         Some(wait) => Some(wait),
-        None if limited => Some(Duration::from_secs(60)),
+        // GitLab's 429 names when its quota resets (`RateLimit-Reset`) even while the general
+        // budget has calls left (an endpoint's own limit was hit).
+        None if limited => Some(gitlab_reset(headers).unwrap_or(Duration::from_secs(60))),
         None => None,
     }
+}
+
+/// GitLab's `RateLimit-Reset` (epoch seconds), whatever `RateLimit-Remaining` says.
+fn gitlab_reset(headers: &HeaderMap) -> Option<Duration> {
+    let reset: i64 = header_num(headers, "ratelimit-reset")?;
+    let wait = (reset - chrono::Utc::now().timestamp()).max(1) as u64;
+    Some(Duration::from_secs(wait).min(MAX_WAIT))
 }
 
 /// Classifies a non-success answer. `what` names the thing asked for (for 404s).
@@ -242,6 +252,13 @@ mod tests {
             secs(asked_wait(StatusCode::TOO_MANY_REQUESTS, &h)),
             Some(19..=20)
         ));
+        // GitLab's endpoint limit: a 429 with calls left in the general budget, and its reset.
+        let h = with(&[("RateLimit-Remaining", "595"), ("RateLimit-Reset", &reset)]);
+        assert!(matches!(
+            secs(asked_wait(StatusCode::TOO_MANY_REQUESTS, &h)),
+            Some(19..=20)
+        ));
+        assert_eq!(asked_wait(StatusCode::OK, &h), None);
         // A 429 with neither: one minute; a plain 403 is a permission problem, no wait.
         assert_eq!(
             secs(asked_wait(StatusCode::TOO_MANY_REQUESTS, &HeaderMap::new())),
