@@ -169,6 +169,7 @@ impl Settings {
             .unwrap_or_else(|| PathBuf::from("./forgelink-data"));
         let public_url = self.url("public_url", None)?;
         let mut engine = EngineConfig::new(data_dir);
+        engine.webhook_base_url = Some(public_url.clone());
         if let Some(hex) = self.get("vault_key") {
             engine.vault_key = Some(
                 VaultKey::from_hex(hex.trim())

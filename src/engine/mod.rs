@@ -16,6 +16,8 @@ mod projects;
 mod reconcile;
 mod refresh;
 mod repo_calls;
+mod repo_hooks;
+mod retire;
 mod saga_loop;
 mod scope_rename;
 mod user_revoked;
@@ -72,6 +74,9 @@ pub struct EngineConfig {
     /// Reconciliation stops early when the provider says fewer calls than this are left
     /// (`x-ratelimit-remaining`, `RateLimit-Remaining`), leaving them to flows and webhooks.
     pub reconcile_min_rate_remaining: u64,
+    /// Where forgelink receives webhooks (its public URL); the hooks it registers on GitLab and
+    /// Bitbucket send to `{this}/webhooks/{provider}?hook={project id}`. None: no hooks.
+    pub webhook_base_url: Option<String>,
 }
 
 /// The blueprint marker file by default.
@@ -101,6 +106,7 @@ impl EngineConfig {
             blueprint_marker: DEFAULT_BLUEPRINT_MARKER.to_string(),
             reconcile_every: DEFAULT_RECONCILE_EVERY,
             reconcile_min_rate_remaining: DEFAULT_RECONCILE_MIN_RATE_REMAINING,
+            webhook_base_url: None,
         }
     }
 }
