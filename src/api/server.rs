@@ -3,7 +3,7 @@
 //! task), the delivery log (`{data_dir}/deliveries`), and serves [`super::router`] on a
 //! listener. Used by `forgelink serve`, `forgelink demo` and the HTTP tests.
 
-use super::auth::Access;
+use super::auth::{Access, SessionLimits};
 use super::delivery_log::DeliveryLog;
 use super::metrics::Metrics;
 use super::{AppInner, AppState};
@@ -46,6 +46,8 @@ pub struct ServerConfig {
     pub webhook_secrets: WebhookSecrets,
     pub admin_tokens: Vec<Secret>,
     pub viewer_tokens: Vec<Secret>,
+    /// How long a dashboard session may sit idle, and lasts at most.
+    pub sessions: SessionLimits,
 }
 
 impl ServerConfig {
@@ -56,6 +58,7 @@ impl ServerConfig {
             webhook_secrets: WebhookSecrets::default(),
             admin_tokens: vec![],
             viewer_tokens: vec![],
+            sessions: SessionLimits::default(),
         }
     }
 }
@@ -106,6 +109,7 @@ impl Server {
             .unwrap_or_else(|| format!("http://{addr}"))
             .trim_end_matches('/')
             .to_string();
+        let secure = public_url.starts_with("https://");
         let data_dir = config.engine.data_dir.clone();
         let engine = Engine::open(config.engine.clone()).await?;
         let store = ProjectionStore::open(data_dir.join("projections"))?;
@@ -126,7 +130,12 @@ impl Server {
                 dashboard,
                 checkpoint,
                 public_url,
-                access: Access::new(&config.admin_tokens, &config.viewer_tokens),
+                access: Access::new(
+                    &config.admin_tokens,
+                    &config.viewer_tokens,
+                    config.sessions,
+                    secure,
+                ),
                 metrics: Metrics::default(),
                 webhook_secrets: config.webhook_secrets.clone(),
                 deliveries,
