@@ -78,6 +78,11 @@ pub fn url_segment(s: &str) -> String {
         .replace('+', "%20")
 }
 
+/// The style sheet of the callback's own pages (listed in the pages' CSP by its hash).
+pub const ERROR_STYLE: &str =
+    "body{font-family:system-ui,sans-serif;max-width:40rem;margin:4rem auto;padding:0 1rem;color:#222}\
+    .alert{border-left:4px solid #c0392b;background:#fdecea;padding:1rem}";
+
 /// An HTML page explaining a refused callback.
 pub fn error_page(e: &ApiError) -> Response {
     let field = e
@@ -92,8 +97,7 @@ pub fn error_page(e: &ApiError) -> Response {
         .unwrap_or_default();
     let body = format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Link not completed</title>\
-         <style>body{{font-family:system-ui,sans-serif;max-width:40rem;margin:4rem auto;padding:0 1rem;color:#222}}\
-         .alert{{border-left:4px solid #c0392b;background:#fdecea;padding:1rem}}</style></head>\
+         <style>{ERROR_STYLE}</style></head>\
          <body><h1>The account was not linked</h1><div class=\"alert\" role=\"alert\"><p>{}</p>{field}{hint}</div>\
          <p><a href=\"/\">Back to the accounts</a>, then start the link again from the account's page.</p></body></html>",
         escape(&e.error)

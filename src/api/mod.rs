@@ -13,6 +13,7 @@ mod commands;
 pub mod delivery_log;
 pub mod demo;
 pub mod error;
+pub mod headers;
 pub mod limits;
 pub mod metrics;
 pub mod pages;

@@ -15,7 +15,7 @@
 
 use super::auth::{Credential, Role};
 use super::error::ApiError;
-use super::{callbacks, commands, limits, pages, queries, session, webhooks, AppState};
+use super::{callbacks, commands, headers, limits, pages, queries, session, webhooks, AppState};
 use axum::extract::DefaultBodyLimit;
 use axum::extract::{Request, State};
 use axum::http::{Method, StatusCode};
@@ -136,6 +136,7 @@ pub fn router(state: AppState) -> Router {
     router
         .fallback(fallback)
         .layer(map_response(limits::json_refusals))
+        .layer(map_response(headers::secure_headers))
         .layer(DefaultBodyLimit::max(limits::DEFAULT_BODY_BYTES))
         .with_state(state)
 }

@@ -9,9 +9,9 @@ mod accounts;
 pub mod csrf;
 pub(crate) mod layout;
 mod link;
-mod live;
+pub(crate) mod live;
 mod picker;
-mod style;
+pub(crate) mod style;
 pub mod visitor;
 
 use super::auth::Signed;
