@@ -2,7 +2,9 @@
 //! approval. The query becomes a `CompleteAuthorization` command (the `state` binds it to one
 //! account's link attempt; no login needed), then the person is redirected (303) to that
 //! account's dashboard page, which shows the next step. A refused callback is answered with a
-//! page a person can read, saying what to do.
+//! page a person can read, saying what to do. A callback without a `state` runs nothing and
+//! calls no provider: it gets a neutral page (a GitHub `setup_action=update` only schedules a
+//! rate-limited reconciliation, see `setup_updates`).
 
 use super::error::ApiError;
 use super::AppState;
@@ -22,6 +24,14 @@ pub async fn callback(
     let Ok(provider) = provider.parse::<Provider>() else {
         return error_page(&ApiError::not_found(format!("no callback for `{provider}`")));
     };
+    if query.get("state").is_none_or(|s| s.is_empty()) {
+        if provider == Provider::GitHub && query.get("setup_action").map(String::as_str) == Some("update") {
+            if let Some(id) = query.get("installation_id").and_then(|i| i.parse::<u64>().ok()) {
+                state.inner.setup_updates.schedule(&state, id);
+            }
+        }
+        return neutral_page();
+    }
     let request = match callback_request(&query) {
         Ok(r) => r,
         Err(e) => return error_page(&e),
@@ -69,6 +79,18 @@ pub fn callback_request(query: &HashMap<String, String>) -> Result<Request, ApiE
         code: query.get("code").cloned().map(Secret::new),
         error,
     })
+}
+
+/// The answer to a callback that carries no `state`: the same page whatever else it carries.
+fn neutral_page() -> Response {
+    let body = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>forgelink</title>\
+         <style>{ERROR_STYLE}</style></head><body><h1>Nothing to complete here</h1>\
+         <p>This address completes a link started from forgelink. If you changed forgelink's \
+         installation on the provider, forgelink picks the change up shortly by itself.</p>\
+         <p><a href=\"/\">Open the accounts</a></p></body></html>"
+    );
+    (StatusCode::OK, Html(body)).into_response()
 }
 
 /// A name as one URL path segment.

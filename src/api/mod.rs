@@ -21,6 +21,7 @@ mod queries;
 pub mod routes;
 pub mod server;
 mod session;
+pub mod setup_updates;
 mod webhooks;
 
 use crate::engine::{CommandMessage, CommandReply, Engine, EngineError};
@@ -61,6 +62,8 @@ pub struct AppInner {
     pub deliveries: delivery_log::DeliveryLog,
     /// One delivery id is handled at a time (see `webhooks`); different ids run side by side.
     pub webhook_locks: delivery_log::DeliveryLocks,
+    /// GitHub setup updates without a `state`: reconciliations scheduled, rate-limited.
+    pub setup_updates: setup_updates::SetupUpdates,
 }
 
 impl AppInner {

@@ -140,6 +140,7 @@ impl Server {
                 webhook_secrets: config.webhook_secrets.clone(),
                 deliveries,
                 webhook_locks: Default::default(),
+                setup_updates: Default::default(),
             }),
         };
         let app = super::router(state.clone());
