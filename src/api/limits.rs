@@ -1,39 +1,30 @@
-//! Bounds on what a request may hold: every body is capped ([`DEFAULT_BODY_BYTES`] unless its
-//! route says more), and a webhook delivery (up to GitHub's 25 MB) is read as a stream, counted
-//! chunk by chunk against one memory budget shared by every delivery in flight
-//! ([`BODY_BUDGET_BYTES`]): a body over its route's cap is answered 413 as soon as it passes the
-//! cap, and a body that finds the budget spent is answered 503 with `Retry-After`, so many large
-//! unauthenticated bodies at once cannot grow the server's memory without bound. Every such
-//! refusal, like any other, is the JSON `{error, hint}` of [`ApiError`].
+//! Bounds on what requests may hold, as router layers:
+//! - requests in flight: at most `ServerLimits::max_in_flight` are handled at once; one more is
+//!   answered 503 with `Retry-After` at once (load shedding) instead of queueing without bound;
+//! - bodies: every route that takes a body reads it through [`streamed_body_limit`], with its
+//!   route's cap ([`DEFAULT_BODY_BYTES`] for commands and forms, 25 MB for webhooks, GitHub's
+//!   own cap), chunk by chunk, counted against ONE memory budget shared by every request in
+//!   flight (`ServerLimits::body_budget`), and within `ServerLimits::body_timeout`. A body over
+//!   its cap is answered 413 as soon as it passes the cap (or at once when its `Content-Length`
+//!   says so), a body that finds the budget spent 503 with `Retry-After`, a body too slow 408;
+//!   so many large or slow unauthenticated bodies cannot grow the server's memory without bound.
+//!
+//! Every such refusal, like any other, is the JSON `{error, hint}` of [`ApiError`].
 
 use super::error::ApiError;
 use super::AppState;
 use axum::body::{Body, Bytes};
-use axum::extract::{DefaultBodyLimit, Request};
+use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
-use axum::middleware::{from_fn, Next};
+use axum::middleware::{from_fn_with_state, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::MethodRouter;
 use futures_util::StreamExt;
-use std::sync::{Arc, OnceLock};
-use tokio::sync::Semaphore;
 
-/// The cap of every body without a cap of its own (commands, forms): they are small.
+/// The cap of every body without a cap of its own (commands, forms, login links): they are small.
 pub const DEFAULT_BODY_BYTES: usize = 64 * 1024;
-/// The bytes of request bodies all deliveries in flight may hold together.
-pub const BODY_BUDGET_BYTES: usize = 64 * 1024 * 1024;
 /// What a shed request is told to wait, in seconds.
 pub const RETRY_AFTER_SECS: u64 = 5;
-
-fn budget() -> &'static Arc<Semaphore> {
-    static BUDGET: OnceLock<Arc<Semaphore>> = OnceLock::new();
-    BUDGET.get_or_init(|| Arc::new(Semaphore::new(BODY_BUDGET_BYTES)))
-}
-
-/// The bytes of the shared budget free now (for tests and metrics).
-pub fn budget_available() -> usize {
-    budget().available_permits()
-}
 
 fn too_large(max: usize) -> Response {
     ApiError::new(
@@ -57,16 +48,33 @@ pub fn busy(what: &str) -> Response {
     r
 }
 
+/// The load-shedding layer: `Router::layer(from_fn_with_state(state, shed_load))`.
+pub async fn shed_load(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    match state.inner.in_flight.clone().try_acquire_owned() {
+        Ok(permit) => {
+            let response = next.run(req).await;
+            drop(permit);
+            response
+        }
+        Err(_) => busy("too many requests at once"),
+    }
+}
+
 /// `route` with bodies of up to `max` bytes, streamed against the shared budget.
-pub fn streamed_body_limit(route: MethodRouter<AppState>, max: usize) -> MethodRouter<AppState> {
+pub fn streamed_body_limit(
+    state: &AppState,
+    route: MethodRouter<AppState>,
+    max: usize,
+) -> MethodRouter<AppState> {
     route
-        .layer::<_, std::convert::Infallible>(from_fn(move |req: Request, next: Next| {
-            read_within(max, req, next)
-        }))
+        .layer::<_, std::convert::Infallible>(from_fn_with_state(
+            state.clone(),
+            move |s: State<AppState>, req: Request, next: Next| read_within(s, max, req, next),
+        ))
         .layer(DefaultBodyLimit::max(max))
 }
 
-async fn read_within(max: usize, req: Request, next: Next) -> Response {
+async fn read_within(State(state): State<AppState>, max: usize, req: Request, next: Next) -> Response {
     let declared = req
         .headers()
         .get(header::CONTENT_LENGTH)
@@ -76,34 +84,51 @@ async fn read_within(max: usize, req: Request, next: Next) -> Response {
         return too_large(max);
     }
     let (parts, body) = req.into_parts();
-    let mut stream = body.into_data_stream();
-    let mut held = Vec::new();
-    let mut permits = None::<tokio::sync::OwnedSemaphorePermit>;
-    let mut total = 0usize;
-    while let Some(chunk) = stream.next().await {
-        let Ok(chunk) = chunk else {
-            return ApiError::bad_request("the request body was cut off").into_response();
-        };
-        total += chunk.len();
-        if total > max {
-            return too_large(max);
+    let budget = state.inner.body_budget.clone();
+    let deadline = state.inner.limits.body_timeout;
+    let read = async move {
+        let mut stream = body.into_data_stream();
+        let mut held = Vec::new();
+        let mut permits = None::<tokio::sync::OwnedSemaphorePermit>;
+        let mut total = 0usize;
+        while let Some(chunk) = stream.next().await {
+            let Ok(chunk) = chunk else {
+                return Err(ApiError::bad_request("the request body was cut off").into_response());
+            };
+            total += chunk.len();
+            if total > max {
+                return Err(too_large(max));
+            }
+            let n = u32::try_from(chunk.len()).map_err(|_| too_large(max))?;
+            match budget.clone().try_acquire_many_owned(n) {
+                Ok(p) => match permits.as_mut() {
+                    Some(all) => all.merge(p),
+                    None => permits = Some(p),
+                },
+                Err(_) => return Err(busy("too many large requests at once")),
+            }
+            held.push(chunk);
         }
-        let Ok(n) = u32::try_from(chunk.len()) else {
-            return too_large(max);
+        let bytes: Bytes = match held.len() {
+            1 => held.pop().unwrap_or_default(),
+            _ => held.concat().into(),
         };
-        match budget().clone().try_acquire_many_owned(n) {
-            Ok(p) => match permits.as_mut() {
-                Some(all) => all.merge(p),
-                None => permits = Some(p),
-            },
-            Err(_) => return busy("too many large requests at once"),
+        Ok((bytes, permits))
+    };
+    let (bytes, permits) = match tokio::time::timeout(deadline, read).await {
+        Ok(Ok(read)) => read,
+        Ok(Err(refusal)) => return refusal,
+        Err(_) => {
+            return ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "the request body did not arrive in time",
+            )
+            .hint(format!(
+                "send the whole body within {} seconds",
+                deadline.as_secs()
+            ))
+            .into_response()
         }
-        held.push(chunk);
-    }
-    let bytes: Bytes = if held.len() == 1 {
-        held.pop().unwrap_or_default()
-    } else {
-        held.concat().into()
     };
     let response = next.run(Request::from_parts(parts, Body::from(bytes))).await;
     drop(permits);

@@ -15,6 +15,7 @@ pub mod demo;
 pub mod error;
 pub mod headers;
 pub mod limits;
+pub mod listener;
 pub mod metrics;
 pub mod pages;
 mod queries;
@@ -36,6 +37,7 @@ use std::time::Duration;
 
 pub use callbacks::{callback_request, url_segment};
 pub use command_json::{message_types, parse_command};
+pub use listener::ServerLimits;
 pub use server::{Server, ServerConfig, WebhookSecrets};
 
 /// How long a command's answer waits for the dashboard to show it.
@@ -64,6 +66,11 @@ pub struct AppInner {
     pub webhook_locks: delivery_log::DeliveryLocks,
     /// GitHub setup updates without a `state`: reconciliations scheduled, rate-limited.
     pub setup_updates: setup_updates::SetupUpdates,
+    pub limits: listener::ServerLimits,
+    /// One permit per request being handled (load shedding beyond).
+    pub in_flight: Arc<tokio::sync::Semaphore>,
+    /// One permit per byte of request body held (see `limits`).
+    pub body_budget: Arc<tokio::sync::Semaphore>,
 }
 
 impl AppInner {

@@ -40,6 +40,8 @@ pub struct Route {
     /// The path pattern, with `{name}` for a path parameter.
     pub path: &'static str,
     pub need: Need,
+    /// The largest body it takes (read through `limits::streamed_body_limit`; POST only).
+    pub max_body: usize,
     handler: MethodRouter<AppState>,
 }
 
@@ -48,6 +50,7 @@ fn row(method: Method, path: &'static str, need: Need, handler: MethodRouter<App
         method,
         path,
         need,
+        max_body: limits::DEFAULT_BODY_BYTES,
         handler,
     }
 }
@@ -61,13 +64,16 @@ pub fn table() -> Vec<Route> {
         row(g.clone(), "/login", None, get(session::login)),
         row(p.clone(), "/logout", Session, post(session::logout)),
         row(g.clone(), "/callback/{provider}", None, get(callbacks::callback)),
-        row(
-            p.clone(),
-            "/webhooks/{provider}",
-            None,
-            limits::streamed_body_limit(post(webhooks::receive), webhooks::MAX_DELIVERY_BYTES),
-        ),
-        row(p.clone(), "/v1/commands", Admin, post(commands::post_command)),
+        Route {
+            max_body: webhooks::MAX_DELIVERY_BYTES,
+            ..row(p.clone(), "/webhooks/{provider}", None, post(webhooks::receive))
+        },
+        // The handler refuses (and counts) a message over its own 64 KiB; past twice that the
+        // body is not even read.
+        Route {
+            max_body: 2 * commands::MAX_COMMAND_BYTES,
+            ..row(p.clone(), "/v1/commands", Admin, post(commands::post_command))
+        },
         row(
             p.clone(),
             "/v1/login-links",
@@ -119,7 +125,11 @@ pub fn table() -> Vec<Route> {
 /// The router of [`table`], each route behind the guard of its need.
 pub fn router(state: AppState) -> Router {
     let mut router = Router::new();
-    for r in table() {
+    for mut r in table() {
+        if r.method == Method::POST {
+            r.handler = limits::streamed_body_limit(&state, r.handler, r.max_body);
+        }
+        // The guard is the outer layer: nobody's body is read before their credential is.
         let guarded = match r.need {
             Need::Admin => r.handler.route_layer(from_fn_with_state(state.clone(), admin)),
             Need::Viewer => r.handler.route_layer(from_fn_with_state(state.clone(), viewer)),
@@ -137,6 +147,7 @@ pub fn router(state: AppState) -> Router {
         .fallback(fallback)
         .layer(map_response(limits::json_refusals))
         .layer(map_response(headers::secure_headers))
+        .layer(from_fn_with_state(state.clone(), limits::shed_load))
         .layer(DefaultBodyLimit::max(limits::DEFAULT_BODY_BYTES))
         .with_state(state)
 }

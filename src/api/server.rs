@@ -5,6 +5,7 @@
 
 use super::auth::{Access, SessionLimits};
 use super::delivery_log::DeliveryLog;
+use super::listener::{self, ServerLimits};
 use super::metrics::Metrics;
 use super::{AppInner, AppState};
 use crate::engine::{Engine, EngineConfig, EngineError};
@@ -48,6 +49,8 @@ pub struct ServerConfig {
     pub viewer_tokens: Vec<Secret>,
     /// How long a dashboard session may sit idle, and lasts at most.
     pub sessions: SessionLimits,
+    /// Connections, requests in flight, timeouts and the body memory budget.
+    pub limits: ServerLimits,
 }
 
 impl ServerConfig {
@@ -59,6 +62,7 @@ impl ServerConfig {
             admin_tokens: vec![],
             viewer_tokens: vec![],
             sessions: SessionLimits::default(),
+            limits: ServerLimits::default(),
         }
     }
 }
@@ -141,19 +145,19 @@ impl Server {
                 deliveries,
                 webhook_locks: Default::default(),
                 setup_updates: Default::default(),
+                limits: config.limits,
+                in_flight: Arc::new(tokio::sync::Semaphore::new(config.limits.max_in_flight)),
+                body_budget: Arc::new(tokio::sync::Semaphore::new(config.limits.body_budget)),
             }),
         };
         let app = super::router(state.clone());
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let limits = config.limits;
         let http = tokio::spawn(async move {
-            let served = axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = stop_rx.await;
-                })
-                .await;
-            if let Err(e) = served {
-                tracing::error!(error = %e, "the HTTP server stopped");
-            }
+            let stop = async move {
+                let _ = stop_rx.await;
+            };
+            listener::serve(listener, app, limits, stop, Duration::from_millis(1500)).await;
         });
         tracing::info!(%addr, "forgelink is listening");
         Ok(Server {
