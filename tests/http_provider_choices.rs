@@ -37,6 +37,12 @@ async fn a_gitlab_group_where_the_person_is_only_developer_is_not_offered_and_is
     let h = Http::start().await;
     let developer = h.demo.gitlab.seed_group_with_access("acme/dev-only", 30);
     let owner = h.demo.gitlab.seed_group_with_access("acme/owned", 50);
+    // A group that lets Developers create projects ("Roles allowed to create projects").
+    let open = h.demo.gitlab.seed_group_with_access("acme/open", 30);
+    h.demo.gitlab.set_project_creation_level("acme/open", "developer");
+    // A group where only Owners may, and the person is Maintainer.
+    let strict = h.demo.gitlab.seed_group_with_access("acme/strict", 40);
+    h.demo.gitlab.set_project_creation_level("acme/strict", "owner");
     approved(&h, "gitlab", "acme-gitlab").await;
 
     let (status, groups) = h.get("/v1/accounts/acme-gitlab/groups").await;
@@ -52,6 +58,8 @@ async fn a_gitlab_group_where_the_person_is_only_developer_is_not_offered_and_is
         !offered.contains(&developer),
         "a Developer cannot create projects by default: {groups}"
     );
+    assert!(offered.contains(&open), "this group lets Developers: {groups}");
+    assert!(!offered.contains(&strict), "this group wants an Owner: {groups}");
 
     let why = refused(
         &h,
@@ -61,12 +69,30 @@ async fn a_gitlab_group_where_the_person_is_only_developer_is_not_offered_and_is
     .await;
     assert!(why.contains("Maintainer") && why.contains("Owner"), "{why}");
 
-    h.ok(json!({"type": "SelectGroup", "account": "acme-gitlab", "group_id": owner}))
+    h.ok(json!({"type": "SelectGroup", "account": "acme-gitlab", "group_id": open}))
         .await;
     let saved = h
         .ok(json!({"type": "SaveDetails", "account": "acme-gitlab"}))
         .await;
     assert_eq!(saved["status"], "active");
+    // The first project in the chosen group is created: the choice did not fail later.
+    let created = h
+        .ok(json!({"type": "CreateProject", "account": "acme-gitlab", "name": "Payments"}))
+        .await;
+    let id = uuid::Uuid::parse_str(created["project_id"].as_str().unwrap_or_default()).unwrap();
+    let engine = h.demo.server.engine();
+    let mut status = String::new();
+    for _ in 0..400 {
+        status = engine.project_state(id).unwrap().status.as_str().to_string();
+        if status == "ready" || status == "failed" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    assert_eq!(
+        status, "ready",
+        "a Developer creates projects where the group allows it"
+    );
     h.demo.shutdown().await;
 }
 

@@ -1,7 +1,8 @@
 //! `forgelink serve --config FILE`: checks every setting (file and `FORGELINK_*` variables),
 //! probes each configured provider once with the app's credentials (logged), starts the HTTP
-//! server, prints a one-time dashboard login link, and runs until Ctrl-C. With `--check` it
-//! only checks the settings and probes the providers, prints one line per provider and exits
+//! server and runs until Ctrl-C. It prints no login link (its output often ends up in logs):
+//! `forgelink login-link --for NAME` asks the running server for one. With `--check` it only
+//! checks the settings and probes the providers, prints one line per provider and exits
 //! (non-zero when a setting or a provider is not right).
 
 use super::config::Settings;
@@ -47,7 +48,10 @@ pub fn run(data_dir: Option<PathBuf>, args: Args) -> Result<(), CliError> {
             server.addr,
             server.base_url()
         );
-        println!("Dashboard (one-time login link): {}", server.login_link());
+        println!(
+            "Dashboard login links: forgelink login-link --for NAME --server {} --token ADMIN_TOKEN",
+            server.base_url()
+        );
         println!("Press Ctrl-C to stop.");
         let _ = tokio::signal::ctrl_c().await;
         println!("Stopping...");

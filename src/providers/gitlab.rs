@@ -5,10 +5,13 @@
 //! [`ProviderError`].
 
 mod branches;
+mod groups;
+mod hooks;
 mod projects;
+pub use hooks::GitLabHook;
 pub use projects::{validation_detail, GitLabFile, GitLabNamespace, GitLabProject};
 
-use super::oauth::{query, same_origin, TokenAnswer, TokenPair, MAX_PAGES};
+use super::oauth::{query, same_origin, TokenAnswer, TokenPair};
 use super::{http, ProviderError};
 use crate::providers::latency::SendTimed;
 use crate::secret::Secret;
@@ -16,10 +19,6 @@ use reqwest::header::HeaderMap;
 use std::time::Duration;
 
 const PROVIDER: &str = "GitLab";
-
-/// Maintainer: the lowest role GitLab lets create projects in a group by default ("Roles allowed
-/// to create projects": Maintainers; Owners can always). Developers get 403.
-pub const MIN_ACCESS_LEVEL_TO_CREATE_PROJECTS: u32 = 40;
 
 /// How the engine is registered as an OAuth application on one GitLab instance.
 #[derive(Debug, Clone)]
@@ -52,6 +51,10 @@ pub struct GitLabGroup {
     pub id: u64,
     pub full_path: String,
     pub name: String,
+    /// Who may create projects in it: `noone`, `owner`, `maintainer`, `developer` or
+    /// `administrator` (absent on older GitLab: the instance default applies).
+    #[serde(default)]
+    pub project_creation_level: Option<String>,
 }
 
 /// A GitLab API client for one configured instance.
@@ -143,29 +146,6 @@ impl GitLabClient {
             .get(&format!("{}/api/v4/user", self.config.base_url), token)
             .await?;
         http::json(PROVIDER, "current user", resp).await
-    }
-
-    /// Every group (all pages) where the user has at least the Developer role.
-    pub async fn groups(&self, token: &Secret) -> Result<Vec<GitLabGroup>, ProviderError> {
-        let mut url = format!(
-            "{}/api/v4/groups?min_access_level={MIN_ACCESS_LEVEL_TO_CREATE_PROJECTS}&per_page=100",
-            self.config.base_url
-        );
-        let mut groups = Vec::new();
-        for _ in 0..MAX_PAGES {
-            let resp = self.get(&url, token).await?;
-            let next = self.next_page(&url, resp.headers())?;
-            let page: Vec<GitLabGroup> = http::json(PROVIDER, "groups", resp).await?;
-            groups.extend(page);
-            match next {
-                Some(n) => url = n,
-                None => return Ok(groups),
-            }
-        }
-        Err(ProviderError::BadResponse {
-            provider: PROVIDER,
-            detail: format!("groups: more than {MAX_PAGES} pages"),
-        })
     }
 
     /// The calls GitLab's last answer said are left (`RateLimit-Remaining`), while that reading

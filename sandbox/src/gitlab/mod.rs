@@ -7,6 +7,7 @@
 mod api;
 mod authorize;
 mod branches;
+mod hooks;
 mod paging;
 mod projects;
 mod token;
@@ -89,6 +90,9 @@ struct Group {
     name: String,
     /// user id -> access level (10 guest .. 50 owner)
     members: Vec<(u64, u32)>,
+    /// "Roles allowed to create projects": `developer`, `maintainer` (the default), `owner`,
+    /// `noone` or `administrator`.
+    project_creation_level: String,
 }
 
 /// A project (repository) in a group. Its files live on its default branch.
@@ -119,6 +123,9 @@ struct World {
     projects: Vec<Project>,
     projects_created: u64,
     next_id: u64,
+    /// Project webhooks, and the last hook id given.
+    hooks: Vec<hooks::Hook>,
+    next_hook_id: u64,
 }
 
 struct Shared {
@@ -126,6 +133,8 @@ struct Shared {
     world: Mutex<World>,
     oauth: OAuthStore,
     faults: Arc<Faults>,
+    /// Successful `POST /oauth/revoke` calls.
+    revocations: std::sync::atomic::AtomicUsize,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -158,6 +167,7 @@ impl GitLabSandbox {
             }),
             oauth: OAuthStore::default(),
             faults: faults.clone(),
+            revocations: Default::default(),
         });
         let router = axum::Router::new()
             .merge(authorize::routes())
@@ -165,6 +175,7 @@ impl GitLabSandbox {
             .merge(api::routes())
             .merge(projects::routes())
             .merge(branches::routes())
+            .merge(hooks::routes())
             .layer(axum::middleware::from_fn_with_state(
                 faults.clone(),
                 branches::rate_limit_headers,
@@ -240,8 +251,18 @@ impl GitLabSandbox {
             full_path: full_path.to_string(),
             name,
             members,
+            project_creation_level: "maintainer".to_string(),
         });
         id
+    }
+
+    /// Sets who may create projects in group `full_path` (`developer`, `maintainer`, `owner`,
+    /// `noone`, `administrator`), as the group's settings page does.
+    pub fn set_project_creation_level(&self, full_path: &str, level: &str) {
+        let mut w = lock(&self.shared.world);
+        if let Some(g) = w.groups.iter_mut().find(|g| g.full_path == full_path) {
+            g.project_creation_level = level.to_string();
+        }
     }
 
     /// The signed-in person approves `authorize_url`: the redirect URL (with `code` and `state`)

@@ -18,9 +18,16 @@ use sha2::{Digest, Sha256};
 use std::sync::Arc;
 
 /// Developer: the lowest role that may create projects in a group.
-/// GitLab's default "Roles allowed to create projects" in a group is Maintainers (and Owners):
-/// a Developer gets 403 ("Groups" settings, docs.gitlab.com/user/group/#specify-who-can-add-projects-to-a-group).
-const CREATES_PROJECTS: u32 = super::MAINTAINER;
+/// The role a group's "Roles allowed to create projects" asks for (GitLab's default is
+/// Maintainers; `noone` and `administrator` leave no member able to). Below it GitLab answers 403.
+fn creates_projects(level: &str) -> Option<u32> {
+    match level {
+        "developer" => Some(30),
+        "maintainer" => Some(super::MAINTAINER),
+        "owner" => Some(50),
+        _ => None,
+    }
+}
 
 pub(super) fn routes() -> Router<Arc<Shared>> {
     Router::new()
@@ -159,6 +166,9 @@ async fn create(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: axu
     if let Some(fault) = shared.faults.inject().await {
         return fault;
     }
+    if let Some(limited) = shared.faults.inject_create() {
+        return limited;
+    }
     let bearer = match authenticate(&shared, &headers, &["api"]) {
         Ok(b) => b,
         Err(resp) => return *resp,
@@ -189,7 +199,7 @@ async fn create(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: axu
     let Some((_, level)) = group.members.iter().find(|(u, _)| *u == bearer.user_id) else {
         return message(StatusCode::NOT_FOUND, "404 Namespace Not Found");
     };
-    if *level < CREATES_PROJECTS {
+    if creates_projects(&group.project_creation_level).map_or(true, |needed| *level < needed) {
         return message(StatusCode::FORBIDDEN, "403 Forbidden");
     }
     if let Some(errors) = validate(&w, group, &name, &path, None) {

@@ -35,24 +35,29 @@ impl GitHubClient {
         segments.extend(path.split('/').filter(|s| !s.is_empty()));
         let url = self.api_path(&segments)?;
         let what = format!("{path} in {owner}/{repo}");
-        let token = self.installation_token(installation_id).await?;
-        let mut rb = self
-            .request(Method::GET, url.as_str())
-            .header(AUTHORIZATION, format!("token {}", token.expose()));
-        if let Some(etag) = etag {
-            rb = rb.header(IF_NONE_MATCH, etag);
-        }
-        let resp = self.send(rb).await?;
+        // A 401 renews the installation token once (the client's one rule for them).
+        let resp = self
+            .with_installation_token(installation_id, |auth| {
+                let (url, what) = (url.clone(), what.clone());
+                async move {
+                    let mut rb = self
+                        .request(Method::GET, url.as_str())
+                        .header(AUTHORIZATION, auth);
+                    if let Some(etag) = etag {
+                        rb = rb.header(IF_NONE_MATCH, etag);
+                    }
+                    let resp = self.send(rb).await?;
+                    let s = resp.status();
+                    if s.is_success() || s == StatusCode::NOT_MODIFIED || s == StatusCode::NOT_FOUND {
+                        return Ok(resp);
+                    }
+                    Err(http::error_from(PROVIDER, &what, resp).await)
+                }
+            })
+            .await?;
         match resp.status() {
             StatusCode::NOT_MODIFIED => return Ok(MarkerRead::Unchanged),
             StatusCode::NOT_FOUND => return Ok(MarkerRead::Absent),
-            s if !s.is_success() => {
-                let err = http::error_from(PROVIDER, &what, resp).await;
-                if matches!(err, ProviderError::Unauthorized { .. }) {
-                    self.forget_installation_token(installation_id);
-                }
-                return Err(err);
-            }
             _ => {}
         }
         let etag = resp
