@@ -151,3 +151,72 @@ async fn gitlab_discovery_asks_nothing_at_a_restart_and_skips_projects_that_did_
     assert_eq!(blueprints_of(&engine, id).await, ["acme/infra/blueprints"]);
     engine.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bitbucket_discovery_asks_nothing_at_a_restart_and_reads_again_only_what_was_pushed() {
+    use common_oauth::*;
+    use forgelink::engine::Request;
+    use forgelink::sandbox_settings::ClientConfig;
+    use forgelink_events::Provider;
+    const NAME: &str = "acme-bb";
+    let sandbox = forgelink_sandbox::bitbucket::BitbucketSandbox::start(0)
+        .await
+        .unwrap();
+    sandbox.seed_user("alice");
+    sandbox.seed_workspace("acme", &[("INF", "Infrastructure")]);
+    for (slug, file) in [("blueprints", DEFAULT_BLUEPRINT_MARKER), ("service", "README.md")] {
+        sandbox
+            .seed_repository_with_file("acme", slug, "INF", file, "kind: x\n")
+            .unwrap();
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = fast_config(dir.path());
+    config.bitbucket = Some(sandbox.client_config(CALLBACK));
+    config.reconcile_every = Duration::ZERO;
+    let engine = Engine::open(config.clone()).await.unwrap();
+    let id = name_account(&engine, Provider::Bitbucket, NAME).await;
+    let url = start_link(&engine, NAME).await;
+    callback(&engine, &sandbox.approve(&url).await.unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        wait_for_status(&engine, id, "awaiting_details").await,
+        "awaiting_details"
+    );
+    let select = Request::SelectWorkspace {
+        account: NAME.into(),
+        workspace: "acme".into(),
+        project_key: "INF".into(),
+    };
+    send(&engine, select).await.unwrap();
+    send(&engine, Request::SaveDetails { account: NAME.into() })
+        .await
+        .unwrap();
+    assert_eq!(blueprints_of(&engine, id).await, ["acme/blueprints"]);
+    let served = quiet(|| sandbox.requests_served()).await;
+    let reads = |r: &[String]| r.iter().filter(|l| l.contains("/src/")).count();
+    assert_eq!(
+        reads(&sandbox.requests()),
+        2,
+        "each repository read once at link time"
+    );
+
+    engine.shutdown().await;
+    drop(engine);
+    let engine = Engine::open(config).await.unwrap();
+    let after = quiet(|| sandbox.requests_served()).await;
+    assert_eq!(
+        sandbox.requests()[served..],
+        [] as [String; 0],
+        "a restart with nothing new asks Bitbucket nothing"
+    );
+
+    // A push moves `updated_on` of that repository only: only it is read again.
+    sandbox.push("acme", "service", "Jane Doe").unwrap();
+    engine.reconcile(Some(id)).await.unwrap();
+    let now = sandbox.requests();
+    let again: Vec<&String> = now[after..].iter().filter(|l| l.contains("/src/")).collect();
+    assert_eq!(again.len(), 1, "{again:?}");
+    assert!(again[0].contains("/acme/service/src/"), "{again:?}");
+    engine.shutdown().await;
+}
