@@ -11,7 +11,7 @@ use forgelink::engine::{Engine, DEFAULT_BLUEPRINT_MARKER};
 use std::time::Duration;
 use uuid::Uuid;
 
-const WITHIN: Duration = Duration::from_secs(10);
+const WITHIN: Duration = Duration::from_secs(20);
 
 /// Waits until `requests()` has not grown for a while: the engine has finished asking.
 async fn quiet(requests: impl Fn() -> usize) -> usize {
