@@ -45,6 +45,7 @@ fn token() -> Secret {
 #[tokio::test]
 async fn the_bitbucket_client_parses_bitbucket_s_documented_examples() {
     let base = serve(&[
+        ("POST", "/site/oauth2/access_token", "bitbucket/access_token.json"),
         ("GET", "/2.0/user", "bitbucket/user.json"),
         (
             "GET",
@@ -70,6 +71,10 @@ async fn the_bitbucket_client_parses_bitbucket_s_documented_examples() {
         client_secret: Secret::new("secret"),
     };
     let client = BitbucketClient::new(config, reqwest::Client::new());
+
+    let pair = client.exchange_code(&Secret::new("code")).await.unwrap();
+    assert_eq!(pair.refresh_token.expose(), "rLnUvnhsjZdVfHk2Zh");
+    assert_eq!(pair.scopes, ["account", "repository", "project", "webhook"]);
 
     let user = client
         .current_user(&token())
@@ -112,6 +117,7 @@ async fn the_bitbucket_client_parses_bitbucket_s_documented_examples() {
 #[tokio::test]
 async fn the_gitlab_client_parses_gitlab_s_documented_examples() {
     let base = serve(&[
+        ("POST", "/oauth/token", "gitlab/oauth_token.json"),
         ("GET", "/api/v4/user", "gitlab/user.json"),
         ("GET", "/api/v4/groups", "gitlab/groups.json"),
         ("GET", "/api/v4/projects/3", "gitlab/project.json"),
@@ -125,6 +131,18 @@ async fn the_gitlab_client_parses_gitlab_s_documented_examples() {
         scopes: GitLabConfig::default_scopes(),
     };
     let client = GitLabClient::new(config, reqwest::Client::new());
+
+    let verifier = Secret::new("v".repeat(43));
+    let pair = client
+        .exchange_code(&Secret::new("code"), &verifier)
+        .await
+        .unwrap();
+    assert_eq!(
+        pair.access_token.expose(),
+        "de6780bc506a0446309bd9362820ba8aed28aa506c71eedbe1c5c4f9dd350e54"
+    );
+    let lifetime = pair.expires_at - chrono::Utc::now();
+    assert!(lifetime > chrono::Duration::seconds(7100), "expires_in 7200");
 
     let user = client.current_user(&token()).await.unwrap();
     assert_eq!((user.id, user.username.as_str()), (1, "john_smith"));
