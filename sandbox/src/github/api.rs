@@ -324,7 +324,7 @@ async fn user_installation_repositories(
     let Some(user) = credential(&headers).and_then(|t| world.user_of(t)) else {
         return gh_error(StatusCode::UNAUTHORIZED, "Bad credentials");
     };
-    if world.installations.get(&id).is_none_or(|i| i.user != user) {
+    if world.installations.get(&id).map_or(true, |i| i.user != user) {
         return gh_error(StatusCode::NOT_FOUND, "Not Found");
     }
     let all = world.repos_of(id);

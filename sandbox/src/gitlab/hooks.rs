@@ -52,6 +52,8 @@ fn hook_json(h: &Hook) -> Value {
 }
 
 /// The project `id` when `user` may manage its hooks; else the answer GitLab gives.
+// The refusal is the handler's finished answer, returned as is.
+#[allow(clippy::result_large_err)]
 fn managed(w: &World, id: &str, user: u64) -> Result<u64, Response> {
     let p = find(w, id, user).ok_or_else(|| message(StatusCode::NOT_FOUND, "404 Project Not Found"))?;
     let level = w
