@@ -16,8 +16,9 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
 
-/// The largest delivery accepted (GitHub caps payloads at 25 MB; ours are far smaller).
-pub const MAX_DELIVERY_BYTES: usize = 5 * 1024 * 1024;
+/// The largest delivery accepted: GitHub caps payloads at 25 MB (the route streams the body
+/// against a shared memory budget, see `limits`).
+pub const MAX_DELIVERY_BYTES: usize = 25 * 1024 * 1024;
 
 pub async fn receive(
     State(state): State<AppState>,

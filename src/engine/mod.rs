@@ -51,6 +51,9 @@ pub struct EngineConfig {
     /// The log lives in `data_dir/log`, the vault in `data_dir/vault`.
     pub data_dir: PathBuf,
     pub durability: Durability,
+    /// The most memory the event log's page cache may take (`log_cache_mb`); `None` sizes it
+    /// to the log on disk, between 8 and 128 MiB.
+    pub log_cache_bytes: Option<u64>,
     pub link_ttl: chrono::Duration,
     pub github: Option<GitHubConfig>,
     pub gitlab: Option<GitLabConfig>,
@@ -90,6 +93,7 @@ impl EngineConfig {
         EngineConfig {
             data_dir: data_dir.into(),
             durability: Durability::Flush,
+            log_cache_bytes: None,
             link_ttl: DEFAULT_LINK_TTL,
             github: None,
             gitlab: None,
@@ -160,6 +164,7 @@ impl Engine {
             config.data_dir.join("log"),
             LogOptions {
                 durability: config.durability,
+                cache_bytes: config.log_cache_bytes,
                 ..LogOptions::default()
             },
         )?;
