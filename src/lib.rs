@@ -7,6 +7,7 @@ pub mod domain;
 pub mod engine;
 pub mod providers;
 pub mod saga;
+#[cfg(feature = "demo")]
 pub mod sandbox_settings;
 pub mod secret;
 pub mod vault;

@@ -11,6 +11,7 @@ mod callbacks;
 mod command_json;
 mod commands;
 pub mod delivery_log;
+#[cfg(feature = "demo")]
 pub mod demo;
 pub mod error;
 pub mod headers;
