@@ -16,6 +16,7 @@ pub mod demo;
 pub mod error;
 pub mod headers;
 pub mod limits;
+pub(crate) mod link_binding;
 pub mod listener;
 pub mod metrics;
 pub mod pages;
