@@ -10,7 +10,7 @@ use super::metrics::WebhookOutcome;
 use super::AppState;
 use crate::webhooks::{self, Provider};
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -23,6 +23,7 @@ pub const MAX_DELIVERY_BYTES: usize = 25 * 1024 * 1024;
 pub async fn receive(
     State(state): State<AppState>,
     Path(provider): Path<String>,
+    Query(query): Query<std::collections::HashMap<String, String>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -32,7 +33,16 @@ pub async fn receive(
             .into_response();
     };
     let inner = &state.inner;
-    let secret = inner.webhook_secret(provider);
+    // A hook forgelink registered itself (GitLab, Bitbucket) names its project in `?hook=`
+    // and is checked against that hook's own secret; anything else against the configured one.
+    let hook = query.get("hook").and_then(|h| h.parse::<uuid::Uuid>().ok());
+    let secret = match hook {
+        Some(project_id) => inner
+            .engine
+            .hook_secret(provider, project_id)
+            .unwrap_or_else(|| crate::secret::Secret::new("")),
+        None => inner.webhook_secret(provider),
+    };
     if let Err(e) = webhooks::verify(provider, &body, &headers, &secret) {
         inner.metrics.webhook(provider, WebhookOutcome::Rejected);
         tracing::warn!(%provider, error = %e, "webhook delivery refused");
