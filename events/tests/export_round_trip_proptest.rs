@@ -173,6 +173,9 @@ async fn an_actor_too_long_to_store_is_refused_by_append_and_by_import_never_cut
     let b = tempfile::tempdir().unwrap();
     let empty = open(b.path());
     let err = empty.import(line.as_bytes(), |_| {}).await.unwrap_err();
-    assert!(err.to_string().contains("line 1") && err.to_string().contains("actor"), "{err}");
+    assert!(
+        err.to_string().contains("line 1") && err.to_string().contains("actor"),
+        "{err}"
+    );
     assert_eq!(empty.head(), 0, "a refused import writes nothing");
 }

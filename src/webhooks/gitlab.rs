@@ -46,8 +46,23 @@ pub fn parse(body: &[u8], headers: &(impl HeaderLookup + ?Sized)) -> Result<Deli
         _ => header_event.to_string(),
     };
     let p = Payload::new(&event, &root);
-    let change = match kind.as_deref() {
-        Some("push" | "tag_push") => push(&p)?,
+    let change = changes(&p, kind.as_deref());
+    // Only a change the engine acts on must come with a header that matches its body.
+    if !matches!(change, Ok(Change::Ignored { .. })) {
+        super::shape::gitlab(header_event, &root)?;
+    }
+    Ok(Delivery {
+        provider: Provider::GitLab,
+        delivery_id,
+        event,
+        installation_id: None,
+        changes: vec![change?],
+    })
+}
+
+fn changes(p: &Payload<'_>, kind: Option<&str>) -> Result<Change, WebhookError> {
+    Ok(match kind {
+        Some("push" | "tag_push") => push(p)?,
         Some("project_rename") => Change::RepoRenamed {
             repo_id: p.id("project_id")?,
             from_full_name: p.str("old_path_with_namespace")?,
@@ -68,14 +83,10 @@ pub fn parse(body: &[u8], headers: &(impl HeaderLookup + ?Sized)) -> Result<Deli
             to_full_path: p.str("full_path")?,
         },
         Some(other) => Change::ignored(format!("system hook `{}` needs nothing", short(other))),
-        None => Change::ignored(format!("event `{}` is not one the engine follows", short(&event))),
-    };
-    Ok(Delivery {
-        provider: Provider::GitLab,
-        delivery_id,
-        event,
-        installation_id: None,
-        changes: vec![change],
+        None => Change::ignored(format!(
+            "event `{}` is not one the engine follows",
+            short(p.event)
+        )),
     })
 }
 
