@@ -1,13 +1,21 @@
 //! The vault: secrets at rest (user and installation tokens, refresh tokens, app keys), kept
 //! outside the event log in their own sled database and encrypted with XChaCha20-Poly1305.
 //! Events hold only a reference such as `account/{uuid}/user_token`; unlinking an account
-//! destroys everything under its prefix. Each write uses a fresh random 24-byte nonce and binds
-//! the ciphertext to its reference (associated data), so a ciphertext copied to another
-//! reference does not decrypt. Every write is flushed before it returns.
+//! destroys everything under its prefix. Each account's secrets are sealed under a data key of
+//! its own, wrapped by the master key (`data_keys`); unlinking destroys that key too, so the
+//! old copies sled leaves in its files (and in any backup of them) no longer decrypt. Each
+//! write uses a fresh random 24-byte nonce and binds the ciphertext to its reference
+//! (associated data), so a ciphertext copied to another reference does not decrypt. Every
+//! write is flushed before it returns. Files are readable by their owner only.
+
+mod data_keys;
+mod migrate;
+mod sealed;
 
 use crate::secret::Secret;
-use chacha20poly1305::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
-use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use chacha20poly1305::aead::KeyInit;
+use chacha20poly1305::XChaCha20Poly1305;
+use data_keys::{DataKeys, Scope};
 use rand::RngCore;
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -18,7 +26,6 @@ pub const KEY_ENV: &str = "FORGELINK_VAULT_KEY";
 pub const KEY_FILE: &str = "vault.key";
 /// A record written at open so that a wrong key is noticed at start, not at the first read.
 const CANARY: &str = "\0vault/canary";
-const NONCE_LEN: usize = 24;
 
 /// Why the vault could not do what was asked. Never contains a secret or a key.
 #[derive(Debug, thiserror::Error)]
@@ -102,8 +109,50 @@ impl VaultKey {
     }
 }
 
+/// The folder of the wrapped data keys of the vault in `dir`: beside it, not inside sled's own.
+pub fn data_keys_dir(dir: &Path) -> PathBuf {
+    let name = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    dir.with_file_name(format!("{name}-keys"))
+}
+
+/// Creates `dir` (and its parents) when missing; `dir` itself is then accessible to its owner
+/// only (0700).
+pub(crate) fn private_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    }
+    Ok(())
+}
+
+/// Makes every folder under `dir` (and `dir`) 0700 and every file 0600: data files are the
+/// owner's only, whatever the process umask was when a store created them.
+pub fn restrict_permissions(dir: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let meta = std::fs::symlink_metadata(dir)?;
+        if meta.is_dir() {
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+            for entry in std::fs::read_dir(dir)? {
+                restrict_permissions(&entry?.path())?;
+            }
+        } else if meta.is_file() {
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o600))?;
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = dir;
+    Ok(())
+}
+
 /// Creates `path` readable by its owner only, failing if it already exists (never overwrite a key).
-fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+pub(crate) fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true).create_new(true);
@@ -122,7 +171,9 @@ pub struct Vault {
     dir: PathBuf,
     db: sled::Db,
     tree: sled::Tree,
-    cipher: XChaCha20Poly1305,
+    /// Opens what was written before data keys, sealed directly under the master key.
+    master: XChaCha20Poly1305,
+    keys: DataKeys,
 }
 
 impl fmt::Debug for Vault {
@@ -141,19 +192,28 @@ impl Vault {
             dir: dir.to_path_buf(),
             source,
         };
+        let io = |source| VaultError::KeyFile {
+            path: dir.to_path_buf(),
+            source,
+        };
+        let keys = DataKeys::open(&data_keys_dir(dir), &key.0)?;
+        let master = XChaCha20Poly1305::new((&key.0).into());
+        // Before anything creates `dir`: an interrupted upgrade may have renamed it away.
+        migrate::upgrade(dir, &master, &keys)?;
+        private_dir(dir).map_err(io)?;
         let db = sled::open(dir).map_err(storage)?;
         let tree = db.open_tree("secrets").map_err(storage)?;
-        let cipher = XChaCha20Poly1305::new((&key.0).into());
         let vault = Vault {
             dir: dir.to_path_buf(),
             db,
             tree,
-            cipher,
+            master,
+            keys,
         };
         match vault.get(CANARY) {
             Ok(Some(_)) => {}
             Ok(None) => vault.put(CANARY, &Secret::new("forgelink vault"))?,
-            Err(VaultError::Corrupt { .. }) => {
+            Err(VaultError::Corrupt { .. } | VaultError::KeyMismatch { .. }) => {
                 return Err(VaultError::KeyMismatch {
                     dir: dir.to_path_buf(),
                 })
@@ -170,42 +230,12 @@ impl Vault {
         }
     }
 
-    fn seal(&self, reference: &str, secret: &Secret) -> Vec<u8> {
-        let nonce = XChaCha20Poly1305::generate_nonce(&mut OsRng);
-        let payload = Payload {
-            msg: secret.expose().as_bytes(),
-            aad: reference.as_bytes(),
-        };
-        // Encryption with a valid key and nonce cannot fail for in-memory buffers.
-        let ct = self
-            .cipher
-            .encrypt(&nonce, payload)
-            .expect("XChaCha20-Poly1305 encryption of a buffer");
-        let mut out = Vec::with_capacity(NONCE_LEN + ct.len());
-        out.extend_from_slice(&nonce);
-        out.extend_from_slice(&ct);
-        out
+    fn seal(&self, reference: &str, secret: &Secret) -> Result<Vec<u8>, VaultError> {
+        sealed::seal(&self.keys, Scope::of_reference(reference), reference, secret)
     }
 
-    fn open_sealed(&self, reference: &str, sealed: &[u8]) -> Result<Secret, VaultError> {
-        let corrupt = || VaultError::Corrupt {
-            reference: reference.to_string(),
-        };
-        if sealed.len() < NONCE_LEN {
-            return Err(corrupt());
-        }
-        let (nonce, ct) = sealed.split_at(NONCE_LEN);
-        let plain = self
-            .cipher
-            .decrypt(
-                XNonce::from_slice(nonce),
-                Payload {
-                    msg: ct,
-                    aad: reference.as_bytes(),
-                },
-            )
-            .map_err(|_| corrupt())?;
-        String::from_utf8(plain).map(Secret::new).map_err(|_| corrupt())
+    fn open_sealed(&self, reference: &str, stored: &[u8]) -> Result<Option<Secret>, VaultError> {
+        sealed::open(&self.keys, &self.master, reference, stored)
     }
 
     fn flush(&self) -> Result<(), VaultError> {
@@ -215,7 +245,7 @@ impl Vault {
 
     /// Stores `secret` under `reference`, replacing any previous value; durable on return.
     pub fn put(&self, reference: &str, secret: &Secret) -> Result<(), VaultError> {
-        let sealed = self.seal(reference, secret);
+        let sealed = self.seal(reference, secret)?;
         self.tree
             .insert(reference.as_bytes(), sealed)
             .map_err(|e| self.storage(e))?;
@@ -226,7 +256,7 @@ impl Vault {
     pub fn put_many(&self, entries: &[(&str, &Secret)]) -> Result<(), VaultError> {
         let mut batch = sled::Batch::default();
         for (reference, secret) in entries {
-            batch.insert(reference.as_bytes(), self.seal(reference, secret));
+            batch.insert(reference.as_bytes(), self.seal(reference, secret)?);
         }
         self.tree.apply_batch(batch).map_err(|e| self.storage(e))?;
         self.flush()
@@ -235,7 +265,7 @@ impl Vault {
     /// The secret stored under `reference`, if any.
     pub fn get(&self, reference: &str) -> Result<Option<Secret>, VaultError> {
         match self.tree.get(reference.as_bytes()).map_err(|e| self.storage(e))? {
-            Some(sealed) => self.open_sealed(reference, &sealed).map(Some),
+            Some(sealed) => self.open_sealed(reference, &sealed),
             None => Ok(None),
         }
     }
@@ -248,9 +278,29 @@ impl Vault {
         self.flush()
     }
 
+    /// Stores `secret` under `reference`, sealed with `account_id`'s data key although the
+    /// reference is not under `account/{uuid}/` (an OAuth `state` is looked up by its hash):
+    /// unlinking the account makes it undecryptable with the rest.
+    pub fn put_for_account(
+        &self,
+        account_id: uuid::Uuid,
+        reference: &str,
+        secret: &Secret,
+    ) -> Result<(), VaultError> {
+        let sealed = sealed::seal(&self.keys, Scope::Account(account_id), reference, secret)?;
+        self.tree
+            .insert(reference.as_bytes(), sealed)
+            .map_err(|e| self.storage(e))?;
+        self.flush()
+    }
+
     /// Destroys every secret whose reference starts with `prefix` (e.g. `account/{uuid}/`);
-    /// returns how many were destroyed.
+    /// returns how many were destroyed. `account/{uuid}/` also destroys the account's data
+    /// key, first: every copy of its secrets left on disk is then undecryptable.
     pub fn delete_prefix(&self, prefix: &str) -> Result<usize, VaultError> {
+        if let Some(scope) = Scope::of_account_prefix(prefix) {
+            self.keys.shred(scope)?;
+        }
         let mut batch = sled::Batch::default();
         let mut n = 0;
         for item in self.tree.scan_prefix(prefix.as_bytes()) {

@@ -232,7 +232,9 @@ impl OAuthAdapter {
         if refreshed_until.is_none() {
             self.store(&secret_ref, &pair, &user)?;
         }
+        // Spent: the code and the PKCE verifier are worth nothing any more.
         let _ = self.vault.delete(code_ref);
+        let _ = self.vault.delete(&pkce_ref(account_id, attempt_id));
         Ok(OAuthTokens {
             user,
             scopes: pair.scopes,
@@ -356,6 +358,23 @@ impl SecretsPort for VaultSecrets {
         Box::pin(async move {
             self.vault
                 .delete_prefix(&format!("account/{account_id}/"))
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        })
+    }
+
+    fn destroy_attempt_secrets<'a>(
+        &'a self,
+        account_id: Uuid,
+        attempt_id: Uuid,
+        code_ref: &'a str,
+    ) -> BoxFuture<'a, Result<(), String>> {
+        Box::pin(async move {
+            let v = &self.vault;
+            v.delete(code_ref)
+                .and_then(|_| v.delete_prefix(&format!("{code_ref}/")))
+                .and_then(|_| v.delete_prefix(&format!("{}/", oauth_ref(account_id, attempt_id))))
+                .and_then(|_| v.delete(&pkce_ref(account_id, attempt_id)))
                 .map(|_| ())
                 .map_err(|e| e.to_string())
         })

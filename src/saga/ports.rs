@@ -109,4 +109,15 @@ pub trait SecretsPort: Send + Sync {
     /// Destroys every secret of the account; destroying nothing is success. `Err` holds why it
     /// could not be done now (never a secret).
     fn destroy_account_secrets(&self, account_id: Uuid) -> BoxFuture<'_, Result<(), String>>;
+
+    /// Destroys what a failed link attempt left (the code, the user token or token pair it
+    /// gave, the PKCE verifier). By default nothing is kept per attempt.
+    fn destroy_attempt_secrets<'a>(
+        &'a self,
+        _account_id: Uuid,
+        _attempt_id: Uuid,
+        _code_ref: &'a str,
+    ) -> BoxFuture<'a, Result<(), String>> {
+        Box::pin(async { Ok(()) })
+    }
 }

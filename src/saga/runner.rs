@@ -55,14 +55,18 @@ impl ProviderEffectRunner {
                 code_ref,
                 ..
             } => {
-                verify_github_installation(
+                let command = verify_github_installation(
                     &*self.github,
                     &self.retry,
                     *attempt_id,
                     *installation_id,
                     code_ref,
                 )
-                .await
+                .await;
+                self.forget_failed_attempt(&command, effect.account_id(), *attempt_id, code_ref)
+                    .await
+                    .map_err(failed)?;
+                command
             }
             Effect::ExchangeOAuthCode {
                 account_id,
@@ -70,7 +74,7 @@ impl ProviderEffectRunner {
                 provider,
                 code_ref,
             } => {
-                exchange_oauth_code(
+                let command = exchange_oauth_code(
                     &*self.oauth,
                     &self.retry,
                     *provider,
@@ -78,7 +82,11 @@ impl ProviderEffectRunner {
                     *attempt_id,
                     code_ref,
                 )
-                .await
+                .await;
+                self.forget_failed_attempt(&command, *account_id, *attempt_id, code_ref)
+                    .await
+                    .map_err(failed)?;
+                command
             }
             Effect::RefreshOAuthCredentials {
                 account_id,
@@ -100,6 +108,25 @@ impl ProviderEffectRunner {
             }
         };
         Ok(vec![effect.outcome(command)])
+    }
+}
+
+impl ProviderEffectRunner {
+    /// A link attempt that failed keeps no secret: the user token or token pair its code gave
+    /// is destroyed before the failure is recorded.
+    async fn forget_failed_attempt(
+        &self,
+        command: &AccountCommand,
+        account_id: uuid::Uuid,
+        attempt_id: uuid::Uuid,
+        code_ref: &str,
+    ) -> Result<(), String> {
+        if matches!(command, AccountCommand::FailLink { .. }) {
+            self.secrets
+                .destroy_attempt_secrets(account_id, attempt_id, code_ref)
+                .await?;
+        }
+        Ok(())
     }
 }
 
