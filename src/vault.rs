@@ -11,6 +11,8 @@
 mod data_keys;
 mod migrate;
 mod sealed;
+#[cfg(test)]
+mod tests_data_keys;
 
 use crate::secret::Secret;
 use chacha20poly1305::aead::KeyInit;

@@ -163,6 +163,13 @@ impl Engine {
             None => VaultKey::from_env_or_file(&config.data_dir)?,
         };
         let vault = Arc::new(Vault::open(&config.data_dir.join("vault"), key)?);
+        // The data folder and everything in it are the owner's only (folders 0700, files 0600).
+        crate::vault::restrict_permissions(&config.data_dir).map_err(|e| {
+            EngineError::Io(format!(
+                "cannot restrict access to {}: {e}",
+                config.data_dir.display()
+            ))
+        })?;
         let http = reqwest::Client::builder()
             .user_agent("forgelink")
             .build()
