@@ -9,6 +9,7 @@
 //! write is flushed before it returns. Files are readable by their owner only.
 
 mod data_keys;
+mod master_key;
 mod migrate;
 mod sealed;
 #[cfg(test)]
@@ -18,6 +19,7 @@ use crate::secret::Secret;
 use chacha20poly1305::aead::KeyInit;
 use chacha20poly1305::XChaCha20Poly1305;
 use data_keys::{DataKeys, Scope};
+pub use master_key::server_key;
 use rand::RngCore;
 use std::fmt;
 use std::path::{Path, PathBuf};
