@@ -120,10 +120,17 @@ async fn a_forged_installation_id_fails_the_link_naming_the_installation() {
     h.sandbox.forge_installation_id(true);
     let id = h.link("acme-infra", "acme", &["infra"]).await;
     assert_eq!(wait_for_status(&h.engine, id, "failed", WITHIN).await, "failed");
-    let forged = match &h.engine.log().read_stream(&StreamId::account(id), 3).unwrap()[0].event {
-        Event::AuthorizationReceived(r) => r.installation_id.expect("the claimed installation"),
+    let (forged, code_ref) = match &h.engine.log().read_stream(&StreamId::account(id), 3).unwrap()[0].event {
+        Event::AuthorizationReceived(r) => (
+            r.installation_id.expect("the claimed installation"),
+            r.code_ref.clone().expect("the code's reference"),
+        ),
         other => panic!("{other:?}"),
     };
+    // The failed link keeps nothing: neither the code nor the user token it gave.
+    let vault = h.engine.vault();
+    assert_eq!(vault.get(&code_ref).unwrap(), None);
+    assert_eq!(vault.get(&format!("{code_ref}/user_token")).unwrap(), None);
     let reason = link_failed_reason(&h.engine, id).expect("a reason");
     assert_eq!(
         reason,
