@@ -36,6 +36,12 @@ const CANARY: &str = "\0vault/canary";
 pub enum VaultError {
     #[error("the vault key is not valid: {0} (expected 64 hex characters, i.e. 32 bytes)")]
     BadKey(String),
+    #[error(
+        "no vault key for {}: its key is kept outside the data folder; set {KEY_ENV} to it, or pass the \
+         server's --config",
+        dir.display()
+    )]
+    MissingKey { dir: PathBuf },
     #[error("the vault key does not match the secrets in {}; use the key they were written with", dir.display())]
     KeyMismatch { dir: PathBuf },
     #[error(
@@ -80,11 +86,17 @@ impl VaultKey {
     }
 
     /// The key from `FORGELINK_VAULT_KEY`, else from `{data_dir}/vault.key`, which is created
-    /// (mode 0600, 32 random bytes as hex) on first start.
+    /// (mode 0600, 32 random bytes as hex) on first start. A vault that exists without that
+    /// file was written with a key kept elsewhere (a server's): no new key is made for it.
     pub fn from_env_or_file(data_dir: &Path) -> Result<Self, VaultError> {
         match std::env::var(KEY_ENV) {
             Ok(v) if !v.trim().is_empty() => {
                 Self::from_hex(&v).map_err(|e| VaultError::BadKey(format!("{KEY_ENV}: {e}")))
+            }
+            _ if !data_dir.join(KEY_FILE).exists() && data_dir.join("vault").exists() => {
+                Err(VaultError::MissingKey {
+                    dir: data_dir.join("vault"),
+                })
             }
             _ => Self::from_file(&data_dir.join(KEY_FILE)),
         }
@@ -332,7 +344,7 @@ mod tests {
     #[test]
     fn a_stored_secret_reads_back_and_is_not_stored_in_clear() {
         let (dir, key) = fresh();
-        let vault = Vault::open(dir.path(), key).unwrap();
+        let vault = Vault::open(&dir.path().join("vault"), key).unwrap();
         let token = Secret::new("ghu_roundtrip_value_123");
         vault.put("account/a/user_token", &token).unwrap();
         assert_eq!(vault.get("account/a/user_token").unwrap(), Some(token));
@@ -348,10 +360,10 @@ mod tests {
     fn a_wrong_key_is_refused_at_open_with_a_clear_error() {
         let (dir, key) = fresh();
         {
-            let vault = Vault::open(dir.path(), key).unwrap();
+            let vault = Vault::open(&dir.path().join("vault"), key).unwrap();
             vault.put("account/a/user_token", &Secret::new("t")).unwrap();
         }
-        let err = Vault::open(dir.path(), VaultKey::generate()).unwrap_err();
+        let err = Vault::open(&dir.path().join("vault"), VaultKey::generate()).unwrap_err();
         assert!(matches!(err, VaultError::KeyMismatch { .. }), "{err}");
         assert!(err.to_string().contains("does not match the secrets in"), "{err}");
     }
@@ -359,7 +371,7 @@ mod tests {
     #[test]
     fn a_ciphertext_moved_to_another_reference_does_not_decrypt() {
         let (dir, key) = fresh();
-        let vault = Vault::open(dir.path(), key).unwrap();
+        let vault = Vault::open(&dir.path().join("vault"), key).unwrap();
         vault.put("account/a/user_token", &Secret::new("alice")).unwrap();
         let sealed = vault.tree.get("account/a/user_token").unwrap().unwrap();
         vault.tree.insert("account/b/user_token", sealed).unwrap();
@@ -370,7 +382,7 @@ mod tests {
     #[test]
     fn deleting_an_accounts_prefix_destroys_only_its_secrets() {
         let (dir, key) = fresh();
-        let vault = Vault::open(dir.path(), key).unwrap();
+        let vault = Vault::open(&dir.path().join("vault"), key).unwrap();
         let s = Secret::new("x");
         vault
             .put_many(&[("account/a/user_token", &s), ("account/a/refresh_token", &s)])
@@ -388,10 +400,10 @@ mod tests {
     fn secrets_survive_reopening_with_the_same_key() {
         let (dir, key) = fresh();
         {
-            let vault = Vault::open(dir.path(), key.clone()).unwrap();
+            let vault = Vault::open(&dir.path().join("vault"), key.clone()).unwrap();
             vault.put("r", &Secret::new("kept")).unwrap();
         }
-        let vault = Vault::open(dir.path(), key).unwrap();
+        let vault = Vault::open(&dir.path().join("vault"), key).unwrap();
         assert_eq!(vault.get("r").unwrap(), Some(Secret::new("kept")));
     }
 

@@ -231,11 +231,12 @@ impl Settings {
         }
         // The master vault key never lives in the data folder, where a backup would carry it.
         if engine.vault_key.is_none() {
-            let file = self.get("vault_key_file").map(|f| PathBuf::from(f.trim()));
-            engine.vault_key = Some(
-                forgelink::vault::server_key(file.as_deref(), &engine.data_dir)
-                    .map_err(|e| bad("vault_key_file", e))?,
-            );
+            if let Some(file) = self.get("vault_key_file") {
+                engine.vault_key = Some(
+                    forgelink::vault::server_key(Some(Path::new(file.trim())), &engine.data_dir)
+                        .map_err(|e| bad("vault_key_file", e))?,
+                );
+            }
         }
         let mut config = ServerConfig::new(engine);
         config.public_url = Some(public_url);
@@ -248,6 +249,21 @@ impl Settings {
             config.viewer_tokens = vec![Secret::new(v.trim())];
         }
         Ok((listen, config))
+    }
+}
+
+/// `serve` starts only with a master vault key from `vault_key` / `FORGELINK_VAULT_KEY` or
+/// `vault_key_file`, never one from the data folder (the local commands that take `--config`
+/// may still fall back to it).
+pub fn require_vault_key(config: &ServerConfig) -> Result<(), ConfigError> {
+    match &config.engine.vault_key {
+        Some(_) => Ok(()),
+        None => Err(bad(
+            "vault_key_file",
+            forgelink::vault::server_key(None, &config.engine.data_dir)
+                .err()
+                .unwrap_or_default(),
+        )),
     }
 }
 
@@ -324,12 +340,11 @@ mod tests {
         let path = dir.path().join("forgelink.toml");
         let data = dir.path().join("data");
         std::fs::write(&path, format!("{BASE}data_dir = \"{}\"\n", data.display())).unwrap();
-        let err = Settings::load(Some(&path), std::iter::empty())
+        let (_, config) = Settings::load(Some(&path), std::iter::empty())
             .unwrap()
             .server_config(None)
-            .map(|_| ())
-            .expect_err("no key")
-            .to_string();
+            .unwrap();
+        let err = require_vault_key(&config).expect_err("no key").to_string();
         assert!(
             err.contains("`vault_key_file`") && err.contains("FORGELINK_VAULT_KEY"),
             "{err}"

@@ -116,3 +116,19 @@ fn vault_folders_are_owner_only_and_files_too_after_restricting() {
     }
     assert_eq!(mode(&data_keys_dir(&path).join("shared.key")), 0o600);
 }
+
+#[test]
+fn a_local_command_on_a_folder_whose_key_is_kept_elsewhere_makes_no_new_key() {
+    if std::env::var(KEY_ENV).is_ok_and(|v| !v.trim().is_empty()) {
+        return; // the environment names a key: nothing is looked up in the folder
+    }
+    let dir = tempfile::tempdir().unwrap();
+    drop(Vault::open(&dir.path().join("vault"), VaultKey::generate()).unwrap());
+    let err = VaultKey::from_env_or_file(dir.path()).unwrap_err();
+    assert!(matches!(err, VaultError::MissingKey { .. }), "{err}");
+    assert!(err.to_string().contains(KEY_ENV), "{err}");
+    assert!(
+        !dir.path().join(KEY_FILE).exists(),
+        "no key file was made in the folder"
+    );
+}
