@@ -6,7 +6,8 @@
 //! old copies sled leaves in its files (and in any backup of them) no longer decrypt. Each
 //! write uses a fresh random 24-byte nonce and binds the ciphertext to its reference
 //! (associated data), so a ciphertext copied to another reference does not decrypt. Every
-//! write is flushed before it returns. Files are readable by their owner only.
+//! write is on disk before it returns; writers at the same moment share one fsync (group
+//! commit, `group_flush.rs`). Files are readable by their owner only.
 
 mod data_keys;
 mod master_key;
@@ -190,6 +191,7 @@ pub struct Vault {
     /// Opens what was written before data keys, sealed directly under the master key.
     master: XChaCha20Poly1305,
     keys: DataKeys,
+    flusher: crate::group_flush::GroupFlush,
 }
 
 impl fmt::Debug for Vault {
@@ -225,6 +227,7 @@ impl Vault {
             tree,
             master,
             keys,
+            flusher: Default::default(),
         };
         match vault.get(CANARY) {
             Ok(Some(_)) => {}
@@ -254,9 +257,14 @@ impl Vault {
         sealed::open(&self.keys, &self.master, reference, stored)
     }
 
+    /// Waits until the caller's write is on disk (one fsync for everyone waiting).
     fn flush(&self) -> Result<(), VaultError> {
-        self.db.flush().map_err(|e| self.storage(e))?;
-        Ok(())
+        self.flusher.durable(&self.db).map_err(|e| self.storage(e))
+    }
+
+    /// How many fsyncs the vault has made since it was opened.
+    pub fn fsyncs(&self) -> u64 {
+        self.flusher.fsyncs()
     }
 
     /// Stores `secret` under `reference`, replacing any previous value; durable on return.

@@ -10,6 +10,7 @@ mod demo;
 mod export;
 mod history;
 mod import;
+mod login_link;
 mod reconcile;
 mod replay;
 mod send;
@@ -57,6 +58,8 @@ pub enum Command {
     /// Sends one command message (JSON, FILE or - for stdin) to --server, or applies it to the
     /// data folder.
     Send(send::Args),
+    /// Asks a running server for a one-time dashboard login link for a person.
+    LoginLink(login_link::Args),
     /// Asks the providers for the truth now (one account by NAME, or every active one) and
     /// prints the differences recorded per account.
     Reconcile(reconcile::Args),
@@ -77,6 +80,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Demo(args) => demo::run(given, args),
         Command::Send(args) => send::run(given, args),
         Command::Reconcile(args) => reconcile::run(given, args),
+        Command::LoginLink(args) => login_link::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -201,6 +201,7 @@ const GITLAB_ACTED_ON: &[&str] = &[
     "project_transfer",
     "project_destroy",
     "group_rename",
+    "repository_update",
 ];
 
 /// `X-Gitlab-Event` against the body's `object_kind` and `event_name`. A project or group hook
