@@ -156,9 +156,15 @@ pub fn restrict_permissions(dir: &Path) -> std::io::Result<()> {
         let meta = std::fs::symlink_metadata(dir)?;
         if meta.is_dir() {
             std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+            // Every entry is tried; the first failure is reported after.
+            let mut first = Ok(());
             for entry in std::fs::read_dir(dir)? {
-                restrict_permissions(&entry?.path())?;
+                let done = entry.and_then(|e| restrict_permissions(&e.path()));
+                if first.is_ok() {
+                    first = done;
+                }
             }
+            first?;
         } else if meta.is_file() {
             std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o600))?;
         }
