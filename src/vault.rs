@@ -10,6 +10,7 @@
 //! commit, `group_flush.rs`). Files are readable by their owner only.
 
 mod data_keys;
+mod files;
 mod master_key;
 mod migrate;
 mod sealed;
@@ -20,6 +21,8 @@ use crate::secret::Secret;
 use chacha20poly1305::aead::KeyInit;
 use chacha20poly1305::XChaCha20Poly1305;
 use data_keys::{DataKeys, Scope};
+pub(crate) use files::private_dir;
+pub use files::{data_keys_dir, restrict_permissions};
 pub use master_key::server_key;
 use rand::RngCore;
 use std::fmt;
@@ -124,54 +127,6 @@ impl VaultKey {
             Err(e) => Err(io(e)),
         }
     }
-}
-
-/// The folder of the wrapped data keys of the vault in `dir`: beside it, not inside sled's own.
-pub fn data_keys_dir(dir: &Path) -> PathBuf {
-    let name = dir
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    dir.with_file_name(format!("{name}-keys"))
-}
-
-/// Creates `dir` (and its parents) when missing; `dir` itself is then accessible to its owner
-/// only (0700).
-pub(crate) fn private_dir(dir: &Path) -> std::io::Result<()> {
-    std::fs::create_dir_all(dir)?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
-    }
-    Ok(())
-}
-
-/// Makes every folder under `dir` (and `dir`) 0700 and every file 0600: data files are the
-/// owner's only, whatever the process umask was when a store created them.
-pub fn restrict_permissions(dir: &Path) -> std::io::Result<()> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let meta = std::fs::symlink_metadata(dir)?;
-        if meta.is_dir() {
-            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
-            // Every entry is tried; the first failure is reported after.
-            let mut first = Ok(());
-            for entry in std::fs::read_dir(dir)? {
-                let done = entry.and_then(|e| restrict_permissions(&e.path()));
-                if first.is_ok() {
-                    first = done;
-                }
-            }
-            first?;
-        } else if meta.is_file() {
-            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o600))?;
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = dir;
-    Ok(())
 }
 
 /// Creates `path` readable by its owner only, failing if it already exists (never overwrite a key).
