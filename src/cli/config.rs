@@ -7,7 +7,8 @@
 //! listen = "127.0.0.1:8080"            # default
 //! data_dir = "/var/lib/forgelink"      # default ./forgelink-data (or --data-dir)
 //! public_url = "https://forgelink.example.com"   # required: callbacks and webhooks derive from it
-//! vault_key = "64 hex digits"          # default: FORGELINK_VAULT_KEY or DATA_DIR/vault.key
+//! vault_key_file = "/etc/forgelink/vault.key"  # outside the data folder; created on first start
+//! vault_key = "64 hex digits"          # instead of the file (or FORGELINK_VAULT_KEY); one is required
 //! log_cache_mb = 64                    # the event log's page cache; default: the log's size, 8-128
 //! admin_token = "..."                  # required
 //! viewer_token = "..."
@@ -42,6 +43,7 @@ const KEYS: &[&str] = &[
     "data_dir",
     "public_url",
     "vault_key",
+    "vault_key_file",
     "log_cache_mb",
     "admin_token",
     "viewer_token",
@@ -266,6 +268,15 @@ impl Settings {
         if admin.expose().len() < 16 {
             return Err(bad("admin_token", "must be at least 16 characters"));
         }
+        // The master vault key never lives in the data folder, where a backup would carry it.
+        if engine.vault_key.is_none() {
+            if let Some(file) = self.get("vault_key_file") {
+                engine.vault_key = Some(
+                    forgelink::vault::server_key(Some(Path::new(file.trim())), &engine.data_dir)
+                        .map_err(|e| bad("vault_key_file", e))?,
+                );
+            }
+        }
         let mut config = ServerConfig::new(engine);
         config.public_url = Some(public_url);
         config.webhook_secrets = secrets;
@@ -277,6 +288,21 @@ impl Settings {
             config.viewer_tokens = vec![Secret::new(v.trim())];
         }
         Ok((listen, config))
+    }
+}
+
+/// `serve` starts only with a master vault key from `vault_key` / `FORGELINK_VAULT_KEY` or
+/// `vault_key_file`, never one from the data folder (the local commands that take `--config`
+/// may still fall back to it).
+pub fn require_vault_key(config: &ServerConfig) -> Result<(), ConfigError> {
+    match &config.engine.vault_key {
+        Some(_) => Ok(()),
+        None => Err(bad(
+            "vault_key_file",
+            forgelink::vault::server_key(None, &config.engine.data_dir)
+                .err()
+                .unwrap_or_default(),
+        )),
     }
 }
 
@@ -316,7 +342,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("forgelink.toml");
         std::fs::write(&path, toml_text).unwrap();
-        let env = env.iter().map(|(k, v)| (k.to_string(), v.to_string()));
+        let key_file = dir.path().join("keys").join("vault.key");
+        let key_env = [("FORGELINK_VAULT_KEY_FILE", key_file.to_str().unwrap())];
+        let env = key_env
+            .iter()
+            .chain(env)
+            .map(|(k, v)| (k.to_string(), v.to_string()));
         Settings::load(Some(&path), env)?.server_config(None)
     }
 
@@ -370,6 +401,34 @@ mod tests {
             err.contains("`gitlab.base_url`") && err.contains("FORGELINK_GITLAB_BASE_URL"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn without_a_vault_key_outside_the_data_folder_serve_does_not_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("forgelink.toml");
+        let data = dir.path().join("data");
+        std::fs::write(&path, format!("{BASE}data_dir = \"{}\"\n", data.display())).unwrap();
+        let (_, config) = Settings::load(Some(&path), std::iter::empty())
+            .unwrap()
+            .server_config(None)
+            .unwrap();
+        let err = require_vault_key(&config).expect_err("no key").to_string();
+        assert!(
+            err.contains("`vault_key_file`") && err.contains("FORGELINK_VAULT_KEY"),
+            "{err}"
+        );
+        let inside = [(
+            "FORGELINK_VAULT_KEY_FILE".to_string(),
+            data.join("vault.key").display().to_string(),
+        )];
+        let err = Settings::load(Some(&path), inside.into_iter())
+            .unwrap()
+            .server_config(None)
+            .map(|_| ())
+            .expect_err("inside")
+            .to_string();
+        assert!(err.contains("inside the data folder"), "{err}");
     }
 
     #[test]

@@ -28,6 +28,7 @@ pub fn run(data_dir: Option<PathBuf>, args: Args) -> Result<(), CliError> {
     let (listen, config) = settings
         .server_config(data_dir)
         .map_err(|e| CliError::Message(e.to_string()))?;
+    super::config::require_vault_key(&config).map_err(|e| CliError::Message(e.to_string()))?;
     super::init_tracing();
     let runtime = super::runtime()?;
     if args.check {

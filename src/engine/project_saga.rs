@@ -161,6 +161,9 @@ pub(crate) fn start(inner: &Arc<Inner>) -> Result<(), EngineError> {
             if head.changed().await.is_err() {
                 return;
             }
+            // Only what the log has published: an event read before its head is published
+            // may not be visible to a stream read yet (the effect would find no project).
+            let published = *head.borrow_and_update();
             let Some(inner) = weak.upgrade() else { return };
             for envelope in inner.log.read_all(cursor + 1) {
                 let Ok(envelope) = envelope else {
@@ -170,6 +173,9 @@ pub(crate) fn start(inner: &Arc<Inner>) -> Result<(), EngineError> {
                     );
                     return;
                 };
+                if envelope.position > published {
+                    break;
+                }
                 cursor = envelope.position;
                 for effect in f.fold(&inner, &envelope) {
                     f.launch(&inner, &weak, effect);

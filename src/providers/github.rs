@@ -6,6 +6,7 @@
 //! sandbox are one code path. No retry loop here: the saga decides when to try again, from the
 //! classified [`ProviderError`].
 
+pub mod app_key;
 pub mod auth;
 mod branches;
 mod marker;
@@ -18,9 +19,9 @@ mod wire;
 use crate::providers::latency::SendTimed;
 use crate::providers::{http, ProviderError};
 use crate::secret::Secret;
+use app_key::EncodingKey;
 use chrono::{DateTime, Utc};
 use forgelink_events::RepoRef;
-use jsonwebtoken::EncodingKey;
 use reqwest::header::{ACCEPT, AUTHORIZATION, USER_AGENT};
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde::de::DeserializeOwned;
