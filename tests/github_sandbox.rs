@@ -357,15 +357,19 @@ async fn armed_faults_reach_the_caller_classified_for_retry() {
     );
     assert!(err.is_retryable());
 
-    sandbox.faults.rate_limit_next(1, 7);
+    sandbox.faults.rate_limit_next(1, 1);
     let err = client.installation(id).await.unwrap_err();
     assert_eq!(
         err,
         ProviderError::RateLimited {
             provider: "GitHub",
-            retry_after: Duration::from_secs(7)
+            retry_after: Duration::from_secs(1)
         }
     );
+    // Nothing goes to GitHub with that credential before the second it asked for has passed.
+    let held = client.installation(id).await.unwrap_err();
+    assert!(matches!(held, ProviderError::RateLimited { .. }), "{held:?}");
+    tokio::time::sleep(Duration::from_millis(1100)).await;
     assert_eq!(client.installation(id).await.unwrap().id, id, "faults are spent");
 
     sandbox.faults.set_delay(Duration::from_millis(600));

@@ -345,10 +345,14 @@ async fn server_errors_and_rate_limits_are_classified_for_the_saga_to_retry() {
         matches!(err, ProviderError::Server { status: 500, .. }) && err.is_retryable(),
         "{err:?}"
     );
-    sandbox.faults.rate_limit_next(1, 7);
+    sandbox.faults.rate_limit_next(1, 1);
     let err = client.refresh(&tokens.refresh_token).await.unwrap_err();
-    assert_eq!(err.retry_after(), Some(Duration::from_secs(7)), "{err:?}");
+    assert_eq!(err.retry_after(), Some(Duration::from_secs(1)), "{err:?}");
     assert!(matches!(err, ProviderError::RateLimited { .. }));
+    // Nothing goes to GitLab before the second it asked for has passed.
+    let held = client.refresh(&tokens.refresh_token).await.unwrap_err();
+    assert!(matches!(held, ProviderError::RateLimited { .. }), "{held:?}");
+    tokio::time::sleep(Duration::from_millis(1100)).await;
     // The faults are spent: the same refresh token still works (nothing was rotated).
     let fresh = client.refresh(&tokens.refresh_token).await.unwrap();
     assert_eq!(client.groups(&fresh.access_token).await.unwrap().len(), 1);

@@ -1,7 +1,9 @@
 //! Switchable faults shared by the three sandbox servers: the next N calls answer 500, or 429
 //! with `Retry-After`, or every call (or the next N) is slowed down, or every answer reports a nearly spent
-//! rate-limit budget. Each provider's server adds its own provider-specific switches next to
-//! these.
+//! rate-limit budget, or the next N repository creations answer 429 with `Retry-After`. It also
+//! notes when each API call arrived and when a 429 was last answered, so a test can check that
+//! nothing came before the wait it asked for. Each provider's server adds its own
+//! provider-specific switches next to these.
 
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};

@@ -65,15 +65,13 @@ fn hook_json(base: &str, h: &Hook) -> Value {
 /// The repository's (workspace slug, repo slug) when `user` (a person's uuid) can see it, else
 /// Bitbucket's 404. (Managing webhooks needs admin access to the repository; the sandbox's
 /// people administer the repositories of their workspaces.)
-// The refusal is the handler's finished answer, returned as is.
-#[allow(clippy::result_large_err)]
-fn admin_repo(shared: &Shared, user: &str, ws: &str, slug: &str) -> Result<(String, String), Response> {
+fn admin_repo(shared: &Shared, user: &str, ws: &str, slug: &str) -> Result<(String, String), Box<Response>> {
     let w = lock(&shared.world);
     let not_found = || {
-        error(
+        Box::new(error(
             StatusCode::NOT_FOUND,
             &format!("Repository {ws}/{slug} not found"),
-        )
+        ))
     };
     let workspace = find_workspace(&w, ws, user).ok_or_else(not_found)?;
     if !workspace.repositories.iter().any(|r| r.slug == slug) {
@@ -96,7 +94,7 @@ async fn list(
     };
     let (ws, slug) = match admin_repo(&shared, &person.uuid, &ws, &slug) {
         Ok(r) => r,
-        Err(resp) => return resp,
+        Err(resp) => return *resp,
     };
     let base = origin(&headers);
     let hooks = lock(&shared.hooks);
@@ -132,7 +130,7 @@ async fn create(
     };
     let (ws, slug) = match admin_repo(&shared, &person.uuid, &ws, &slug) {
         Ok(r) => r,
-        Err(resp) => return resp,
+        Err(resp) => return *resp,
     };
     let Ok(new) = serde_json::from_slice::<NewHook>(&body) else {
         return error(StatusCode::BAD_REQUEST, "The request body is not valid JSON.");
@@ -174,7 +172,7 @@ async fn show(
     };
     let (ws, slug) = match admin_repo(&shared, &person.uuid, &ws, &slug) {
         Ok(r) => r,
-        Err(resp) => return resp,
+        Err(resp) => return *resp,
     };
     let hooks = lock(&shared.hooks);
     match hooks
@@ -200,7 +198,7 @@ async fn remove(
     };
     let (ws, slug) = match admin_repo(&shared, &person.uuid, &ws, &slug) {
         Ok(r) => r,
-        Err(resp) => return resp,
+        Err(resp) => return *resp,
     };
     let mut hooks = lock(&shared.hooks);
     let before = hooks.len();

@@ -3,6 +3,7 @@
 //! the consumer key and secret as basic auth) and the REST 2.0 calls the engine makes
 //! (`/2.0/user`, `/2.0/user/permissions/workspaces`, `/2.0/workspaces/{ws}/projects`,
 //! repositories and their files). One server plays both `bitbucket.org` and `api.bitbucket.org`.
+//! Repository webhooks and the pushes delivered to them are in `hooks`.
 
 mod api;
 mod authorize;

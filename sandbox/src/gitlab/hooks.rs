@@ -52,10 +52,9 @@ fn hook_json(h: &Hook) -> Value {
 }
 
 /// The project `id` when `user` may manage its hooks; else the answer GitLab gives.
-// The refusal is the handler's finished answer, returned as is.
-#[allow(clippy::result_large_err)]
-fn managed(w: &World, id: &str, user: u64) -> Result<u64, Response> {
-    let p = find(w, id, user).ok_or_else(|| message(StatusCode::NOT_FOUND, "404 Project Not Found"))?;
+fn managed(w: &World, id: &str, user: u64) -> Result<u64, Box<Response>> {
+    let p =
+        find(w, id, user).ok_or_else(|| Box::new(message(StatusCode::NOT_FOUND, "404 Project Not Found")))?;
     let level = w
         .groups
         .iter()
@@ -63,7 +62,7 @@ fn managed(w: &World, id: &str, user: u64) -> Result<u64, Response> {
         .and_then(|g| g.members.iter().find(|(u, _)| *u == user))
         .map_or(0, |(_, l)| *l);
     if level < MANAGE_HOOKS {
-        return Err(message(StatusCode::FORBIDDEN, "403 Forbidden"));
+        return Err(Box::new(message(StatusCode::FORBIDDEN, "403 Forbidden")));
     }
     Ok(p.id)
 }
@@ -87,7 +86,7 @@ async fn list(State(shared): State<Arc<Shared>>, headers: HeaderMap, Path(id): P
                 .collect();
             Json(hooks).into_response()
         }
-        Err(resp) => resp,
+        Err(resp) => *resp,
     }
 }
 
@@ -121,7 +120,7 @@ async fn create(
     let mut w = lock(&shared.world);
     let pid = match managed(&w, &id, bearer.user_id) {
         Ok(pid) => pid,
-        Err(resp) => return resp,
+        Err(resp) => return *resp,
     };
     w.next_hook_id += 1;
     let hook = Hook {
@@ -154,7 +153,7 @@ async fn show(
     let w = lock(&shared.world);
     let pid = match managed(&w, &id, bearer.user_id) {
         Ok(pid) => pid,
-        Err(resp) => return resp,
+        Err(resp) => return *resp,
     };
     match w
         .hooks
@@ -181,7 +180,7 @@ async fn remove(
     let mut w = lock(&shared.world);
     let pid = match managed(&w, &id, bearer.user_id) {
         Ok(pid) => pid,
-        Err(resp) => return resp,
+        Err(resp) => return *resp,
     };
     let before = w.hooks.len();
     w.hooks

@@ -2,7 +2,8 @@
 //! an HTML approval page, `/oauth/token`) and the REST v4 calls the engine makes (`/api/v4/user`,
 //! `/api/v4/groups`, projects and their files), checking what GitLab checks. Tests seed a person,
 //! their groups and projects, approve as that person without a browser, change projects behind
-//! the engine's back (rename, transfer, delete), and switch faults on.
+//! the engine's back (rename, transfer, delete), and switch faults on. Project webhooks and the
+//! pushes delivered to them are in `hooks`; `/oauth/revoke` is next to `/oauth/token`.
 
 mod api;
 mod authorize;
