@@ -182,12 +182,16 @@ impl Access {
     /// The request's session: `Ok(None)` without a cookie, `Err` for one that is unknown,
     /// signed out, idle too long or too old. A valid one counts as activity.
     pub fn session(&self, headers: &HeaderMap) -> Result<Option<Signed>, NotValid> {
+        self.session_at(headers, Instant::now())
+    }
+
+    /// [`Access::session`] as of `now`.
+    fn session_at(&self, headers: &HeaderMap, now: Instant) -> Result<Option<Signed>, NotValid> {
         let Some(value) = cookie(headers, self.cookie_name()).filter(|v| !v.is_empty()) else {
             return Ok(None);
         };
         let d = digest(value);
         let mut sessions = self.sessions.lock().map_err(|_| NotValid)?;
-        let now = Instant::now();
         let limits = self.limits;
         sessions.retain(|_, s| live(s, now, limits));
         let entry = sessions.get_mut(&d).ok_or(NotValid)?;

@@ -70,25 +70,31 @@ fn a_signed_out_session_opens_nothing() {
 
 #[test]
 fn a_session_ends_when_idle_and_at_its_lifetime_even_when_used() {
-    let idle = access(SessionLimits {
-        idle: Duration::from_millis(40),
-        lifetime: Duration::from_secs(60),
-    });
-    let (h, _) = signed_in(&idle, "alice", Role::Admin);
-    std::thread::sleep(Duration::from_millis(80));
-    assert!(idle.session(&h).is_err(), "idle too long");
+    let limits = SessionLimits {
+        idle: Duration::from_secs(100),
+        lifetime: Duration::from_secs(300),
+    };
+    let minute = Duration::from_secs(60);
+    let a = access(limits);
+    let (h, _) = signed_in(&a, "alice", Role::Admin);
+    let t0 = Instant::now();
+    assert!(a.session_at(&h, t0 + minute * 2).is_err(), "idle too long");
 
-    let old = access(SessionLimits {
-        idle: Duration::from_secs(60),
-        lifetime: Duration::from_millis(120),
-    });
-    let (h, _) = signed_in(&old, "bob", Role::Admin);
-    for _ in 0..3 {
-        std::thread::sleep(Duration::from_millis(30));
-        assert!(old.session(&h).unwrap().is_some(), "in use, within its lifetime");
+    let (h, _) = signed_in(&a, "bob", Role::Admin);
+    let t0 = Instant::now();
+    // A request every 59 s: never idle, until the lifetime (300 s) is over.
+    for i in 1..=5 {
+        let at = t0 + (minute - Duration::from_secs(1)) * i;
+        assert!(
+            a.session_at(&h, at).unwrap().is_some(),
+            "in use, within its lifetime"
+        );
     }
-    std::thread::sleep(Duration::from_millis(60));
-    assert!(old.session(&h).is_err(), "past its lifetime although in use");
+    let late = t0 + limits.lifetime + Duration::from_secs(1);
+    assert!(
+        a.session_at(&h, late).is_err(),
+        "past its lifetime although in use"
+    );
 }
 
 #[test]

@@ -3,7 +3,7 @@
 //!   answered 503 with `Retry-After` at once (load shedding) instead of queueing without bound;
 //! - bodies: every route that takes a body reads it through [`streamed_body_limit`], with its
 //!   route's cap ([`DEFAULT_BODY_BYTES`] for commands and forms, 25 MB for webhooks, GitHub's
-//!   own cap), chunk by chunk, counted against ONE memory budget shared by every request in
+//!   own cap), chunk by chunk, counted (twice: the chunks and their one copy) against ONE memory budget shared by every request in
 //!   flight (`ServerLimits::body_budget`), and within `ServerLimits::body_timeout`. A body over
 //!   its cap is answered 413 as soon as it passes the cap (or at once when its `Content-Length`
 //!   says so), a body that finds the budget spent 503 with `Retry-After`, a body too slow 408;
@@ -99,7 +99,8 @@ async fn read_within(State(state): State<AppState>, max: usize, req: Request, ne
             if total > max {
                 return Err(too_large(max));
             }
-            let n = u32::try_from(chunk.len()).map_err(|_| too_large(max))?;
+            // Twice the chunk: the chunks and, at the end, the one contiguous copy of them.
+            let n = u32::try_from(chunk.len() * 2).map_err(|_| too_large(max))?;
             match budget.clone().try_acquire_many_owned(n) {
                 Ok(p) => match permits.as_mut() {
                     Some(all) => all.merge(p),
