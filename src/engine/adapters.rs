@@ -303,7 +303,8 @@ impl OAuthAdapter {
                 .ok_or_else(|| ProviderError::not_configured(provider))?
                 .current_user(&token)
                 .await?
-                .username),
+                .label()
+                .to_string()),
             Provider::GitHub => Err(ProviderError::not_configured(provider)),
         }
     }

@@ -3,6 +3,7 @@
 //! command message; the saga loop follows the log and drives provider calls.
 
 mod adapters;
+mod blueprints;
 mod branch_calls;
 mod confirm;
 mod error;
