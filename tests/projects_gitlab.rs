@@ -287,6 +287,8 @@ async fn a_gitlab_group_rename_renames_the_accounts_scope_and_its_projects() {
         .group
         .unwrap()
         .group_id;
+    // GitLab renames the group first: the rename is recorded only when GitLab confirms it.
+    w.sandbox.rename_group(group_id, "acme/platform").unwrap();
     let rename = with(
         json_fixture("gitlab/system_hook_group_rename.json"),
         &[
@@ -331,5 +333,31 @@ async fn a_gitlab_group_rename_renames_the_accounts_scope_and_its_projects() {
         .await
         .unwrap();
     assert!(none.is_empty(), "{none:?}");
+    // An old rename back to the first path, sent again: GitLab says otherwise, nothing recorded.
+    let back = with(
+        json_fixture("gitlab/system_hook_group_rename.json"),
+        &[
+            ("group_id", json!(group_id)),
+            ("old_full_path", json!("acme/platform")),
+            ("full_path", json!("acme/infra")),
+        ],
+    );
+    let head = w.engine.log().head();
+    let replies = w
+        .engine
+        .handle_delivery(deliver(Provider::GitLab, "System Hook", &back))
+        .await
+        .unwrap();
+    assert!(replies.is_empty(), "{replies:?}");
+    assert_eq!(w.engine.log().head(), head);
+    assert_eq!(
+        w.engine
+            .account_state(account_id)
+            .unwrap()
+            .group
+            .unwrap()
+            .full_path,
+        "acme/platform"
+    );
     w.engine.shutdown().await;
 }

@@ -11,9 +11,8 @@
 //! - the installation's account renamed: its login is the new one;
 //! - repositories added to / removed from the installation: they are / are not in its list
 //!   (the change is narrowed to those that are);
-//! - repository deleted: it is gone; renamed or transferred: it carries the new full name.
-//!
-//! Not yet confirmed: a GitLab `group_rename` (system hook), recorded as it comes.
+//! - repository deleted: it is gone; renamed or transferred: it carries the new full name;
+//! - GitLab group renamed or moved: the group has the new full path.
 //!
 //! A change the provider contradicts records nothing (reconciliation records the truth). A
 //! change about an installation or repository the engine does not know asks nothing: nothing
@@ -100,6 +99,27 @@ impl Inner {
                     return Ok(Some(change.clone()));
                 };
                 self.repository_verdict(account_id, change).await?
+            }
+            Change::GroupRenamed {
+                group_id,
+                to_full_path,
+                ..
+            } => {
+                let Some(account_id) = self.accounts_with_group(*group_id)?.into_iter().next() else {
+                    return Ok(Some(change.clone()));
+                };
+                let c = self.gitlab()?.clone();
+                let groups = self
+                    .with_oauth_token(account_id, |t| {
+                        let c = c.clone();
+                        async move { c.groups(&t).await }
+                    })
+                    .await?;
+                match groups.iter().find(|g| g.id == *group_id) {
+                    Some(g) if g.full_path == *to_full_path => Verdict::Holds,
+                    Some(g) => Verdict::Contradicted(format!("the group's path is {}", g.full_path)),
+                    None => Verdict::Contradicted("the group is out of the account's sight".into()),
+                }
             }
             _ => Verdict::Holds,
         };

@@ -366,6 +366,35 @@ impl GitLabSandbox {
         Ok(self.project_in(&w, id).expect("still there"))
     }
 
+    /// Changes the path of group `id` to `new_full_path`, as GitLab does when a group is renamed
+    /// or moved: the group, its subgroups and their projects keep their ids and follow.
+    pub fn rename_group(&self, id: u64, new_full_path: &str) -> Result<(), String> {
+        let mut w = lock(&self.shared.world);
+        let old = w
+            .groups
+            .iter()
+            .find(|g| g.id == id)
+            .map(|g| g.full_path.clone())
+            .ok_or_else(|| format!("no group {id}"))?;
+        if w.groups.iter().any(|g| g.full_path == new_full_path) {
+            return Err(format!("GitLab would refuse {new_full_path}: the path is taken"));
+        }
+        let prefix = format!("{old}/");
+        for g in w.groups.iter_mut() {
+            if g.id == id {
+                g.full_path = new_full_path.to_string();
+                g.name = new_full_path
+                    .rsplit('/')
+                    .next()
+                    .unwrap_or(new_full_path)
+                    .to_string();
+            } else if let Some(rest) = g.full_path.strip_prefix(&prefix) {
+                g.full_path = format!("{new_full_path}/{rest}");
+            }
+        }
+        Ok(())
+    }
+
     /// Moves project `id` to the group `group_full_path`, keeping its id and path.
     pub fn transfer_project(&self, id: u64, group_full_path: &str) -> Result<ProjectInfo, String> {
         let mut w = lock(&self.shared.world);
