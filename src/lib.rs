@@ -8,6 +8,7 @@ pub mod engine;
 pub mod group_flush;
 pub mod providers;
 pub mod saga;
+#[cfg(feature = "demo")]
 pub mod sandbox_settings;
 pub mod secret;
 pub mod vault;

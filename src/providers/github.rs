@@ -6,8 +6,11 @@
 //! sandbox are one code path. No retry loop here: the saga decides when to try again, from the
 //! classified [`ProviderError`].
 
+pub mod app_key;
 pub mod auth;
 mod branches;
+mod marker;
+pub mod parse;
 mod repos;
 mod revoke;
 mod token_cache;
@@ -16,9 +19,9 @@ mod wire;
 use crate::providers::latency::SendTimed;
 use crate::providers::{http, ProviderError};
 use crate::secret::Secret;
+use app_key::EncodingKey;
 use chrono::{DateTime, Utc};
 use forgelink_events::RepoRef;
-use jsonwebtoken::EncodingKey;
 use reqwest::header::{ACCEPT, AUTHORIZATION, USER_AGENT};
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde::de::DeserializeOwned;
@@ -27,6 +30,8 @@ use std::sync::Arc;
 use std::time::Duration;
 use token_cache::TokenCache;
 use wire::*;
+
+pub use marker::MarkerRead;
 
 pub use repos::{repository_name_taken, GitHubRepo};
 pub use token_cache::RENEW_BEFORE;
@@ -115,7 +120,9 @@ impl fmt::Debug for GitHubClient {
 
 impl GitHubClient {
     /// Builds the client; parses the app's PEM private key once (a bad key fails here, at start).
-    pub fn new(config: GitHubConfig, http: reqwest::Client) -> Result<Self, ProviderError> {
+    pub fn new(mut config: GitHubConfig, http: reqwest::Client) -> Result<Self, ProviderError> {
+        config.api_url = super::base_url::or_as_given(&config.api_url, super::base_url::github_api);
+        config.web_url = super::base_url::or_as_given(&config.web_url, super::base_url::github_web);
         let key = EncodingKey::from_rsa_pem(config.private_key_pem.expose().as_bytes()).map_err(|_| {
             ProviderError::Rejected {
                 provider: PROVIDER,
@@ -341,18 +348,7 @@ impl GitHubClient {
         let rb = self.request(Method::GET, &url).bearer_auth(self.app_jwt()?);
         let what = format!("installation {id}");
         let i: InstallationJson = http::json(PROVIDER, &what, self.send(rb).await?).await?;
-        let account = i.account.ok_or(ProviderError::BadResponse {
-            provider: PROVIDER,
-            detail: format!("{what} has no account"),
-        })?;
-        Ok(Installation {
-            id: i.id,
-            target_type: i.target_type.or(account.kind).unwrap_or_default(),
-            account_login: account.login,
-            repository_selection: i.repository_selection.unwrap_or_default(),
-            suspended: i.suspended_at.is_some(),
-            html_url: i.html_url.unwrap_or_default(),
-        })
+        parse::installation_of(i)
     }
 
     /// Mints a new installation token (no cache).
@@ -423,13 +419,10 @@ impl GitHubClient {
                 let mut selection = String::new();
                 let mut repos = Vec::new();
                 self.get_all_pages(url, &auth, "installation repositories", |p: ReposPage| {
-                    if let Some(s) = p.repository_selection {
+                    if let Some(s) = p.repository_selection.clone() {
                         selection = s;
                     }
-                    repos.extend(p.repositories.into_iter().map(|r| RepoRef {
-                        id: r.id.to_string(),
-                        full_name: r.full_name,
-                    }));
+                    repos.extend(parse::repo_refs(p));
                 })
                 .await?;
                 Ok((selection, repos))
