@@ -1,7 +1,8 @@
 //! The event log against its anchors, side by side in one run: a raw sled `insert` + `flush` per
 //! operation of the same bytes, and an SQLite events table (WAL, synchronous=FULL,
 //! UNIQUE(stream, version)); our durable append with 1, 4, 16 and 64 concurrent writers;
-//! batches of 1, 10 and 100 events; `read_all` against a raw sled scan of the same tree.
+//! batches of 1, 10 and 100 events; `read_all` against raw sled scans of the same records, as
+//! the log stores them (segments) and one key per event.
 //!
 //! `cargo bench --bench append`; results and ratios in BENCHMARKS.md.
 
@@ -217,14 +218,27 @@ fn reads(c: &mut Criterion) {
     });
     log.flush().unwrap();
     drop(log);
-    // The raw anchor scans the very tree our log keeps its events in, without decoding them.
+    // Two raw anchors, neither decoding anything: a scan of the very tree our log keeps its
+    // segments in (the floor of any reader), and a scan of the same records stored one sled key
+    // per event (what a log without segments would read; the anchor of earlier runs).
     let db = sled::open(dir.path()).unwrap();
     let tree = db.open_tree("events").unwrap();
+    let per_event = db.open_tree("raw_one_key_per_event").unwrap();
+    for kv in tree.range([b'g']..[b'h']) {
+        let (key, v) = kv.unwrap();
+        let first = u64::from_be_bytes(key[1..9].try_into().unwrap());
+        for (i, record) in segment_records(&v).into_iter().enumerate() {
+            per_event
+                .insert((first + i as u64).to_be_bytes(), record)
+                .unwrap();
+        }
+    }
+    assert_eq!(per_event.len() as u64, EVENTS);
 
     let mut g = c.benchmark_group("read_all_100k");
     g.sample_size(10).measurement_time(Duration::from_secs(5));
     g.throughput(Throughput::Elements(EVENTS));
-    g.bench_function("raw_sled_scan", |b| {
+    g.bench_function("raw_sled_scan_segments", |b| {
         b.iter(|| {
             let mut bytes = 0usize;
             for kv in tree.range([b'g']..[b'h']) {
@@ -235,7 +249,18 @@ fn reads(c: &mut Criterion) {
             bytes
         })
     });
-    drop(tree);
+    g.bench_function("raw_sled_scan_one_key_per_event", |b| {
+        b.iter(|| {
+            let mut bytes = 0usize;
+            for kv in per_event.iter() {
+                let (_, v) = kv.unwrap();
+                bytes += v.len();
+            }
+            assert!(bytes > 0);
+            bytes
+        })
+    });
+    drop((tree, per_event));
     drop(db);
     let log = EventLog::open(dir.path(), LogOptions::default()).unwrap();
     g.bench_function("forgelink_read_all", |b| {
@@ -246,6 +271,22 @@ fn reads(c: &mut Criterion) {
         })
     });
     g.finish();
+}
+
+/// The records of one stored segment (`events/src/log/segment.rs`: format byte, count, end
+/// offsets, records back to back).
+fn segment_records(v: &[u8]) -> Vec<&[u8]> {
+    let count = u32::from_be_bytes(v[1..5].try_into().unwrap()) as usize;
+    let body = &v[5 + 4 * count..];
+    let mut start = 0;
+    (0..count)
+        .map(|i| {
+            let end = u32::from_be_bytes(v[5 + 4 * i..9 + 4 * i].try_into().unwrap()) as usize;
+            let r = &body[start..end];
+            start = end;
+            r
+        })
+        .collect()
 }
 
 criterion_group!(benches, durable_writes, batches, reads);

@@ -203,7 +203,12 @@ impl<P: Projection> Runner<P> {
         loop {
             let until = *head.borrow_and_update();
             while self.checkpoint < until {
-                if self.step(log, until, self.options.chunk, &mut |_, _| {})? == 0 {
+                // A step reads the log and commits to sled synchronously: on the multi-thread
+                // runtime it steps aside (`block_in_place`) so the other tasks on this worker,
+                // such as HTTP requests, move to another thread instead of waiting behind it.
+                let chunk = self.options.chunk;
+                let applied = off_the_executor(|| self.step(log, until, chunk, &mut |_, _| {}))?;
+                if applied == 0 {
                     break;
                 }
                 // A long backlog must not starve the other tasks on this executor.
@@ -329,6 +334,17 @@ impl<P: Projection> Runner<P> {
         self.checkpoint = position;
         self.checkpoint_tx.send_replace(position);
         Ok(())
+    }
+}
+
+/// Runs blocking work where it holds up no other task: in place on a multi-thread runtime
+/// (the worker's queue moves elsewhere), directly anywhere else.
+fn off_the_executor<T>(work: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(work)
+        }
+        _ => work(),
     }
 }
 

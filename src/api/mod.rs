@@ -88,14 +88,17 @@ impl AppInner {
 }
 
 impl AppState {
-    /// Runs a command and answers once the dashboard shows its events, so a read after the
-    /// write sees it. Pages should use this rather than `engine.execute`.
+    /// Runs a command and answers once its own append is durable and its own stream is folded;
+    /// it does not wait for the dashboard (queries do, see `dashboard_current`), so one slow
+    /// projection step never holds every command's reply. Pages use this like the API.
     pub async fn execute(&self, message: CommandMessage) -> Result<CommandReply, EngineError> {
-        let reply = self.inner.engine.execute(message).await?;
-        if let Some((_, last)) = reply.positions {
-            self.wait_for_dashboard(last).await;
-        }
-        Ok(reply)
+        self.inner.engine.execute(message).await
+    }
+
+    /// Waits (bounded) until the dashboard has applied everything committed before this call,
+    /// so a query sees every command already answered (read your writes).
+    pub async fn dashboard_current(&self) {
+        self.wait_for_dashboard(self.inner.engine.log().head()).await;
     }
 
     /// Waits (bounded) until the dashboard has applied `position`.

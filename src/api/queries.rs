@@ -59,6 +59,7 @@ pub async fn list_accounts(
                 .field("limit"),
         );
     }
+    state.dashboard_current().await;
     let rows = state.inner.dashboard.list(AccountFilter { provider, status });
     let total = rows.len();
     let offset = q.offset.unwrap_or(0).min(total);
@@ -92,6 +93,7 @@ pub async fn get_account(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
+    state.dashboard_current().await;
     let account = find(&state, &id)?;
     match state.inner.dashboard.get_by_id(account) {
         Some(row) => Ok(Json(row.to_json())),

@@ -45,13 +45,17 @@ impl EventLog {
     }
 
     /// Every event from `from_position` (1 = all) in position order, up to the head at the time
-    /// of the call or later.
+    /// of the call.
     pub fn read_all(&self, from_position: u64) -> ReadAll {
         let from = from_position.max(1);
+        // Only what the index already holds: an event that `read_all` yields can always be
+        // read by stream too (a segment is in sled a moment before the index takes it).
+        let until = self.index().head();
         ReadAll {
             iter: self.raw_segments(from),
             current: None,
             next: from,
+            until,
         }
     }
 
@@ -115,11 +119,15 @@ pub struct ReadAll {
     iter: sled::Iter,
     current: Option<(u64, sled::IVec)>,
     next: u64,
+    until: u64,
 }
 
 impl Iterator for ReadAll {
     type Item = Result<Envelope, LogError>;
     fn next(&mut self) -> Option<Self::Item> {
+        if self.next > self.until {
+            return None;
+        }
         loop {
             if let Some((first, bytes)) = &self.current {
                 let segment = match Segment::parse(*first, bytes) {

@@ -12,6 +12,7 @@ use forgelink_projections::{AccountFilter, AccountRow, AccountStatus};
 use maud::{html, Markup};
 
 pub async fn show(State(state): State<AppState>, Extension(signed): Extension<Signed>) -> Markup {
+    state.dashboard_current().await;
     let rows = state.inner.dashboard.list(AccountFilter::default());
     let verifying = rows.iter().any(|r| r.verifying);
     let active = rows.iter().filter(|r| r.status == AccountStatus::Active).count();
