@@ -25,6 +25,7 @@ fn unlinked(provider: Provider) -> Vec<forgelink_events::Event> {
         AccountUnlinked {
             unique_name: NAME.into(),
             reason: None,
+            installation_id: None,
         },
     )
 }
@@ -126,10 +127,10 @@ fn an_uninstalled_app_disconnects_the_account_once() {
     for history in [active(Provider::GitHub), suspended()] {
         let state = given(history)
             .when(C::RemoveInstallation)
-            .then([InstallationRemoved {}.into()]);
+            .then([InstallationRemoved::default().into()]);
         assert_eq!(state.status(), AccountStatus::Disconnected);
     }
-    let removed = and(active(Provider::GitHub), InstallationRemoved {});
+    let removed = and(active(Provider::GitHub), InstallationRemoved::default());
     given(removed).when(C::RemoveInstallation).then_nothing();
 }
 
@@ -328,6 +329,7 @@ fn unlinking_frees_the_name_from_any_status() {
             .then([AccountUnlinked {
                 unique_name: NAME.into(),
                 reason: Some("moved".into()),
+                installation_id: None,
             }
             .into()]);
         assert_eq!(state.status(), AccountStatus::Unlinked);

@@ -152,6 +152,7 @@ impl Engine {
                     status: "reconciled".into(),
                     next_action: (!skipped.is_empty()).then(|| skipped.join("; ")),
                     authorize_url: None,
+                    warnings: vec![],
                 })
             }
             Request::UnlinkAccount { account, reason } => {
@@ -286,5 +287,6 @@ fn reply_from(
         status: state.status().as_str().to_string(),
         next_action: next_action(state),
         authorize_url,
+        warnings: vec![],
     }
 }

@@ -4,6 +4,7 @@
 
 mod adapters;
 mod branch_calls;
+mod claims;
 mod error;
 mod execute;
 mod found_repo;

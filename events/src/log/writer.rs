@@ -262,18 +262,18 @@ impl Writer {
             self.name_owner(overlay, key)
         };
         for event in &req.events {
-            if let Some(name) = event.name_release() {
-                let key = keys::name(name);
+            for name in event.name_release() {
+                let key = keys::name(&name);
                 if lookup(&staged, &key)?.as_ref() == Some(&req.stream) {
                     staged.push((key, None));
                 }
             }
-            if let Some(name) = event.name_claim() {
-                let key = keys::name(name);
+            for name in event.name_claim() {
+                let key = keys::name(&name);
                 match lookup(&staged, &key)? {
                     Some(owner) if owner != req.stream => {
                         return Err(LogError::NameTaken {
-                            name: name.to_string(),
+                            name,
                             owner,
                         });
                     }
@@ -309,13 +309,13 @@ impl Writer {
                 &env.position.to_be_bytes(),
             );
             overlay.heads.insert(env.stream_id.clone(), env.stream_version);
-            if let Some(name) = env.event.name_release() {
-                let key = keys::name(name);
+            for name in env.event.name_release() {
+                let key = keys::name(&name);
                 batch.remove(key.as_slice());
                 overlay.names.insert(key, None);
             }
-            if let Some(name) = env.event.name_claim() {
-                let key = keys::name(name);
+            for name in env.event.name_claim() {
+                let key = keys::name(&name);
                 batch.insert(key.as_slice(), env.stream_id.as_str().as_bytes());
                 overlay.names.insert(key, Some(env.stream_id.clone()));
             }

@@ -138,6 +138,7 @@ async fn start(state: &AppState, headers: &HeaderMap, name: &str) -> Response {
     .await;
     match started {
         Ok(reply) => match reply.authorize_url {
+            Some(url) if !reply.warnings.is_empty() => before_you_go(name, &url, &reply.warnings).into_response(),
             Some(url) => Redirect::to(&url).into_response(),
             None => Redirect::to(&super::layout::account_href(name)).into_response(),
         },
@@ -152,4 +153,17 @@ async fn start(state: &AppState, headers: &HeaderMap, name: &str) -> Response {
             .await
         }
     }
+}
+
+/// Said before the person leaves for the provider, when something there will not go as they
+/// expect (an organization whose installation another account already holds).
+fn before_you_go(name: &str, url: &str, warnings: &[String]) -> Markup {
+    let body = html! {
+        h1 { "Before you continue" }
+        div.alert role="status" #warnings {
+            @for w in warnings { p { (w) } }
+        }
+        p { a.button href=(url) { "Continue to GitHub" } " " a href=(super::layout::account_href(name)) { "Back to the account" } }
+    };
+    page("Before you continue", body)
 }
