@@ -17,7 +17,6 @@ pub mod auth;
 mod callbacks;
 mod command_json;
 mod commands;
-pub mod delivery_log;
 pub mod demo;
 pub mod error;
 pub mod metrics;
@@ -68,9 +67,9 @@ pub struct AppInner {
     pub access: Access,
     pub metrics: Metrics,
     pub webhook_secrets: WebhookSecrets,
-    pub deliveries: delivery_log::DeliveryLog,
-    /// One delivery id is handled at a time (see `webhooks`); different ids run side by side.
-    pub webhook_locks: delivery_log::DeliveryLocks,
+    /// The durable webhook inbox (`{data_dir}/deliveries`) and its workers.
+    pub deliveries: crate::inbox::InboxStore,
+    pub inbox: crate::inbox::InboxWorkers,
 }
 
 impl AppInner {

@@ -1,10 +1,9 @@
 //! Starting and stopping the server: opens the engine, the dashboard projection (in
 //! `{data_dir}/projections`, caught up before the first request and then following the log in a
-//! task), the delivery log (`{data_dir}/deliveries`), and serves [`super::router`] on a
+//! task), the webhook inbox (`{data_dir}/deliveries`) and its workers, and serves [`super::router`] on a
 //! listener. Used by `forgelink serve`, `forgelink demo` and the HTTP tests.
 
 use super::auth::Access;
-use super::delivery_log::DeliveryLog;
 use super::metrics::Metrics;
 use super::{AppInner, AppState};
 use crate::engine::{Engine, EngineConfig, EngineError};
@@ -46,6 +45,8 @@ pub struct ServerConfig {
     pub webhook_secrets: WebhookSecrets,
     pub admin_tokens: Vec<Secret>,
     pub viewer_tokens: Vec<Secret>,
+    /// How the webhook inbox's workers run.
+    pub inbox: crate::inbox::WorkerConfig,
 }
 
 impl ServerConfig {
@@ -56,6 +57,7 @@ impl ServerConfig {
             webhook_secrets: WebhookSecrets::default(),
             admin_tokens: vec![],
             viewer_tokens: vec![],
+            inbox: crate::inbox::WorkerConfig::default(),
         }
     }
 }
@@ -119,7 +121,10 @@ impl Server {
                 tracing::error!(error = %e, "the dashboard stopped following the log");
             }
         });
-        let deliveries = DeliveryLog::open(&data_dir.join("deliveries")).map_err(ServerError::Deliveries)?;
+        let deliveries =
+            crate::inbox::InboxStore::open(&data_dir.join("deliveries")).map_err(ServerError::Deliveries)?;
+        let inbox = crate::inbox::InboxWorkers::start(deliveries.clone(), engine.clone(), config.inbox.clone())
+            .map_err(ServerError::Deliveries)?;
         let state = AppState {
             inner: Arc::new(AppInner {
                 engine,
@@ -130,7 +135,7 @@ impl Server {
                 metrics: Metrics::default(),
                 webhook_secrets: config.webhook_secrets.clone(),
                 deliveries,
-                webhook_locks: Default::default(),
+                inbox,
             }),
         };
         let app = super::router(state.clone());
@@ -188,6 +193,7 @@ impl Server {
         }
         self.runner.abort();
         let _ = (&mut self.runner).await;
+        self.state.inner.inbox.shutdown().await;
         self.state.inner.engine.shutdown().await;
         let _ = self.store.flush();
     }
