@@ -4,9 +4,11 @@
 //! dashboard projection. [`server::Server`] starts it all; [`demo`] wires it to the sandboxes.
 //!
 //! Routes and who may call them:
-//! - `POST /v1/commands`, `POST /v1/login-links`: admin token or a dashboard session;
+//! - `POST /v1/commands`, `POST /v1/login-links`, `POST /v1/deliveries/{id}/retry`,
+//!   `POST /v1/deliveries/retry-parked`: admin token or a dashboard session;
 //! - `GET /v1/accounts[?provider=&status=]`, `/v1/accounts/{id-or-name}`, `.../history`,
 //!   `.../groups`, `.../workspaces`, `/v1/events?from=&limit=`, `/v1/events/stream`,
+//!   `/v1/deliveries?state=&provider=&limit=`,
 //!   `/metrics`: viewer or admin token, or a session;
 //! - the pages: a session (cookie from `GET /login?token=ONE_TIME`), or a token;
 //! - `GET /healthz`, `GET /login`, `GET /callback/{provider}` (the `state` protects it),
@@ -17,6 +19,7 @@ pub mod auth;
 mod callbacks;
 mod command_json;
 mod commands;
+pub mod deliveries;
 pub mod demo;
 pub mod error;
 pub mod metrics;
@@ -122,6 +125,8 @@ pub fn router(state: AppState) -> Router {
     let admin = Router::new()
         .route("/v1/commands", post(commands::post_command))
         .route("/v1/login-links", post(commands::new_login_link))
+        .route("/v1/deliveries/{id}/retry", post(deliveries::retry))
+        .route("/v1/deliveries/retry-parked", post(deliveries::retry_parked))
         .route_layer(from_fn_with_state(state.clone(), require_admin));
     let viewer = Router::new()
         .route("/v1/accounts", get(queries::list_accounts))
@@ -130,6 +135,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/accounts/{id}/groups", get(queries::groups))
         .route("/v1/accounts/{id}/workspaces", get(queries::workspaces))
         .route("/v1/events", get(queries::events))
+        .route("/v1/deliveries", get(deliveries::list))
         .route("/v1/events/stream", get(queries::stream))
         .route("/metrics", get(queries::metrics))
         .route_layer(from_fn_with_state(state.clone(), require_viewer));

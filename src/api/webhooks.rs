@@ -83,7 +83,8 @@ pub async fn receive(
                     if let Some(last) = last {
                         state.wait_for_dashboard(last).await;
                     }
-                    json!({"delivery": id, "duplicate": false, "stored": a.seq, "state": "done", "applied": replies})
+                    json!({"delivery": id, "duplicate": false, "stored": a.seq, "state": "done",
+                        "ignored": replies.is_empty(), "applied": replies})
                 }
                 None => json!({"delivery": id, "duplicate": false, "stored": a.seq, "state": "pending", "applied": []}),
             };

@@ -6,6 +6,7 @@ mod account;
 mod accounts;
 mod config;
 mod data;
+mod deliveries;
 mod demo;
 mod export;
 mod history;
@@ -60,6 +61,8 @@ pub enum Command {
     /// Asks the providers for the truth now (one account by NAME, or every active one) and
     /// prints the differences recorded per account.
     Reconcile(reconcile::Args),
+    /// Lists the webhook inbox (pending, done, parked deliveries); `retry` puts parked ones back.
+    Deliveries(deliveries::Args),
 }
 
 /// Runs the command and turns its outcome into an exit code (errors go to stderr).
@@ -77,6 +80,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Demo(args) => demo::run(given, args),
         Command::Send(args) => send::run(given, args),
         Command::Reconcile(args) => reconcile::run(given, args),
+        Command::Deliveries(args) => deliveries::run(given, args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -103,8 +103,8 @@ pub enum Refusal {
 }
 
 /// The JSON payload of a delivery, by its content type: `application/json` as is, and GitHub's
-/// `application/x-www-form-urlencoded` form (the JSON in its `payload` field). Call after the
-/// signature was checked over the raw body.
+/// `application/x-www-form-urlencoded` form (the JSON in its `payload` field); any other type
+/// is refused. Call after the signature was checked over the raw body.
 pub fn payload_of(provider: Provider, content_type: Option<&str>, raw: &[u8]) -> Result<Vec<u8>, Refusal> {
     let mime = content_type
         .unwrap_or("")
@@ -125,7 +125,9 @@ pub fn payload_of(provider: Provider, content_type: Option<&str>, raw: &[u8]) ->
                 })
             })
         }
-        "" => Err(Refusal::ContentType("(none)".into())),
+        // Providers always name the type; a sender that names none is read as JSON (the body
+        // must then parse as JSON, as with `application/json`).
+        "" => Ok(raw.to_vec()),
         other => Err(Refusal::ContentType(other.chars().take(80).collect())),
     }
 }

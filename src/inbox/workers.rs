@@ -6,6 +6,9 @@
 //! delivery still failing after `max_attempts` is parked with its reason. A refusal by the
 //! account's or project's rules is an answer, not a failure: the delivery is done, with why.
 //!
+//! The request that stored a delivery makes its first attempt itself ([`InboxWorkers::process_now`],
+//! bounded in time), so most deliveries are recorded before the provider gets its answer.
+//!
 //! On start every delivery still pending (stored but not processed before a stop or a crash)
 //! is queued again.
 
@@ -131,18 +134,19 @@ impl InboxWorkers {
     }
 
     /// Puts a parked delivery back in the queue with a fresh count of attempts; the delivery as
-    /// it stands now. A delivery already done is not processed again.
+    /// it was before. A delivery that is not parked is left as it is.
     pub fn retry(&self, seq: u64) -> Result<Option<StoredDelivery>, String> {
         let Some(mut d) = self.shared.store.get(seq)? else {
             return Ok(None);
         };
+        let before = d.clone();
         if d.state == DeliveryState::Parked {
             d.state = DeliveryState::Pending;
             d.attempts = 0;
             self.shared.store.update(&d)?;
             self.submit(seq);
         }
-        Ok(Some(d))
+        Ok(Some(before))
     }
 
     /// Stops the workers and waits until they are gone (an attempt cut short is processed again
