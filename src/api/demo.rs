@@ -24,6 +24,8 @@ pub struct DemoOptions {
     pub engine: Option<fn(&mut EngineConfig)>,
     /// A read-only token for the queries, if wanted.
     pub viewer_token: Option<Secret>,
+    /// How the webhook inbox's workers run (tests: fast retries, few attempts).
+    pub inbox: crate::inbox::WorkerConfig,
 }
 
 impl DemoOptions {
@@ -33,6 +35,7 @@ impl DemoOptions {
             port: 0,
             engine: None,
             viewer_token: None,
+            inbox: crate::inbox::WorkerConfig::default(),
         }
     }
 }
@@ -156,6 +159,7 @@ pub async fn start(options: DemoOptions) -> Result<DemoHandle, DemoError> {
     config.public_url = Some(base_url.clone());
     config.admin_tokens = vec![admin_token.clone()];
     config.viewer_tokens = options.viewer_token.into_iter().collect();
+    config.inbox = options.inbox;
     config.webhook_secrets = WebhookSecrets {
         github: Some(github_secret),
         // The GitLab and Bitbucket sandboxes send no webhooks; these only keep the endpoints
