@@ -329,7 +329,7 @@ impl Inner {
         let stream = self.log.read_stream(&StreamId::project(project_id), 1)?;
         // Pushes to other branches are recorded too, so look for the last one on this branch.
         let recorded = stream.iter().rev().find_map(|e| match &e.event {
-            Event::RepoPushed(p) if p.git_ref == git_ref => Some(p.commit.as_str()),
+            Event::RepoPushed(p) if p.git_ref == git_ref && !p.history => Some(p.commit.as_str()),
             _ => None,
         });
         if recorded == Some(head.commit.as_str()) {
@@ -351,6 +351,8 @@ impl Inner {
             commit: head.commit,
             author: head.author,
             pushed_at: head.at.unwrap_or_else(chrono::Utc::now),
+            before: recorded.map(str::to_string),
+            settles_head: true,
         }))
     }
 

@@ -212,6 +212,7 @@ impl Inner {
                     commit,
                     author,
                     at,
+                    before,
                     ..
                 } => {
                     if let Some(project_id) = self.project_of_repo(provider, repo_id) {
@@ -220,6 +221,8 @@ impl Inner {
                             commit: commit.clone(),
                             author: author.clone(),
                             pushed_at: at.unwrap_or_else(chrono::Utc::now),
+                            before: before.clone(),
+                            settles_head: false,
                         };
                         let r = self
                             .apply_project(project_id, command, id(project_id), meta.clone())

@@ -107,5 +107,6 @@ fn push(p: &Payload<'_>) -> Result<Change, WebhookError> {
         commit,
         author,
         at: head.as_ref().and_then(|h| h.time("timestamp")),
+        before: p.opt_str("before").filter(|b| !is_zero_sha(b)),
     })
 }
