@@ -17,6 +17,7 @@ const KEPT_KEYS: &[&str] = &[
     "added",
     "after",
     "author",
+    "before",
     "changes",
     "commits",
     "date",
