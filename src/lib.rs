@@ -1,6 +1,6 @@
 //! forgelink: links GitHub, GitLab and Bitbucket Cloud accounts to an infrastructure platform.
 //! The engine: pure domain deciders, sagas that drive provider calls, the provider clients, the
-//! loopback sandbox, the vault, and the HTTP and CLI shells over one engine handle.
+//! sandbox wiring, the vault, and the HTTP and CLI shells over one engine handle.
 
 pub mod api;
 pub mod domain;
@@ -8,7 +8,7 @@ pub mod engine;
 pub mod inbox;
 pub mod providers;
 pub mod saga;
-pub mod sandbox;
+pub mod sandbox_settings;
 pub mod secret;
 pub mod vault;
 pub mod webhooks;

@@ -9,9 +9,10 @@ use common_oauth::*;
 use forgelink::engine::{Engine, EngineConfig, EngineError, HaltPoint, Request};
 use forgelink::providers::bitbucket::BitbucketClient;
 use forgelink::providers::ProviderError;
-use forgelink::sandbox::bitbucket::BitbucketSandbox;
+use forgelink::sandbox_settings::ClientConfig;
 use forgelink::secret::Secret;
 use forgelink_events::{Event, Provider};
+use forgelink_sandbox::bitbucket::BitbucketSandbox;
 use std::time::Duration;
 use uuid::Uuid;
 

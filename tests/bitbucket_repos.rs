@@ -6,8 +6,9 @@ use forgelink::events::Provider;
 use forgelink::providers::bitbucket::BitbucketClient;
 use forgelink::providers::naming::repository_name_for;
 use forgelink::providers::ProviderError;
-use forgelink::sandbox::bitbucket::BitbucketSandbox;
+use forgelink::sandbox_settings::ClientConfig;
 use forgelink::secret::Secret;
+use forgelink_sandbox::bitbucket::BitbucketSandbox;
 
 const CALLBACK: &str = "http://127.0.0.1:9/callback/bitbucket";
 
@@ -56,7 +57,34 @@ async fn a_new_repository_is_private_in_the_selected_workspace_and_project() {
     let found = client.repository(&token, "acme", "data-lake").await.unwrap();
     assert_eq!(found.as_ref(), Some(&created), "look before you create finds it");
     assert_eq!(client.repository(&token, "acme", "nothing").await.unwrap(), None);
-    assert_eq!(sandbox.repositories("acme"), vec![created]);
+    let seen: Vec<_> = sandbox
+        .repositories("acme")
+        .into_iter()
+        .map(|r| {
+            (
+                r.uuid,
+                r.slug,
+                r.name,
+                r.full_name,
+                r.clone_url,
+                r.html_url,
+                r.main_branch,
+                r.project_key,
+            )
+        })
+        .collect();
+    let c = created;
+    let created = (
+        c.uuid,
+        c.slug,
+        c.name,
+        c.full_name,
+        c.clone_url,
+        c.html_url,
+        c.main_branch,
+        c.project_key,
+    );
+    assert_eq!(seen, vec![created]);
 }
 
 #[tokio::test]

@@ -5,8 +5,9 @@
 use forgelink::providers::bitbucket::{BitbucketClient, BitbucketConfig};
 use forgelink::providers::oauth::TokenPair;
 use forgelink::providers::ProviderError;
-use forgelink::sandbox::bitbucket::BitbucketSandbox;
+use forgelink::sandbox_settings::ClientConfig;
 use forgelink::secret::Secret;
+use forgelink_sandbox::bitbucket::BitbucketSandbox;
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -70,7 +71,15 @@ async fn a_person_links_bitbucket_and_sees_every_workspace_and_project_page() {
     let lifetime = tokens.expires_at - chrono::Utc::now();
     assert!(lifetime > chrono::Duration::seconds(7100) && lifetime <= chrono::Duration::seconds(7200));
 
-    assert_eq!(client.current_user(&tokens.access_token).await.unwrap(), alice);
+    let me = client.current_user(&tokens.access_token).await.unwrap();
+    assert_eq!(
+        (me.uuid.as_str(), me.username.as_str(), me.display_name.as_str()),
+        (
+            alice.uuid.as_str(),
+            alice.username.as_str(),
+            alice.display_name.as_str()
+        )
+    );
     let workspaces = client.workspaces(&tokens.access_token).await.unwrap();
     assert_eq!(
         workspaces.len(),
@@ -368,6 +377,6 @@ async fn errors_and_debug_output_never_contain_tokens_or_codes() {
         for t in &issued {
             assert!(!text.contains(t.as_str()), "leaked a token in: {text}");
         }
-        assert!(!text.contains(secret.expose()));
+        assert!(!text.contains(&secret));
     }
 }

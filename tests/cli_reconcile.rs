@@ -11,6 +11,7 @@ mod http_support;
 use common_oauth::gitlab::{approved, save_details, select_group, world_with, NAME};
 use common_projects::*;
 use forgelink::domain::ProjectStatus;
+use forgelink::sandbox_settings::ClientConfig;
 use forgelink_events::{EventLog, LogOptions};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -35,7 +36,7 @@ async fn forgelink(dir: &Path, args: &[&str]) -> Output {
 }
 
 /// The settings file `forgelink serve` would read, pointing at the sandbox.
-fn config_file(dir: &Path, sandbox: &forgelink::sandbox::gitlab::GitLabSandbox) -> PathBuf {
+fn config_file(dir: &Path, sandbox: &forgelink_sandbox::gitlab::GitLabSandbox) -> PathBuf {
     let app = sandbox.client_config("http://127.0.0.1:9/callback/gitlab");
     let text = format!(
         "public_url = \"http://127.0.0.1:9\"\nadmin_token = \"0123456789abcdef0123\"\n\

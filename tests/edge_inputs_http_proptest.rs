@@ -45,7 +45,7 @@ struct World {
     installation: u64,
     repo_id: u64,
     state: String,
-    _sandbox: forgelink::sandbox::github::GitHubSandbox,
+    _sandbox: forgelink_sandbox::github::GitHubSandbox,
     _dir: tempfile::TempDir,
 }
 

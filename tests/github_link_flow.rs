@@ -2,8 +2,9 @@
 //! the GitHub client against the loopback GitHub sandbox.
 
 use forgelink::engine::{CommandMessage, Engine, EngineConfig, Request};
-use forgelink::sandbox::github::GitHubSandbox;
+use forgelink::sandbox_settings::ClientConfig;
 use forgelink_events::{Event, Provider};
+use forgelink_sandbox::github::GitHubSandbox;
 use std::time::Duration;
 
 async fn wait_for_status(engine: &Engine, name: &str, status: &str) -> String {
@@ -32,7 +33,7 @@ async fn a_github_account_goes_from_named_to_active_through_command_messages() {
     sandbox.seed_org("acme", &["infra", "apps", "docs"]);
     let dir = tempfile::tempdir().unwrap();
     let mut config = EngineConfig::new(dir.path());
-    config.github = Some(sandbox.app_config("http://127.0.0.1:9/callback/github"));
+    config.github = Some(sandbox.client_config("http://127.0.0.1:9/callback/github"));
     let engine = Engine::open(config).await.unwrap();
 
     let named = engine

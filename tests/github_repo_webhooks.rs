@@ -4,8 +4,9 @@
 //! signature check and against GitHub's own payload samples; and the "dropped webhook" fault.
 
 use forgelink::providers::github::GitHubClient;
-use forgelink::sandbox::github::{GitHubSandbox, SANDBOX_USER};
-use forgelink::sandbox::Running;
+use forgelink::sandbox_settings::ClientConfig;
+use forgelink_sandbox::github::{GitHubSandbox, SANDBOX_USER};
+use forgelink_sandbox::Running;
 use serde_json::Value;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -21,7 +22,7 @@ fn http() -> reqwest::Client {
 /// `selection` (`all`, or `selected` = only `web`), and a client. Returns the installation id.
 async fn installed(selection: &str) -> (GitHubSandbox, GitHubClient, u64) {
     let sandbox = GitHubSandbox::start(0).await.unwrap();
-    let client = GitHubClient::new(sandbox.app_config(SETUP_URL), http()).unwrap();
+    let client = GitHubClient::new(sandbox.client_config(SETUP_URL), http()).unwrap();
     sandbox.seed_org("acme", &["web", "api"]);
     let redirect = match selection {
         "all" => sandbox.approve_all("s", "acme").await,
@@ -72,7 +73,7 @@ async fn receiver(client: GitHubClient) -> (Running, Arc<Mutex<Vec<Received>>>) 
             axum::http::StatusCode::ACCEPTED
         }
     });
-    let server = forgelink::sandbox::serve(axum::Router::new().route("/hooks", route), 0)
+    let server = forgelink_sandbox::serve(axum::Router::new().route("/hooks", route), 0)
         .await
         .unwrap();
     (server, got)

@@ -5,8 +5,9 @@
 
 use forgelink::providers::github::{repository_name_taken, GitHubClient};
 use forgelink::providers::ProviderError;
-use forgelink::sandbox::github::{GitHubSandbox, BLUEPRINT_MARKER, SANDBOX_USER};
+use forgelink::sandbox_settings::ClientConfig;
 use forgelink::secret::Secret;
+use forgelink_sandbox::github::{GitHubSandbox, BLUEPRINT_MARKER, SANDBOX_USER};
 use serde_json::Value;
 
 const SETUP_URL: &str = "http://127.0.0.1:9/github/setup";
@@ -19,7 +20,7 @@ fn http() -> reqwest::Client {
 /// `selection` (`all`, or `selected` = only `web`), and a client. Returns the installation id.
 async fn installed(selection: &str) -> (GitHubSandbox, GitHubClient, u64) {
     let sandbox = GitHubSandbox::start(0).await.unwrap();
-    let client = GitHubClient::new(sandbox.app_config(SETUP_URL), http()).unwrap();
+    let client = GitHubClient::new(sandbox.client_config(SETUP_URL), http()).unwrap();
     sandbox.seed_org("acme", &["web", "api"]);
     let redirect = match selection {
         "all" => sandbox.approve_all("s", "acme").await,
@@ -226,7 +227,7 @@ async fn creating_outside_the_installations_org_or_without_permission_is_refused
 #[tokio::test]
 async fn a_personal_account_repository_needs_the_persons_user_token() {
     let sandbox = GitHubSandbox::start(0).await.unwrap();
-    let client = GitHubClient::new(sandbox.app_config(SETUP_URL), http()).unwrap();
+    let client = GitHubClient::new(sandbox.client_config(SETUP_URL), http()).unwrap();
     sandbox.seed_user_account(SANDBOX_USER, &["dotfiles"]);
     let redirect = sandbox.approve_all("s", SANDBOX_USER).await.unwrap();
     let q: std::collections::HashMap<String, String> = url::Url::parse(&redirect)

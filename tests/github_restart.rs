@@ -9,6 +9,7 @@ mod common;
 use common::{count_in_log, event_types, wait_for_status, Harness, SEED_STEPS};
 use forgelink::engine::{Engine, EngineConfig};
 use forgelink::providers::github::GitHubConfig;
+use forgelink::sandbox_settings::ClientConfig;
 use forgelink::secret::Secret;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -189,7 +190,7 @@ async fn an_engine_killed_with_sigkill_completes_the_flow_once_after_restart() {
     }
     let sandbox = common::start_sandbox().await;
     let dir = tempfile::tempdir().unwrap();
-    let gh = sandbox.app_config(common::SETUP_URL);
+    let gh = sandbox.client_config(common::SETUP_URL);
     let env = child_env(dir.path(), &gh);
 
     // Killed right after LinkStarted.

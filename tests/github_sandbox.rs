@@ -6,8 +6,9 @@
 use forgelink::providers::github::auth::AppClaims;
 use forgelink::providers::github::{GitHubClient, GitHubConfig};
 use forgelink::providers::ProviderError;
-use forgelink::sandbox::github::GitHubSandbox;
+use forgelink::sandbox_settings::ClientConfig;
 use forgelink::secret::Secret;
+use forgelink_sandbox::github::GitHubSandbox;
 use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
@@ -23,7 +24,7 @@ fn http() -> reqwest::Client {
 
 async fn sandbox_and_client() -> (GitHubSandbox, GitHubClient, GitHubConfig) {
     let sandbox = GitHubSandbox::start(0).await.unwrap();
-    let config = sandbox.app_config(SETUP_URL);
+    let config = sandbox.client_config(SETUP_URL);
     let client = GitHubClient::new(config.clone(), http()).unwrap();
     (sandbox, client, config)
 }
@@ -235,7 +236,7 @@ async fn app_jwts_outside_githubs_rules_are_refused_with_401() {
     let id = installation_id(&setup_query(
         &sandbox.approve("s", "acme", &["app"]).await.unwrap(),
     ));
-    let key = jsonwebtoken::EncodingKey::from_rsa_pem(sandbox.private_key_pem().expose().as_bytes()).unwrap();
+    let key = jsonwebtoken::EncodingKey::from_rsa_pem(sandbox.private_key_pem().as_bytes()).unwrap();
     let sign = |iat: i64, exp: i64, iss: String| {
         forgelink::providers::github::auth::sign_app_jwt(&key, &AppClaims { iat, exp, iss }).unwrap()
     };
@@ -411,7 +412,7 @@ async fn webhook_deliveries_are_accepted_only_with_a_matching_signature() {
             }
         }
     });
-    let server = forgelink::sandbox::serve(axum::Router::new().route("/hooks", route), 0)
+    let server = forgelink_sandbox::serve(axum::Router::new().route("/hooks", route), 0)
         .await
         .unwrap();
     let url = format!("{}/hooks", server.base_url());

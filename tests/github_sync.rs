@@ -158,7 +158,7 @@ async fn a_revoked_user_authorization_leaves_an_organization_account_active_and_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_revoked_user_authorization_disconnects_a_personal_account_installation() {
-    let w = world_on(forgelink::sandbox::github::SANDBOX_USER, None, |_| {}).await;
+    let w = world_on(forgelink_sandbox::github::SANDBOX_USER, None, |_| {}).await;
     w.sandbox.revoke_user_authorization();
     w.sandbox.flush_webhooks(FLUSH).await;
     assert!(user_token_destroyed(&w).await);

@@ -7,8 +7,9 @@ use forgelink::providers::gitlab::GitLabClient;
 use forgelink::providers::naming::repository_name_for;
 use forgelink::providers::oauth::Pkce;
 use forgelink::providers::ProviderError;
-use forgelink::sandbox::gitlab::GitLabSandbox;
+use forgelink::sandbox_settings::ClientConfig;
 use forgelink::secret::Secret;
+use forgelink_sandbox::gitlab::GitLabSandbox;
 
 const CALLBACK: &str = "http://127.0.0.1:9/callback/gitlab";
 
@@ -68,7 +69,37 @@ async fn a_new_project_is_one_private_repository_in_the_selected_group() {
             .unwrap(),
         None
     );
-    assert_eq!(sandbox.projects(), vec![created]);
+    let seen: Vec<_> = sandbox
+        .projects()
+        .into_iter()
+        .map(|p| {
+            (
+                p.id,
+                p.name,
+                p.path,
+                p.path_with_namespace,
+                p.http_url_to_repo,
+                p.web_url,
+                p.default_branch,
+                p.namespace.id,
+                p.namespace.full_path,
+            )
+        })
+        .collect();
+    let c = created;
+    let namespace = (c.namespace.id, c.namespace.full_path);
+    let created = (
+        c.id,
+        c.name,
+        c.path,
+        c.path_with_namespace,
+        c.http_url_to_repo,
+        c.web_url,
+        c.default_branch,
+        namespace.0,
+        namespace.1,
+    );
+    assert_eq!(seen, vec![created]);
 }
 
 #[tokio::test]

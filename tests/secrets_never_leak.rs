@@ -92,8 +92,7 @@ async fn no_token_code_key_or_state_appears_in_the_log_its_export_the_traces_or_
     assert!(kinds("ghs_") >= 1, "installation tokens were issued");
     let key = h.sandbox.private_key_pem();
     needles.extend(
-        key.expose()
-            .lines()
+        key.lines()
             .filter(|l| !l.starts_with("-----"))
             .map(str::to_string),
     );

@@ -15,9 +15,10 @@
 
 mod soak_support;
 
-use forgelink::sandbox::bitbucket::BitbucketSandbox;
-use forgelink::sandbox::github::GitHubSandbox;
-use forgelink::sandbox::gitlab::GitLabSandbox;
+use forgelink::sandbox_settings::ClientConfig;
+use forgelink_sandbox::bitbucket::BitbucketSandbox;
+use forgelink_sandbox::github::GitHubSandbox;
+use forgelink_sandbox::gitlab::GitLabSandbox;
 use rand::Rng;
 use serde_json::{json, Value};
 use soak_support::api::Api;
@@ -50,7 +51,7 @@ fn soak_secs() -> u64 {
 /// its app config again would move its setup URL, so this is the only place that does.
 fn config_toml(port: u16, s: &Sandboxes, key_file: &std::path::Path) -> (String, forgelink::secret::Secret) {
     let base = format!("http://127.0.0.1:{port}");
-    let gh = s.github.app_config(&format!("{base}/callback/github"));
+    let gh = s.github.client_config(&format!("{base}/callback/github"));
     let gl = s.gitlab.client_config(&format!("{base}/callback/gitlab"));
     let bb = s.bitbucket.client_config(&format!("{base}/callback/bitbucket"));
     std::fs::write(key_file, gh.private_key_pem.expose()).expect("write the app key");

@@ -6,12 +6,13 @@
 
 use forgelink::engine::{CommandMessage, CommandReply, Engine, EngineConfig, Request};
 use forgelink::saga::RetryPolicy;
-use forgelink::sandbox::bitbucket::BitbucketSandbox;
-use forgelink::sandbox::github::GitHubSandbox;
-use forgelink::sandbox::gitlab::GitLabSandbox;
+use forgelink::sandbox_settings::ClientConfig;
 use forgelink::secret::Secret;
 use forgelink::vault::VaultKey;
 use forgelink_events::{Durability, Provider};
+use forgelink_sandbox::bitbucket::BitbucketSandbox;
+use forgelink_sandbox::github::GitHubSandbox;
+use forgelink_sandbox::gitlab::GitLabSandbox;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 use uuid::Uuid;
@@ -62,7 +63,7 @@ impl World {
         let sandbox = match provider {
             Provider::GitHub => {
                 let s = GitHubSandbox::start(0).await.expect("the GitHub sandbox starts");
-                config.github = Some(s.app_config(CALLBACK));
+                config.github = Some(s.client_config(CALLBACK));
                 s.faults.set_delay(delay);
                 Sandbox::GitHub(s)
             }

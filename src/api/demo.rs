@@ -8,10 +8,11 @@
 use super::auth::random_token;
 use super::server::{Server, ServerConfig, ServerError, WebhookSecrets};
 use crate::engine::EngineConfig;
-use crate::sandbox::bitbucket::BitbucketSandbox;
-use crate::sandbox::github::GitHubSandbox;
-use crate::sandbox::gitlab::GitLabSandbox;
+use crate::sandbox_settings::ClientConfig;
 use crate::secret::Secret;
+use forgelink_sandbox::bitbucket::BitbucketSandbox;
+use forgelink_sandbox::github::GitHubSandbox;
+use forgelink_sandbox::gitlab::GitLabSandbox;
 use std::path::PathBuf;
 
 /// Where and how the demo runs.
@@ -144,7 +145,7 @@ pub async fn start(options: DemoOptions) -> Result<DemoHandle, DemoError> {
     let base_url = format!("http://{local}");
 
     let mut engine = EngineConfig::new(&options.data_dir);
-    let github_config = github.app_config(&format!("{base_url}/callback/github"));
+    let github_config = github.client_config(&format!("{base_url}/callback/github"));
     let github_secret = github_config.webhook_secret.clone();
     engine.github = Some(github_config);
     engine.gitlab = Some(gitlab.client_config(&format!("{base_url}/callback/gitlab")));

@@ -5,10 +5,11 @@
 
 use forgelink::engine::{CommandMessage, CommandReply, Engine, EngineConfig, EngineError, Request};
 use forgelink::saga::RetryPolicy;
-use forgelink::sandbox::github::GitHubSandbox;
+use forgelink::sandbox_settings::ClientConfig;
 use forgelink::secret::Secret;
 use forgelink::vault::VaultKey;
 use forgelink_events::{Provider, StreamId};
+use forgelink_sandbox::github::GitHubSandbox;
 use std::collections::HashMap;
 use std::time::Duration;
 use uuid::Uuid;
@@ -55,7 +56,7 @@ impl Harness {
         let dir = tempfile::tempdir().expect("a temporary folder");
         let key = VaultKey::generate();
         let mut config = EngineConfig::new(dir.path());
-        config.github = Some(sandbox.app_config(SETUP_URL));
+        config.github = Some(sandbox.client_config(SETUP_URL));
         config.vault_key = Some(key.clone());
         config.retry = fast_retry();
         adjust(&mut config);

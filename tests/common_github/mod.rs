@@ -7,10 +7,11 @@ use crate::common_oauth::{self, fast_config, query};
 use crate::common_projects::*;
 use forgelink::domain::ProjectStatus;
 use forgelink::engine::{CommandMessage, Engine, EngineConfig, Request};
-use forgelink::sandbox::github::GitHubSandbox;
-use forgelink::sandbox::Running;
+use forgelink::sandbox_settings::ClientConfig;
 use forgelink::secret::Secret;
 use forgelink_events::{Grant, Provider};
+use forgelink_sandbox::github::GitHubSandbox;
+use forgelink_sandbox::Running;
 use std::time::Duration;
 use uuid::Uuid;
 
@@ -50,7 +51,7 @@ async fn receiver(secret: Secret, slot: Slot) -> Running {
             }
         }
     });
-    forgelink::sandbox::serve(axum::Router::new().route("/", route), 0)
+    forgelink_sandbox::serve(axum::Router::new().route("/", route), 0)
         .await
         .unwrap()
 }
@@ -66,11 +67,11 @@ pub async fn world(repos: Option<&[&str]>, tune: impl FnOnce(&mut EngineConfig))
 pub async fn world_on(owner: &str, repos: Option<&[&str]>, tune: impl FnOnce(&mut EngineConfig)) -> World {
     let sandbox = GitHubSandbox::start(0).await.unwrap();
     sandbox.seed_org("acme", &["web", "secret"]);
-    sandbox.seed_user_account(forgelink::sandbox::github::SANDBOX_USER, &["dotfiles"]);
+    sandbox.seed_user_account(forgelink_sandbox::github::SANDBOX_USER, &["dotfiles"]);
     sandbox.seed_repo_with_file("acme", "blueprints", "blueprint.yaml", "kind: blueprint\n");
     let dir = tempfile::tempdir().unwrap();
     let mut config = fast_config(dir.path());
-    config.github = Some(sandbox.app_config("http://127.0.0.1:9/callback/github"));
+    config.github = Some(sandbox.client_config("http://127.0.0.1:9/callback/github"));
     config.reconcile_every = Duration::ZERO;
     tune(&mut config);
     let engine = Engine::open(config.clone()).await.unwrap();

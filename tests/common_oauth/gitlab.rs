@@ -4,8 +4,9 @@
 use super::*;
 use forgelink::engine::{Engine, EngineConfig, EngineError, Request};
 use forgelink::providers::gitlab::GitLabClient;
-use forgelink::sandbox::gitlab::GitLabSandbox;
+use forgelink::sandbox_settings::ClientConfig;
 use forgelink_events::Provider;
+use forgelink_sandbox::gitlab::GitLabSandbox;
 use uuid::Uuid;
 
 pub const NAME: &str = "acme-gitlab";

@@ -5,11 +5,11 @@
 
 use super::api::Api;
 use super::server::{BITBUCKET_WEBHOOK_SECRET, GITLAB_WEBHOOK_TOKEN};
-use forgelink::sandbox::bitbucket::BitbucketSandbox;
-use forgelink::sandbox::github::GitHubSandbox;
-use forgelink::sandbox::gitlab::GitLabSandbox;
 use forgelink::secret::Secret;
 use forgelink::webhooks::sha256_signature;
+use forgelink_sandbox::bitbucket::BitbucketSandbox;
+use forgelink_sandbox::github::GitHubSandbox;
+use forgelink_sandbox::gitlab::GitLabSandbox;
 use rand::Rng;
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

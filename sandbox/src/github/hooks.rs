@@ -7,7 +7,8 @@
 use super::api::installation_json;
 use super::repo_api::repo_json;
 use super::world::{Installation, Org, Repo, World, SANDBOX_USER, SANDBOX_USER_ID};
-use super::{auth, Shared};
+use super::Shared;
+use crate::signing;
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -152,7 +153,7 @@ pub(super) async fn post(
         .header("x-github-hook-installation-target-id", app_id.to_string())
         .header(
             "x-hub-signature-256",
-            auth::webhook_signature(secret.as_bytes(), body),
+            signing::webhook_signature(secret.as_bytes(), body),
         )
         .body(body.to_vec())
         .send()

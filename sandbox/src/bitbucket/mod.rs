@@ -13,9 +13,65 @@ mod token;
 use super::faults::Faults;
 use super::oauth::{random_token, OAuthStore};
 use super::{serve, Running};
-use crate::providers::bitbucket::{BitbucketConfig, BitbucketProject, BitbucketRepo, BitbucketUser};
-use crate::secret::Secret;
 use std::sync::{Arc, Mutex, MutexGuard};
+
+/// The OAuth consumer as registered on the sandbox (Bitbucket: Workspace settings > OAuth
+/// consumers): what its owner copies into an integration's settings.
+#[derive(Clone)]
+pub struct ConsumerSettings {
+    /// Where the authorize page and the token endpoint live (`https://bitbucket.org`).
+    pub web_url: String,
+    /// The REST API's base (`https://api.bitbucket.org`).
+    pub api_url: String,
+    /// The consumer's "Key".
+    pub key: String,
+    /// The consumer's "Secret".
+    pub secret: String,
+}
+
+impl std::fmt::Debug for ConsumerSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConsumerSettings")
+            .field("web_url", &self.web_url)
+            .field("api_url", &self.api_url)
+            .field("key", &self.key)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A person on the sandbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Person {
+    /// `{...}`: Bitbucket's stable id for an account.
+    pub uuid: String,
+    pub username: String,
+    pub display_name: String,
+}
+
+/// A project of a workspace (a new repository names one by `key`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProjectInfo {
+    pub key: String,
+    pub name: String,
+    pub uuid: String,
+}
+
+/// A repository as the API describes it, the fields tests look at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RepositoryInfo {
+    pub uuid: String,
+    pub slug: String,
+    pub name: String,
+    /// `workspace/slug`.
+    pub full_name: String,
+    /// The `https` clone link.
+    pub clone_url: String,
+    /// The `html` link.
+    pub html_url: String,
+    /// None while the repository is empty.
+    pub main_branch: Option<String>,
+    pub project_key: Option<String>,
+}
 
 /// The OAuth consumer registered on the sandbox (the engine).
 struct Consumer {
@@ -33,7 +89,7 @@ struct Workspace {
     uuid: String,
     /// user uuid -> `owner`, `member` or `collaborator`
     members: Vec<(String, String)>,
-    projects: Vec<BitbucketProject>,
+    projects: Vec<ProjectInfo>,
     repositories: Vec<Repo>,
 }
 
@@ -55,7 +111,7 @@ struct Repo {
 
 #[derive(Default)]
 struct World {
-    users: Vec<BitbucketUser>,
+    users: Vec<Person>,
     /// The person at the browser (uuid): the last one seeded.
     signed_in: Option<String>,
     workspaces: Vec<Workspace>,
@@ -132,22 +188,22 @@ impl BitbucketSandbox {
         self.running.base_url()
     }
 
-    /// Sets the consumer's callback URL and returns the engine's matching config.
-    pub fn client_config(&self, callback_url: &str) -> BitbucketConfig {
+    /// Sets the consumer's callback URL and returns the consumer's settings.
+    pub fn consumer_settings(&self, callback_url: &str) -> ConsumerSettings {
         let mut c = lock(&self.shared.consumer);
         c.callback_url = Some(callback_url.to_string());
-        BitbucketConfig {
+        ConsumerSettings {
             web_url: self.base_url(),
             api_url: self.base_url(),
-            client_id: c.key.clone(),
-            client_secret: Secret::new(c.secret.clone()),
+            key: c.key.clone(),
+            secret: c.secret.clone(),
         }
     }
 
     /// Adds a person and signs them in: the next approval is theirs.
-    pub fn seed_user(&self, username: &str) -> BitbucketUser {
+    pub fn seed_user(&self, username: &str) -> Person {
         let mut w = lock(&self.shared.world);
-        let user = BitbucketUser {
+        let user = Person {
             uuid: braced_uuid(),
             username: username.to_string(),
             display_name: format!("{username} (sandbox)"),
@@ -179,7 +235,7 @@ impl BitbucketSandbox {
             members,
             projects: projects
                 .iter()
-                .map(|(key, name)| BitbucketProject {
+                .map(|(key, name)| ProjectInfo {
                     key: key.to_string(),
                     name: name.to_string(),
                     uuid: braced_uuid(),
@@ -230,8 +286,8 @@ impl BitbucketSandbox {
     }
 
     /// The consumer secret (for leak tests).
-    pub fn client_secret(&self) -> Secret {
-        Secret::new(lock(&self.shared.consumer).secret.clone())
+    pub fn client_secret(&self) -> String {
+        lock(&self.shared.consumer).secret.clone()
     }
 
     /// Adds a repository `slug` to project `project_key` of workspace `workspace`, with one file
@@ -243,7 +299,7 @@ impl BitbucketSandbox {
         project_key: &str,
         file_path: &str,
         content: &str,
-    ) -> Result<BitbucketRepo, String> {
+    ) -> Result<RepositoryInfo, String> {
         let mut w = lock(&self.shared.world);
         let ws = workspace_mut(&mut w, workspace)?;
         if let Some(refused) = repositories::refusal(ws, slug, project_key) {
@@ -254,7 +310,7 @@ impl BitbucketSandbox {
     }
 
     /// Every repository of `workspace`, as the API would describe it.
-    pub fn repositories(&self, workspace: &str) -> Vec<BitbucketRepo> {
+    pub fn repositories(&self, workspace: &str) -> Vec<RepositoryInfo> {
         let w = lock(&self.shared.world);
         w.workspaces
             .iter()
@@ -270,10 +326,12 @@ impl BitbucketSandbox {
         workspace: &str,
         slug: &str,
         new_slug: &str,
-    ) -> Result<BitbucketRepo, String> {
+    ) -> Result<RepositoryInfo, String> {
         let mut w = lock(&self.shared.world);
         let ws = workspace_mut(&mut w, workspace)?;
-        crate::providers::naming::check_bitbucket_slug(new_slug)?;
+        if let Some(reason) = crate::names::bitbucket_slug_refusal(new_slug) {
+            return Err(reason);
+        }
         if ws.repositories.iter().any(|r| r.slug == new_slug) {
             return Err(format!("{workspace}/{new_slug} already exists"));
         }
@@ -298,9 +356,19 @@ impl BitbucketSandbox {
         ws.repositories.len() != before
     }
 
-    fn repo_in(&self, ws: &Workspace, slug: &str) -> Option<BitbucketRepo> {
+    fn repo_in(&self, ws: &Workspace, slug: &str) -> Option<RepositoryInfo> {
         let r = ws.repositories.iter().find(|r| r.slug == slug)?;
-        serde_json::from_value(repositories::repo_json(&self.base_url(), ws, r)).ok()
+        let (base, full) = (self.base_url(), format!("{}/{}", ws.slug, r.slug));
+        Some(RepositoryInfo {
+            uuid: r.uuid.clone(),
+            slug: r.slug.clone(),
+            name: r.name.clone(),
+            clone_url: format!("{base}/{full}.git"),
+            html_url: format!("{base}/{full}"),
+            full_name: full,
+            main_branch: r.main_branch.clone(),
+            project_key: Some(r.project_key.clone()),
+        })
     }
 }
 

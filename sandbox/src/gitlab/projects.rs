@@ -6,7 +6,7 @@
 use super::api::{authenticate, origin};
 use super::paging::page_response;
 use super::{lock, Group, Project, Shared, World};
-use crate::providers::naming;
+use crate::names;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -84,7 +84,7 @@ pub(super) fn validate(
     if name.trim().is_empty() {
         errors.insert("name".into(), json!(["can't be blank"]));
     }
-    if let Err(reason) = naming::check_gitlab_path(path) {
+    if let Some(reason) = names::gitlab_path_refusal(path) {
         errors.insert("path".into(), json!([reason]));
     }
     let siblings = w
@@ -171,7 +171,7 @@ async fn create(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: axu
             let e = json!({"error": "name, path are missing, at least one parameter must be provided"});
             return (StatusCode::BAD_REQUEST, Json(e)).into_response();
         }
-        (Some(n), None) => (n.clone(), naming::slugify(&n)),
+        (Some(n), None) => (n.clone(), names::gitlab_path_from_name(&n)),
         (None, Some(p)) => (p.clone(), p),
         (Some(n), Some(p)) => (n, p),
     };

@@ -14,9 +14,62 @@ mod token;
 use super::faults::Faults;
 use super::oauth::{random_token, OAuthStore};
 use super::{serve, Running};
-use crate::providers::gitlab::{GitLabConfig, GitLabProject, GitLabUser};
-use crate::secret::Secret;
 use std::sync::{Arc, Mutex, MutexGuard};
+
+/// The application as registered on the sandbox (GitLab: User settings > Applications): what
+/// its owner copies into an integration's settings.
+#[derive(Clone)]
+pub struct AppSettings {
+    /// The instance's base URL (`https://gitlab.com` or a self-managed instance).
+    pub base_url: String,
+    /// The "Application ID".
+    pub client_id: String,
+    /// The "Secret".
+    pub client_secret: String,
+    /// The "Callback URL" registered for this integration.
+    pub redirect_uri: String,
+    /// The scopes ticked on the application.
+    pub scopes: Vec<String>,
+}
+
+impl std::fmt::Debug for AppSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppSettings")
+            .field("base_url", &self.base_url)
+            .field("client_id", &self.client_id)
+            .field("redirect_uri", &self.redirect_uri)
+            .field("scopes", &self.scopes)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A person on the sandbox (`GET /api/v4/user` names them by `id` and `username`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Person {
+    pub id: u64,
+    pub username: String,
+}
+
+/// A project as the API describes it (`GET /api/v4/projects/:id`), the fields tests look at.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+pub struct ProjectInfo {
+    pub id: u64,
+    pub name: String,
+    pub path: String,
+    pub path_with_namespace: String,
+    pub http_url_to_repo: String,
+    pub web_url: String,
+    /// None while the repository is empty.
+    pub default_branch: Option<String>,
+    pub namespace: NamespaceInfo,
+}
+
+/// The group a project lives in.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+pub struct NamespaceInfo {
+    pub id: u64,
+    pub full_path: String,
+}
 
 /// Maintainer: what [`GitLabSandbox::seed_group`] gives the signed-in person.
 pub const MAINTAINER: u32 = 40;
@@ -56,7 +109,7 @@ struct Project {
 
 #[derive(Default)]
 struct World {
-    users: Vec<GitLabUser>,
+    users: Vec<Person>,
     /// The person at the browser: the last one seeded.
     signed_in: Option<u64>,
     groups: Vec<Group>,
@@ -94,7 +147,7 @@ impl GitLabSandbox {
                 client_id: random_token(),
                 client_secret: format!("gloas-{}", random_token()),
                 redirect_uris: Vec::new(),
-                scopes: GitLabConfig::default_scopes(),
+                scopes: vec!["api".to_string(), "read_user".to_string()],
             }),
             world: Mutex::new(World {
                 next_id: 1,
@@ -127,25 +180,25 @@ impl GitLabSandbox {
         self.running.base_url()
     }
 
-    /// Registers `redirect_uri` on the application and returns the engine's matching config.
-    pub fn client_config(&self, redirect_uri: &str) -> GitLabConfig {
+    /// Registers `redirect_uri` on the application and returns the application's settings.
+    pub fn app_settings(&self, redirect_uri: &str) -> AppSettings {
         let mut app = lock(&self.shared.app);
         if !app.redirect_uris.iter().any(|u| u == redirect_uri) {
             app.redirect_uris.push(redirect_uri.to_string());
         }
-        GitLabConfig {
+        AppSettings {
             base_url: self.base_url(),
             client_id: app.client_id.clone(),
-            client_secret: Secret::new(app.client_secret.clone()),
+            client_secret: app.client_secret.clone(),
             redirect_uri: redirect_uri.to_string(),
             scopes: app.scopes.clone(),
         }
     }
 
     /// Adds a person and signs them in: the next approval is theirs.
-    pub fn seed_user(&self, username: &str) -> GitLabUser {
+    pub fn seed_user(&self, username: &str) -> Person {
         let mut w = lock(&self.shared.world);
-        let user = GitLabUser {
+        let user = Person {
             id: w.next_id,
             username: username.to_string(),
         };
@@ -216,8 +269,8 @@ impl GitLabSandbox {
     }
 
     /// The application's client secret (for leak tests).
-    pub fn client_secret(&self) -> Secret {
-        Secret::new(lock(&self.shared.app).client_secret.clone())
+    pub fn client_secret(&self) -> String {
+        lock(&self.shared.app).client_secret.clone()
     }
 
     /// Adds a project `name` (its path is the name, slugged) to the group `group_full_path`, with
@@ -228,14 +281,14 @@ impl GitLabSandbox {
         name: &str,
         file_path: &str,
         content: &str,
-    ) -> Result<GitLabProject, String> {
+    ) -> Result<ProjectInfo, String> {
         let mut w = lock(&self.shared.world);
         let group = w
             .groups
             .iter()
             .find(|g| g.full_path == group_full_path)
             .ok_or_else(|| format!("no group {group_full_path} in the sandbox"))?;
-        let path = crate::providers::naming::slugify(name);
+        let path = crate::names::gitlab_path_from_name(name);
         if let Some(errors) = projects::validate(&w, group, name, &path, None) {
             return Err(format!("GitLab would refuse {name}: {errors}"));
         }
@@ -245,7 +298,7 @@ impl GitLabSandbox {
     }
 
     /// Every project in the sandbox, as the API would describe it.
-    pub fn projects(&self) -> Vec<GitLabProject> {
+    pub fn projects(&self) -> Vec<ProjectInfo> {
         let w = lock(&self.shared.world);
         w.projects
             .iter()
@@ -255,7 +308,7 @@ impl GitLabSandbox {
 
     /// Renames project `id` behind the engine's back: both its name and its path become
     /// `new_name` (as GitLab's "Change path" does), keeping its id.
-    pub fn rename_project(&self, id: u64, new_name: &str) -> Result<GitLabProject, String> {
+    pub fn rename_project(&self, id: u64, new_name: &str) -> Result<ProjectInfo, String> {
         let mut w = lock(&self.shared.world);
         let p = w
             .projects
@@ -277,7 +330,7 @@ impl GitLabSandbox {
     }
 
     /// Moves project `id` to the group `group_full_path`, keeping its id and path.
-    pub fn transfer_project(&self, id: u64, group_full_path: &str) -> Result<GitLabProject, String> {
+    pub fn transfer_project(&self, id: u64, group_full_path: &str) -> Result<ProjectInfo, String> {
         let mut w = lock(&self.shared.world);
         let group_id = w
             .groups
@@ -302,7 +355,7 @@ impl GitLabSandbox {
         w.projects.len() != before
     }
 
-    fn project_in(&self, w: &World, id: u64) -> Option<GitLabProject> {
+    fn project_in(&self, w: &World, id: u64) -> Option<ProjectInfo> {
         let p = w.projects.iter().find(|p| p.id == id)?;
         serde_json::from_value(projects::project_json(&self.base_url(), w, p)).ok()
     }

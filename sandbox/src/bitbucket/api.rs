@@ -4,8 +4,7 @@
 //! Bitbucket's error body `{"type": "error", "error": {"message": ...}}`.
 
 use super::super::oauth::BearerRefusal;
-use super::{lock, Shared, World};
-use crate::providers::bitbucket::BitbucketUser;
+use super::{lock, Person, Shared, World};
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -34,7 +33,7 @@ pub(super) fn authenticate(
     shared: &Shared,
     headers: &HeaderMap,
     scope: &str,
-) -> Result<BitbucketUser, Box<Response>> {
+) -> Result<Person, Box<Response>> {
     let auth = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
     let bearer = shared.oauth.bearer(auth).map_err(|r| {
         let m = match r {
@@ -101,7 +100,7 @@ pub(super) fn origin(headers: &HeaderMap) -> String {
     format!("http://{host}")
 }
 
-fn user_json(u: &BitbucketUser) -> Value {
+fn user_json(u: &Person) -> Value {
     json!({
         "type": "user",
         "uuid": u.uuid,

@@ -4,7 +4,7 @@
 //! tokens on demand, and a clock tests can move forward. Each provider wraps this in its own
 //! endpoints, parameters and error bodies.
 
-use crate::providers::oauth::s256_challenge;
+use crate::signing::{is_pkce_verifier, pkce_s256};
 use chrono::{DateTime, Duration, Utc};
 use rand::RngCore;
 use std::collections::HashMap;
@@ -158,8 +158,8 @@ impl OAuthStore {
         }
         if let Some(challenge) = &c.grant.challenge {
             let ok = verifier
-                .filter(|v| (43..=128).contains(&v.len()))
-                .map(|v| secure_eq(&s256_challenge(v), challenge))
+                .filter(|v| is_pkce_verifier(v))
+                .map(|v| secure_eq(&pkce_s256(v), challenge))
                 .unwrap_or(false);
             if !ok {
                 return Err(GrantRefusal::BadVerifier);
@@ -339,7 +339,7 @@ mod tests {
     fn a_code_is_bound_to_its_client_redirect_uri_and_verifier() {
         let store = OAuthStore::default();
         let verifier = "v".repeat(43);
-        let code = store.issue_code(grant(1, Some(s256_challenge(&verifier))));
+        let code = store.issue_code(grant(1, Some(pkce_s256(&verifier))));
         let cb = Some("http://127.0.0.1:9/cb");
         assert_eq!(
             store.redeem_code(&code, "other", cb, Some(&verifier)).err(),

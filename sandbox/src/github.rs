@@ -15,10 +15,9 @@ mod repo_api;
 mod repos;
 mod world;
 
-use crate::providers::github::{auth, GitHubConfig};
-use crate::sandbox::faults::Faults;
-use crate::sandbox::{serve, Running};
-use crate::secret::Secret;
+use crate::faults::Faults;
+use crate::signing;
+use crate::{serve, Running};
 use jsonwebtoken::DecodingKey;
 use rsa::pkcs1::{EncodeRsaPrivateKey, LineEnding};
 use rsa::traits::PublicKeyParts;
@@ -33,6 +32,35 @@ pub use world::{OTHER_USER, SANDBOX_USER};
 
 /// The default name of the file that marks a blueprint repository.
 pub const BLUEPRINT_MARKER: &str = "blueprint.yaml";
+
+/// The app as registered on the sandbox: what its owner copies into an integration's settings
+/// (GitHub: the app's settings page and its downloaded private key).
+#[derive(Clone)]
+pub struct AppSettings {
+    /// The web base (`https://github.com`, or `https://HOST` for GitHub Enterprise Server).
+    pub web_url: String,
+    /// The REST API base (`https://api.github.com`, or `https://HOST/api/v3`).
+    pub api_url: String,
+    pub app_id: u64,
+    pub app_slug: String,
+    pub client_id: String,
+    pub client_secret: String,
+    /// PKCS#1 PEM, as GitHub's "Generate a private key" downloads it.
+    pub private_key_pem: String,
+    pub webhook_secret: String,
+}
+
+impl std::fmt::Debug for AppSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppSettings")
+            .field("web_url", &self.web_url)
+            .field("api_url", &self.api_url)
+            .field("app_id", &self.app_id)
+            .field("app_slug", &self.app_slug)
+            .field("client_id", &self.client_id)
+            .finish_non_exhaustive()
+    }
+}
 
 /// GitHub-specific switches, next to the shared [`Faults`].
 #[derive(Debug)]
@@ -185,20 +213,20 @@ impl GitHubSandbox {
         format!("{}/api/v3", self.base_url())
     }
 
-    /// The engine's configuration for the sandbox app; `setup_url` is where the install page
-    /// sends the person back (the app's "Setup URL" on GitHub).
-    pub fn app_config(&self, setup_url: &str) -> GitHubConfig {
+    /// Sets the app's "Setup URL" (where the install page sends the person back) and returns
+    /// the app's settings.
+    pub fn app_settings(&self, setup_url: &str) -> AppSettings {
         *self.shared.setup_url.lock().unwrap_or_else(|p| p.into_inner()) = Some(setup_url.to_string());
         let app = &self.shared.app;
-        GitHubConfig {
+        AppSettings {
             web_url: self.base_url(),
             api_url: self.api_url(),
             app_id: app.id,
             app_slug: app.slug.clone(),
             client_id: app.client_id.clone(),
-            client_secret: Secret::new(app.client_secret.clone()),
-            private_key_pem: Secret::new(app.private_key_pem.clone()),
-            webhook_secret: Secret::new(app.webhook_secret.clone()),
+            client_secret: app.client_secret.clone(),
+            private_key_pem: app.private_key_pem.clone(),
+            webhook_secret: app.webhook_secret.clone(),
         }
     }
 
@@ -211,8 +239,8 @@ impl GitHubSandbox {
     }
 
     /// The app's private key (PEM), e.g. to hand-craft a JWT in a test.
-    pub fn private_key_pem(&self) -> Secret {
-        Secret::new(self.shared.app.private_key_pem.clone())
+    pub fn private_key_pem(&self) -> String {
+        self.shared.app.private_key_pem.clone()
     }
 
     /// Adds an organization with repositories (or more repositories to it).
@@ -327,7 +355,7 @@ impl GitHubSandbox {
 
     /// The `X-Hub-Signature-256` value for a webhook delivery of `body`.
     pub fn sign(&self, body: &[u8]) -> String {
-        auth::webhook_signature(self.shared.app.webhook_secret.as_bytes(), body)
+        signing::webhook_signature(self.shared.app.webhook_secret.as_bytes(), body)
     }
 
     /// Delivers a webhook as GitHub does: `POST url` with `X-GitHub-Event`, `X-GitHub-Delivery`,

@@ -7,7 +7,9 @@ pub mod bitbucket;
 pub mod faults;
 pub mod github;
 pub mod gitlab;
+pub mod names;
 pub mod oauth;
+pub mod signing;
 
 use std::net::SocketAddr;
 use tokio::task::JoinHandle;

@@ -5,7 +5,7 @@
 
 use super::api::{authenticate, error, find_workspace, origin, paginate, PageQuery};
 use super::{lock, Repo, Shared, Workspace};
-use crate::providers::naming;
+use crate::names;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -58,7 +58,7 @@ pub(super) fn repo_json(base: &str, ws: &Workspace, r: &Repo) -> Value {
 /// Why Bitbucket would refuse a new repository `slug` in project `project_key` of `ws`.
 pub(super) fn refusal(ws: &Workspace, slug: &str, project_key: &str) -> Option<Value> {
     let body = |message: String, field: &str| json!({"type": "error", "error": {"message": message, "fields": {field: [message]}}});
-    if let Err(reason) = naming::check_bitbucket_slug(slug) {
+    if let Some(reason) = names::bitbucket_slug_refusal(slug) {
         return Some(body(format!("Invalid slug: {reason}"), "slug"));
     }
     if ws.repositories.iter().any(|r| r.slug == slug) {

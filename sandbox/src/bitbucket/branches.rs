@@ -57,7 +57,7 @@ async fn branch(
     let (author, at) = repo
         .pushed
         .clone()
-        .unwrap_or_else(|| (ws.slug.clone(), crate::sandbox::faults::seeded_at()));
+        .unwrap_or_else(|| (ws.slug.clone(), crate::faults::seeded_at()));
     let base = origin(&headers);
     let full = format!("{}/{}", ws.slug, repo.slug);
     Json(json!({

@@ -8,7 +8,7 @@
 use super::api::authenticate;
 use super::projects::{commit_sha, find, message};
 use super::{lock, GitLabSandbox, Shared};
-use crate::sandbox::faults::Faults;
+use crate::faults::Faults;
 use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::Next;
@@ -60,7 +60,7 @@ async fn branch(
     let (author, at) = p
         .pushed
         .clone()
-        .unwrap_or_else(|| ("Administrator".to_string(), crate::sandbox::faults::seeded_at()));
+        .unwrap_or_else(|| ("Administrator".to_string(), crate::faults::seeded_at()));
     let date = at.to_rfc3339_opts(SecondsFormat::Millis, true);
     let web = format!(
         "{}/{}/-/tree/{branch}",
