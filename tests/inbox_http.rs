@@ -25,6 +25,7 @@ fn workers(max_attempts: u32) -> WorkerConfig {
             give_up_after: Duration::from_millis(300),
         },
         paused: false,
+        settling: Duration::ZERO,
     }
 }
 
@@ -236,5 +237,45 @@ async fn content_types_providers_do_not_send_are_415_and_form_encoded_github_del
     let answer: Value = r.json().await.unwrap();
     assert_eq!(answer["duplicate"], false, "{answer}");
     assert!(h.demo.server.state().inner.deliveries.seen(forgelink::webhooks::Provider::GitHub, "form-1").unwrap());
+    h.demo.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_github_delivery_that_never_arrived_is_found_and_healed_by_reconciliation() {
+    let h = Http::start_with(|o| o.inbox = workers(5)).await;
+    h.link_github("acme-infra").await;
+    let (_, row) = h.get("/v1/accounts/acme-infra").await;
+    let installation = row["installation_id"].as_u64().unwrap();
+    // GitHub "sends" the suspension, but it never reaches forgelink: GitHub lists it as failed.
+    h.demo.github.drop_webhooks(true);
+    h.demo.github.suspend(installation).unwrap();
+    h.demo.github.drop_webhooks(false);
+    assert!(deliveries(&h, "?limit=1000").await["deliveries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|d| d["event"] != "installation"));
+
+    let reply = h.ok(json!({"type": "Reconcile"})).await;
+    let report = &reply["reconciled"];
+    assert_eq!(report["deliveries_healed"], 1, "{reply}");
+    assert_eq!(report["accounts"][0]["account"], "acme-infra", "{reply}");
+    assert!(report["accounts"][0]["events_recorded"].is_u64(), "{reply}");
+    let counts = wait_counts(&h, |c| c["pending"] == 0).await;
+    assert_eq!(counts["parked"], 0);
+    let healed = deliveries(&h, "?provider=github&limit=1000").await;
+    let healed: Vec<&Value> = healed["deliveries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["source"] == "redelivery")
+        .collect();
+    assert_eq!(healed.len(), 1, "{healed:?}");
+    assert_eq!(healed[0]["event"], "installation");
+    assert_eq!(healed[0]["state"], "done");
+    assert_eq!(h.wait_status("acme-infra", "suspended").await, "suspended");
+    // The next reconciliation starts after what it saw: nothing more to heal.
+    let again = h.ok(json!({"type": "Reconcile"})).await;
+    assert_eq!(again["reconciled"]["deliveries_healed"], 0, "{again}");
     h.demo.shutdown().await;
 }

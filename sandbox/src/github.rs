@@ -9,6 +9,7 @@
 mod api;
 mod branch_api;
 mod changes;
+mod deliveries_api;
 mod hooks;
 mod install_page;
 mod repo_api;

@@ -236,6 +236,10 @@ pub struct CommandReply {
     /// installation is already linked to another account).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// `Reconcile`: per account what was recorded and why a run stopped, and the lost webhook
+    /// deliveries healed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reconciled: Option<super::ReconcileReport>,
 }
 
 #[cfg(test)]

@@ -153,6 +153,7 @@ impl Inner {
             next_action: state.next_action(),
             authorize_url: None,
             warnings: vec![],
+            reconciled: None,
         })
     }
 

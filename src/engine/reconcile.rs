@@ -385,8 +385,16 @@ pub(crate) fn start_timer(inner: &Arc<Inner>) {
         loop {
             tokio::time::sleep(every).await;
             let Some(inner) = weak.upgrade() else { return };
-            if let Err(e) = inner.reconcile(None).await {
-                tracing::warn!(error = %e, "scheduled reconciliation failed");
+            match inner.reconcile_report(None).await {
+                Ok(r) if r.deliveries_healed > 0 => {
+                    tracing::info!(healed = r.deliveries_healed, "lost GitHub deliveries taken into the inbox")
+                }
+                Ok(r) => {
+                    if let Some(e) = r.deliveries_error {
+                        tracing::warn!(error = %e, "lost GitHub deliveries could not be looked for");
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "scheduled reconciliation failed"),
             }
         }
     });

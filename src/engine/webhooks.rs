@@ -304,6 +304,7 @@ impl Inner {
             next_action: state.next_action(),
             authorize_url: None,
             warnings: vec![],
+            reconciled: None,
         })
     }
 }

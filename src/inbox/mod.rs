@@ -7,11 +7,13 @@
 //! Deduplication follows what each provider documents (see [`dedupe_key`]); the store checks
 //! the key in its single writer, so two copies arriving together are stored once.
 
+pub mod redeliver;
 mod store;
 pub mod workers;
 
+pub use redeliver::InboxHealer;
 pub use store::{Accepted, InboxStore};
-pub use workers::{InboxWorkers, WorkerConfig};
+pub use workers::{InboxWorkers, Submitter, WorkerConfig};
 
 use crate::webhooks::{self, HeaderLookup, WebhookError};
 use chrono::{DateTime, Utc};
@@ -152,17 +154,21 @@ pub fn dedupe_key(delivery: &webhooks::Delivery, headers: &(impl HeaderLookup + 
     }
 }
 
-/// The headers kept with a delivery: what a parser may read, never a signature, token or cookie.
+/// True for a header kept with a delivery (lowercase name): what a parser may read, never a
+/// signature, token or cookie.
+pub fn keep_header(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    let secretish = ["token", "signature", "secret", "auth", "cookie"]
+        .iter()
+        .any(|s| n.contains(s));
+    (n.starts_with("x-") || n == "idempotency-key" || n == "user-agent") && !secretish
+}
+
+/// The headers kept with a delivery (see [`keep_header`]).
 pub fn kept_headers(headers: &axum::http::HeaderMap) -> Vec<(String, String)> {
     headers
         .iter()
-        .filter(|(name, _)| {
-            let n = name.as_str();
-            let secretish = ["token", "signature", "secret", "auth", "cookie"]
-                .iter()
-                .any(|s| n.contains(s));
-            (n.starts_with("x-") || n == "idempotency-key" || n == "user-agent") && !secretish
-        })
+        .filter(|(name, _)| keep_header(name.as_str()))
         .filter_map(|(n, v)| Some((n.as_str().to_string(), v.to_str().ok()?.to_string())))
         .collect()
 }

@@ -12,6 +12,7 @@
 //! | `i` + provider `/` + delivery id | its sequence (u64 BE)         |
 //! | `p` + sequence                   | empty: waiting to be processed|
 //! | `x` + sequence                   | empty: parked                 |
+//! | `m` + name                       | a number of its own (u64 BE)  |
 //!
 //! Processing marks (`done`, a failed attempt, `parked`) are written without a flush of their
 //! own: after a crash a delivery at worst shows as pending again and is processed again, which
@@ -115,6 +116,12 @@ pub(crate) fn dedupe_key(provider: Provider, key: &str) -> Vec<u8> {
 fn id_key(provider: Provider, delivery_id: &str) -> Vec<u8> {
     let mut k = dedupe_key(provider, delivery_id);
     k[0] = b'i';
+    k
+}
+
+fn meta_key(name: &str) -> Vec<u8> {
+    let mut k = vec![b'm'];
+    k.extend_from_slice(name.as_bytes());
     k
 }
 
@@ -277,6 +284,24 @@ impl InboxStore {
             }
         }
         Ok(out)
+    }
+
+    /// A number the inbox keeps for itself under `name` (where reconciliation stopped).
+    pub fn meta(&self, name: &str) -> Result<Option<u64>, String> {
+        let v = self
+            .shared
+            .db
+            .get(meta_key(name))
+            .map_err(|e| format!("webhook inbox: {e}"))?;
+        Ok(v.map(|v| seq_of(&v)))
+    }
+
+    pub fn set_meta(&self, name: &str, value: u64) -> Result<(), String> {
+        self.shared
+            .db
+            .insert(meta_key(name), &value.to_be_bytes())
+            .map(|_| ())
+            .map_err(|e| format!("webhook inbox: {e}"))
     }
 
     /// How many deliveries are in `state`.

@@ -33,6 +33,9 @@ pub struct WorkerConfig {
     pub retry: RetryPolicy,
     /// Store deliveries but process none (tests of a crash between storing and processing).
     pub paused: bool,
+    /// Reconciliation leaves GitHub deliveries younger than this alone (they may still be on
+    /// their way to us).
+    pub settling: Duration,
 }
 
 impl Default for WorkerConfig {
@@ -46,7 +49,18 @@ impl Default for WorkerConfig {
                 ..RetryPolicy::default()
             },
             paused: false,
+            settling: Duration::from_secs(60),
         }
+    }
+}
+
+/// Queues stored deliveries for the workers; cheap to clone.
+#[derive(Clone)]
+pub struct Submitter(mpsc::UnboundedSender<u64>);
+
+impl Submitter {
+    pub fn submit(&self, seq: u64) {
+        let _ = self.0.send(seq);
     }
 }
 
@@ -115,6 +129,11 @@ impl InboxWorkers {
     /// Queues a stored delivery for processing.
     pub fn submit(&self, seq: u64) {
         let _ = self.shared.queue.send(seq);
+    }
+
+    /// A handle that queues deliveries, for whoever else stores them (reconciliation).
+    pub fn submitter(&self) -> Submitter {
+        Submitter(self.shared.queue.clone())
     }
 
     /// The first attempt, made by the request that stored the delivery, within `budget`: the

@@ -8,6 +8,7 @@
 
 pub mod auth;
 mod branches;
+mod hook_deliveries;
 mod repos;
 mod token_cache;
 mod wire;
@@ -27,6 +28,7 @@ use std::time::Duration;
 use token_cache::TokenCache;
 use wire::*;
 
+pub use hook_deliveries::{HookDelivery, HookDeliveryRequest};
 pub use repos::{repository_name_taken, GitHubRepo};
 pub use token_cache::RENEW_BEFORE;
 pub use wire::next_link;
