@@ -69,6 +69,9 @@ pub enum Command {
 pub fn run(cli: Cli) -> ExitCode {
     let given = cli.data_dir.clone();
     let dir = data::DataDir::new(cli.data_dir.unwrap_or_else(|| PathBuf::from("./forgelink-data")));
+    if !matches!(cli.command, Command::Serve(_) | Command::Demo(_)) {
+        quiet_on_closed_pipe();
+    }
     let result = match cli.command {
         Command::Accounts(args) => accounts::run(&dir, args),
         Command::Account(args) => account::run(&dir, args),
@@ -88,6 +91,18 @@ pub fn run(cli: Cli) -> ExitCode {
             eprintln!("error: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Output read by a program that stops early (`forgelink accounts --json | head`) ends the
+/// command quietly, as it ends `cat`: the default action of SIGPIPE, which Rust programs
+/// otherwise ignore (then every `println!` after the reader left panics). Not for `serve` and
+/// `demo`, whose sockets must not end the process when a client goes away.
+fn quiet_on_closed_pipe() {
+    #[cfg(unix)]
+    // SAFETY: setting a signal's disposition to its default, before any other thread exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
 
