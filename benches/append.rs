@@ -219,7 +219,7 @@ fn reads(c: &mut Criterion) {
     drop(log);
     // The raw anchor scans the very tree our log keeps its events in, without decoding them.
     let db = sled::open(dir.path()).unwrap();
-    let tree = db.open_tree("log").unwrap();
+    let tree = db.open_tree("events").unwrap();
 
     let mut g = c.benchmark_group("read_all_100k");
     g.sample_size(10).measurement_time(Duration::from_secs(5));
@@ -227,7 +227,7 @@ fn reads(c: &mut Criterion) {
     g.bench_function("raw_sled_scan", |b| {
         b.iter(|| {
             let mut bytes = 0usize;
-            for kv in tree.range([b'e']..[b'f']) {
+            for kv in tree.range([b'g']..[b'h']) {
                 let (_, v) = kv.unwrap();
                 bytes += v.len();
             }

@@ -192,9 +192,9 @@ fn build_log(dir: &Path, total: usize) {
 /// Reads every event record's bytes straight from sled: the floor any replay can reach.
 fn raw_scan(dir: &Path) -> usize {
     let db = sled::open(dir.join("log")).unwrap();
-    let tree = db.open_tree("log").unwrap();
+    let tree = db.open_tree("events").unwrap();
     let mut bytes = 0;
-    for item in tree.range(&[b'e'][..]..&[b'f'][..]) {
+    for item in tree.range(&[b'g'][..]..&[b'h'][..]) {
         bytes += item.unwrap().1.len();
     }
     bytes

@@ -162,11 +162,11 @@ fn build_log(dir: &Path, accounts: usize) -> Duration {
 fn raw_scan(dir: &Path) -> (usize, Duration, Duration) {
     let started = Instant::now();
     let db = sled::open(dir.join("log")).expect("sled opens");
-    let tree = db.open_tree("log").expect("the log tree");
+    let tree = db.open_tree("events").expect("the log tree");
     let open = started.elapsed();
     let started = Instant::now();
     let mut n = 0;
-    for item in tree.range(&[b'e'][..]..&[b'f'][..]) {
+    for item in tree.range(&[b'g'][..]..&[b'h'][..]) {
         std::hint::black_box(item.expect("a record").1.len());
         n += 1;
     }

@@ -3,7 +3,8 @@
 //! Events hold only a reference such as `account/{uuid}/user_token`; unlinking an account
 //! destroys everything under its prefix. Each write uses a fresh random 24-byte nonce and binds
 //! the ciphertext to its reference (associated data), so a ciphertext copied to another
-//! reference does not decrypt. Every write is flushed before it returns.
+//! reference does not decrypt. Every write is on disk before it returns; writers at the same
+//! moment share one fsync (group commit, `group_flush.rs`).
 
 use crate::secret::Secret;
 use chacha20poly1305::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
@@ -123,6 +124,7 @@ pub struct Vault {
     db: sled::Db,
     tree: sled::Tree,
     cipher: XChaCha20Poly1305,
+    flusher: crate::group_flush::GroupFlush,
 }
 
 impl fmt::Debug for Vault {
@@ -149,6 +151,7 @@ impl Vault {
             db,
             tree,
             cipher,
+            flusher: Default::default(),
         };
         match vault.get(CANARY) {
             Ok(Some(_)) => {}
@@ -208,9 +211,14 @@ impl Vault {
         String::from_utf8(plain).map(Secret::new).map_err(|_| corrupt())
     }
 
+    /// Waits until the caller's write is on disk (one fsync for everyone waiting).
     fn flush(&self) -> Result<(), VaultError> {
-        self.db.flush().map_err(|e| self.storage(e))?;
-        Ok(())
+        self.flusher.durable(&self.db).map_err(|e| self.storage(e))
+    }
+
+    /// How many fsyncs the vault has made since it was opened.
+    pub fn fsyncs(&self) -> u64 {
+        self.flusher.fsyncs()
     }
 
     /// Stores `secret` under `reference`, replacing any previous value; durable on return.

@@ -341,9 +341,13 @@ async fn server_errors_and_rate_limits_are_classified_for_the_saga_to_retry() {
         matches!(err, ProviderError::Server { status: 500, .. }) && err.is_retryable(),
         "{err:?}"
     );
-    sandbox.faults.rate_limit_next(1, 5);
+    sandbox.faults.rate_limit_next(1, 1);
     let err = client.refresh(&tokens.refresh_token).await.unwrap_err();
-    assert_eq!(err.retry_after(), Some(Duration::from_secs(5)), "{err:?}");
+    assert_eq!(err.retry_after(), Some(Duration::from_secs(1)), "{err:?}");
+    // Nothing goes to Bitbucket before the second it asked for has passed.
+    let held = client.refresh(&tokens.refresh_token).await.unwrap_err();
+    assert!(matches!(held, ProviderError::RateLimited { .. }), "{held:?}");
+    tokio::time::sleep(Duration::from_millis(1100)).await;
     let fresh = client.refresh(&tokens.refresh_token).await.unwrap();
     assert_eq!(client.workspaces(&fresh.access_token).await.unwrap().len(), 1);
 }

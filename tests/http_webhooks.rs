@@ -240,6 +240,21 @@ async fn every_real_provider_payload_is_accepted_in_its_real_shape() {
             "System Hook",
         ),
         (Provider::GitLab, "gitlab/system_hook_push.json", "System Hook"),
+        (
+            Provider::GitLab,
+            "gitlab/system_hook_repository_update.json",
+            "System Hook",
+        ),
+        (
+            Provider::GitLab,
+            "gitlab/group_hook_project_create.json",
+            "Project Hook",
+        ),
+        (
+            Provider::GitLab,
+            "gitlab/group_hook_project_destroy.json",
+            "Project Hook",
+        ),
         (Provider::Bitbucket, "bitbucket/repo-push.json", "repo:push"),
         (Provider::Bitbucket, "bitbucket/repo-updated.json", "repo:updated"),
     ];

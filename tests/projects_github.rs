@@ -288,12 +288,16 @@ async fn reconciliation_stops_early_when_github_says_rate_limited() {
     let w = world(None, |_| {}).await;
     w.sandbox.drop_webhooks(true);
     w.sandbox.suspend(w.installation_id).unwrap();
-    w.sandbox.faults.rate_limit_next(1, 30);
+    w.sandbox.faults.rate_limit_next(1, 1);
     let runs = w.engine.reconcile(Some(w.account_id)).await.unwrap();
     assert!(runs[0].events.is_empty(), "{runs:?}");
     let skipped = runs[0].skipped.clone().unwrap_or_default();
     assert!(skipped.contains("rate limit"), "{skipped}");
-    // The next run, with the limit lifted, records what the provider says.
+    // A run before the wait GitHub asked for has passed sends nothing and is skipped too.
+    let runs = w.engine.reconcile(Some(w.account_id)).await.unwrap();
+    assert!(runs[0].events.is_empty(), "{runs:?}");
+    // The next run, once the wait has passed, records what the provider says.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
     let runs = w.engine.reconcile(Some(w.account_id)).await.unwrap();
     assert_eq!(runs[0].events, ["InstallationSuspended"]);
     w.engine.shutdown().await;

@@ -131,3 +131,61 @@ fn gitlab_project_create_is_acknowledged_and_ignored() {
     assert_eq!(d.event, "System Hook/project_create");
     assert!(matches!(only(&d), Change::Ignored { .. }), "{d:?}");
 }
+
+#[test]
+fn gitlab_group_hook_project_events_are_read_as_gitlabs_webhook_events_page_shows_them() {
+    let d = deliver(
+        Provider::GitLab,
+        "Project Hook",
+        &fixture("gitlab/group_hook_project_destroy.json"),
+    );
+    assert_eq!(d.event, "Project Hook/project_destroy");
+    let Change::RepoDeleted { repo_id, full_name } = only(&d) else {
+        panic!("{d:?}")
+    };
+    assert_eq!((repo_id.as_str(), full_name.as_str()), ("22", "group1/project1"));
+    // A project made in the group by someone else needs nothing of the engine.
+    let d = deliver(
+        Provider::GitLab,
+        "Project Hook",
+        &fixture("gitlab/group_hook_project_create.json"),
+    );
+    assert!(matches!(only(&d), Change::Ignored { .. }), "{d:?}");
+}
+
+#[test]
+fn gitlab_system_hook_repository_update_is_a_push_of_each_ref_it_changed() {
+    let d = deliver(
+        Provider::GitLab,
+        "System Hook",
+        &fixture("gitlab/system_hook_repository_update.json"),
+    );
+    assert_eq!(d.event, "System Hook/repository_update");
+    let Change::Pushed {
+        repo_id,
+        full_name,
+        git_ref,
+        commit,
+        author,
+        at,
+        ..
+    } = only(&d)
+    else {
+        panic!("{d:?}")
+    };
+    assert_eq!(repo_id, "1");
+    assert_eq!(full_name, "jsmith/example");
+    assert_eq!(git_ref, "refs/heads/master");
+    assert_eq!(commit, "4045ea7a3df38697b3730a20fb73c8bed8a3e69e");
+    assert_eq!(author, "John Smith");
+    assert_eq!(*at, None);
+}
+
+#[test]
+fn a_repository_update_that_only_deletes_refs_needs_nothing() {
+    let mut v: serde_json::Value =
+        serde_json::from_slice(&fixture("gitlab/system_hook_repository_update.json")).unwrap();
+    v["changes"][0]["after"] = serde_json::json!("0000000000000000000000000000000000000000");
+    let d = deliver(Provider::GitLab, "System Hook", &serde_json::to_vec(&v).unwrap());
+    assert!(matches!(only(&d), Change::Ignored { .. }), "{d:?}");
+}

@@ -15,6 +15,8 @@ pub use account::*;
 pub use envelope::{decode_envelope, Envelope, EnvelopeError, Metadata, StreamId};
 pub use error::{ExpectedVersion, LogError};
 pub use event::{claimed_installation, installation_claim, DecodeError, Event};
-pub use log::{raw_record_from_json_line, AppendOutcome, Durability, EventLog, LogOptions, ReadAll};
+pub use log::{
+    plant_raw_records, raw_record_from_json_line, AppendOutcome, Durability, EventLog, LogOptions, ReadAll,
+};
 pub use project::*;
 pub use provider::{Provider, UnknownProvider};

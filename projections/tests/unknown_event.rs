@@ -2,8 +2,8 @@
 //! position and the type, keeps everything before it, and does not skip it on a retry.
 //!
 //! `EventLog::import` refuses such a line (it decodes every line first), so the record is
-//! written the way a newer writer would have: straight into the log's sled tree, with the head
-//! counter moved in the same batch (the layout of `events/src/log/keys.rs`).
+//! written the way a newer writer would have: straight into the closed log's storage, as the
+//! next segment (`forgelink_events::plant_raw_records`).
 
 mod common;
 
@@ -12,11 +12,11 @@ use forgelink_events::*;
 use forgelink_projections::*;
 use uuid::Uuid;
 
-fn future_record(position: u64, stream: &str) -> String {
+fn future_record(position: u64, stream: &str, stream_version: u64) -> String {
     serde_json::json!({
         "position": position,
         "stream_id": stream,
-        "stream_version": 99,
+        "stream_version": stream_version,
         "event_id": Uuid::new_v4(),
         "type": "FutureEvent",
         "schema_version": 1,
@@ -30,16 +30,8 @@ fn future_record(position: u64, stream: &str) -> String {
     .to_string()
 }
 
-fn write_raw(dir: &std::path::Path, position: u64, record: &str) {
-    let db = sled::open(dir.join("log")).unwrap();
-    let tree = db.open_tree("log").unwrap();
-    let mut key = vec![b'e'];
-    key.extend_from_slice(&position.to_be_bytes());
-    let mut batch = sled::Batch::default();
-    batch.insert(key, forgelink_events::raw_record_from_json_line(record).unwrap());
-    batch.insert(&b"mhead"[..], &position.to_be_bytes());
-    tree.apply_batch(batch).unwrap();
-    db.flush().unwrap();
+fn write_raw(dir: &std::path::Path, record: &str) {
+    forgelink_events::plant_raw_records(&dir.join("log"), &[record]).unwrap();
 }
 
 #[test]
@@ -47,16 +39,16 @@ fn an_unknown_event_type_stops_the_projection_naming_position_and_type() {
     let rt = runtime();
     let dir = tempfile::tempdir().unwrap();
     let id = Uuid::new_v4();
-    let before = {
+    let stream = StreamId::account(id);
+    let (before, version) = {
         let log = open_log(dir.path());
         rt.block_on(append_steps(&log, id, seed_flow(id, Provider::GitHub, "acme")));
-        log.head()
+        (log.head(), log.stream_version(&stream).unwrap())
     };
     let unknown_at = before + 1;
     write_raw(
         dir.path(),
-        unknown_at,
-        &future_record(unknown_at, &StreamId::account(id).to_string()),
+        &future_record(unknown_at, stream.as_str(), version + 1),
     );
     let log = open_log(dir.path());
     let after = rt.block_on(append_steps(&log, id, vec![(link_started(), "alice")]));

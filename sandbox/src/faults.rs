@@ -6,7 +6,8 @@
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
-use std::time::Duration;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 /// Faults a test or the demo can switch on at any time; all counters are consumed per call.
 #[derive(Debug, Default)]
@@ -24,6 +25,14 @@ pub struct Faults {
     /// When set, the calls left every answer reports (GitHub `x-ratelimit-remaining`, GitLab
     /// `RateLimit-Remaining`), stored plus one so that zero means "not set".
     pub report_remaining: AtomicU64,
+    /// The next N repository creations answer 429 with `Retry-After: create_retry_after_secs`
+    /// (checked by the creation handlers through [`Faults::inject_create`]).
+    pub rate_limit_creates: AtomicU32,
+    pub create_retry_after_secs: AtomicU32,
+    /// When each API call arrived, and when a 429 was last answered: what a test needs to
+    /// check that nothing came before the wait it asked for.
+    calls: Mutex<Vec<Instant>>,
+    last_limited: Mutex<Option<Instant>>,
 }
 
 impl Faults {
@@ -48,6 +57,46 @@ impl Faults {
         self.report_remaining.load(Ordering::SeqCst).checked_sub(1)
     }
 
+    /// The next `n` repository creations answer 429 with `Retry-After: retry_after_secs`, as
+    /// every provider documents for a rate limit (GitHub's secondary limits, GitLab's and
+    /// Bitbucket's 429s).
+    pub fn rate_limit_creates(&self, n: u32, retry_after_secs: u32) {
+        self.create_retry_after_secs
+            .store(retry_after_secs, Ordering::SeqCst);
+        self.rate_limit_creates.store(n, Ordering::SeqCst);
+    }
+
+    /// When each API call so far arrived.
+    pub fn api_calls(&self) -> Vec<Instant> {
+        self.calls.lock().map(|c| c.clone()).unwrap_or_default()
+    }
+
+    /// When a 429 was last answered, if ever.
+    pub fn last_rate_limited(&self) -> Option<Instant> {
+        self.last_limited.lock().ok().and_then(|l| *l)
+    }
+
+    fn limited(&self, secs: u32) -> Response {
+        if let Ok(mut l) = self.last_limited.lock() {
+            *l = Some(Instant::now());
+        }
+        let body = axum::Json(serde_json::json!({"message": "API rate limit exceeded (sandbox fault)"}));
+        let mut resp = (StatusCode::TOO_MANY_REQUESTS, body).into_response();
+        resp.headers_mut().insert("retry-after", HeaderValue::from(secs));
+        resp.headers_mut()
+            .insert("x-ratelimit-remaining", HeaderValue::from(0u32));
+        resp
+    }
+
+    /// Called by the repository-creation handlers after [`Faults::inject`]: the 429 armed by
+    /// [`Faults::rate_limit_creates`], if any.
+    pub fn inject_create(&self) -> Option<Response> {
+        if take_one(&self.rate_limit_creates) {
+            return Some(self.limited(self.create_retry_after_secs.load(Ordering::SeqCst)));
+        }
+        None
+    }
+
     pub fn set_delay(&self, delay: Duration) {
         self.delay_ms.store(delay.as_millis() as u64, Ordering::SeqCst);
     }
@@ -63,6 +112,9 @@ impl Faults {
     /// Called at the start of every API handler: sleeps if slowed, and returns the fault answer
     /// to send instead of the real one, if a fault is armed.
     pub async fn inject(&self) -> Option<Response> {
+        if let Ok(mut c) = self.calls.lock() {
+            c.push(Instant::now());
+        }
         let delay = self.delay_ms.load(Ordering::SeqCst);
         if delay > 0 {
             tokio::time::sleep(Duration::from_millis(delay)).await;
@@ -76,13 +128,7 @@ impl Faults {
             return Some((StatusCode::INTERNAL_SERVER_ERROR, body).into_response());
         }
         if take_one(&self.rate_limit_next) {
-            let secs = self.retry_after_secs.load(Ordering::SeqCst);
-            let body = axum::Json(serde_json::json!({"message": "API rate limit exceeded (sandbox fault)"}));
-            let mut resp = (StatusCode::TOO_MANY_REQUESTS, body).into_response();
-            resp.headers_mut().insert("retry-after", HeaderValue::from(secs));
-            resp.headers_mut()
-                .insert("x-ratelimit-remaining", HeaderValue::from(0u32));
-            return Some(resp);
+            return Some(self.limited(self.retry_after_secs.load(Ordering::SeqCst)));
         }
         None
     }

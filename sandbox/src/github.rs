@@ -7,6 +7,7 @@
 //! GitHub's side (`changes.rs`) send the matching signed webhook to a configured URL.
 
 mod api;
+mod app_token;
 mod branch_api;
 mod changes;
 mod deliveries_api;
@@ -115,6 +116,8 @@ pub(crate) struct Shared {
     /// installation, per user and per app, not one for everybody.
     pub rate_used: Mutex<std::collections::HashMap<String, u64>>,
     pub outbox: Arc<hooks::Outbox>,
+    /// User tokens revoked through `DELETE /applications/{client_id}/token`.
+    pub revoked_user_tokens: std::sync::atomic::AtomicUsize,
 }
 
 impl Shared {
@@ -191,6 +194,7 @@ impl GitHubSandbox {
             switches: switches.clone(),
             rate_used: Mutex::new(std::collections::HashMap::new()),
             outbox,
+            revoked_user_tokens: Default::default(),
         });
         let router = api::router(shared.clone()).merge(install_page::router(shared.clone()));
         let running = serve(router, port).await?;

@@ -233,6 +233,33 @@ impl OAuthStore {
         }
     }
 
+    /// RFC 7009: revokes `token`, an access or a refresh token issued to `client_id`; the pair
+    /// it belongs to dies. True when the token was known (for that client).
+    pub fn revoke_token(&self, token: &str, client_id: &str) -> bool {
+        let mut s = self.lock();
+        let access = match s.refresh.get(token) {
+            Some(a) => a.clone(),
+            None => token.to_string(),
+        };
+        match s.access.get_mut(&access) {
+            Some(t) if t.client_id == client_id => {
+                t.revoked = true;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// How many access tokens are accepted now (neither revoked nor expired).
+    pub fn live_tokens(&self) -> usize {
+        let now = self.now();
+        self.lock()
+            .access
+            .values()
+            .filter(|t| !t.revoked && t.expires_at > now)
+            .count()
+    }
+
     /// Every live access token expires now; refresh tokens keep working.
     pub fn expire_access_tokens_now(&self) {
         let now = self.now();
@@ -372,5 +399,21 @@ mod tests {
             Some(GrantRefusal::BadRefreshToken)
         );
         assert!(store.refresh(&b.refresh_token, "app").is_ok());
+    }
+
+    #[test]
+    fn revoking_a_refresh_token_kills_its_pair_and_only_for_its_own_client() {
+        let store = OAuthStore::default();
+        let cb = Some("http://127.0.0.1:9/cb");
+        let a = store.issue_code(grant(1, None));
+        let a = store.redeem_code(&a, "app", cb, None).ok().unwrap();
+        assert_eq!(store.live_tokens(), 1);
+        assert!(!store.revoke_token(&a.refresh_token, "another-app"));
+        assert_eq!(store.live_tokens(), 1);
+        assert!(store.revoke_token(&a.refresh_token, "app"));
+        assert_eq!(store.live_tokens(), 0);
+        let auth = store.bearer(Some(&format!("Bearer {}", a.access_token)));
+        assert_eq!(auth.err(), Some(BearerRefusal::Revoked));
+        assert!(!store.revoke_token("never-issued", "app"));
     }
 }

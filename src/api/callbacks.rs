@@ -2,7 +2,9 @@
 //! approval. The query becomes a `CompleteAuthorization` command (the `state` binds it to one
 //! account's link attempt; no login needed), then the person is redirected (303) to that
 //! account's dashboard page, which shows the next step. A refused callback is answered with a
-//! page a person can read, saying what to do.
+//! page a person can read, saying what to do. A callback without a `state` runs nothing and
+//! calls no provider: it gets a neutral page (a GitHub `setup_action=update` only schedules a
+//! rate-limited reconciliation, see `setup_updates`).
 
 use super::error::ApiError;
 use super::AppState;
@@ -22,6 +24,14 @@ pub async fn callback(
     let Ok(provider) = provider.parse::<Provider>() else {
         return error_page(&ApiError::not_found(format!("no callback for `{provider}`")));
     };
+    if query.get("state").is_none_or(|s| s.is_empty()) {
+        if provider == Provider::GitHub && query.get("setup_action").map(String::as_str) == Some("update") {
+            if let Some(id) = query.get("installation_id").and_then(|i| i.parse::<u64>().ok()) {
+                state.inner.setup_updates.schedule(&state, id);
+            }
+        }
+        return neutral_page();
+    }
     let request = match callback_request(&query) {
         Ok(r) => r,
         Err(e) => return error_page(&e),
@@ -71,12 +81,29 @@ pub fn callback_request(query: &HashMap<String, String>) -> Result<Request, ApiE
     })
 }
 
+/// The answer to a callback that carries no `state`: the same page whatever else it carries.
+fn neutral_page() -> Response {
+    let body = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>forgelink</title>\
+         <style>{ERROR_STYLE}</style></head><body><h1>Nothing to complete here</h1>\
+         <p>This address completes a link started from forgelink. If you changed forgelink's \
+         installation on the provider, forgelink picks the change up shortly by itself.</p>\
+         <p><a href=\"/\">Open the accounts</a></p></body></html>"
+    );
+    (StatusCode::OK, Html(body)).into_response()
+}
+
 /// A name as one URL path segment.
 pub fn url_segment(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes())
         .collect::<String>()
         .replace('+', "%20")
 }
+
+/// The style sheet of the callback's own pages (listed in the pages' CSP by its hash).
+pub const ERROR_STYLE: &str =
+    "body{font-family:system-ui,sans-serif;max-width:40rem;margin:4rem auto;padding:0 1rem;color:#222}\
+    .alert{border-left:4px solid #c0392b;background:#fdecea;padding:1rem}";
 
 /// An HTML page explaining a refused callback.
 pub fn error_page(e: &ApiError) -> Response {
@@ -92,8 +119,7 @@ pub fn error_page(e: &ApiError) -> Response {
         .unwrap_or_default();
     let body = format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Link not completed</title>\
-         <style>body{{font-family:system-ui,sans-serif;max-width:40rem;margin:4rem auto;padding:0 1rem;color:#222}}\
-         .alert{{border-left:4px solid #c0392b;background:#fdecea;padding:1rem}}</style></head>\
+         <style>{ERROR_STYLE}</style></head>\
          <body><h1>The account was not linked</h1><div class=\"alert\" role=\"alert\"><p>{}</p>{field}{hint}</div>\
          <p><a href=\"/\">Back to the accounts</a>, then start the link again from the account's page.</p></body></html>",
         escape(&e.error)

@@ -2,8 +2,11 @@
 //! `CommandReply` once the dashboard shows it. Every refusal is a 4xx `{error, field?, hint?}`
 //! and appends nothing: a body over 64 KiB, a body that is not JSON, an unknown `type`, an
 //! unknown, missing or mistyped field, an unknown account, or a command the account refuses.
-//! `POST /v1/login-links` (admin) hands out a one-time dashboard login link.
+//! `POST /v1/login-links` (admin token) hands out a one-time dashboard login link for a person:
+//! `{"for": "alice", "role": "admin"|"viewer"}` (role defaults to admin); the session it opens
+//! carries that name, and the pages' commands are recorded as done by it.
 
+use super::auth::Role;
 use super::command_json::parse_command;
 use super::error::ApiError;
 use super::metrics::CommandOutcome;
@@ -80,7 +83,45 @@ async fn run(
     Ok(state.execute(message).await?)
 }
 
-pub async fn new_login_link(State(state): State<AppState>) -> Response {
-    let link = state.login_link();
-    (StatusCode::CREATED, Json(json!({ "url": link }))).into_response()
+pub async fn new_login_link(State(state): State<AppState>, body: axum::body::Bytes) -> Response {
+    match login_link_request(&body) {
+        Ok((person, role)) => {
+            let link = state.login_link_for(&person, role);
+            let ttl = super::auth::LOGIN_LINK_TTL.as_secs();
+            let answer = json!({ "url": link, "for": person, "role": role.as_str(), "expires_in_secs": ttl });
+            (StatusCode::CREATED, Json(answer)).into_response()
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+/// `{"for": NAME, "role"?: "admin"|"viewer"}`, checked field by field.
+fn login_link_request(body: &[u8]) -> Result<(String, Role), ApiError> {
+    let hint = r#"send {"for": "alice"} or {"for": "bob", "role": "viewer"}"#;
+    let value: serde_json::Value = serde_json::from_slice(body)
+        .map_err(|_| ApiError::bad_request("the body is not a JSON object").hint(hint))?;
+    let Some(obj) = value.as_object() else {
+        return Err(ApiError::bad_request("the body is not a JSON object").hint(hint));
+    };
+    if let Some(k) = obj.keys().find(|k| !matches!(k.as_str(), "for" | "role")) {
+        return Err(ApiError::bad_request(format!("unknown field `{k}`"))
+            .field(k.clone())
+            .hint(hint));
+    }
+    let person = obj.get("for").and_then(|v| v.as_str()).unwrap_or("");
+    crate::domain::check_text("for", person, super::auth::MAX_PERSON_LEN)
+        .map_err(|e| ApiError::bad_request(e.to_string()).field("for").hint(hint))?;
+    if person.trim().is_empty() {
+        return Err(
+            ApiError::bad_request("`for` must name the person the link is for")
+                .field("for")
+                .hint(hint),
+        );
+    }
+    let role = match obj.get("role").map(|v| v.as_str()) {
+        None | Some(Some("admin")) => Role::Admin,
+        Some(Some("viewer")) => Role::Viewer,
+        Some(_) => return Err(ApiError::bad_request("`role` must be \"admin\" or \"viewer\"").field("role")),
+    };
+    Ok((person.to_string(), role))
 }

@@ -191,6 +191,7 @@ pub async fn start(options: DemoOptions) -> Result<DemoHandle, DemoError> {
     let github_secret = github_config.webhook_secret.clone();
     engine.github = Some(github_config);
     engine.gitlab = Some(gitlab.client_config(&format!("{base_url}/callback/gitlab")));
+    engine.webhook_base_url = Some(base_url.clone());
     engine.bitbucket = Some(bitbucket.client_config(&format!("{base_url}/callback/bitbucket")));
     if let Some(adjust) = options.engine {
         adjust(&mut engine);

@@ -127,6 +127,7 @@ impl Metrics {
         let _ = writeln!(out, "forgelink_command_seconds_sum {sum}");
         let _ = writeln!(out, "forgelink_command_seconds_count {count}");
         crate::providers::latency::render(&mut out);
+        crate::providers::revocations::render(&mut out);
         out
     }
 }

@@ -213,12 +213,28 @@ pub async fn stream(
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()).into_response())
 }
 
-pub async fn healthz(State(state): State<AppState>) -> Response {
+/// `GET /healthz`: `{"status": "ok"}` (200) or `{"status": "not ok"}` (503) for anyone; a
+/// viewer (token or session) also gets the log head and the dashboard's checkpoint.
+pub async fn healthz(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    // The dashboard runner holds the checkpoint's sender: gone means the pages stopped following.
+    let following = state.inner.checkpoint.has_changed().is_ok();
+    let (code, word) = if following {
+        (StatusCode::OK, "ok")
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "not ok")
+    };
+    let known = matches!(
+        state.inner.access.credential(&headers),
+        super::auth::Credential::Bearer(_) | super::auth::Credential::Session(_)
+    );
+    if !known {
+        return (code, Json(json!({ "status": word }))).into_response();
+    }
     let head = state.inner.engine.log().head();
     let checkpoint = *state.inner.checkpoint.borrow();
     (
-        StatusCode::OK,
-        Json(json!({ "status": "ok", "head": head, "dashboard_checkpoint": checkpoint })),
+        code,
+        Json(json!({ "status": word, "head": head, "dashboard_checkpoint": checkpoint })),
     )
         .into_response()
 }

@@ -3,7 +3,8 @@
 //! task), the webhook inbox (`{data_dir}/deliveries`) and its workers, and serves [`super::router`] on a
 //! listener. Used by `forgelink serve`, `forgelink demo` and the HTTP tests.
 
-use super::auth::Access;
+use super::auth::{Access, SessionLimits};
+use super::listener::{self, ServerLimits};
 use super::metrics::Metrics;
 use super::{AppInner, AppState};
 use crate::engine::{Engine, EngineConfig, EngineError};
@@ -47,6 +48,10 @@ pub struct ServerConfig {
     pub viewer_tokens: Vec<Secret>,
     /// How the webhook inbox's workers run.
     pub inbox: crate::inbox::WorkerConfig,
+    /// How long a dashboard session may sit idle, and lasts at most.
+    pub sessions: SessionLimits,
+    /// Connections, requests in flight, timeouts and the body memory budget.
+    pub limits: ServerLimits,
 }
 
 impl ServerConfig {
@@ -58,6 +63,8 @@ impl ServerConfig {
             admin_tokens: vec![],
             viewer_tokens: vec![],
             inbox: crate::inbox::WorkerConfig::default(),
+            sessions: SessionLimits::default(),
+            limits: ServerLimits::default(),
         }
     }
 }
@@ -108,6 +115,7 @@ impl Server {
             .unwrap_or_else(|| format!("http://{addr}"))
             .trim_end_matches('/')
             .to_string();
+        let secure = public_url.starts_with("https://");
         let data_dir = config.engine.data_dir.clone();
         let engine = Engine::open(config.engine.clone()).await?;
         let store = ProjectionStore::open(data_dir.join("projections"))?;
@@ -134,24 +142,30 @@ impl Server {
                 dashboard,
                 checkpoint,
                 public_url,
-                access: Access::new(&config.admin_tokens, &config.viewer_tokens),
+                access: Access::new(
+                    &config.admin_tokens,
+                    &config.viewer_tokens,
+                    config.sessions,
+                    secure,
+                ),
                 metrics: Metrics::default(),
                 webhook_secrets: config.webhook_secrets.clone(),
                 deliveries,
                 inbox,
+                setup_updates: Default::default(),
+                limits: config.limits,
+                in_flight: Arc::new(tokio::sync::Semaphore::new(config.limits.max_in_flight)),
+                body_budget: Arc::new(tokio::sync::Semaphore::new(config.limits.body_budget)),
             }),
         };
         let app = super::router(state.clone());
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let limits = config.limits;
         let http = tokio::spawn(async move {
-            let served = axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = stop_rx.await;
-                })
-                .await;
-            if let Err(e) = served {
-                tracing::error!(error = %e, "the HTTP server stopped");
-            }
+            let stop = async move {
+                let _ = stop_rx.await;
+            };
+            listener::serve(listener, app, limits, stop, Duration::from_millis(1500)).await;
         });
         tracing::info!(%addr, "forgelink is listening");
         Ok(Server {

@@ -14,7 +14,7 @@ use super::AppState;
 use crate::inbox::{self, DeliveryState, Refusal, StoredDelivery};
 use crate::webhooks::{self, Provider};
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -24,12 +24,14 @@ use serde_json::json;
 /// and leaves the rest to the workers (GitHub waits 10 seconds for an answer).
 const FIRST_ATTEMPT: std::time::Duration = std::time::Duration::from_secs(3);
 
-/// The largest delivery accepted (GitHub caps payloads at 25 MB; ours are far smaller).
-pub const MAX_DELIVERY_BYTES: usize = 5 * 1024 * 1024;
+/// The largest delivery accepted: GitHub caps payloads at 25 MB (the route streams the body
+/// against a shared memory budget, see `limits`).
+pub const MAX_DELIVERY_BYTES: usize = 25 * 1024 * 1024;
 
 pub async fn receive(
     State(state): State<AppState>,
     Path(provider): Path<String>,
+    Query(query): Query<std::collections::HashMap<String, String>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -39,7 +41,17 @@ pub async fn receive(
             .into_response();
     };
     let inner = &state.inner;
-    let checked = check(provider, &headers, &body, &inner.webhook_secret(provider));
+    // A hook forgelink registered itself (GitLab, Bitbucket) names its project in `?hook=`
+    // and is checked against that hook's own secret; anything else against the configured one.
+    let hook = query.get("hook").and_then(|h| h.parse::<uuid::Uuid>().ok());
+    let secret = match hook {
+        Some(project_id) => inner
+            .engine
+            .hook_secret(provider, project_id)
+            .unwrap_or_else(|| crate::secret::Secret::new("")),
+        None => inner.webhook_secret(provider),
+    };
+    let checked = check(provider, &headers, &body, &secret);
     let (delivery, payload) = match checked {
         Ok(x) => x,
         Err(refusal) => {

@@ -68,5 +68,8 @@ pub fn describe(row: &AccountRow) -> String {
             or_dash(row.next_action().map(|n| n.text(row.provider))),
         ),
     ];
-    lines.iter().map(|(k, v)| format!("{k:<22} {v}\n")).collect()
+    lines
+        .iter()
+        .map(|(k, v)| format!("{k:<22} {}\n", super::table::escape(v)))
+        .collect()
 }

@@ -8,6 +8,7 @@
 //! data_dir = "/var/lib/forgelink"      # default ./forgelink-data (or --data-dir)
 //! public_url = "https://forgelink.example.com"   # required: callbacks and webhooks derive from it
 //! vault_key = "64 hex digits"          # default: FORGELINK_VAULT_KEY or DATA_DIR/vault.key
+//! log_cache_mb = 64                    # the event log's page cache; default: the log's size, 8-128
 //! admin_token = "..."                  # required
 //! viewer_token = "..."
 //!
@@ -34,6 +35,7 @@ const KEYS: &[&str] = &[
     "data_dir",
     "public_url",
     "vault_key",
+    "log_cache_mb",
     "admin_token",
     "viewer_token",
     "github.web_url",
@@ -167,11 +169,21 @@ impl Settings {
             .unwrap_or_else(|| PathBuf::from("./forgelink-data"));
         let public_url = self.url("public_url", None)?;
         let mut engine = EngineConfig::new(data_dir);
+        engine.webhook_base_url = Some(public_url.clone());
         if let Some(hex) = self.get("vault_key") {
             engine.vault_key = Some(
                 VaultKey::from_hex(hex.trim())
                     .map_err(|_| bad("vault_key", "must be 64 hexadecimal digits (32 bytes)"))?,
             );
+        }
+        if let Some(mb) = self.get("log_cache_mb") {
+            let mb: u64 = mb
+                .trim()
+                .parse()
+                .ok()
+                .filter(|mb| *mb > 0)
+                .ok_or_else(|| bad("log_cache_mb", format!("`{mb}` is not a number of MiB above 0")))?;
+            engine.log_cache_bytes = Some(mb << 20);
         }
         let mut secrets = WebhookSecrets::default();
         if self.section_used("github") {
@@ -313,5 +325,16 @@ mod tests {
         )
         .unwrap();
         assert!(c.engine.bitbucket.is_some() && c.webhook_secrets.bitbucket.is_some());
+    }
+
+    #[test]
+    fn the_log_cache_is_a_setting_in_mib() {
+        let (_, c) = load(&format!("{BASE}log_cache_mb = 48\n"), &[]).unwrap();
+        assert_eq!(c.engine.log_cache_bytes, Some(48 << 20));
+        let (_, c) = load(BASE, &[("FORGELINK_LOG_CACHE_MB", "300")]).unwrap();
+        assert_eq!(c.engine.log_cache_bytes, Some(300 << 20));
+        assert_eq!(load(BASE, &[]).unwrap().1.engine.log_cache_bytes, None);
+        let err = load(BASE, &[("FORGELINK_LOG_CACHE_MB", "lots")]).expect_err("refused");
+        assert!(err.to_string().contains("`log_cache_mb`"), "{err}");
     }
 }

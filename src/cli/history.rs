@@ -42,7 +42,7 @@ pub fn run(dir: &DataDir, args: Args) -> Result<(), CliError> {
         }));
     }
     for e in &entries {
-        println!("#{:<6} {}", e.position, e.sentence);
+        println!("#{:<6} {}", e.position, super::table::escape(&e.sentence));
     }
     if let Some(point) = args.as_of {
         match state {
@@ -50,7 +50,7 @@ pub fn run(dir: &DataDir, args: Args) -> Result<(), CliError> {
                 let next = s.next_action().map_or_else(|| "-".into(), |n| n.text(s.provider));
                 println!(
                     "as of {point}: {} is {} with {} (next action: {next})",
-                    s.name,
+                    super::table::escape(&s.name),
                     s.status,
                     projects(s.projects)
                 );

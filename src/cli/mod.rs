@@ -11,6 +11,7 @@ mod demo;
 mod export;
 mod history;
 mod import;
+mod login_link;
 mod reconcile;
 mod replay;
 mod send;
@@ -58,6 +59,8 @@ pub enum Command {
     /// Sends one command message (JSON, FILE or - for stdin) to --server, or applies it to the
     /// data folder.
     Send(send::Args),
+    /// Asks a running server for a one-time dashboard login link for a person.
+    LoginLink(login_link::Args),
     /// Asks the providers for the truth now (one account by NAME, or every active one) and
     /// prints the differences recorded per account.
     Reconcile(reconcile::Args),
@@ -84,6 +87,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Send(args) => send::run(given, args),
         Command::Reconcile(args) => reconcile::run(given, args),
         Command::Deliveries(args) => deliveries::run(given, args),
+        Command::LoginLink(args) => login_link::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

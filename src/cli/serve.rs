@@ -1,5 +1,6 @@
 //! `forgelink serve --config FILE`: checks every setting (file and `FORGELINK_*` variables),
-//! starts the HTTP server, prints a one-time dashboard login link, and runs until Ctrl-C.
+//! starts the HTTP server and runs until Ctrl-C. It prints no login link (its output often ends
+//! up in logs): `forgelink login-link --for NAME` asks the running server for one.
 
 use super::config::Settings;
 use super::data::CliError;
@@ -30,7 +31,10 @@ pub fn run(data_dir: Option<PathBuf>, args: Args) -> Result<(), CliError> {
             server.addr,
             server.base_url()
         );
-        println!("Dashboard (one-time login link): {}", server.login_link());
+        println!(
+            "Dashboard login links: forgelink login-link --for NAME --server {} --token ADMIN_TOKEN",
+            server.base_url()
+        );
         println!("Press Ctrl-C to stop.");
         let _ = tokio::signal::ctrl_c().await;
         println!("Stopping...");

@@ -12,6 +12,7 @@ mod names;
 pub mod project;
 mod state;
 mod status;
+mod text;
 
 #[cfg(test)]
 pub(crate) mod testing;
@@ -35,3 +36,4 @@ pub use project::{
 };
 pub use state::{evolve, fold, AccountState, AttemptOutcome, LinkAttempt, ReceivedAuthorization};
 pub use status::{next_action, AccountStatus};
+pub use text::{check_text, is_hidden_or_control, MAX_ACTOR_LEN, MAX_PROJECT_NAME_LEN, MAX_REASON_LEN};

@@ -12,9 +12,7 @@ use crate::providers::github::GitHubClient;
 use crate::providers::gitlab::GitLabClient;
 use crate::providers::oauth::TokenPair;
 use crate::providers::ProviderError;
-use crate::saga::{
-    BoxFuture, GitHubPort, InstallationFacts, OAuthPort, OAuthTokens, RefreshedTokens, SecretsPort,
-};
+use crate::saga::{BoxFuture, GitHubPort, InstallationFacts, OAuthPort, OAuthTokens, RefreshedTokens};
 use crate::secret::Secret;
 use crate::vault::Vault;
 use forgelink_events::{Provider, RepoRef};
@@ -343,21 +341,5 @@ impl OAuthPort for OAuthAdapter {
         secret_ref: &'a str,
     ) -> BoxFuture<'a, Result<RefreshedTokens, ProviderError>> {
         Box::pin(self.do_refresh(provider, account_id, secret_ref))
-    }
-}
-
-/// Destroys an unlinked account's secrets.
-pub(crate) struct VaultSecrets {
-    pub vault: Arc<Vault>,
-}
-
-impl SecretsPort for VaultSecrets {
-    fn destroy_account_secrets(&self, account_id: Uuid) -> BoxFuture<'_, Result<(), String>> {
-        Box::pin(async move {
-            self.vault
-                .delete_prefix(&format!("account/{account_id}/"))
-                .map(|_| ())
-                .map_err(|e| e.to_string())
-        })
     }
 }

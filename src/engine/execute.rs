@@ -19,6 +19,7 @@ impl Engine {
     }
 
     async fn execute_inner(&self, msg: CommandMessage) -> Result<CommandReply, EngineError> {
+        msg.check_text()?;
         let command_id = msg.command_id.unwrap_or_else(Uuid::new_v4);
         let meta = Metadata {
             correlation_id: msg.correlation_id.unwrap_or_else(Uuid::new_v4),

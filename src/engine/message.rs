@@ -189,6 +189,23 @@ impl std::fmt::Debug for Request {
     }
 }
 
+impl CommandMessage {
+    /// Checks the free text a person reads later (the actor, a reason, a project name): a
+    /// length cap and no control or direction characters. The first field at fault is named.
+    pub fn check_text(&self) -> Result<(), crate::domain::DomainError> {
+        use crate::domain::{check_text, MAX_ACTOR_LEN, MAX_PROJECT_NAME_LEN, MAX_REASON_LEN};
+        check_text("actor", &self.actor, MAX_ACTOR_LEN)?;
+        match &self.request {
+            Request::UnlinkAccount { reason: Some(r), .. }
+            | Request::DetachProject { reason: Some(r), .. } => check_text("reason", r, MAX_REASON_LEN),
+            Request::CreateProject { name, .. } | Request::ImportProject { name, .. } => {
+                check_text("name", name, MAX_PROJECT_NAME_LEN)
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
 impl Request {
     /// The message type, e.g. `StartLink`.
     pub fn message_type(&self) -> &'static str {

@@ -18,6 +18,8 @@ mod projects;
 mod reconcile;
 mod refresh;
 mod repo_calls;
+mod repo_hooks;
+mod retire;
 mod saga_loop;
 mod scope_rename;
 mod user_revoked;
@@ -52,6 +54,9 @@ pub struct EngineConfig {
     /// The log lives in `data_dir/log`, the vault in `data_dir/vault`.
     pub data_dir: PathBuf,
     pub durability: Durability,
+    /// The most memory the event log's page cache may take (`log_cache_mb`); `None` sizes it
+    /// to the log on disk, between 8 and 128 MiB.
+    pub log_cache_bytes: Option<u64>,
     pub link_ttl: chrono::Duration,
     pub github: Option<GitHubConfig>,
     pub gitlab: Option<GitLabConfig>,
@@ -72,6 +77,9 @@ pub struct EngineConfig {
     /// Reconciliation stops early when the provider says fewer calls than this are left
     /// (`x-ratelimit-remaining`, `RateLimit-Remaining`), leaving them to flows and webhooks.
     pub reconcile_min_rate_remaining: u64,
+    /// Where forgelink receives webhooks (its public URL); the hooks it registers on GitLab and
+    /// Bitbucket send to `{this}/webhooks/{provider}?hook={project id}`. None: no hooks.
+    pub webhook_base_url: Option<String>,
 }
 
 /// The blueprint marker file by default.
@@ -88,6 +96,7 @@ impl EngineConfig {
         EngineConfig {
             data_dir: data_dir.into(),
             durability: Durability::Flush,
+            log_cache_bytes: None,
             link_ttl: DEFAULT_LINK_TTL,
             github: None,
             gitlab: None,
@@ -100,6 +109,7 @@ impl EngineConfig {
             blueprint_marker: DEFAULT_BLUEPRINT_MARKER.to_string(),
             reconcile_every: DEFAULT_RECONCILE_EVERY,
             reconcile_min_rate_remaining: DEFAULT_RECONCILE_MIN_RATE_REMAINING,
+            webhook_base_url: None,
         }
     }
 }
@@ -159,6 +169,7 @@ impl Engine {
             config.data_dir.join("log"),
             LogOptions {
                 durability: config.durability,
+                cache_bytes: config.log_cache_bytes,
                 ..LogOptions::default()
             },
         )?;

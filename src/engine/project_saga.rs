@@ -27,6 +27,10 @@ pub(crate) enum ProjectEffect {
     },
     /// Look for blueprint repositories of a newly active account.
     DiscoverBlueprints { account_id: Uuid },
+    /// GitLab, Bitbucket: register forgelink's webhook on the project's repository.
+    RegisterHook { project_id: Uuid, account_id: Uuid },
+    /// GitLab, Bitbucket: remove it from a detached project's repository.
+    RemoveHook { project_id: Uuid, account_id: Uuid },
 }
 
 impl ProjectEffect {
@@ -35,6 +39,8 @@ impl ProjectEffect {
             ProjectEffect::CreateRepository { project_id, .. } => (*project_id, "create_repository"),
             ProjectEffect::CheckAccess { project_id, .. } => (*project_id, "check_access"),
             ProjectEffect::DiscoverBlueprints { account_id } => (*account_id, "discover_blueprints"),
+            ProjectEffect::RegisterHook { project_id, .. } => (*project_id, "register_hook"),
+            ProjectEffect::RemoveHook { project_id, .. } => (*project_id, "remove_hook"),
         }
     }
 }
@@ -65,6 +71,31 @@ pub(crate) fn owed(
                 version: project.version,
             })
         }
+        _ => None,
+    }
+}
+
+/// The webhook step a project's event starts: GitLab and Bitbucket repositories forgelink
+/// created or imported get forgelink's hook; a detached project loses it.
+fn hook_step(
+    project_id: Uuid,
+    event: &Event,
+    project: &ProjectState,
+    account: Option<&AccountState>,
+) -> Option<ProjectEffect> {
+    let account_id = project.account_id?;
+    if !matches!(account?.provider, Some(Provider::GitLab | Provider::Bitbucket)) {
+        return None;
+    }
+    match event {
+        Event::RepoCreated(_) | Event::ProjectImported(_) => Some(ProjectEffect::RegisterHook {
+            project_id,
+            account_id,
+        }),
+        Event::ProjectDetached(_) => Some(ProjectEffect::RemoveHook {
+            project_id,
+            account_id,
+        }),
         _ => None,
     }
 }
@@ -100,6 +131,17 @@ pub(crate) fn start(inner: &Arc<Inner>) -> Result<(), EngineError> {
             .filter(|(_, a)| a.status() == AccountStatus::Active && a.blueprints.is_empty())
             .map(|(id, _)| ProjectEffect::DiscoverBlueprints { account_id: *id }),
     );
+    // A hook whose registration was cut short; one the vault knows costs no provider call.
+    resume.extend(f.projects.iter().filter_map(|(id, p)| {
+        let account = p.account_id.and_then(|a| f.accounts.get(&a))?;
+        let gitlab_or_bitbucket = matches!(account.provider, Some(Provider::GitLab | Provider::Bitbucket));
+        (gitlab_or_bitbucket && p.status == ProjectStatus::Ready && p.repository.is_some()).then(|| {
+            ProjectEffect::RegisterHook {
+                project_id: *id,
+                account_id: p.account_id.unwrap_or_default(),
+            }
+        })
+    }));
     tracing::info!(
         projects = f.projects.len(),
         effects = resume.len(),
@@ -163,9 +205,11 @@ impl Follower {
         if let Ok(mut index) = inner.projects.index.lock() {
             index.note_project(id, &state);
         }
-        let effect = owed(id, &state, state.account_id.and_then(|a| self.accounts.get(&a)));
+        let account = state.account_id.and_then(|a| self.accounts.get(&a));
+        let mut effects: Vec<ProjectEffect> = owed(id, &state, account).into_iter().collect();
+        effects.extend(hook_step(id, &envelope.event, &state, account));
         self.projects.insert(id, state);
-        effect.into_iter().collect()
+        effects
     }
 
     fn launch(&self, inner: &Inner, weak: &Weak<Inner>, effect: ProjectEffect) {
@@ -177,16 +221,27 @@ impl Follower {
         let span = tracing::info_span!("project_effect", kind = key.1, id = %key.0);
         inner.spawn(tracing::Instrument::instrument(
             async move {
-                let mut wait = Duration::from_millis(200);
+                let mut retry = 0u32;
                 loop {
                     let Some(inner) = weak.upgrade() else { break };
+                    let policy = inner.config.retry.clone();
                     match run(&inner, &effect).await {
                         Ok(()) => break,
                         Err(e) if retryable(&e) => {
                             drop(inner);
-                            tracing::warn!(error = %e, "project effect did not finish; retrying");
+                            // The one retry policy: the provider's wait when it asked for one
+                            // (the request is held back until then anyway), else backoff.
+                            let wait = policy.wait_after(retry, asked_wait(&e));
+                            if wait > policy.give_up_after {
+                                tracing::info!(
+                                    "{e}; this step ends here and is tried again in {}",
+                                    crate::saga::human_duration(wait)
+                                );
+                            } else {
+                                tracing::warn!(error = %e, "project effect did not finish; retrying");
+                            }
                             tokio::time::sleep(wait).await;
-                            wait = (wait * 2).min(Duration::from_secs(30));
+                            retry = retry.saturating_add(1);
                         }
                         Err(e) => {
                             tracing::warn!(error = %e, "project effect gave up");
@@ -200,6 +255,14 @@ impl Follower {
             },
             span,
         ));
+    }
+}
+
+/// The wait a provider asked for, behind an engine error.
+fn asked_wait(e: &EngineError) -> Option<Duration> {
+    match e {
+        EngineError::Provider(p) => p.retry_after(),
+        _ => None,
     }
 }
 
@@ -228,5 +291,13 @@ async fn run(inner: &Inner, effect: &ProjectEffect) -> Result<(), EngineError> {
             version,
         } => inner.check_access(*project_id, *account_id, *version).await,
         ProjectEffect::DiscoverBlueprints { account_id } => inner.discover_blueprints(*account_id).await,
+        ProjectEffect::RegisterHook {
+            project_id,
+            account_id,
+        } => inner.register_hook(*project_id, *account_id).await,
+        ProjectEffect::RemoveHook {
+            project_id,
+            account_id,
+        } => inner.remove_hook(*account_id, *project_id).await,
     }
 }

@@ -7,7 +7,8 @@
 //! is not the last commit the project recorded for that branch, `RepoPushed` is recorded. Runs
 //! every `EngineConfig::reconcile_every` and on demand; never twice at once for one account; an
 //! account whose provider says "rate limited", or says fewer calls are left than
-//! `EngineConfig::reconcile_min_rate_remaining`, is left (partly) for the next run.
+//! `EngineConfig::reconcile_min_rate_remaining`, is left (partly) for the next run. On GitLab
+//! and Bitbucket, each project's webhook (see `repo_hooks`) is checked and recreated if gone.
 
 use super::project_saga::saga_meta;
 use super::repo_calls::Scope;
@@ -290,6 +291,12 @@ impl Inner {
             }
             if let Some(f) = &found {
                 commands.extend(self.missed_push(account_id, &scope, project_id, f).await?);
+                let hooked = super::repo_hooks::HookedRepo {
+                    provider_id: &repo.provider_id,
+                    full_name: &f.full_name,
+                };
+                self.ensure_hook(account_id, project_id, &scope, hooked, true)
+                    .await?;
             }
             for c in commands {
                 let r = self

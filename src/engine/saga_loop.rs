@@ -4,14 +4,14 @@
 //! deterministic outcome command id) is never in flight twice, and its outcome goes back through
 //! the same command path as everything else.
 
-use super::adapters::{GitHubAdapter, OAuthAdapter, VaultSecrets};
+use super::adapters::{GitHubAdapter, OAuthAdapter};
+use super::retire::Retirer;
 use super::Inner;
 use crate::domain::{evolve, AccountState};
 use crate::saga::{pending_effects_with, react_with, Effect, EffectRunner, ProviderEffectRunner};
 use forgelink_events::{Envelope, Event, Grant, Metadata};
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, Weak};
-use std::time::Duration;
 use uuid::Uuid;
 
 /// The loop's view of every account, and the effects running now.
@@ -36,8 +36,8 @@ pub(crate) fn start(inner: &Arc<Inner>) -> Result<(), super::EngineError> {
             refresher: inner.refresher.clone(),
             unstoppable: inner.unstoppable.clone(),
         }),
-        secrets: Arc::new(VaultSecrets {
-            vault: inner.vault.clone(),
+        secrets: Arc::new(Retirer {
+            inner: Arc::downgrade(inner),
         }),
         retry: inner.config.retry.clone(),
     });
@@ -167,7 +167,7 @@ impl SagaState {
         let span = tracing::info_span!("effect", kind = effect.kind(), %account_id, %correlation_id);
         inner.spawn(tracing::Instrument::instrument(
             async move {
-                let mut wait = Duration::from_millis(200);
+                let mut retry = 0u32;
                 loop {
                     match runner.run(&effect).await {
                         Ok(outcomes) => {
@@ -188,10 +188,15 @@ impl SagaState {
                             break;
                         }
                         Err(e) => {
-                            // Nothing was recorded; try again later (the runner already retried).
+                            // Nothing was recorded; try again later (the runner already
+                            // retried), as the one retry policy says: never before the
+                            // provider's own wait.
                             tracing::warn!(error = %e, "effect did not finish; retrying");
-                            tokio::time::sleep(wait).await;
-                            wait = (wait * 2).min(Duration::from_secs(60));
+                            let Some(policy) = weak.upgrade().map(|i| i.config.retry.clone()) else {
+                                break;
+                            };
+                            tokio::time::sleep(policy.wait_after(retry, e.retry_after)).await;
+                            retry = retry.saturating_add(1);
                         }
                     }
                 }

@@ -5,7 +5,9 @@
 //! classification in [`ProviderError`].
 
 mod branches;
+mod hooks;
 mod repositories;
+pub use hooks::BitbucketHook;
 pub use repositories::{error_with_fields, BitbucketRepo};
 
 use super::oauth::{query, same_origin, TokenAnswer, TokenPair, MAX_PAGES};

@@ -10,6 +10,7 @@ pub mod auth;
 mod branches;
 mod hook_deliveries;
 mod repos;
+mod revoke;
 mod token_cache;
 mod wire;
 
@@ -387,30 +388,56 @@ impl GitHubClient {
         self.inner.tokens.forget(id);
     }
 
-    /// The repositories the installation can access, all pages, and its `repository_selection`
-    /// when GitHub said it (else empty). A 401 also drops the cached token.
-    pub async fn installation_repositories(&self, id: u64) -> Result<(String, Vec<RepoRef>), ProviderError> {
+    /// Runs `call` with installation `id`'s token as an `Authorization` value. A 401 means the
+    /// token died early (revoked, or expired before its `expires_at`): the cached token is
+    /// dropped, a new one minted and the call made once more. Only a second 401 is returned,
+    /// as a credentials problem.
+    pub async fn with_installation_token<T, F, Fut>(&self, id: u64, call: F) -> Result<T, ProviderError>
+    where
+        F: Fn(String) -> Fut,
+        Fut: std::future::Future<Output = Result<T, ProviderError>>,
+    {
         let token = self.installation_token(id).await?;
-        let auth = format!("token {}", token.expose());
-        let url = format!("{}/installation/repositories?per_page=100", self.api());
-        let mut selection = String::new();
-        let mut repos = Vec::new();
-        let result = self
-            .get_all_pages(url, &auth, "installation repositories", |p: ReposPage| {
-                if let Some(s) = p.repository_selection {
-                    selection = s;
-                }
-                repos.extend(p.repositories.into_iter().map(|r| RepoRef {
-                    id: r.id.to_string(),
-                    full_name: r.full_name,
-                }));
-            })
-            .await;
+        match call(format!("token {}", token.expose())).await {
+            Err(ProviderError::Unauthorized { .. }) => {}
+            other => return other,
+        }
+        tracing::info!(
+            installation_id = id,
+            "GitHub refused the installation token; minting a new one"
+        );
+        self.forget_installation_token(id);
+        let fresh = self.installation_token(id).await?;
+        let result = call(format!("token {}", fresh.expose())).await;
         if let Err(ProviderError::Unauthorized { .. }) = &result {
             self.forget_installation_token(id);
         }
-        result?;
-        Ok((selection, repos))
+        result
+    }
+
+    /// The repositories the installation can access, all pages, and its `repository_selection`
+    /// when GitHub said it (else empty). A 401 renews the token once.
+    pub async fn installation_repositories(&self, id: u64) -> Result<(String, Vec<RepoRef>), ProviderError> {
+        let url = format!("{}/installation/repositories?per_page=100", self.api());
+        self.with_installation_token(id, |auth| {
+            let url = url.clone();
+            async move {
+                let mut selection = String::new();
+                let mut repos = Vec::new();
+                self.get_all_pages(url, &auth, "installation repositories", |p: ReposPage| {
+                    if let Some(s) = p.repository_selection {
+                        selection = s;
+                    }
+                    repos.extend(p.repositories.into_iter().map(|r| RepoRef {
+                        id: r.id.to_string(),
+                        full_name: r.full_name,
+                    }));
+                })
+                .await?;
+                Ok((selection, repos))
+            }
+        })
+        .await
     }
 
     /// Checks `X-Hub-Signature-256` against the raw body with the app's webhook secret.

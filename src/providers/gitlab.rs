@@ -5,7 +5,9 @@
 //! [`ProviderError`].
 
 mod branches;
+mod hooks;
 mod projects;
+pub use hooks::GitLabHook;
 pub use projects::{validation_detail, GitLabFile, GitLabNamespace, GitLabProject};
 
 use super::oauth::{query, same_origin, TokenAnswer, TokenPair, MAX_PAGES};

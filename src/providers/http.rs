@@ -41,34 +41,61 @@ fn strip_query(u: &url::Url) -> String {
     u.to_string()
 }
 
-/// Seconds from `Retry-After` (delta-seconds form).
+/// The wait `Retry-After` asks for: delta-seconds (`120`) or an HTTP date
+/// (`Wed, 21 Oct 2015 07:28:00 GMT`, RFC 9110 section 10.2.3), capped at [`MAX_WAIT`].
 pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let v = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?;
-    v.trim()
-        .parse::<u64>()
-        .ok()
-        .map(|s| Duration::from_secs(s).min(MAX_WAIT))
+    let v = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?.trim();
+    if let Ok(secs) = v.parse::<u64>() {
+        return Some(Duration::from_secs(secs).min(MAX_WAIT));
+    }
+    let at = chrono::DateTime::parse_from_rfc2822(v).ok()?;
+    let wait = (at.timestamp() - chrono::Utc::now().timestamp()).max(0) as u64;
+    Some(Duration::from_secs(wait).min(MAX_WAIT))
 }
 
-/// The wait implied by `x-ratelimit-reset` (epoch seconds) when `x-ratelimit-remaining` is 0.
+fn header_num<T: std::str::FromStr>(headers: &HeaderMap, name: &str) -> Option<T> {
+    headers.get(name)?.to_str().ok()?.trim().parse().ok()
+}
+
+/// The wait until the budget resets when nothing is left: GitHub's `x-ratelimit-remaining: 0`
+/// with `x-ratelimit-reset`, or GitLab's `RateLimit-Remaining: 0` with `RateLimit-Reset` (both
+/// epoch seconds).
 pub fn ratelimit_reset(headers: &HeaderMap) -> Option<Duration> {
-    let remaining = headers
-        .get("x-ratelimit-remaining")?
-        .to_str()
-        .ok()?
-        .trim()
-        .parse::<u64>()
-        .ok()?;
-    if remaining > 0 {
-        return None;
+    ["x-ratelimit", "ratelimit"].iter().find_map(|prefix| {
+        let remaining: u64 = header_num(headers, &format!("{prefix}-remaining"))?;
+        if remaining > 0 {
+            return None;
+        }
+        let reset: i64 = header_num(headers, &format!("{prefix}-reset"))?;
+        let wait = (reset - chrono::Utc::now().timestamp()).max(1) as u64;
+        Some(Duration::from_secs(wait).min(MAX_WAIT))
+    })
+}
+
+/// How long the provider asked us to send nothing more with this credential, read from any
+/// answer: `Retry-After` on a 429, a 403 (GitHub's secondary limits) or a 5xx; a spent budget
+/// (`x-ratelimit-remaining: 0` / `RateLimit-Remaining: 0` with its reset), on any status; a
+/// GitLab 429 with only `RateLimit-Reset` waits until then; and a bare 429 means one minute, as
+/// GitHub's documentation says for a limit with neither header.
+pub fn asked_wait(status: StatusCode, headers: &HeaderMap) -> Option<Duration> {
+    let limited = status == StatusCode::TOO_MANY_REQUESTS;
+    let may_carry_retry_after = limited || status == StatusCode::FORBIDDEN || status.is_server_error();
+    let asked = may_carry_retry_after
+        .then(|| retry_after(headers))
+        .flatten()
+        .or_else(|| ratelimit_reset(headers));
+    match asked {
+        Some(wait) => Some(wait),
+        // GitLab's 429 names when its quota resets (`RateLimit-Reset`) even while the general
+        // budget has calls left (an endpoint's own limit was hit).
+        None if limited => Some(gitlab_reset(headers).unwrap_or(Duration::from_secs(60))),
+        None => None,
     }
-    let reset = headers
-        .get("x-ratelimit-reset")?
-        .to_str()
-        .ok()?
-        .trim()
-        .parse::<i64>()
-        .ok()?;
+}
+
+/// GitLab's `RateLimit-Reset` (epoch seconds), whatever `RateLimit-Remaining` says.
+fn gitlab_reset(headers: &HeaderMap) -> Option<Duration> {
+    let reset: i64 = header_num(headers, "ratelimit-reset")?;
     let wait = (reset - chrono::Utc::now().timestamp()).max(1) as u64;
     Some(Duration::from_secs(wait).min(MAX_WAIT))
 }
@@ -79,19 +106,12 @@ pub async fn error_from(provider: &'static str, what: &str, resp: Response) -> P
     let headers = resp.headers().clone();
     let body = resp.text().await.unwrap_or_default();
     let detail = error_detail(&body);
+    let asked = asked_wait(status, &headers);
     match status {
-        StatusCode::TOO_MANY_REQUESTS => ProviderError::RateLimited {
-            provider,
-            retry_after: retry_after(&headers)
-                .or_else(|| ratelimit_reset(&headers))
-                .unwrap_or(Duration::from_secs(60)),
-        },
-        StatusCode::FORBIDDEN if retry_after(&headers).is_some() || ratelimit_reset(&headers).is_some() => {
+        StatusCode::TOO_MANY_REQUESTS | StatusCode::FORBIDDEN if asked.is_some() => {
             ProviderError::RateLimited {
                 provider,
-                retry_after: retry_after(&headers)
-                    .or_else(|| ratelimit_reset(&headers))
-                    .unwrap_or(Duration::from_secs(60)),
+                retry_after: asked.unwrap_or(Duration::from_secs(60)),
             }
         }
         StatusCode::UNAUTHORIZED => ProviderError::Unauthorized { provider, detail },
@@ -102,7 +122,7 @@ pub async fn error_from(provider: &'static str, what: &str, resp: Response) -> P
         s if s.is_server_error() => ProviderError::Server {
             provider,
             status: s.as_u16(),
-            retry_after: retry_after(&headers),
+            retry_after: asked,
             detail,
         },
         s if detail.contains("invalid_grant") => {
@@ -180,6 +200,72 @@ mod tests {
         assert_eq!(retry_after(&h), Some(Duration::from_secs(7)));
         h.insert("retry-after", "999999".parse().unwrap());
         assert_eq!(retry_after(&h), Some(MAX_WAIT));
+    }
+
+    #[test]
+    fn retry_after_reads_an_http_date_too() {
+        let mut h = HeaderMap::new();
+        let at = chrono::Utc::now() + chrono::Duration::seconds(40);
+        h.insert(
+            "retry-after",
+            at.format("%a, %d %b %Y %H:%M:%S GMT")
+                .to_string()
+                .parse()
+                .unwrap(),
+        );
+        let wait = retry_after(&h).unwrap();
+        assert!(
+            wait >= Duration::from_secs(38) && wait <= Duration::from_secs(40),
+            "{wait:?}"
+        );
+        h.insert("retry-after", "Wed, 21 Oct 2015 07:28:00 GMT".parse().unwrap());
+        assert_eq!(
+            retry_after(&h),
+            Some(Duration::ZERO),
+            "a date in the past asks for no wait"
+        );
+    }
+
+    #[test]
+    fn the_wait_asked_for_follows_each_providers_documented_headers() {
+        let reset = (chrono::Utc::now().timestamp() + 20).to_string();
+        let with = |pairs: &[(&str, &str)]| {
+            let mut h = HeaderMap::new();
+            for (k, v) in pairs {
+                h.insert(
+                    reqwest::header::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                    v.parse().unwrap(),
+                );
+            }
+            h
+        };
+        let secs = |d: Option<Duration>| d.map(|d| d.as_secs());
+        // A secondary limit: 403 with Retry-After.
+        let h = with(&[("retry-after", "3")]);
+        assert_eq!(secs(asked_wait(StatusCode::FORBIDDEN, &h)), Some(3));
+        // GitHub's primary limit: remaining 0 and the reset, even on a success.
+        let h = with(&[("x-ratelimit-remaining", "0"), ("x-ratelimit-reset", &reset)]);
+        assert!(matches!(secs(asked_wait(StatusCode::OK, &h)), Some(19..=20)));
+        // GitLab's RateLimit-Reset.
+        let h = with(&[("RateLimit-Remaining", "0"), ("RateLimit-Reset", &reset)]);
+        assert!(matches!(
+            secs(asked_wait(StatusCode::TOO_MANY_REQUESTS, &h)),
+            Some(19..=20)
+        ));
+        // GitLab's endpoint limit: a 429 with calls left in the general budget, and its reset.
+        let h = with(&[("RateLimit-Remaining", "595"), ("RateLimit-Reset", &reset)]);
+        assert!(matches!(
+            secs(asked_wait(StatusCode::TOO_MANY_REQUESTS, &h)),
+            Some(19..=20)
+        ));
+        assert_eq!(asked_wait(StatusCode::OK, &h), None);
+        // A 429 with neither: one minute; a plain 403 is a permission problem, no wait.
+        assert_eq!(
+            secs(asked_wait(StatusCode::TOO_MANY_REQUESTS, &HeaderMap::new())),
+            Some(60)
+        );
+        assert_eq!(asked_wait(StatusCode::FORBIDDEN, &HeaderMap::new()), None);
+        assert_eq!(asked_wait(StatusCode::OK, &with(&[("retry-after", "5")])), None);
     }
 
     #[test]

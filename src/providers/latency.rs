@@ -86,7 +86,9 @@ pub fn render(out: &mut String) {
 }
 
 /// `send`, timed into the provider's histogram (failures count too: they took time), with the
-/// rate-limit budget the answer carries noted in `rate_budget`.
+/// rate-limit budget the answer carries noted in `rate_budget`. A request whose credential the
+/// provider asked to wait is not sent: it gets `rate_budget::held_answer` (a 429 with the time
+/// left), and any wait an answer asks for is held from then on.
 pub trait SendTimed {
     fn send_timed(
         self,
@@ -96,11 +98,22 @@ pub trait SendTimed {
 
 impl SendTimed for reqwest::RequestBuilder {
     async fn send_timed(self, provider: &'static str) -> reqwest::Result<reqwest::Response> {
+        use super::rate_budget;
+        let (client, request) = self.build_split();
+        let request = request?;
+        let key = rate_budget::credential_key(request.url(), request.headers());
+        if let Some(left) = key.as_deref().and_then(rate_budget::held_for) {
+            tracing::debug!(provider, wait_ms = left.as_millis() as u64, "request held back");
+            return Ok(rate_budget::held_answer(left));
+        }
         let start = Instant::now();
-        let result = self.send().await;
+        let result = client.execute(request).await;
         observe(provider, start.elapsed());
         if let Ok(resp) = &result {
-            super::rate_budget::observe(resp.url(), resp.headers());
+            rate_budget::observe(resp.url(), resp.headers());
+            if let (Some(key), Some(wait)) = (key, super::http::asked_wait(resp.status(), resp.headers())) {
+                rate_budget::hold(&key, wait);
+            }
         }
         result
     }

@@ -12,6 +12,7 @@ pub mod latency;
 pub mod naming;
 pub mod oauth;
 pub mod rate_budget;
+pub mod revocations;
 
 pub use branch::BranchHead;
 pub use error::ProviderError;

@@ -3,6 +3,13 @@
 //! (`latency::SendTimed`). Kept per provider origin (scheme, host and port of the base URL), so
 //! two GitHub servers (or two sandboxes in one test process) never mix. Reconciliation reads it
 //! to stop early before it spends the last of a budget that webhooks and flows need too.
+//!
+//! It also holds the waits providers ask for ([`hold`], [`held_for`]): once an answer says
+//! "wait" (`Retry-After`, a spent `x-ratelimit-*` / `RateLimit-*` budget), no request goes to
+//! that provider with that credential until the wait has passed. `latency::SendTimed` checks
+//! the hold before every request and answers a held one itself with a 429 and the time left,
+//! so the caller's retry policy (`saga::retry`) waits exactly as if the provider had answered.
+//! A credential is known only by a fingerprint of its `Authorization` header (never the token).
 
 use chrono::Utc;
 use reqwest::header::HeaderMap;
@@ -77,9 +84,90 @@ pub fn remaining(base_url: &str) -> Option<u64> {
     (Utc::now().timestamp() < until).then_some(left)
 }
 
+/// (origin, credential fingerprint) -> nothing may be sent before this instant.
+static HELD: Mutex<Option<HashMap<String, tokio::time::Instant>>> = Mutex::new(None);
+
+/// What a request's wait is kept under: the provider's origin and a fingerprint of the
+/// credential it carries (`Authorization`), or the origin alone for calls without one (an
+/// OAuth token endpoint authenticating in the form body).
+pub fn credential_key(url: &reqwest::Url, headers: &HeaderMap) -> Option<String> {
+    use sha2::{Digest, Sha256};
+    let origin = origin(url.as_str())?;
+    let credential = match headers.get(reqwest::header::AUTHORIZATION) {
+        Some(v) => hex::encode(&Sha256::digest(v.as_bytes())[..12]),
+        None => "app".to_string(),
+    };
+    Some(format!("{origin}#{credential}"))
+}
+
+/// Holds every request under `key` back for `wait` from now (a longer hold already in place
+/// stays).
+pub fn hold(key: &str, wait: std::time::Duration) {
+    let until = tokio::time::Instant::now() + wait;
+    if let Ok(mut held) = HELD.lock() {
+        let held = held.get_or_insert_with(HashMap::new);
+        let entry = held.entry(key.to_string()).or_insert(until);
+        *entry = (*entry).max(until);
+    }
+}
+
+/// How much longer requests under `key` are held back; `None` when they may go now.
+pub fn held_for(key: &str) -> Option<std::time::Duration> {
+    let mut held = HELD.lock().ok()?;
+    let map = held.as_mut()?;
+    let until = *map.get(key)?;
+    let now = tokio::time::Instant::now();
+    if until <= now {
+        map.remove(key);
+        return None;
+    }
+    Some(until - now)
+}
+
+/// The answer a held request gets instead of being sent: 429 with `Retry-After` (the time
+/// left, rounded up to whole seconds as the header allows).
+pub fn held_answer(left: std::time::Duration) -> reqwest::Response {
+    let secs = left.as_secs() + u64::from(left.subsec_nanos() > 0);
+    let body = serde_json::json!({
+        "message": format!("not sent: the provider asked to wait; retry in {secs}s")
+    })
+    .to_string();
+    let answer = axum::http::Response::builder()
+        .status(axum::http::StatusCode::TOO_MANY_REQUESTS)
+        .header(reqwest::header::RETRY_AFTER, secs.to_string())
+        .header(reqwest::header::CONTENT_TYPE, "application/json")
+        .body(body)
+        .unwrap_or_default();
+    reqwest::Response::from(answer)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_held_credential_is_held_until_its_wait_passes_and_others_are_not() {
+        let url = reqwest::Url::parse("http://127.0.0.1:9/api/v4/projects").unwrap();
+        let mut alice = HeaderMap::new();
+        alice.insert("authorization", "Bearer alice".parse().unwrap());
+        let mut bob = HeaderMap::new();
+        bob.insert("authorization", "Bearer bob".parse().unwrap());
+        let (a, b) = (
+            credential_key(&url, &alice).unwrap(),
+            credential_key(&url, &bob).unwrap(),
+        );
+        assert!(!a.contains("alice"), "the key never holds the token: {a}");
+        hold(&a, std::time::Duration::from_secs(2));
+        hold(&a, std::time::Duration::from_secs(1));
+        assert_eq!(held_for(&a), Some(std::time::Duration::from_secs(2)));
+        assert_eq!(held_for(&b), None);
+        tokio::time::advance(std::time::Duration::from_millis(1500)).await;
+        let answer = held_answer(held_for(&a).unwrap());
+        assert_eq!(answer.status(), 429);
+        assert_eq!(answer.headers()["retry-after"], "1");
+        tokio::time::advance(std::time::Duration::from_millis(600)).await;
+        assert_eq!(held_for(&a), None);
+    }
 
     #[test]
     fn the_last_answer_of_each_origin_counts_and_origins_never_mix() {

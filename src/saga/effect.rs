@@ -46,8 +46,19 @@ pub enum Effect {
         secret_ref: String,
         at: DateTime<Utc>,
     },
-    /// Destroy every secret of an unlinked account.
-    DestroySecrets { account_id: Uuid },
+    /// Revoke at the provider the tokens a finished link holds (where the provider offers
+    /// revocation), then destroy its secrets in the vault: every secret of an unlinked
+    /// account, or one failed or expired attempt's.
+    DestroySecrets {
+        account_id: Uuid,
+        provider: Provider,
+        /// The failed or expired attempt; `None`: the whole (unlinked) account.
+        attempt_id: Option<Uuid>,
+        /// The attempt's authorization code reference (GitHub keeps the user token next to it).
+        code_ref: Option<String>,
+        /// The OAuth pair of the account's grant (GitLab, Bitbucket).
+        secret_ref: Option<String>,
+    },
 }
 
 /// A command an effect's outcome became, ready for the engine to send.
@@ -66,7 +77,7 @@ impl Effect {
             | Effect::VerifyGitHubInstallation { account_id, .. }
             | Effect::ExchangeOAuthCode { account_id, .. }
             | Effect::RefreshOAuthCredentials { account_id, .. }
-            | Effect::DestroySecrets { account_id } => *account_id,
+            | Effect::DestroySecrets { account_id, .. } => *account_id,
         }
     }
 
@@ -93,7 +104,10 @@ impl Effect {
             Effect::RefreshOAuthCredentials { secret_ref, at, .. } => {
                 format!("{secret_ref}@{}", at.to_rfc3339())
             }
-            Effect::DestroySecrets { .. } => "unlinked".to_string(),
+            Effect::DestroySecrets { attempt_id, .. } => match attempt_id {
+                Some(a) => a.to_string(),
+                None => "unlinked".to_string(),
+            },
         }
     }
 

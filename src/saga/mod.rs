@@ -24,7 +24,7 @@ pub use ports::{
     BoxFuture, GitHubPort, InstallationFacts, OAuthPort, OAuthTokens, RefreshedTokens, SecretsPort,
 };
 pub use react::{pending_effects, pending_effects_with, react, react_with};
-pub use retry::{human_duration, run_with_retry, RetryPolicy};
+pub use retry::{human_duration, run_step, run_with_retry, RetryPolicy, StepError};
 pub use runner::{EffectError, EffectRunner, ProviderEffectRunner};
 pub use verify::{
     exchange_oauth_code, give_up_reason, refresh_oauth_credentials, verify_github_installation,

@@ -104,9 +104,23 @@ pub trait OAuthPort: Send + Sync {
     ) -> BoxFuture<'a, Result<RefreshedTokens, ProviderError>>;
 }
 
-/// What the saga needs from the vault.
+/// What the saga needs to retire a finished link's secrets.
 pub trait SecretsPort: Send + Sync {
-    /// Destroys every secret of the account; destroying nothing is success. `Err` holds why it
-    /// could not be done now (never a secret).
-    fn destroy_account_secrets(&self, account_id: Uuid) -> BoxFuture<'_, Result<(), String>>;
+    /// Removes what the link registered at the provider (webhooks; best effort) and returns
+    /// the vault references of the tokens `effect` (a `DestroySecrets`) leaves to revoke, among
+    /// those still in the vault.
+    fn release<'a>(&'a self, effect: &'a super::Effect) -> BoxFuture<'a, Vec<String>>;
+
+    /// Revokes the token stored under `token_ref` at `provider`, where the provider offers
+    /// revocation (Bitbucket Cloud documents none: nothing to do). A token the provider no
+    /// longer knows is success.
+    fn revoke<'a>(
+        &'a self,
+        provider: Provider,
+        token_ref: &'a str,
+    ) -> BoxFuture<'a, Result<(), ProviderError>>;
+
+    /// Destroys the secrets `effect` names; destroying nothing is success. `Err` holds why it could not be done now
+    /// (never a secret).
+    fn destroy<'a>(&'a self, effect: &'a super::Effect) -> BoxFuture<'a, Result<(), String>>;
 }

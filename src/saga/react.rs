@@ -35,9 +35,17 @@ fn started_by(event: &Event, effect: &Effect) -> bool {
         (Event::CredentialsRefreshed(e), Effect::RefreshOAuthCredentials { secret_ref, .. }) => {
             e.secret_ref == *secret_ref
         }
-        (Event::AccountUnlinked(_), Effect::DestroySecrets { .. }) => true,
+        (Event::AccountUnlinked(_), Effect::DestroySecrets { attempt_id: None, .. }) => true,
+        (Event::LinkFailed(_) | Event::LinkExpired(_), Effect::DestroySecrets { attempt_id, .. }) => {
+            attempt_id.is_some()
+        }
         _ => false,
     }
+}
+
+/// The current attempt's authorization code reference, if its callback brought one.
+fn code_ref_of(state: &AccountState) -> Option<String> {
+    state.attempt.as_ref()?.authorization.as_ref()?.code_ref.clone()
 }
 
 /// Every effect the account still owes: run on start-up so no flow hangs half-way.
@@ -52,7 +60,30 @@ pub fn pending_effects_with(state: &AccountState, refresh_ahead: chrono::Duratio
     };
     let mut effects = Vec::new();
     match state.status() {
-        AccountStatus::Unlinked => effects.push(Effect::DestroySecrets { account_id }),
+        AccountStatus::Unlinked => effects.push(Effect::DestroySecrets {
+            account_id,
+            provider,
+            attempt_id: None,
+            code_ref: code_ref_of(state),
+            secret_ref: match &state.grant {
+                Some(Grant::Oauth { secret_ref, .. }) => Some(secret_ref.clone()),
+                _ => None,
+            },
+        }),
+        AccountStatus::Failed | AccountStatus::Expired => {
+            // Something to retire: what the callback brought, or GitLab's PKCE verifier.
+            let holds_secrets =
+                |a: &&crate::domain::LinkAttempt| a.authorization.is_some() || provider == Provider::GitLab;
+            if let Some(attempt) = state.attempt.as_ref().filter(holds_secrets) {
+                effects.push(Effect::DestroySecrets {
+                    account_id,
+                    provider,
+                    attempt_id: Some(attempt.attempt_id),
+                    code_ref: code_ref_of(state),
+                    secret_ref: None,
+                });
+            }
+        }
         AccountStatus::AwaitingApproval => {
             if let Some(attempt) = state.attempt.as_ref().filter(|a| a.is_open()) {
                 let attempt_id = attempt.attempt_id;

@@ -1,7 +1,19 @@
-//! `run_with_retry`: runs one provider call with a per-attempt timeout, retries what may
-//! succeed later (network errors, 5xx, rate limits) with jittered exponential backoff,
-//! honours the wait a provider asked for (`Retry-After`, `x-ratelimit-reset`), and gives up
-//! after a bounded total time with the last error. Time is tokio's, so tests can pause it.
+//! The one retry policy every provider call goes through. Time is tokio's, so tests can pause it.
+//!
+//! - [`run_with_retry`] runs one provider call with a per-attempt timeout, retries what may
+//!   succeed later (network errors, 5xx, rate limits) with jittered exponential backoff,
+//!   honours the wait a provider asked for, and gives up after the step's budget
+//!   (`give_up_after`) with the last error.
+//! - [`run_step`] is the same with the outcome a saga step needs: a wait longer than the
+//!   budget is not a failure but [`StepError::Later`] (a readable reason and when to try again).
+//!   Workers that run provider calls (webhook follow-ups, effects) use it, or
+//!   [`RetryPolicy::wait_after`] between whole tries of a step, so every loop waits alike.
+//! - The waits themselves are read from the answers in `providers::http::asked_wait`
+//!   (`Retry-After` as seconds or an HTTP date; GitHub's `x-ratelimit-remaining: 0` +
+//!   `x-ratelimit-reset` and its secondary limits, 403/429 with `retry-after`; GitLab's
+//!   `RateLimit-Reset`) and held per provider and credential in `providers::rate_budget`, so no
+//!   request goes to that provider with that credential before the wait has passed, whichever
+//!   path sends it.
 
 use crate::providers::ProviderError;
 use rand::Rng;
@@ -44,13 +56,78 @@ impl RetryPolicy {
     /// up to 10% so many waiters do not return at once), or the backoff with "equal jitter"
     /// (half fixed, half random) so retries of many flows spread out.
     pub fn wait_before(&self, retry: u32, error: &ProviderError, rng: &mut impl Rng) -> Duration {
-        match error.retry_after() {
+        self.wait_with(retry, error.retry_after(), rng)
+    }
+
+    fn wait_with(&self, retry: u32, asked: Option<Duration>, rng: &mut impl Rng) -> Duration {
+        match asked {
             Some(asked) => asked + asked.mul_f64(rng.gen_range(0.0..=0.1)),
             None => {
                 let base = self.backoff(retry);
                 base / 2 + base.mul_f64(rng.gen_range(0.0..=0.5))
             }
         }
+    }
+
+    /// The wait between two whole tries of a step (retry number `retry`), when the provider
+    /// asked for `asked` (or nothing): never less than asked.
+    pub fn wait_after(&self, retry: u32, asked: Option<Duration>) -> Duration {
+        self.wait_with(retry, asked, &mut rand::thread_rng())
+    }
+}
+
+/// Why a step run under the policy did not succeed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StepError {
+    /// The provider asked for a wait longer than the step's budget: nothing failed, try the
+    /// step again `after` this long. `reason` says so in words a person reads.
+    Later { reason: String, after: Duration },
+    /// The call failed for good, or kept failing for the whole budget.
+    Failed(ProviderError),
+}
+
+impl StepError {
+    /// The wait the provider asked for, when it asked.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            StepError::Later { after, .. } => Some(*after),
+            StepError::Failed(e) => e.retry_after(),
+        }
+    }
+}
+
+impl std::fmt::Display for StepError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StepError::Later { reason, .. } => f.write_str(reason),
+            StepError::Failed(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+/// [`run_with_retry`] for a saga step that can be tried again later: a rate limit whose wait
+/// does not fit in the budget becomes [`StepError::Later`] ("`provider` asked to wait N before
+/// we `what`; trying again then"), never a failure.
+pub async fn run_step<F, Fut, T>(
+    policy: &RetryPolicy,
+    provider: &'static str,
+    what: &str,
+    f: F,
+) -> Result<T, StepError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, ProviderError>>,
+{
+    match run_with_retry(policy, provider, f).await {
+        Ok(value) => Ok(value),
+        Err(ProviderError::RateLimited { retry_after, .. }) => Err(StepError::Later {
+            reason: format!(
+                "{provider} asked to wait {} before we {what}; trying again then",
+                human_duration(retry_after)
+            ),
+            after: retry_after,
+        }),
+        Err(e) => Err(StepError::Failed(e)),
     }
 }
 
@@ -255,6 +332,51 @@ mod tests {
             assert!(
                 wait >= base / 2 && wait <= base,
                 "retry {retry}: {wait:?} vs {base:?}"
+            );
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_wait_longer_than_the_budget_ends_the_step_for_later_not_as_a_failure() {
+        let result: Result<(), _> = run_step(
+            &RetryPolicy::default(),
+            "GitHub",
+            "create the repository",
+            || async {
+                Err(ProviderError::RateLimited {
+                    provider: "GitHub",
+                    retry_after: Duration::from_secs(600),
+                })
+            },
+        )
+        .await;
+        assert_eq!(
+            result,
+            Err(StepError::Later {
+                reason: "GitHub asked to wait 10 minutes before we create the repository; trying again then"
+                    .into(),
+                after: Duration::from_secs(600),
+            })
+        );
+        let failed: Result<(), _> = run_step(&RetryPolicy::default(), "GitHub", "x", || async {
+            Err(ProviderError::Rejected {
+                provider: "GitHub",
+                status: 422,
+                detail: "no".into(),
+            })
+        })
+        .await;
+        assert!(matches!(failed, Err(StepError::Failed(_))));
+    }
+
+    #[test]
+    fn a_step_never_waits_less_than_the_provider_asked() {
+        let policy = RetryPolicy::default();
+        for retry in 0..5 {
+            let wait = policy.wait_after(retry, Some(Duration::from_secs(2)));
+            assert!(
+                wait >= Duration::from_secs(2) && wait <= Duration::from_millis(2200),
+                "{wait:?}"
             );
         }
     }

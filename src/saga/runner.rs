@@ -4,10 +4,11 @@
 
 use super::effect::{Effect, Outcome};
 use super::ports::{BoxFuture, GitHubPort, OAuthPort, SecretsPort};
-use super::retry::RetryPolicy;
+use super::retry::{run_step, RetryPolicy};
 use super::verify::{exchange_oauth_code, refresh_oauth_credentials, verify_github_installation};
 use crate::domain::AccountCommand;
 use chrono::Utc;
+use forgelink_events::Provider;
 use std::sync::Arc;
 
 /// An effect that could not be carried out now and left no outcome: run it again later.
@@ -17,6 +18,8 @@ pub struct EffectError {
     pub effect: &'static str,
     pub account_id: uuid::Uuid,
     pub reason: String,
+    /// How long the provider asked to wait before the next try, when it asked.
+    pub retry_after: Option<std::time::Duration>,
 }
 
 /// Executes effects. Object-safe, so the engine can hold an `Arc<dyn EffectRunner>`.
@@ -37,11 +40,13 @@ pub struct ProviderEffectRunner {
 
 impl ProviderEffectRunner {
     async fn run_effect(&self, effect: &Effect) -> Result<Vec<Outcome>, EffectError> {
-        let failed = |reason: String| EffectError {
+        let later = |(reason, retry_after): (String, Option<std::time::Duration>)| EffectError {
             effect: effect.kind(),
             account_id: effect.account_id(),
             reason,
+            retry_after,
         };
+        let asked = |(reason, after): (String, std::time::Duration)| later((reason, Some(after)));
         let command = match effect {
             Effect::ScheduleExpiry { attempt_id, at, .. } => {
                 sleep_until(*at).await;
@@ -54,32 +59,30 @@ impl ProviderEffectRunner {
                 installation_id,
                 code_ref,
                 ..
-            } => {
-                verify_github_installation(
-                    &*self.github,
-                    &self.retry,
-                    *attempt_id,
-                    *installation_id,
-                    code_ref,
-                )
-                .await
-            }
+            } => verify_github_installation(
+                &*self.github,
+                &self.retry,
+                *attempt_id,
+                *installation_id,
+                code_ref,
+            )
+            .await
+            .map_err(asked)?,
             Effect::ExchangeOAuthCode {
                 account_id,
                 attempt_id,
                 provider,
                 code_ref,
-            } => {
-                exchange_oauth_code(
-                    &*self.oauth,
-                    &self.retry,
-                    *provider,
-                    *account_id,
-                    *attempt_id,
-                    code_ref,
-                )
-                .await
-            }
+            } => exchange_oauth_code(
+                &*self.oauth,
+                &self.retry,
+                *provider,
+                *account_id,
+                *attempt_id,
+                code_ref,
+            )
+            .await
+            .map_err(asked)?,
             Effect::RefreshOAuthCredentials {
                 account_id,
                 provider,
@@ -89,17 +92,44 @@ impl ProviderEffectRunner {
                 sleep_until(*at).await;
                 refresh_oauth_credentials(&*self.oauth, &self.retry, *provider, *account_id, secret_ref)
                     .await
-                    .map_err(failed)?
+                    .map_err(later)?
             }
-            Effect::DestroySecrets { account_id } => {
-                self.secrets
-                    .destroy_account_secrets(*account_id)
-                    .await
-                    .map_err(failed)?;
+            Effect::DestroySecrets { provider, .. } => {
+                self.retire(effect, *provider).await.map_err(later)?;
                 return Ok(vec![]);
             }
         };
         Ok(vec![effect.outcome(command)])
+    }
+}
+
+impl ProviderEffectRunner {
+    /// Revokes each token a finished link holds (under the one retry policy), then destroys
+    /// its secrets. A revocation that fails is logged, counted and tried again later (the
+    /// secrets stay until it succeeds); the unlink itself is already recorded and never waits.
+    async fn retire(
+        &self,
+        effect: &Effect,
+        provider: Provider,
+    ) -> Result<(), (String, Option<std::time::Duration>)> {
+        let name = provider.display_name();
+        for token_ref in self.secrets.release(effect).await {
+            let what = "revoke a token of the link";
+            match run_step(&self.retry, name, what, || {
+                self.secrets.revoke(provider, &token_ref)
+            })
+            .await
+            {
+                Ok(()) => crate::providers::revocations::note(provider, true),
+                Err(e) => {
+                    crate::providers::revocations::note(provider, false);
+                    let retry_after = e.retry_after();
+                    tracing::warn!(%provider, error = %e, "a token could not be revoked; trying again later");
+                    return Err((format!("could not revoke a token at {name}: {e}"), retry_after));
+                }
+            }
+        }
+        self.secrets.destroy(effect).await.map_err(|e| (e, None))
     }
 }
 

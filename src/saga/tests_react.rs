@@ -93,7 +93,13 @@ fn unlinking_destroys_the_accounts_secrets() {
     );
     assert_eq!(
         reaction(&history),
-        [Effect::DestroySecrets { account_id: ACCOUNT }]
+        [Effect::DestroySecrets {
+            account_id: ACCOUNT,
+            provider: Provider::GitLab,
+            attempt_id: None,
+            code_ref: Some(format!("code-{ATTEMPT}")),
+            secret_ref: Some("vault:tokens-1".into()),
+        }]
     );
 }
 
@@ -133,4 +139,25 @@ fn a_restart_resumes_every_account_with_an_effect_pending() {
     ] {
         assert_eq!(pending_effects(&fold(&settled)), [], "{settled:?}");
     }
+}
+
+#[test]
+fn a_failed_link_retires_its_attempts_secrets_and_only_those() {
+    let history = and(
+        verifying(Provider::GitHub),
+        forgelink_events::LinkFailed {
+            attempt_id: Some(ATTEMPT),
+            reason: "the installation is not one of yours".into(),
+        },
+    );
+    assert_eq!(
+        reaction(&history),
+        [Effect::DestroySecrets {
+            account_id: ACCOUNT,
+            provider: Provider::GitHub,
+            attempt_id: Some(ATTEMPT),
+            code_ref: Some(format!("code-{ATTEMPT}")),
+            secret_ref: None,
+        }]
+    );
 }

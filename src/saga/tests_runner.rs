@@ -89,11 +89,38 @@ impl OAuthPort for FakeOAuth {
 #[derive(Default)]
 struct FakeVault {
     destroyed: Mutex<Vec<Uuid>>,
+    tokens: Vec<String>,
+    /// How many revocations fail before they succeed.
+    failing_revocations: Mutex<u32>,
+    revoked: Mutex<Vec<String>>,
 }
 
 impl SecretsPort for FakeVault {
-    fn destroy_account_secrets(&self, account_id: Uuid) -> BoxFuture<'_, Result<(), String>> {
-        self.destroyed.lock().expect("lock").push(account_id);
+    fn release<'a>(&'a self, _: &'a Effect) -> BoxFuture<'a, Vec<String>> {
+        ready(self.tokens.clone())
+    }
+
+    fn revoke<'a>(
+        &'a self,
+        provider: Provider,
+        token_ref: &'a str,
+    ) -> BoxFuture<'a, Result<(), ProviderError>> {
+        let mut failing = self.failing_revocations.lock().expect("lock");
+        if *failing > 0 {
+            *failing -= 1;
+            return ready(Err(ProviderError::Server {
+                provider: provider.display_name(),
+                status: 503,
+                retry_after: None,
+                detail: "down".into(),
+            }));
+        }
+        self.revoked.lock().expect("lock").push(token_ref.to_string());
+        ready(Ok(()))
+    }
+
+    fn destroy<'a>(&'a self, effect: &'a Effect) -> BoxFuture<'a, Result<(), String>> {
+        self.destroyed.lock().expect("lock").push(effect.account_id());
         ready(Ok(()))
     }
 }
@@ -335,11 +362,46 @@ async fn a_scheduled_expiry_waits_for_its_time_then_expires_the_attempt() {
 #[tokio::test]
 async fn an_unlinked_accounts_secrets_are_destroyed_without_a_command() {
     let (runner, vault) = runner(FakeGitHub::default(), oauth_ok());
-    let outcomes = runner
-        .run(&Effect::DestroySecrets { account_id: ACCOUNT })
-        .await
-        .expect("destroyed");
+    let outcomes = runner.run(&unlinked()).await.expect("destroyed");
     assert_eq!(outcomes, []);
+    assert_eq!(*vault.destroyed.lock().expect("lock"), [ACCOUNT]);
+}
+
+fn unlinked() -> Effect {
+    Effect::DestroySecrets {
+        account_id: ACCOUNT,
+        provider: Provider::GitLab,
+        attempt_id: None,
+        code_ref: None,
+        secret_ref: Some("account/1/oauth/2".into()),
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn tokens_are_revoked_before_the_secrets_are_destroyed_and_a_failed_revocation_is_tried_again() {
+    let vault = Arc::new(FakeVault {
+        tokens: vec!["t/refresh".into(), "t/access".into()],
+        failing_revocations: Mutex::new(u32::MAX),
+        ..FakeVault::default()
+    });
+    let runner = ProviderEffectRunner {
+        github: Arc::new(FakeGitHub::default()),
+        oauth: Arc::new(oauth_ok()),
+        secrets: vault.clone(),
+        retry: RetryPolicy {
+            give_up_after: Duration::from_secs(2),
+            ..RetryPolicy::default()
+        },
+    };
+    let err = runner.run(&unlinked()).await.expect_err("the provider is down");
+    assert!(err.reason.contains("could not revoke a token at GitLab"), "{err}");
+    assert!(
+        vault.destroyed.lock().expect("lock").is_empty(),
+        "kept until revoked"
+    );
+    *vault.failing_revocations.lock().expect("lock") = 0;
+    runner.run(&unlinked()).await.expect("revoked, then destroyed");
+    assert_eq!(*vault.revoked.lock().expect("lock"), ["t/refresh", "t/access"]);
     assert_eq!(*vault.destroyed.lock().expect("lock"), [ACCOUNT]);
 }
 

@@ -4,13 +4,30 @@
 //! person can act on; none contains a secret (provider errors never carry one).
 
 use super::ports::{GitHubPort, OAuthPort};
-use super::retry::{human_duration, run_with_retry, RetryPolicy};
+use super::retry::{human_duration, run_step, RetryPolicy, StepError};
 use crate::domain::AccountCommand;
 use crate::providers::ProviderError;
 use forgelink_events::{Grant, Provider};
 use uuid::Uuid;
 
-/// Verifies a GitHub setup callback and returns `ApproveInstall` or `FailLink`.
+/// A step that must wait longer than its budget: `(reason, wait)`, to be tried again then.
+pub type Later = (String, std::time::Duration);
+
+/// A step's failure as the saga reports it: a reason for `FailLink`, or "later".
+enum Stop {
+    Fail(String),
+    Later(Later),
+}
+
+fn stop(provider: &str, what: &str, policy: &RetryPolicy, e: StepError) -> Stop {
+    match e {
+        StepError::Later { reason, after } => Stop::Later((reason, after)),
+        StepError::Failed(e) => Stop::Fail(give_up_reason(provider, what, policy, &e)),
+    }
+}
+
+/// Verifies a GitHub setup callback and returns `ApproveInstall` or `FailLink` (or, when
+/// GitHub asks for a wait longer than the step's budget, [`Later`]).
 ///
 /// The `installation_id` came through the browser and can be forged: it counts only if the
 /// user's own token lists it; then the app's view of the installation and its repositories
@@ -21,36 +38,42 @@ pub async fn verify_github_installation(
     attempt_id: Uuid,
     installation_id: u64,
     code_ref: &str,
-) -> AccountCommand {
+) -> Result<AccountCommand, Later> {
     const GH: &str = "GitHub";
-    let result: Result<Grant, String> = async {
-        let why = |what: &'static str| move |e: ProviderError| give_up_reason(GH, what, policy, &e);
-        let token = run_with_retry(policy, GH, || github.exchange_code(code_ref))
+    let result: Result<Grant, Stop> = async {
+        let why = |what: &'static str| move |e: StepError| stop(GH, what, policy, e);
+        let what = "exchange the authorization code";
+        let token = run_step(policy, GH, what, || github.exchange_code(code_ref))
             .await
-            .map_err(why("exchange the authorization code"))?;
-        let mine = run_with_retry(policy, GH, || {
+            .map_err(why(what))?;
+        let what = "check your access to the installation";
+        let mine = run_step(policy, GH, what, || {
             github.user_can_access_installation(&token, installation_id)
         })
         .await
-        .map_err(why("check your access to the installation"))?;
+        .map_err(why(what))?;
         if !mine {
-            return Err(format!(
+            return Err(Stop::Fail(format!(
                 "the installation {installation_id} is not one of yours: GitHub does not list it among \
                  the installations your account can access; install the app from the link forgelink gave you"
-            ));
+            )));
         }
-        let facts = run_with_retry(policy, GH, || github.installation(installation_id))
+        let what = "read the installation";
+        let facts = run_step(policy, GH, what, || github.installation(installation_id))
             .await
-            .map_err(why("read the installation"))?;
+            .map_err(why(what))?;
         if facts.installation_id != installation_id {
-            return Err(format!(
+            return Err(Stop::Fail(format!(
                 "GitHub answered with installation {} when asked for {installation_id}; start a new link",
                 facts.installation_id
-            ));
+            )));
         }
-        let repositories = run_with_retry(policy, GH, || github.installation_repositories(installation_id))
-            .await
-            .map_err(why("list the installation's repositories"))?;
+        let what = "list the installation's repositories";
+        let repositories = run_step(policy, GH, what, || {
+            github.installation_repositories(installation_id)
+        })
+        .await
+        .map_err(why(what))?;
         Ok(Grant::GithubInstallation {
             installation_id,
             account_login: facts.account_login,
@@ -61,15 +84,17 @@ pub async fn verify_github_installation(
     }
     .await;
     match result {
-        Ok(grant) => AccountCommand::ApproveInstall { attempt_id, grant },
-        Err(reason) => AccountCommand::FailLink {
+        Ok(grant) => Ok(AccountCommand::ApproveInstall { attempt_id, grant }),
+        Err(Stop::Later(later)) => Err(later),
+        Err(Stop::Fail(reason)) => Ok(AccountCommand::FailLink {
             attempt_id: Some(attempt_id),
             reason,
-        },
+        }),
     }
 }
 
-/// Exchanges a GitLab or Bitbucket code and returns `ApproveInstall` or `FailLink`.
+/// Exchanges a GitLab or Bitbucket code and returns `ApproveInstall` or `FailLink` (or
+/// [`Later`] when the provider asks for a wait longer than the step's budget).
 pub async fn exchange_oauth_code(
     oauth: &dyn OAuthPort,
     policy: &RetryPolicy,
@@ -77,13 +102,14 @@ pub async fn exchange_oauth_code(
     account_id: Uuid,
     attempt_id: Uuid,
     code_ref: &str,
-) -> AccountCommand {
+) -> Result<AccountCommand, Later> {
     let name = provider.display_name();
-    let result = run_with_retry(policy, name, || {
+    let what = "exchange the authorization code";
+    let result = run_step(policy, name, what, || {
         oauth.exchange_code(provider, account_id, attempt_id, code_ref)
     })
     .await;
-    match result {
+    Ok(match result {
         Ok(tokens) => AccountCommand::ApproveInstall {
             attempt_id,
             grant: Grant::Oauth {
@@ -93,32 +119,42 @@ pub async fn exchange_oauth_code(
                 token_expires_at: tokens.token_expires_at,
             },
         },
-        Err(e) => AccountCommand::FailLink {
+        Err(StepError::Later { reason, after }) => return Err((reason, after)),
+        Err(StepError::Failed(e)) => AccountCommand::FailLink {
             attempt_id: Some(attempt_id),
-            reason: give_up_reason(name, "exchange the authorization code", policy, &e),
+            reason: give_up_reason(name, what, policy, &e),
         },
-    }
+    })
 }
 
 /// Refreshes OAuth tokens: `Ok(RefreshCredentials)`, `Ok(RevokeCredentials)` when
-/// the grant is dead, or `Err(reason)` when it could not be done now (try again later).
+/// the grant is dead, or `Err((reason, wait asked for))` when it could not be done now (try
+/// again later).
 pub async fn refresh_oauth_credentials(
     oauth: &dyn OAuthPort,
     policy: &RetryPolicy,
     provider: Provider,
     account_id: Uuid,
     secret_ref: &str,
-) -> Result<AccountCommand, String> {
+) -> Result<AccountCommand, (String, Option<std::time::Duration>)> {
     let name = provider.display_name();
-    match run_with_retry(policy, name, || oauth.refresh(provider, account_id, secret_ref)).await {
+    let what = "refresh the credentials";
+    match run_step(policy, name, what, || {
+        oauth.refresh(provider, account_id, secret_ref)
+    })
+    .await
+    {
         Ok(tokens) => Ok(AccountCommand::RefreshCredentials {
             secret_ref: tokens.secret_ref,
             token_expires_at: tokens.token_expires_at,
         }),
-        Err(e @ ProviderError::InvalidGrant { .. }) => Ok(AccountCommand::RevokeCredentials {
-            reason: format!("{e}; re-link required"),
-        }),
-        Err(e) => Err(give_up_reason(name, "refresh the credentials", policy, &e)),
+        Err(StepError::Failed(e @ ProviderError::InvalidGrant { .. })) => {
+            Ok(AccountCommand::RevokeCredentials {
+                reason: format!("{e}; re-link required"),
+            })
+        }
+        Err(StepError::Later { reason, after }) => Err((reason, Some(after))),
+        Err(StepError::Failed(e)) => Err((give_up_reason(name, what, policy, &e), e.retry_after())),
     }
 }
 

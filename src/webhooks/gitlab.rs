@@ -1,8 +1,17 @@
 //! GitLab webhooks, project or group hooks and system hooks: `X-Gitlab-Token` (the shared secret
-//! itself, compared in constant time), `X-Gitlab-Event-UUID` and `X-Gitlab-Event`. Project hooks
-//! carry pushes (`Push Hook`, `Tag Push Hook`); system hooks (`System Hook`, the kind in the body's
-//! `object_kind` or `event_name`) also carry `project_rename`, `project_transfer`,
-//! `project_destroy` and `group_rename`. Anything else is [`Change::Ignored`].
+//! itself, compared in constant time), `X-Gitlab-Event-UUID` and `X-Gitlab-Event`. As GitLab's
+//! documentation describes them:
+//! - project and group hooks carry pushes (`Push Hook`, `Tag Push Hook`);
+//! - group hooks (Premium and Ultimate, GitLab 17.6+) also carry project events
+//!   (`Project Hook`, the kind in the body's `event_name`: `project_create`, `project_destroy`;
+//!   a `project_rename` or `project_transfer` in that form is read like the system hook's);
+//!   ("Webhook events", docs.gitlab.com/user/project/integrations/webhook_events/#project-events);
+//! - system hooks (`System Hook`, the kind in the body's `object_kind` or `event_name`) carry
+//!   `project_rename`, `project_transfer`, `project_destroy`, `group_rename` and, for a push
+//!   when push events are not switched on for the hook, `repository_update` (one per push,
+//!   listing every ref it changed; docs.gitlab.com/administration/system_hooks/).
+//!
+//! Anything else is [`Change::Ignored`].
 
 use super::fields::{is_zero_sha, parse_object, short, Payload};
 use super::{required_header, tokens_match, Change, Delivery, HeaderLookup, WebhookError};
@@ -39,15 +48,35 @@ pub fn parse(body: &[u8], headers: &(impl HeaderLookup + ?Sized)) -> Result<Deli
         "Push Hook" => Some("push".to_string()),
         "Tag Push Hook" => Some("tag_push".to_string()),
         "System Hook" => Payload::new(header_event, &root).first_str(&["object_kind", "event_name"]),
+        "Project Hook" => Payload::new(header_event, &root).first_str(&["event_name"]),
         _ => None,
     };
     let event = match (header_event, &kind) {
-        ("System Hook", Some(k)) => format!("System Hook/{}", short(k)),
+        ("System Hook" | "Project Hook", Some(k)) => format!("{header_event}/{}", short(k)),
         _ => header_event.to_string(),
     };
     let p = Payload::new(&event, &root);
-    let change = match kind.as_deref() {
-        Some("push" | "tag_push") => push(&p)?,
+    let changes = match kind.as_deref() {
+        Some("repository_update") => repository_update(&p)?,
+        _ => vec![change(&p, header_event, kind.as_deref(), &event)?],
+    };
+    Ok(Delivery {
+        provider: Provider::GitLab,
+        delivery_id,
+        event,
+        installation_id: None,
+        changes,
+    })
+}
+
+fn change(
+    p: &Payload<'_>,
+    header_event: &str,
+    kind: Option<&str>,
+    event: &str,
+) -> Result<Change, WebhookError> {
+    Ok(match kind {
+        Some("push" | "tag_push") => push(p)?,
         Some("project_rename") => Change::RepoRenamed {
             repo_id: p.id("project_id")?,
             from_full_name: p.str("old_path_with_namespace")?,
@@ -67,16 +96,53 @@ pub fn parse(body: &[u8], headers: &(impl HeaderLookup + ?Sized)) -> Result<Deli
             from_full_path: p.str("old_full_path")?,
             to_full_path: p.str("full_path")?,
         },
-        Some(other) => Change::ignored(format!("system hook `{}` needs nothing", short(other))),
-        None => Change::ignored(format!("event `{}` is not one the engine follows", short(&event))),
-    };
-    Ok(Delivery {
-        provider: Provider::GitLab,
-        delivery_id,
-        event,
-        installation_id: None,
-        changes: vec![change],
+        Some(other) => Change::ignored(format!(
+            "{} `{}` needs nothing",
+            header_event.to_lowercase(),
+            short(other)
+        )),
+        None => Change::ignored(format!("event `{}` is not one the engine follows", short(event))),
     })
+}
+
+/// A system hook's `repository_update`: one push, every ref it changed in `changes` (`before`,
+/// `after`, `ref`), the project in `project_id` and `project.path_with_namespace`, and the
+/// pusher in `user_name`; no commit details. A deleted ref (`after` all zeros) needs nothing.
+fn repository_update(p: &Payload<'_>) -> Result<Vec<Change>, WebhookError> {
+    let repo_id = p.id("project_id")?;
+    let full_name = p.str("project.path_with_namespace")?;
+    let author = p.first_str(&["user_name", "user_username"]).unwrap_or_default();
+    let updates = p
+        .get("changes")
+        .and_then(|c| c.as_array())
+        .ok_or_else(|| p.invalid("changes", "a list of ref changes"))?;
+    let mut changes = Vec::new();
+    for (i, update) in updates.iter().enumerate() {
+        let u = Payload::new(p.event, update);
+        let field = |name: &str| format!("changes[{i}].{name}");
+        let git_ref = u
+            .opt_str("ref")
+            .ok_or_else(|| p.invalid(&field("ref"), "a string"))?;
+        let commit = u
+            .opt_str("after")
+            .ok_or_else(|| p.invalid(&field("after"), "a string"))?;
+        if is_zero_sha(&commit) {
+            continue;
+        }
+        changes.push(Change::Pushed {
+            repo_id: repo_id.clone(),
+            full_name: full_name.clone(),
+            git_ref,
+            commit,
+            author: author.clone(),
+            at: None,
+            before: u.opt_str("before").filter(|b| !is_zero_sha(b)),
+        });
+    }
+    if changes.is_empty() {
+        changes.push(Change::ignored("the push only deleted refs"));
+    }
+    Ok(changes)
 }
 
 fn push(p: &Payload<'_>) -> Result<Change, WebhookError> {

@@ -2,6 +2,7 @@
 //! export imported into an empty folder gives the identical log.
 
 use super::record::Record;
+use super::segment::Segment;
 use super::{keys, writer, EventLog};
 use crate::envelope::{decode_envelope, StoredEnvelope};
 use crate::LogError;
@@ -14,14 +15,19 @@ impl EventLog {
     /// Writes every event, in position order, one JSON object a line. Returns the count.
     pub fn export(&self, mut out: impl Write) -> Result<u64, LogError> {
         let mut n = 0;
-        for item in self.raw_range(1) {
+        for item in self.raw_segments(1) {
             let (key, bytes) = item?;
-            let Some(position) = keys::position_of_event_key(&key) else {
+            let Some(first) = keys::first_position_of_segment_key(&key) else {
                 continue;
             };
-            out.write_all(Record::decode(position, &bytes)?.to_json_line()?.as_bytes())?;
-            out.write_all(b"\n")?;
-            n += 1;
+            let segment = Segment::parse(first, &bytes)?;
+            for i in 0..segment.len() {
+                let position = first + i as u64;
+                let record = Record::decode(position, segment.record(i)?)?;
+                out.write_all(record.to_json_line()?.as_bytes())?;
+                out.write_all(b"\n")?;
+                n += 1;
+            }
         }
         out.flush()?;
         Ok(n)
@@ -78,4 +84,25 @@ impl EventLog {
 pub fn raw_record_from_json_line(line: &str) -> Result<Vec<u8>, LogError> {
     let stored = StoredEnvelope::parse(line.as_bytes()).map_err(|e| LogError::Import(e.to_string()))?;
     Ok(Record::from_stored(&stored).encode())
+}
+
+/// Appends records given as JSON Lines to the CLOSED log in `dir` as one new segment, WITHOUT
+/// checking their event types, stream versions or names. Only for tests that must plant what a
+/// newer forgelink would write; the positions must follow the log's head.
+#[doc(hidden)]
+pub fn plant_raw_records(dir: &std::path::Path, lines: &[&str]) -> Result<(), LogError> {
+    let db = super::storage::open_db(dir, None)?;
+    let tree = super::legacy::open_current(&db)?;
+    let head = super::read::rebuild_index(&tree)?.head();
+    let mut segment = super::segment::SegmentBuilder::default();
+    for (i, line) in lines.iter().enumerate() {
+        let bytes = raw_record_from_json_line(line)?;
+        segment.push_with(head + 1 + i as u64, |out| out.extend_from_slice(&bytes));
+    }
+    if !segment.is_empty() {
+        let (first, value) = segment.finish();
+        tree.insert(keys::segment(first), value)?;
+    }
+    db.flush()?;
+    Ok(())
 }

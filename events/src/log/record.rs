@@ -105,6 +105,36 @@ impl<'a> Record<'a> {
         })
     }
 
+    /// Only what the in-memory index needs (position, stream version, command id, stream id),
+    /// without looking at the payload: what a scan at open reads of every record.
+    pub fn head(position: u64, bytes: &'a [u8]) -> Result<RecordHead<'a>, LogError> {
+        let corrupt = |detail: &str| LogError::CorruptRecord {
+            position,
+            detail: detail.to_string(),
+        };
+        let mut r = Reader { bytes, at: 0 };
+        if r.take(1).ok_or_else(|| corrupt("empty record"))?[0] != FORMAT {
+            return Err(corrupt("unknown record format"));
+        }
+        let short = || corrupt("record is cut short");
+        let position = r.u64().ok_or_else(short)?;
+        let stream_version = r.u64().ok_or_else(short)?;
+        r.take(16).ok_or_else(short)?;
+        let command_id = r.uuid().ok_or_else(short)?;
+        r.take(16).ok_or_else(short)?;
+        if r.take(1).ok_or_else(short)?[0] != 0 {
+            r.take(16).ok_or_else(short)?;
+        }
+        r.take(12).ok_or_else(short)?;
+        let stream_id = r.string().ok_or_else(|| corrupt("bad stream id"))?;
+        Ok(RecordHead {
+            position,
+            stream_version,
+            command_id,
+            stream_id,
+        })
+    }
+
     /// The JSON Lines form (the stored schema version and payload, as stored).
     pub fn to_json_line(self) -> Result<String, LogError> {
         let data: &serde_json::value::RawValue =
@@ -146,6 +176,15 @@ impl<'a> Record<'a> {
             data: s.data.get(),
         }
     }
+}
+
+/// The part of a record the in-memory index is built from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct RecordHead<'a> {
+    pub position: u64,
+    pub stream_version: u64,
+    pub command_id: Uuid,
+    pub stream_id: &'a str,
 }
 
 struct Reader<'a> {
@@ -197,6 +236,16 @@ mod tests {
         let bytes = r.encode();
         let back = Record::decode(9, &bytes).unwrap();
         assert_eq!(format!("{back:?}"), format!("{r:?}"));
+        let head = Record::head(9, &bytes).unwrap();
+        assert_eq!(
+            (
+                head.position,
+                head.stream_version,
+                head.command_id,
+                head.stream_id
+            ),
+            (9, 3, r.command_id, "account-x")
+        );
         let err = Record::decode(9, &bytes[..40]).unwrap_err();
         assert!(err.to_string().contains("corrupt record at position 9"), "{err}");
     }

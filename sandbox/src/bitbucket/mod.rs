@@ -7,6 +7,7 @@
 mod api;
 mod authorize;
 mod branches;
+mod hooks;
 mod repositories;
 mod token;
 
@@ -122,6 +123,8 @@ struct Shared {
     world: Mutex<World>,
     oauth: OAuthStore,
     faults: Arc<Faults>,
+    /// Repository webhooks (see `hooks`).
+    hooks: Mutex<Vec<hooks::Hook>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -167,6 +170,7 @@ impl BitbucketSandbox {
             world: Mutex::new(World::default()),
             oauth: OAuthStore::default(),
             faults: faults.clone(),
+            hooks: Mutex::new(Vec::new()),
         });
         let router = axum::Router::new()
             .merge(authorize::routes())
@@ -174,6 +178,7 @@ impl BitbucketSandbox {
             .merge(api::routes())
             .merge(repositories::routes())
             .merge(branches::routes())
+            .merge(hooks::routes())
             .with_state(shared.clone());
         let running = serve(router, port).await?;
         Ok(BitbucketSandbox {

@@ -117,6 +117,9 @@ async fn create(
     if let Some(fault) = shared.faults.inject().await {
         return fault;
     }
+    if let Some(limited) = shared.faults.inject_create() {
+        return limited;
+    }
     let me = match authenticate(&shared, &headers, "repository:admin") {
         Ok(u) => u,
         Err(resp) => return *resp,

@@ -157,6 +157,9 @@ async fn create_in_org(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
+    if let Some(limited) = s.faults.inject_create() {
+        return limited;
+    }
     let mut world = s.world();
     let id = match installation_caller(&world, &headers) {
         Ok(id) => id,
@@ -184,6 +187,9 @@ async fn create_for_user(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
+    if let Some(limited) = s.faults.inject_create() {
+        return limited;
+    }
     let mut world = s.world();
     let Some(user) = credential(&headers)
         .and_then(|t| world.user_of(t))

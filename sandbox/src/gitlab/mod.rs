@@ -7,6 +7,7 @@
 mod api;
 mod authorize;
 mod branches;
+mod hooks;
 mod paging;
 mod projects;
 mod token;
@@ -116,6 +117,9 @@ struct World {
     projects: Vec<Project>,
     projects_created: u64,
     next_id: u64,
+    /// Project webhooks, and the last hook id given.
+    hooks: Vec<hooks::Hook>,
+    next_hook_id: u64,
 }
 
 struct Shared {
@@ -123,6 +127,8 @@ struct Shared {
     world: Mutex<World>,
     oauth: OAuthStore,
     faults: Arc<Faults>,
+    /// Successful `POST /oauth/revoke` calls.
+    revocations: std::sync::atomic::AtomicUsize,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -155,6 +161,7 @@ impl GitLabSandbox {
             }),
             oauth: OAuthStore::default(),
             faults: faults.clone(),
+            revocations: Default::default(),
         });
         let router = axum::Router::new()
             .merge(authorize::routes())
@@ -162,6 +169,7 @@ impl GitLabSandbox {
             .merge(api::routes())
             .merge(projects::routes())
             .merge(branches::routes())
+            .merge(hooks::routes())
             .layer(axum::middleware::from_fn_with_state(
                 faults.clone(),
                 branches::rate_limit_headers,

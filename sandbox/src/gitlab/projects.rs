@@ -155,6 +155,9 @@ async fn create(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: axu
     if let Some(fault) = shared.faults.inject().await {
         return fault;
     }
+    if let Some(limited) = shared.faults.inject_create() {
+        return limited;
+    }
     let bearer = match authenticate(&shared, &headers, &["api"]) {
         Ok(b) => b,
         Err(resp) => return *resp,

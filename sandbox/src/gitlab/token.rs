@@ -1,6 +1,9 @@
 //! GitLab's token endpoint, `POST /oauth/token`: the client id and secret in the form body,
 //! `authorization_code` (with `redirect_uri` and the PKCE `code_verifier`) and `refresh_token`
-//! grants, and Doorkeeper's error bodies (`invalid_client` 401, `invalid_grant` 400, ...).
+//! grants, and Doorkeeper's error bodies (`invalid_client` 401, `invalid_grant` 400, ...). And
+//! `POST /oauth/revoke` ("OAuth 2.0 identity provider API", RFC 7009): the client id and secret
+//! and the `token` (access or refresh) in the form body; 200 `{}` whether or not the token was
+//! alive; the pair it belongs to dies.
 
 use super::super::oauth::{secure_eq, GrantRefusal, Issued};
 use super::{lock, Shared};
@@ -24,7 +27,46 @@ struct TokenForm {
 }
 
 pub(super) fn routes() -> Router<Arc<Shared>> {
-    Router::new().route("/oauth/token", post(token))
+    Router::new()
+        .route("/oauth/token", post(token))
+        .route("/oauth/revoke", post(revoke))
+}
+
+#[derive(serde::Deserialize)]
+struct RevokeForm {
+    client_id: Option<String>,
+    client_secret: Option<String>,
+    token: Option<String>,
+}
+
+async fn revoke(State(shared): State<Arc<Shared>>, Form(f): Form<RevokeForm>) -> Response {
+    if let Some(fault) = shared.faults.inject().await {
+        return fault;
+    }
+    let client_id = {
+        let app = lock(&shared.app);
+        let id_ok = f.client_id.as_deref() == Some(app.client_id.as_str());
+        let secret_ok = f
+            .client_secret
+            .as_deref()
+            .is_some_and(|s| secure_eq(s, &app.client_secret));
+        if !(id_ok && secret_ok) {
+            return oauth_error(
+                StatusCode::UNAUTHORIZED,
+                "invalid_client",
+                "Client authentication failed due to unknown client, no client authentication included, or unsupported authentication method.",
+            );
+        }
+        app.client_id.clone()
+    };
+    let Some(token) = f.token.as_deref().filter(|t| !t.is_empty()) else {
+        return missing("token");
+    };
+    shared.oauth.revoke_token(token, &client_id);
+    shared
+        .revocations
+        .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    (StatusCode::OK, Json(json!({}))).into_response()
 }
 
 fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {

@@ -5,16 +5,22 @@
 
 use super::layout::{account_href, alert, page, provider_badge, status_badge};
 use super::{csrf, live, picker};
+use crate::api::auth::Signed;
 use crate::api::AppState;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use axum::Extension;
 use forgelink_events::StreamId;
 use forgelink_projections::{account_history, AccountRow, AccountStatus, HistoryEntry};
 use maud::{html, Markup};
 
-pub async fn show(State(state): State<AppState>, Path(name): Path<String>, headers: HeaderMap) -> Response {
-    render(&state, &headers, &name, None, StatusCode::OK).await
+pub async fn show(
+    State(state): State<AppState>,
+    Extension(signed): Extension<Signed>,
+    Path(name): Path<String>,
+) -> Response {
+    render(&state, &signed, &name, None, StatusCode::OK).await
 }
 
 /// The account's current row, folded from its stream, with the dashboard's project count.
@@ -32,7 +38,7 @@ pub fn current_row(state: &AppState, name: &str) -> Option<AccountRow> {
 /// The page, with `error` shown in an alert and answered with `status`.
 pub async fn render(
     state: &AppState,
-    headers: &HeaderMap,
+    signed: &Signed,
     name: &str,
     error: Option<String>,
     status: StatusCode,
@@ -43,11 +49,11 @@ pub async fn render(
             h1 { "No such account" }
             (alert(Some(&format!("no account is named `{name}`"))))
         };
-        return (StatusCode::NOT_FOUND, page("No such account", body)).into_response();
+        return (StatusCode::NOT_FOUND, page(signed, "No such account", body)).into_response();
     };
     let history = account_history(state.inner.engine.log(), row.id).unwrap_or_default();
     let picker = if row.status == AccountStatus::AwaitingDetails {
-        Some(picker::render(state, headers, &row).await)
+        Some(picker::render(state, signed, &row).await)
     } else {
         None
     };
@@ -59,7 +65,7 @@ pub async fn render(
                     h1 { (row.name) }
                     p.sub { (provider_badge(row.provider)) " · " (status_badge(row.status)) }
                 }
-                (link_action(headers, &row))
+                (link_action(signed, &row))
             }
             (alert(error.as_deref()))
             (connection(&row))
@@ -69,7 +75,7 @@ pub async fn render(
         }
         (live::script())
     };
-    (status, page(&row.name, body)).into_response()
+    (status, page(signed, &row.name, body)).into_response()
 }
 
 fn connection(row: &AccountRow) -> Markup {
@@ -99,7 +105,7 @@ fn connection(row: &AccountRow) -> Markup {
 }
 
 /// "Start linking" where a new attempt may start.
-fn link_action(headers: &HeaderMap, row: &AccountRow) -> Markup {
+fn link_action(signed: &Signed, row: &AccountRow) -> Markup {
     let label = match row.status {
         AccountStatus::Pending => "Start linking",
         AccountStatus::AwaitingApproval if !row.verifying => "Restart approval",
@@ -108,7 +114,7 @@ fn link_action(headers: &HeaderMap, row: &AccountRow) -> Markup {
     };
     html! {
         form method="post" action={ (account_href(&row.name)) "/link" } {
-            input type="hidden" name=(csrf::FIELD) value=(csrf::token_for(headers));
+            (csrf::field(signed))
             button.btn.primary type="submit" { (label) }
         }
     }

@@ -4,12 +4,14 @@
 
 use super::layout::{account_href, page, provider_badge, status_badge};
 use super::live;
+use crate::api::auth::Signed;
 use crate::api::AppState;
 use axum::extract::State;
+use axum::Extension;
 use forgelink_projections::{AccountFilter, AccountRow, AccountStatus};
 use maud::{html, Markup};
 
-pub async fn show(State(state): State<AppState>) -> Markup {
+pub async fn show(State(state): State<AppState>, Extension(signed): Extension<Signed>) -> Markup {
     let rows = state.inner.dashboard.list(AccountFilter::default());
     let verifying = rows.iter().any(|r| r.verifying);
     let active = rows.iter().filter(|r| r.status == AccountStatus::Active).count();
@@ -34,7 +36,7 @@ pub async fn show(State(state): State<AppState>) -> Markup {
         }
         (live::script())
     };
-    page("Accounts", body)
+    page(&signed, "Accounts", body)
 }
 
 fn table(rows: &[std::sync::Arc<AccountRow>]) -> Markup {

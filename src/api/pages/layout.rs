@@ -3,12 +3,13 @@
 //! pieces every page uses: provider badges, status badges and the error box.
 
 use super::style::STYLE;
+use crate::api::auth::Signed;
 use forgelink_events::Provider;
 use forgelink_projections::AccountStatus;
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 
-/// A whole page: `title` names it in the tab, `body` is the main content.
-pub fn page(title: &str, body: Markup) -> Markup {
+/// A whole page for `signed`: `title` names it in the tab, `body` is the main content.
+pub fn page(signed: &Signed, title: &str, body: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
@@ -29,6 +30,11 @@ pub fn page(title: &str, body: Markup) -> Markup {
                         a href="/" { "Settings" }
                         span aria-hidden="true" { " › " }
                         a href="/" aria-current="page" { "Accounts" }
+                    }
+                    form.signout method="post" action="/logout" {
+                        span { (signed.name) " (" (signed.role.as_str()) ")" }
+                        (super::csrf::field(signed))
+                        button.btn type="submit" { "Sign out" }
                     }
                 }
                 main #main tabindex="-1" { (body) }

@@ -4,12 +4,13 @@
 
 use super::layout::{page, provider_badge};
 use super::{account, csrf, refused, run};
+use crate::api::auth::Signed;
 use crate::api::AppState;
 use crate::engine::Request;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::Form;
+use axum::{Extension, Form};
 use forgelink_events::Provider;
 use maud::{html, Markup};
 use serde::Deserialize;
@@ -24,11 +25,11 @@ pub struct NewAccount {
     name: String,
 }
 
-pub async fn new_form(headers: HeaderMap) -> Markup {
-    form_page(&headers, &NewAccount::default(), None)
+pub async fn new_form(Extension(signed): Extension<Signed>) -> Markup {
+    form_page(&signed, &NewAccount::default(), None)
 }
 
-fn form_page(headers: &HeaderMap, input: &NewAccount, error: Option<&str>) -> Markup {
+fn form_page(signed: &Signed, input: &NewAccount, error: Option<&str>) -> Markup {
     let providers = [Provider::GitHub, Provider::GitLab, Provider::Bitbucket];
     let body = html! {
         p { a href="/" { "← Accounts" } }
@@ -37,7 +38,7 @@ fn form_page(headers: &HeaderMap, input: &NewAccount, error: Option<&str>) -> Ma
         (super::layout::alert(error))
         div.card {
             form method="post" action="/accounts" {
-                input type="hidden" name=(csrf::FIELD) value=(csrf::token_for(headers));
+                (csrf::field(signed))
                 fieldset {
                     legend { "Provider" }
                     div.choices {
@@ -65,7 +66,7 @@ fn form_page(headers: &HeaderMap, input: &NewAccount, error: Option<&str>) -> Ma
             }
         }
     };
-    page("Link an account", body)
+    page(signed, "Link an account", body)
 }
 
 fn parse_provider(s: &str) -> Option<Provider> {
@@ -80,19 +81,20 @@ fn parse_provider(s: &str) -> Option<Provider> {
 /// `POST /accounts`: names the account and starts its link; 303 to the provider.
 pub async fn create(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Extension(signed): Extension<Signed>,
     Form(input): Form<NewAccount>,
 ) -> Response {
-    if !csrf::verify(&headers, input.csrf.as_deref()) {
-        return refused();
+    if !csrf::verify(&state, &signed, input.csrf.as_deref()) {
+        return refused(&signed);
     }
     let Some(provider) = parse_provider(&input.provider) else {
-        let page = form_page(&headers, &input, Some("choose GitHub, GitLab or Bitbucket"));
+        let page = form_page(&signed, &input, Some("choose GitHub, GitLab or Bitbucket"));
         return (StatusCode::UNPROCESSABLE_ENTITY, page).into_response();
     };
     let name = input.name.trim().to_string();
     let named = run(
         &state,
+        &signed,
         Request::NameAccount {
             provider,
             unique_name: name.clone(),
@@ -101,10 +103,10 @@ pub async fn create(
     )
     .await;
     if let Err(e) = named {
-        let page = form_page(&headers, &input, Some(&e.to_string()));
+        let page = form_page(&signed, &input, Some(&e.to_string()));
         return (StatusCode::UNPROCESSABLE_ENTITY, page).into_response();
     }
-    start(&state, &headers, &name).await
+    start(&state, &signed, &name).await
 }
 
 #[derive(Debug, Deserialize)]
@@ -116,21 +118,22 @@ pub struct CsrfOnly {
 /// `POST /accounts/{name}/link`: a new link attempt for an existing account.
 pub async fn restart(
     State(state): State<AppState>,
+    Extension(signed): Extension<Signed>,
     Path(name): Path<String>,
-    headers: HeaderMap,
     Form(input): Form<CsrfOnly>,
 ) -> Response {
-    if !csrf::verify(&headers, input.csrf.as_deref()) {
-        return refused();
+    if !csrf::verify(&state, &signed, input.csrf.as_deref()) {
+        return refused(&signed);
     }
-    start(&state, &headers, &name).await
+    start(&state, &signed, &name).await
 }
 
 /// Starts the link and sends the person to the approval page, or shows the account with why
 /// it could not start.
-async fn start(state: &AppState, headers: &HeaderMap, name: &str) -> Response {
+async fn start(state: &AppState, signed: &Signed, name: &str) -> Response {
     let started = run(
         state,
+        signed,
         Request::StartLink {
             account: name.to_string(),
         },
@@ -138,14 +141,16 @@ async fn start(state: &AppState, headers: &HeaderMap, name: &str) -> Response {
     .await;
     match started {
         Ok(reply) => match reply.authorize_url {
-            Some(url) if !reply.warnings.is_empty() => before_you_go(name, &url, &reply.warnings).into_response(),
+            Some(url) if !reply.warnings.is_empty() => {
+                before_you_go(signed, name, &url, &reply.warnings).into_response()
+            }
             Some(url) => Redirect::to(&url).into_response(),
             None => Redirect::to(&super::layout::account_href(name)).into_response(),
         },
         Err(e) => {
             account::render(
                 state,
-                headers,
+                signed,
                 name,
                 Some(e.to_string()),
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -157,7 +162,7 @@ async fn start(state: &AppState, headers: &HeaderMap, name: &str) -> Response {
 
 /// Said before the person leaves for the provider, when something there will not go as they
 /// expect (an organization whose installation another account already holds).
-fn before_you_go(name: &str, url: &str, warnings: &[String]) -> Markup {
+fn before_you_go(signed: &Signed, name: &str, url: &str, warnings: &[String]) -> Markup {
     let body = html! {
         h1 { "Before you continue" }
         div.alert role="status" #warnings {
@@ -165,5 +170,5 @@ fn before_you_go(name: &str, url: &str, warnings: &[String]) -> Markup {
         }
         p { a.button href=(url) { "Continue to GitHub" } " " a href=(super::layout::account_href(name)) { "Back to the account" } }
     };
-    page("Before you continue", body)
+    page(signed, "Before you continue", body)
 }

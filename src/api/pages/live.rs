@@ -6,7 +6,7 @@
 
 use maud::{html, Markup, PreEscaped};
 
-const SCRIPT: &str = r#"
+pub const SCRIPT: &str = r#"
 (function () {
   var live = document.getElementById('live');
   if (!live) return;

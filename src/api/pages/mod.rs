@@ -1,48 +1,40 @@
 //! The dashboard web pages (server-rendered HTML with maud): Settings -> Accounts, linking an
 //! account, the group / workspace pickers, and an account's page with its projects and history.
-//! Forms post with a CSRF token tied to the session cookie; a refused command is shown in the
-//! page in an alert. The session itself (login link, cookie check) is the API's middleware.
+//! Forms post with the session's CSRF token (see `auth`); a refused command is shown in the page
+//! in an alert. Who may open or post what is stated in `routes`; its guards hand the signed-in
+//! person to the handlers, and the commands a page runs are recorded as done by that person.
 
 mod account;
 mod accounts;
 pub mod csrf;
-mod layout;
+pub(crate) mod layout;
 mod link;
-mod live;
+pub(crate) mod live;
 mod picker;
-mod style;
+pub(crate) mod style;
 pub mod visitor;
 
+use super::auth::Signed;
 use super::AppState;
 use crate::engine::{CommandMessage, CommandReply, EngineError, Request};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::Router;
 use maud::html;
 
-/// The pages' routes; merged into [`super::router`].
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/", get(accounts::show))
-        .route("/accounts/new", get(link::new_form))
-        .route("/accounts", post(link::create))
-        .route("/accounts/{name}", get(account::show))
-        .route("/accounts/{name}/link", post(link::restart))
-        .route("/accounts/{name}/details", post(picker::save))
-}
+// The handlers, routed in `super::routes`.
+pub(crate) use account::show as account_page;
+pub(crate) use accounts::show as accounts_page;
+pub(crate) use link::{create as create_account, new_form as new_account_form, restart as restart_link};
+pub(crate) use picker::save as save_details;
 
-/// Who the pages' commands are recorded as.
-const ACTOR: &str = "dashboard";
-
-/// Runs one command message from a page; answers once the dashboard shows it, so the page the
-/// person lands on next is current.
-async fn run(state: &AppState, request: Request) -> Result<CommandReply, EngineError> {
-    state.execute(CommandMessage::new(request).by(ACTOR)).await
+/// Runs one command message from a page as the signed-in person; answers once the dashboard
+/// shows it, so the page the person lands on next is current.
+async fn run(state: &AppState, signed: &Signed, request: Request) -> Result<CommandReply, EngineError> {
+    state.execute(CommandMessage::new(request).by(&signed.name)).await
 }
 
 /// The answer to a form posted without its session's CSRF token: nothing runs.
-fn refused() -> Response {
+fn refused(signed: &Signed) -> Response {
     let body = html! {
         h1 { "Form expired" }
         div.alert role="alert" {
@@ -50,5 +42,5 @@ fn refused() -> Response {
             a href="/" { "Open the page again" } " and resend it."
         }
     };
-    (StatusCode::FORBIDDEN, layout::page("Form expired", body)).into_response()
+    (StatusCode::FORBIDDEN, layout::page(signed, "Form expired", body)).into_response()
 }

@@ -4,19 +4,20 @@
 
 use super::layout::{account_href, alert};
 use super::{account, csrf, refused, run};
+use crate::api::auth::Signed;
 use crate::api::AppState;
 use crate::engine::Request;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::Form;
+use axum::{Extension, Form};
 use forgelink_events::Provider;
 use forgelink_projections::{AccountRow, Scope};
 use maud::{html, Markup};
 use serde::Deserialize;
 
 /// The picker card for an account awaiting its details.
-pub async fn render(state: &AppState, headers: &HeaderMap, row: &AccountRow) -> Markup {
+pub async fn render(state: &AppState, signed: &Signed, row: &AccountRow) -> Markup {
     let engine = &state.inner.engine;
     let fields = match row.provider {
         Provider::GitLab => match engine.gitlab_groups(row.id).await {
@@ -86,7 +87,7 @@ pub async fn render(state: &AppState, headers: &HeaderMap, row: &AccountRow) -> 
         section.card aria-labelledby="details" {
             h2 #details { "Details" }
             form method="post" action={ (account_href(&row.name)) "/details" } {
-                input type="hidden" name=(csrf::FIELD) value=(csrf::token_for(headers));
+                (csrf::field(signed))
                 (fields)
                 button.btn.primary type="submit" { "Save Details" }
             }
@@ -118,16 +119,16 @@ pub struct Details {
 /// `POST /accounts/{name}/details`: select the choice, then save the details.
 pub async fn save(
     State(state): State<AppState>,
+    Extension(signed): Extension<Signed>,
     Path(name): Path<String>,
-    headers: HeaderMap,
     Form(input): Form<Details>,
 ) -> Response {
-    if !csrf::verify(&headers, input.csrf.as_deref()) {
-        return refused();
+    if !csrf::verify(&state, &signed, input.csrf.as_deref()) {
+        return refused(&signed);
     }
     let fail = |m: String| {
-        let (state, headers, name) = (state.clone(), headers.clone(), name.clone());
-        async move { account::render(&state, &headers, &name, Some(m), StatusCode::UNPROCESSABLE_ENTITY).await }
+        let (state, signed, name) = (state.clone(), signed.clone(), name.clone());
+        async move { account::render(&state, &signed, &name, Some(m), StatusCode::UNPROCESSABLE_ENTITY).await }
     };
     let Some(row) = account::current_row(&state, &name) else {
         return fail(format!("no account is named `{name}`")).await;
@@ -158,12 +159,13 @@ pub async fn save(
         Provider::GitHub => None,
     };
     if let Some(select) = select {
-        if let Err(e) = run(&state, select).await {
+        if let Err(e) = run(&state, &signed, select).await {
             return fail(e.to_string()).await;
         }
     }
     let saved = run(
         &state,
+        &signed,
         Request::SaveDetails {
             account: name.clone(),
         },

@@ -70,4 +70,6 @@ ol.history li:last-child { border-bottom:none; }
 ol.history time { color:var(--muted); font-size:.85rem; font-variant-numeric: tabular-nums; }
 .actions { display:flex; gap:.75rem; align-items:center; flex-wrap:wrap; }
 .muted { color:var(--muted); }
+form.signout { margin-left:auto; display:flex; gap:.75rem; align-items:center; }
+form.signout .btn { padding:.25rem .75rem; }
 "#;

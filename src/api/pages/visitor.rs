@@ -1,5 +1,6 @@
 //! A person's browser, in code, for `forgelink demo --walkthrough` and the page tests: it signs
-//! in with a one-time login link, keeps the session cookie (and sends it only to our server),
+//! in with a one-time login link, keeps the cookies our server sets (the session, and any other)
+//! and sends them back only to our server, drops a cookie the server clears,
 //! follows redirects as a browser does (a 303 after a form becomes a GET, even to the provider's
 //! pages), and reads forms out of the HTML it gets back.
 
@@ -45,7 +46,8 @@ impl Page {
 pub struct Visitor {
     http: reqwest::Client,
     origin: Url,
-    session: Option<String>,
+    /// Our server's cookies, name -> value.
+    cookies: std::sync::Mutex<std::collections::BTreeMap<String, String>>,
 }
 
 fn http_error(url: &Url, e: impl std::fmt::Display) -> VisitError {
@@ -67,7 +69,7 @@ impl Visitor {
         Ok(Visitor {
             http,
             origin,
-            session: None,
+            cookies: Default::default(),
         })
     }
 
@@ -80,39 +82,70 @@ impl Visitor {
             .send()
             .await
             .map_err(|e| http_error(&url, e))?;
-        let prefix = format!("{}=", super::super::auth::SESSION_COOKIE);
-        let session = resp
-            .headers()
-            .get_all(reqwest::header::SET_COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .filter_map(|v| v.split(';').next())
-            .find_map(|v| v.trim().strip_prefix(&prefix).map(str::to_string));
-        match session {
-            Some(s) => {
-                self.session = Some(s);
-                Ok(())
-            }
-            None => Err(VisitError::NoSession(resp.status().as_u16())),
+        self.keep_cookies(&url, &resp);
+        if self.session().is_some() {
+            Ok(())
+        } else {
+            Err(VisitError::NoSession(resp.status().as_u16()))
         }
     }
 
-    /// Forgets the session, like a fresh browser.
+    /// The session cookie's value, when signed in.
+    pub fn session(&self) -> Option<String> {
+        let jar = self.cookies.lock().ok()?;
+        jar.iter()
+            .find(|(k, _)| k.ends_with(super::super::auth::SESSION_COOKIE))
+            .map(|(_, v)| v.clone())
+    }
+
+    /// Forgets every cookie, like a fresh browser.
     pub fn sign_out(&mut self) {
-        self.session = None;
+        if let Ok(mut jar) = self.cookies.lock() {
+            jar.clear();
+        }
     }
 
     fn same_origin(&self, url: &Url) -> bool {
         url.origin() == self.origin.origin()
     }
 
+    /// Keeps what our server sets (`Max-Age=0` or an empty value removes the cookie).
+    fn keep_cookies(&self, url: &Url, resp: &reqwest::Response) {
+        if !self.same_origin(url) {
+            return;
+        }
+        let Ok(mut jar) = self.cookies.lock() else { return };
+        for v in resp.headers().get_all(reqwest::header::SET_COOKIE) {
+            let Ok(v) = v.to_str() else { continue };
+            let mut parts = v.split(';');
+            let Some((name, value)) = parts.next().and_then(|p| p.trim().split_once('=')) else {
+                continue;
+            };
+            let removed = value.is_empty() || parts.any(|a| a.trim().eq_ignore_ascii_case("max-age=0"));
+            if removed {
+                jar.remove(name);
+            } else {
+                jar.insert(name.to_string(), value.to_string());
+            }
+        }
+    }
+
     fn request(&self, method: reqwest::Method, url: &Url) -> reqwest::RequestBuilder {
         let mut req = self.http.request(method, url.clone());
-        if let (true, Some(s)) = (self.same_origin(url), &self.session) {
-            req = req.header(
-                reqwest::header::COOKIE,
-                format!("{}={s}", super::super::auth::SESSION_COOKIE),
-            );
+        if self.same_origin(url) {
+            let header = self
+                .cookies
+                .lock()
+                .map(|jar| {
+                    jar.iter()
+                        .map(|(k, v)| format!("{k}={v}"))
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                })
+                .unwrap_or_default();
+            if !header.is_empty() {
+                req = req.header(reqwest::header::COOKIE, header);
+            }
         }
         req
     }
@@ -148,15 +181,19 @@ impl Visitor {
         url: &Url,
         fields: &[(String, String)],
     ) -> Result<reqwest::Response, VisitError> {
-        self.request(reqwest::Method::POST, url)
+        let resp = self
+            .request(reqwest::Method::POST, url)
             .form(fields)
             .send()
             .await
-            .map_err(|e| http_error(url, e))
+            .map_err(|e| http_error(url, e))?;
+        self.keep_cookies(url, &resp);
+        Ok(resp)
     }
 
     async fn follow(&self, mut url: Url, mut resp: reqwest::Response) -> Result<Page, VisitError> {
         for _ in 0..MAX_REDIRECTS {
+            self.keep_cookies(&url, &resp);
             if !resp.status().is_redirection() {
                 let status = resp.status();
                 let body = resp.text().await.map_err(|e| http_error(&url, e))?;

@@ -96,29 +96,25 @@ impl GitHubClient {
         Ok(url)
     }
 
-    /// GET with the installation's token; 404 is `None`. A 401 drops the cached token.
+    /// GET with the installation's token; 404 is `None`. A 401 renews the token once.
     pub(super) async fn installation_get(
         &self,
         installation_id: u64,
         url: &str,
         what: &str,
     ) -> Result<Option<Response>, ProviderError> {
-        let token = self.installation_token(installation_id).await?;
-        let rb = self
-            .request(Method::GET, url)
-            .header(AUTHORIZATION, format!("token {}", token.expose()));
-        let resp = self.send(rb).await?;
-        if resp.status() == StatusCode::NOT_FOUND {
-            return Ok(None);
-        }
-        if !resp.status().is_success() {
-            let err = http::error_from(PROVIDER, what, resp).await;
-            if matches!(err, ProviderError::Unauthorized { .. }) {
-                self.forget_installation_token(installation_id);
+        self.with_installation_token(installation_id, |auth| async move {
+            let rb = self.request(Method::GET, url).header(AUTHORIZATION, auth);
+            let resp = self.send(rb).await?;
+            if resp.status() == StatusCode::NOT_FOUND {
+                return Ok(None);
             }
-            return Err(err);
-        }
-        Ok(Some(resp))
+            if !resp.status().is_success() {
+                return Err(http::error_from(PROVIDER, what, resp).await);
+            }
+            Ok(Some(resp))
+        })
+        .await
     }
 
     /// POSTs a new private repository with `auth`; 201 is the repository, 422 a `Rejected`
@@ -160,19 +156,11 @@ impl GitHubClient {
         description: &str,
     ) -> Result<GitHubRepo, ProviderError> {
         let url = self.api_path(&["orgs", org, "repos"])?;
-        let token = self.installation_token(installation_id).await?;
-        let result = self
-            .post_repository(
-                url.as_str(),
-                &format!("token {}", token.expose()),
-                name,
-                description,
-            )
-            .await;
-        if let Err(ProviderError::Unauthorized { .. }) = &result {
-            self.forget_installation_token(installation_id);
-        }
-        result
+        self.with_installation_token(installation_id, |auth| {
+            let url = url.clone();
+            async move { self.post_repository(url.as_str(), &auth, name, description).await }
+        })
+        .await
     }
 
     /// Creates a private repository in the person's own account with their user-to-server
