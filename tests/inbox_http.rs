@@ -159,16 +159,9 @@ async fn a_delivery_that_keeps_failing_is_parked_shown_and_recorded_by_a_retry()
         .await
         .unwrap();
     assert!(metrics.contains("forgelink_webhook_deliveries{state=\"parked\"} 1"), "{metrics}");
-    let page = h
-        .client
-        .get(h.url("/"))
-        .bearer_auth(h.admin())
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let mut visitor = forgelink::api::pages::visitor::Visitor::new(&h.demo.base_url).unwrap();
+    visitor.sign_in(&h.demo.login_link()).await.unwrap();
+    let page = visitor.get("/").await.unwrap().body;
     assert!(page.contains("1 webhook deliveries could not be recorded"), "{page}");
     assert_eq!(count_events(&h, "RepoAccessPending"), 0);
 
