@@ -93,6 +93,19 @@ async fn wait_counts(h: &Http, check: impl Fn(&Value) -> bool) -> Value {
     }
 }
 
+/// Runs `forgelink ARGS --server URL --token TOKEN`; its standard output.
+async fn cli(h: &Http, args: &[&str], token: &str) -> String {
+    let mut all: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    all.extend(["--server".into(), h.demo.base_url.clone(), "--token".into(), token.to_string()]);
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_forgelink"))
+        .args(&all)
+        .output()
+        .await
+        .unwrap();
+    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
 fn count_events(h: &Http, event_type: &str) -> usize {
     h.demo
         .server
@@ -175,15 +188,15 @@ async fn a_delivery_that_keeps_failing_is_parked_shown_and_recorded_by_a_retry()
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    // The CLI shows it, and retries it once GitHub is back.
+    let listed = cli(&h, &["deliveries", "--state", "parked", "--json"], VIEWER).await;
+    let listed: Value = serde_json::from_str(&listed).unwrap();
+    assert_eq!(listed["deliveries"][0]["delivery_id"], "doomed", "{listed}");
+    let table = cli(&h, &["deliveries", "--state", "parked"], VIEWER).await;
+    assert!(table.contains("doomed") && table.contains("0 pending, 0 done, 1 parked"), "{table}");
     h.demo.github.faults.fail_next(0);
-    let r = h
-        .client
-        .post(h.url(&format!("/v1/deliveries/{id}/retry")))
-        .bearer_auth(h.admin())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::OK);
+    let retried = cli(&h, &["deliveries", "retry", &id.to_string()], h.admin()).await;
+    assert!(retried.contains("1 deliveries back in the queue"), "{retried}");
     let counts = wait_counts(&h, |c| c["done"] == 1).await;
     assert_eq!(counts, json!({"pending": 0, "done": 1, "parked": 0}));
     assert_eq!(count_events(&h, "RepoAccessPending"), 1);
