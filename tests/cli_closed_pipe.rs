@@ -9,12 +9,16 @@ use std::process::{Command, Stdio};
 #[test]
 fn a_reader_that_stops_early_ends_the_output_quietly() {
     let dir = tempfile::tempdir().unwrap();
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     {
         let log = cli_support::open_log(dir.path());
         rt.block_on(async {
             for i in 0..400 {
-                cli_support::account(&log, forgelink_events::Provider::GitLab, &format!("acme-{i}"), 99).await;
+                cli_support::account(&log, forgelink_events::Provider::GitLab, &format!("acme-{i}"), 99)
+                    .await;
             }
         });
         log.flush().unwrap();

@@ -14,7 +14,9 @@ async fn the_demo_keeps_its_webhook_secrets_in_its_data_folder_across_a_restart(
     let dir = tempfile::tempdir().unwrap();
     let mut seen = Vec::new();
     for _ in 0..2 {
-        let handle = demo::start(DemoOptions::new(dir.path())).await.expect("the demo starts");
+        let handle = demo::start(DemoOptions::new(dir.path()))
+            .await
+            .expect("the demo starts");
         let file = handle.secrets_file.clone();
         assert!(file.starts_with(dir.path()), "{}", file.display());
         let t = secrets(&std::fs::read_to_string(&file).unwrap());
@@ -28,8 +30,14 @@ async fn the_demo_keeps_its_webhook_secrets_in_its_data_folder_across_a_restart(
             Some(inner.webhook_secret(Provider::GitHub).expose())
         );
         use std::os::unix::fs::PermissionsExt;
-        assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600);
-        seen.push((t["gitlab_webhook_token"].clone(), t["bitbucket_webhook_secret"].clone()));
+        assert_eq!(
+            std::fs::metadata(&file).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        seen.push((
+            t["gitlab_webhook_token"].clone(),
+            t["bitbucket_webhook_secret"].clone(),
+        ));
         handle.shutdown().await;
     }
     assert_eq!(seen[0], seen[1], "the same secrets after the restart");

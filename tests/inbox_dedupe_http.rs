@@ -42,7 +42,10 @@ async fn gitlab_events_sharing_one_uuid_are_all_kept_and_a_retry_of_one_is_not()
     let first = gitlab(&h, "shared-uuid", None, &push).await;
     let second = gitlab(&h, "shared-uuid", None, &rename).await;
     assert_eq!(first["duplicate"], false, "{first}");
-    assert_eq!(second["duplicate"], false, "a different event under a reused UUID: {second}");
+    assert_eq!(
+        second["duplicate"], false,
+        "a different event under a reused UUID: {second}"
+    );
     assert_ne!(first["stored"], second["stored"]);
     let retry = gitlab(&h, "shared-uuid", None, &rename).await;
     assert_eq!(retry["duplicate"], true, "the same event sent again: {retry}");
@@ -60,7 +63,10 @@ async fn gitlab_retries_with_one_idempotency_key_are_stored_once() {
     assert_eq!(first["duplicate"], false, "{first}");
     assert_eq!(retry["duplicate"], true, "{retry}");
     let other = gitlab(&h, "uuid-1", Some("key-2"), &push).await;
-    assert_eq!(other["duplicate"], false, "another key is another delivery: {other}");
+    assert_eq!(
+        other["duplicate"], false,
+        "another key is another delivery: {other}"
+    );
     h.demo.shutdown().await;
 }
 
@@ -104,7 +110,9 @@ async fn an_older_github_push_sent_again_under_a_new_id_never_becomes_the_head()
     let project = uuid::Uuid::parse_str(imported["project_id"].as_str().unwrap()).unwrap();
     let engine = h.demo.server.engine().clone();
     let deadline = tokio::time::Instant::now() + PATIENCE;
-    while engine.project_state(project).unwrap().repository.is_none() && tokio::time::Instant::now() < deadline {
+    while engine.project_state(project).unwrap().repository.is_none()
+        && tokio::time::Instant::now() < deadline
+    {
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
     let repo = h.demo.github.repo_id("acme", "infra").unwrap();
@@ -118,12 +126,21 @@ async fn an_older_github_push_sent_again_under_a_new_id_never_becomes_the_head()
     // The old push under a new id: kept out of the head.
     github(&h, "push-1-again", &old).await;
     let state = engine.project_state(project).unwrap();
-    assert_eq!(state.last_push.as_ref().map(|p| p.commit.as_str()), Some(c.as_str()), "{state:?}");
+    assert_eq!(
+        state.last_push.as_ref().map(|p| p.commit.as_str()),
+        Some(c.as_str()),
+        "{state:?}"
+    );
     // A push that does not start from the head is recorded, as history.
     let stray = github_push(repo, &a, &"d".repeat(40));
     github(&h, "push-3", &stray).await;
     let state = engine.project_state(project).unwrap();
-    assert_eq!(state.last_push.as_ref().map(|p| p.commit.as_str()), Some(c.as_str()));
-    assert!(state.pushed.contains(&("refs/heads/main".to_string(), "d".repeat(40))));
+    assert_eq!(
+        state.last_push.as_ref().map(|p| p.commit.as_str()),
+        Some(c.as_str())
+    );
+    assert!(state
+        .pushed
+        .contains(&("refs/heads/main".to_string(), "d".repeat(40))));
     h.demo.shutdown().await;
 }

@@ -96,13 +96,22 @@ async fn wait_counts(h: &Http, check: impl Fn(&Value) -> bool) -> Value {
 /// Runs `forgelink ARGS --server URL --token TOKEN`; its standard output.
 async fn cli(h: &Http, args: &[&str], token: &str) -> String {
     let mut all: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-    all.extend(["--server".into(), h.demo.base_url.clone(), "--token".into(), token.to_string()]);
+    all.extend([
+        "--server".into(),
+        h.demo.base_url.clone(),
+        "--token".into(),
+        token.to_string(),
+    ]);
     let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_forgelink"))
         .args(&all)
         .output()
         .await
         .unwrap();
-    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).unwrap()
 }
 
@@ -135,13 +144,25 @@ async fn deliveries_that_arrive_while_github_is_down_are_recorded_once_when_it_i
     }
     assert_eq!(h.head(), head, "nothing recorded while GitHub is down");
     let counts = deliveries(&h, "?state=pending&provider=github&limit=1000").await;
-    assert_eq!(counts["count"], 100, "every delivery is kept: {}", counts["counts"]);
+    assert_eq!(
+        counts["count"], 100,
+        "every delivery is kept: {}",
+        counts["counts"]
+    );
 
     h.demo.github.faults.fail_next(0);
     let counts = wait_counts(&h, |c| c["done"] == 100).await;
     assert_eq!(counts, json!({"pending": 0, "done": 100, "parked": 0}));
-    assert_eq!(count_events(&h, "RepositoriesChanged"), 1, "the removal is recorded once");
-    assert_eq!(count_events(&h, "RepoAccessPending"), 1, "the project learns it once");
+    assert_eq!(
+        count_events(&h, "RepositoriesChanged"),
+        1,
+        "the removal is recorded once"
+    );
+    assert_eq!(
+        count_events(&h, "RepoAccessPending"),
+        1,
+        "the project learns it once"
+    );
     h.demo.shutdown().await;
 }
 
@@ -160,7 +181,10 @@ async fn a_delivery_that_keeps_failing_is_parked_shown_and_recorded_by_a_retry()
     let d = &parked["deliveries"][0];
     assert_eq!(d["delivery_id"], "doomed");
     assert_eq!(d["attempts"], 3);
-    assert!(d["last_error"].as_str().unwrap().contains("GitHub answered 500"), "{d}");
+    assert!(
+        d["last_error"].as_str().unwrap().contains("GitHub answered 500"),
+        "{d}"
+    );
     let metrics = h
         .client
         .get(h.url("/metrics"))
@@ -171,11 +195,17 @@ async fn a_delivery_that_keeps_failing_is_parked_shown_and_recorded_by_a_retry()
         .text()
         .await
         .unwrap();
-    assert!(metrics.contains("forgelink_webhook_deliveries{state=\"parked\"} 1"), "{metrics}");
+    assert!(
+        metrics.contains("forgelink_webhook_deliveries{state=\"parked\"} 1"),
+        "{metrics}"
+    );
     let mut visitor = forgelink::api::pages::visitor::Visitor::new(&h.demo.base_url).unwrap();
     visitor.sign_in(&h.demo.login_link()).await.unwrap();
     let page = visitor.get("/").await.unwrap().body;
-    assert!(page.contains("1 webhook deliveries could not be recorded"), "{page}");
+    assert!(
+        page.contains("1 webhook deliveries could not be recorded"),
+        "{page}"
+    );
     assert_eq!(count_events(&h, "RepoAccessPending"), 0);
 
     // A viewer cannot retry; the admin can, once GitHub is back.
@@ -193,7 +223,10 @@ async fn a_delivery_that_keeps_failing_is_parked_shown_and_recorded_by_a_retry()
     let listed: Value = serde_json::from_str(&listed).unwrap();
     assert_eq!(listed["deliveries"][0]["delivery_id"], "doomed", "{listed}");
     let table = cli(&h, &["deliveries", "--state", "parked"], VIEWER).await;
-    assert!(table.contains("doomed") && table.contains("0 pending, 0 done, 1 parked"), "{table}");
+    assert!(
+        table.contains("doomed") && table.contains("0 pending, 0 done, 1 parked"),
+        "{table}"
+    );
     h.demo.github.faults.fail_next(0);
     let retried = cli(&h, &["deliveries", "retry", &id.to_string()], h.admin()).await;
     assert!(retried.contains("1 deliveries back in the queue"), "{retried}");
@@ -221,8 +254,14 @@ async fn content_types_providers_do_not_send_are_415_and_form_encoded_github_del
         .unwrap();
     assert_eq!(r.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
     let answer: Value = r.json().await.unwrap();
-    assert!(answer["error"].as_str().unwrap().contains("text/plain"), "{answer}");
-    assert!(h.demo.server.state().inner.deliveries.is_empty(), "nothing stored");
+    assert!(
+        answer["error"].as_str().unwrap().contains("text/plain"),
+        "{answer}"
+    );
+    assert!(
+        h.demo.server.state().inner.deliveries.is_empty(),
+        "nothing stored"
+    );
 
     let form = format!(
         "payload={}",
@@ -242,7 +281,14 @@ async fn content_types_providers_do_not_send_are_415_and_form_encoded_github_del
     assert_eq!(r.status(), StatusCode::OK);
     let answer: Value = r.json().await.unwrap();
     assert_eq!(answer["duplicate"], false, "{answer}");
-    assert!(h.demo.server.state().inner.deliveries.seen(forgelink::webhooks::Provider::GitHub, "form-1").unwrap());
+    assert!(h
+        .demo
+        .server
+        .state()
+        .inner
+        .deliveries
+        .seen(forgelink::webhooks::Provider::GitHub, "form-1")
+        .unwrap());
     h.demo.shutdown().await;
 }
 

@@ -42,7 +42,10 @@ fn suspensions(w: &World) -> usize {
     w.engine
         .log()
         .read_all(1)
-        .filter(|e| e.as_ref().is_ok_and(|e| e.event_type() == "InstallationSuspended"))
+        .filter(|e| {
+            e.as_ref()
+                .is_ok_and(|e| e.event_type() == "InstallationSuspended")
+        })
         .count()
 }
 
@@ -54,7 +57,10 @@ async fn a_delivery_stored_before_a_crash_is_recorded_once_after_the_restart() {
         // The process stores the delivery and dies before any worker touched it.
         let store = InboxStore::open(&path).unwrap();
         let accepted = store
-            .accept(suspend(w.installation_id, "before-the-crash"), &["before-the-crash".into()])
+            .accept(
+                suspend(w.installation_id, "before-the-crash"),
+                &["before-the-crash".into()],
+            )
             .await
             .unwrap();
         assert!(!accepted.duplicate);
@@ -74,10 +80,16 @@ async fn a_delivery_stored_before_a_crash_is_recorded_once_after_the_restart() {
         assert_eq!(suspensions(&w), 1, "recorded once, start {start}");
         // The same delivery sent again after the restart is a duplicate.
         let again = store
-            .accept(suspend(w.installation_id, "before-the-crash"), &["before-the-crash".into()])
+            .accept(
+                suspend(w.installation_id, "before-the-crash"),
+                &["before-the-crash".into()],
+            )
             .await
             .unwrap();
         assert!(again.duplicate);
     }
-    assert_eq!(w.engine.account_state(w.account_id).unwrap().status().as_str(), "suspended");
+    assert_eq!(
+        w.engine.account_state(w.account_id).unwrap().status().as_str(),
+        "suspended"
+    );
 }

@@ -81,7 +81,10 @@ async fn twenty_simultaneous_approvals_of_one_installation_leave_exactly_one_acc
     let rows = accounts["accounts"].as_array().cloned().unwrap_or_default();
     let with_installation = rows
         .iter()
-        .filter(|r| r["status"] == "active" && r["installation_id"].to_string() == installation)
+        .filter(|r| {
+            r["status"] == "active"
+                && r["installation_id"].as_u64().map(|i| i.to_string()).as_ref() == Some(&installation)
+        })
         .count();
     assert_eq!(with_installation, 1, "{accounts}");
     h.demo.shutdown().await;

@@ -67,8 +67,14 @@ async fn run(ops: Vec<Vec<(usize, Op)>>) {
             let log = log.clone();
             let stream = StreamId::account(accounts[a]);
             async move {
-                log.append(&stream, ExpectedVersion::Any, vec![event(op, a)], Uuid::new_v4(), Metadata::new("test"))
-                    .await
+                log.append(
+                    &stream,
+                    ExpectedVersion::Any,
+                    vec![event(op, a)],
+                    Uuid::new_v4(),
+                    Metadata::new("test"),
+                )
+                .await
             }
         });
         for r in futures_util::future::join_all(appends).await {
@@ -112,8 +118,14 @@ async fn twenty_approvals_of_one_installation_at_once_record_exactly_one() {
         let log = log.clone();
         async move {
             let stream = StreamId::account(Uuid::new_v4());
-            log.append(&stream, ExpectedVersion::Any, vec![event(Op::Approve, a)], Uuid::new_v4(), Metadata::new("test"))
-                .await
+            log.append(
+                &stream,
+                ExpectedVersion::Any,
+                vec![event(Op::Approve, a)],
+                Uuid::new_v4(),
+                Metadata::new("test"),
+            )
+            .await
         }
     });
     let results = futures_util::future::join_all(appends).await;

@@ -28,7 +28,10 @@ fn gitlab_project_hook_push_records_the_head_commit_and_its_author() {
     else {
         panic!("{d:?}")
     };
-    assert_eq!(before.as_deref(), Some("95790bf891e76fee5e1747ab589903a6a1f80f22"));
+    assert_eq!(
+        before.as_deref(),
+        Some("95790bf891e76fee5e1747ab589903a6a1f80f22")
+    );
     assert_eq!(repo_id, "15");
     assert_eq!(full_name, "mike/diaspora");
     assert_eq!(git_ref, "refs/heads/master");

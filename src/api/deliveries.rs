@@ -50,7 +50,10 @@ pub fn counts_json(state: &AppState) -> Value {
     })
 }
 
-pub async fn list(State(state): State<AppState>, Query(q): Query<DeliveriesQuery>) -> Result<Json<Value>, ApiError> {
+pub async fn list(
+    State(state): State<AppState>,
+    Query(q): Query<DeliveriesQuery>,
+) -> Result<Json<Value>, ApiError> {
     let wanted = match q.state.as_deref().filter(|s| !s.is_empty()) {
         None => None,
         Some(s) => Some(
@@ -67,7 +70,9 @@ pub async fn list(State(state): State<AppState>, Query(q): Query<DeliveriesQuery
     };
     let limit = q.limit.unwrap_or(100);
     if limit == 0 || limit > MAX_DELIVERIES {
-        return Err(ApiError::bad_request(format!("`limit` must be between 1 and {MAX_DELIVERIES}")).field("limit"));
+        return Err(
+            ApiError::bad_request(format!("`limit` must be between 1 and {MAX_DELIVERIES}")).field("limit"),
+        );
     }
     let found = state
         .inner
@@ -84,9 +89,12 @@ pub async fn list(State(state): State<AppState>, Query(q): Query<DeliveriesQuery
 
 pub async fn retry(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
     let seq: u64 = id.parse().map_err(|_| {
-        ApiError::bad_request(format!("`{}` is not a delivery number", id.chars().take(40).collect::<String>()))
-            .field("id")
-            .hint("use the `id` that GET /v1/deliveries shows")
+        ApiError::bad_request(format!(
+            "`{}` is not a delivery number",
+            id.chars().take(40).collect::<String>()
+        ))
+        .field("id")
+        .hint("use the `id` that GET /v1/deliveries shows")
     })?;
     let before = state.inner.inbox.retry(seq).map_err(ApiError::internal)?;
     let Some(before) = before else {
@@ -95,7 +103,10 @@ pub async fn retry(State(state): State<AppState>, Path(id): Path<String>) -> Res
     if before.state != DeliveryState::Parked {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
-            format!("delivery {seq} is {}, not parked: there is nothing to retry", before.state.as_str()),
+            format!(
+                "delivery {seq} is {}, not parked: there is nothing to retry",
+                before.state.as_str()
+            ),
         )
         .field("id"));
     }

@@ -63,7 +63,10 @@ pub const SECRETS_FILE: &str = "demo-webhook-secrets.toml";
 /// The GitLab token and Bitbucket secret the demo used before in `data_dir` (so deliveries
 /// signed for it keep working after a restart), or new ones; written back with GitHub's, which
 /// the GitHub sandbox makes anew at each start.
-fn webhook_secrets(data_dir: &std::path::Path, github: &Secret) -> Result<(Secret, Secret, PathBuf), DemoError> {
+fn webhook_secrets(
+    data_dir: &std::path::Path,
+    github: &Secret,
+) -> Result<(Secret, Secret, PathBuf), DemoError> {
     let path = data_dir.join(SECRETS_FILE);
     let before: toml::Table = std::fs::read_to_string(&path)
         .ok()

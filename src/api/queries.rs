@@ -252,7 +252,12 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
         crate::inbox::DeliveryState::Done,
         crate::inbox::DeliveryState::Parked,
     ] {
-        let _ = writeln!(text, "forgelink_webhook_deliveries{{state=\"{}\"}} {}", s.as_str(), inbox.count(s));
+        let _ = writeln!(
+            text,
+            "forgelink_webhook_deliveries{{state=\"{}\"}} {}",
+            s.as_str(),
+            inbox.count(s)
+        );
     }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }

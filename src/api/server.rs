@@ -131,10 +131,12 @@ impl Server {
         });
         let deliveries =
             crate::inbox::InboxStore::open(&data_dir.join("deliveries")).map_err(ServerError::Deliveries)?;
-        let inbox = crate::inbox::InboxWorkers::start(deliveries.clone(), engine.clone(), config.inbox.clone())
-            .map_err(ServerError::Deliveries)?;
+        let inbox =
+            crate::inbox::InboxWorkers::start(deliveries.clone(), engine.clone(), config.inbox.clone())
+                .map_err(ServerError::Deliveries)?;
         // Reconciliation heals lost GitHub deliveries into this inbox.
-        let healer = crate::inbox::InboxHealer::new(deliveries.clone(), inbox.submitter(), config.inbox.settling);
+        let healer =
+            crate::inbox::InboxHealer::new(deliveries.clone(), inbox.submitter(), config.inbox.settling);
         engine.set_delivery_healer(Arc::new(healer));
         let state = AppState {
             inner: Arc::new(AppInner {

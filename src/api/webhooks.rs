@@ -98,7 +98,9 @@ pub async fn receive(
                     json!({"delivery": id, "duplicate": false, "stored": a.seq, "state": "done",
                         "ignored": replies.is_empty(), "applied": replies})
                 }
-                None => json!({"delivery": id, "duplicate": false, "stored": a.seq, "state": "pending", "applied": []}),
+                None => {
+                    json!({"delivery": id, "duplicate": false, "stored": a.seq, "state": "pending", "applied": []})
+                }
             };
             (StatusCode::OK, Json(answer)).into_response()
         }

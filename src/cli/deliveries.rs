@@ -71,7 +71,13 @@ fn list(data_dir: &std::path::Path, args: &Args) -> Result<(), CliError> {
             let mut query = vec![("limit", args.limit.to_string())];
             query.extend(args.state.map(|s| ("state", s.as_str().to_string())));
             query.extend(args.provider.map(|p| ("provider", p.as_str().to_string())));
-            remote(server, args.remote.token.as_deref(), reqwest::Method::GET, "/v1/deliveries", &query)?
+            remote(
+                server,
+                args.remote.token.as_deref(),
+                reqwest::Method::GET,
+                "/v1/deliveries",
+                &query,
+            )?
         }
         None => {
             let store = open(data_dir)?;
@@ -118,11 +124,23 @@ fn list(data_dir: &std::path::Path, args: &Args) -> Result<(), CliError> {
     if rows.is_empty() {
         println!("no deliveries");
     } else {
-        let header = ["ID", "PROVIDER", "EVENT", "DELIVERY", "STATE", "ATTEMPTS", "RECEIVED", "OUTCOME OR LAST ERROR"];
+        let header = [
+            "ID",
+            "PROVIDER",
+            "EVENT",
+            "DELIVERY",
+            "STATE",
+            "ATTEMPTS",
+            "RECEIVED",
+            "OUTCOME OR LAST ERROR",
+        ];
         print!("{}", table::render(&header, &rows));
     }
     let c = &answer["counts"];
-    println!("{} pending, {} done, {} parked", c["pending"], c["done"], c["parked"]);
+    println!(
+        "{} pending, {} done, {} parked",
+        c["pending"], c["done"], c["parked"]
+    );
     if c["parked"].as_u64().unwrap_or(0) > 0 {
         println!("retry the parked ones once the cause is fixed: forgelink deliveries retry --all-parked");
     }
@@ -145,10 +163,9 @@ fn retry(data_dir: &std::path::Path, r: &Remote, id: Option<u64>, all: bool) -> 
         None => store.in_state(DeliveryState::Parked).map_err(CliError::Message)?,
     };
     for seq in &seqs {
-        let mut d = store
-            .get(*seq)
-            .map_err(CliError::Message)?
-            .ok_or_else(|| CliError::Message(format!("no delivery {seq}; `forgelink deliveries` lists them")))?;
+        let mut d = store.get(*seq).map_err(CliError::Message)?.ok_or_else(|| {
+            CliError::Message(format!("no delivery {seq}; `forgelink deliveries` lists them"))
+        })?;
         if d.state != DeliveryState::Parked {
             return Err(CliError::Message(format!(
                 "delivery {seq} is {}, not parked: there is nothing to retry",
@@ -201,7 +218,9 @@ fn remote(
         if status.is_success() {
             Ok(body)
         } else {
-            Err(CliError::Message(format!("the server refused ({status}): {body}")))
+            Err(CliError::Message(format!(
+                "the server refused ({status}): {body}"
+            )))
         }
     })
 }

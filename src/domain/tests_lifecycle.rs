@@ -132,7 +132,10 @@ fn an_uninstalled_app_disconnects_the_account_once() {
             }
             .into()]);
         assert_eq!(state.status(), AccountStatus::Disconnected);
-        assert_eq!(state.held_installation, None, "the uninstall releases the installation");
+        assert_eq!(
+            state.held_installation, None,
+            "the uninstall releases the installation"
+        );
     }
     let removed = and(
         active(Provider::GitHub),
@@ -151,10 +154,12 @@ fn an_uninstall_after_a_revoked_authorization_still_releases_the_installation() 
             reason: "the person revoked the app's authorization".into(),
         },
     );
-    given(revoked).when(C::RemoveInstallation).then([InstallationRemoved {
-        installation_id: Some(42),
-    }
-    .into()]);
+    given(revoked)
+        .when(C::RemoveInstallation)
+        .then([InstallationRemoved {
+            installation_id: Some(42),
+        }
+        .into()]);
 }
 
 #[test]

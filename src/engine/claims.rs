@@ -74,11 +74,12 @@ impl Inner {
         let approval = match &command {
             AccountCommand::ApproveInstall {
                 attempt_id,
-                grant: Grant::GithubInstallation {
-                    installation_id,
-                    account_login,
-                    ..
-                },
+                grant:
+                    Grant::GithubInstallation {
+                        installation_id,
+                        account_login,
+                        ..
+                    },
             } => Some((*attempt_id, *installation_id, account_login.clone())),
             _ => None,
         };

@@ -65,7 +65,10 @@ impl Inner {
         }
     }
 
-    pub(crate) async fn reconcile_report(&self, account: Option<Uuid>) -> Result<ReconcileReport, EngineError> {
+    pub(crate) async fn reconcile_report(
+        &self,
+        account: Option<Uuid>,
+    ) -> Result<ReconcileReport, EngineError> {
         let runs = self.reconcile(account).await?;
         let (deliveries_healed, deliveries_error) = match account {
             Some(_) => (0, None),

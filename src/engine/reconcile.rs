@@ -394,7 +394,10 @@ pub(crate) fn start_timer(inner: &Arc<Inner>) {
             let Some(inner) = weak.upgrade() else { return };
             match inner.reconcile_report(None).await {
                 Ok(r) if r.deliveries_healed > 0 => {
-                    tracing::info!(healed = r.deliveries_healed, "lost GitHub deliveries taken into the inbox")
+                    tracing::info!(
+                        healed = r.deliveries_healed,
+                        "lost GitHub deliveries taken into the inbox"
+                    )
                 }
                 Ok(r) => {
                     if let Some(e) = r.deliveries_error {

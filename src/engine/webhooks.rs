@@ -107,8 +107,13 @@ impl Inner {
             // The provider first: what projects losing access need is asked before anything of
             // this change is recorded, so an unreachable provider leaves all of it to a retry.
             let lost_access_settings = match change {
-                Change::RepositoriesRemoved { installation_id, repositories, .. }
-                    if repositories.iter().any(|r| self.project_of_repo(provider, &r.id).is_some()) =>
+                Change::RepositoriesRemoved {
+                    installation_id,
+                    repositories,
+                    ..
+                } if repositories
+                    .iter()
+                    .any(|r| self.project_of_repo(provider, &r.id).is_some()) =>
                 {
                     let client = self.github()?;
                     let installation = client.installation(*installation_id).await?;
@@ -132,7 +137,9 @@ impl Inner {
                 Change::RepositoriesRemoved { repositories, .. } => {
                     for repo in repositories {
                         let settings = lost_access_settings.as_deref();
-                        if let (Some(project_id), Some(settings)) = (self.project_of_repo(provider, &repo.id), settings) {
+                        if let (Some(project_id), Some(settings)) =
+                            (self.project_of_repo(provider, &repo.id), settings)
+                        {
                             let r = self
                                 .access_lost(project_id, &repo.full_name, settings, id(project_id))
                                 .await;

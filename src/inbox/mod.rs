@@ -51,7 +51,9 @@ impl std::str::FromStr for DeliveryState {
             "pending" => Ok(DeliveryState::Pending),
             "done" => Ok(DeliveryState::Done),
             "parked" => Ok(DeliveryState::Parked),
-            other => Err(format!("unknown delivery state `{other}`; use pending, done or parked")),
+            other => Err(format!(
+                "unknown delivery state `{other}`; use pending, done or parked"
+            )),
         }
     }
 }
@@ -143,10 +145,18 @@ pub fn payload_of(provider: Provider, content_type: Option<&str>, raw: &[u8]) ->
 ///
 /// GitHub and Bitbucket keys carry the body hash too, so an id reused for a different payload
 /// is not mistaken for a repeat, while a true redelivery (same id, same body) is.
-pub fn dedupe_key(delivery: &webhooks::Delivery, headers: &(impl HeaderLookup + ?Sized), body: &[u8]) -> String {
+pub fn dedupe_key(
+    delivery: &webhooks::Delivery,
+    headers: &(impl HeaderLookup + ?Sized),
+    body: &[u8],
+) -> String {
     let hash = hex::encode(&Sha256::digest(body)[..16]);
     match delivery.provider {
-        Provider::GitLab => match headers.header("Idempotency-Key").map(str::trim).filter(|k| !k.is_empty()) {
+        Provider::GitLab => match headers
+            .header("Idempotency-Key")
+            .map(str::trim)
+            .filter(|k| !k.is_empty())
+        {
             Some(key) => format!("idempotency/{}", key.chars().take(200).collect::<String>()),
             None => format!("{}/{}/{hash}", delivery.delivery_id, delivery.event),
         },

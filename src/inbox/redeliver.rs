@@ -88,7 +88,10 @@ impl InboxHealer {
     /// Fetches one delivery's request from GitHub and stores it; false when it is not one
     /// forgelink takes (its shape does not parse) or it was stored meanwhile.
     async fn take_in(&self, github: &GitHubClient, d: &HookDelivery) -> Result<bool, String> {
-        let request = github.hook_delivery_request(d.id).await.map_err(|e| e.to_string())?;
+        let request = github
+            .hook_delivery_request(d.id)
+            .await
+            .map_err(|e| e.to_string())?;
         let headers: Vec<(String, String)> = request
             .headers
             .into_iter()

@@ -175,7 +175,9 @@ impl InboxStore {
         let (done, wait) = oneshot::channel();
         let closed = || "webhook inbox: its writer stopped".to_string();
         let writer = self.shared.writer.as_ref().ok_or_else(closed)?;
-        writer.send(Pending { record, keys, done }).map_err(|_| closed())?;
+        writer
+            .send(Pending { record, keys, done })
+            .map_err(|_| closed())?;
         let accepted = wait.await.map_err(|_| closed())??;
         if !accepted.duplicate {
             self.shared.counts.pending.fetch_add(1, Ordering::Relaxed);
@@ -200,7 +202,12 @@ impl InboxStore {
 
     /// One delivery by its sequence number.
     pub fn get(&self, seq: u64) -> Result<Option<StoredDelivery>, String> {
-        match self.shared.db.get(record_key(seq)).map_err(|e| format!("webhook inbox: {e}"))? {
+        match self
+            .shared
+            .db
+            .get(record_key(seq))
+            .map_err(|e| format!("webhook inbox: {e}"))?
+        {
             None => Ok(None),
             Some(v) => serde_json::from_slice(&v)
                 .map(Some)
@@ -227,7 +234,10 @@ impl InboxStore {
             .map_err(|e| format!("webhook inbox: {e}"))?;
         if let Some(before) = before.filter(|b| *b != delivery.state) {
             self.shared.counts.of(before).fetch_sub(1, Ordering::Relaxed);
-            self.shared.counts.of(delivery.state).fetch_add(1, Ordering::Relaxed);
+            self.shared
+                .counts
+                .of(delivery.state)
+                .fetch_add(1, Ordering::Relaxed);
         }
         Ok(())
     }
@@ -243,7 +253,10 @@ impl InboxStore {
             .db
             .scan_prefix(prefix)
             .keys()
-            .map(|k| k.map(|k| seq_of(&k[1..])).map_err(|e| format!("webhook inbox: {e}")))
+            .map(|k| {
+                k.map(|k| seq_of(&k[1..]))
+                    .map_err(|e| format!("webhook inbox: {e}"))
+            })
             .collect()
     }
 
@@ -260,7 +273,7 @@ impl InboxStore {
             _ => None,
         };
         let matches = |d: &StoredDelivery| {
-            state.map_or(true, |s| d.state == s) && provider.map_or(true, |p| d.provider == p)
+            state.is_none_or(|s| d.state == s) && provider.is_none_or(|p| d.provider == p)
         };
         if let Some(seqs) = indexed {
             for seq in seqs.into_iter().rev() {
@@ -364,7 +377,10 @@ fn group_commit(db: sled::Db, rx: mpsc::Receiver<Pending>, mut last: u64) {
             let value = serde_json::to_vec(&p.record).unwrap_or_default();
             batch.insert(&record_key(last), value);
             batch.insert(&marker(b'p', last), &[]);
-            batch.insert(id_key(p.record.provider, &p.record.delivery_id), &last.to_be_bytes());
+            batch.insert(
+                id_key(p.record.provider, &p.record.delivery_id),
+                &last.to_be_bytes(),
+            );
             for k in &p.keys {
                 batch.insert(k.as_slice(), &last.to_be_bytes());
                 staged.insert(k.clone(), last);

@@ -192,7 +192,8 @@ async fn process(shared: &Shared, seq: u64) -> Option<Vec<CommandReply>> {
             return None;
         }
     };
-    let span = tracing::info_span!("delivery", provider = %d.provider, delivery = %d.delivery_id, event = %d.event);
+    let span =
+        tracing::info_span!("delivery", provider = %d.provider, delivery = %d.delivery_id, event = %d.event);
     let attempt = tracing::Instrument::instrument(attempt(&shared.engine, &d), span).await;
     d.attempts += 1;
     let mut done = None;

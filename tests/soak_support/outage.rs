@@ -13,6 +13,9 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 use tokio::sync::Mutex;
 
+/// A signed delivery: its id, headers and body.
+type Signed = (String, Vec<(String, String)>, Vec<u8>);
+
 /// Deliveries sent while GitHub is down.
 const DURING_OUTAGE: usize = 40;
 /// How long the inbox may take to process everything once GitHub is back (the workers back off
@@ -34,7 +37,7 @@ pub async fn outage_phase(driver: &Driver, server: &Mutex<ServerProcess>) -> (us
     }
     let run = uuid::Uuid::new_v4().simple().to_string();
     driver.sandboxes.github.faults.fail_next(u32::MAX);
-    let deliveries: Vec<(String, Vec<(String, String)>, Vec<u8>)> = (0..DURING_OUTAGE)
+    let deliveries: Vec<Signed> = (0..DURING_OUTAGE)
         .map(|i| {
             let (installation, login) = &targets[i % targets.len()];
             let body = json!({
@@ -51,7 +54,10 @@ pub async fn outage_phase(driver: &Driver, server: &Mutex<ServerProcess>) -> (us
             let headers = vec![
                 ("X-GitHub-Event".to_string(), "installation_target".to_string()),
                 ("X-GitHub-Delivery".to_string(), id.clone()),
-                ("X-Hub-Signature-256".to_string(), sha256_signature(&driver.github_secret, &body)),
+                (
+                    "X-Hub-Signature-256".to_string(),
+                    sha256_signature(&driver.github_secret, &body),
+                ),
             ];
             (id, headers, body)
         })
@@ -71,7 +77,10 @@ pub async fn outage_phase(driver: &Driver, server: &Mutex<ServerProcess>) -> (us
     let deadline = Instant::now() + DRAIN_WITHIN;
     let states = loop {
         let states = inbox_states(api).await;
-        let open = acked.iter().filter(|id| states.get(*id).map_or(true, |s| s != "done")).count();
+        let open = acked
+            .iter()
+            .filter(|id| states.get(*id).is_none_or(|s| s != "done"))
+            .count();
         if open == 0 || Instant::now() > deadline {
             break states;
         }
@@ -81,17 +90,23 @@ pub async fn outage_phase(driver: &Driver, server: &Mutex<ServerProcess>) -> (us
         match states.get(id).map(String::as_str) {
             Some("done") => {}
             Some(other) => problems.push(format!("outage delivery {id} is {other}, not done")),
-            None => problems.push(format!("outage delivery {id} was acknowledged but is not in the inbox")),
+            None => problems.push(format!(
+                "outage delivery {id} was acknowledged but is not in the inbox"
+            )),
         }
     }
     (acked.len(), problems)
 }
 
-async fn send_all(api: &Api, deliveries: &[(String, Vec<(String, String)>, Vec<u8>)]) -> Vec<String> {
-    let sends = deliveries
-        .iter()
-        .map(|(id, headers, body)| async move { api.deliver("github", id, headers, body).await.map(|_| id.clone()) });
-    futures_util::future::join_all(sends).await.into_iter().flatten().collect()
+async fn send_all(api: &Api, deliveries: &[Signed]) -> Vec<String> {
+    let sends = deliveries.iter().map(|(id, headers, body)| async move {
+        api.deliver("github", id, headers, body).await.map(|_| id.clone())
+    });
+    futures_util::future::join_all(sends)
+        .await
+        .into_iter()
+        .flatten()
+        .collect()
 }
 
 /// Each GitHub delivery id in the inbox with its state.
@@ -99,7 +114,9 @@ async fn inbox_states(api: &Api) -> HashMap<String, String> {
     let mut out = HashMap::new();
     for state in ["pending", "parked", "done"] {
         let (_, body) = api
-            .get(&format!("/v1/deliveries?provider=github&state={state}&limit=1000"))
+            .get(&format!(
+                "/v1/deliveries?provider=github&state={state}&limit=1000"
+            ))
             .await;
         for d in body["deliveries"].as_array().into_iter().flatten() {
             if let Some(id) = d["delivery_id"].as_str() {
@@ -117,7 +134,10 @@ pub async fn nothing_pending_or_parked(api: &Api) -> Vec<String> {
     let mut problems = Vec::new();
     for state in ["pending", "parked"] {
         if counts[state].as_u64().unwrap_or(0) > 0 {
-            problems.push(format!("{} deliveries are {state} at the end: {counts}", counts[state]));
+            problems.push(format!(
+                "{} deliveries are {state} at the end: {counts}",
+                counts[state]
+            ));
         }
     }
     problems

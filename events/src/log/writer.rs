@@ -276,10 +276,7 @@ impl Writer {
                 let key = keys::name(&name);
                 match lookup(&changes, &key)? {
                     Some(owner) if owner != req.stream => {
-                        return Err(LogError::NameTaken {
-                            name,
-                            owner,
-                        });
+                        return Err(LogError::NameTaken { name, owner });
                     }
                     _ => changes.push((key, Some(req.stream.clone()))),
                 }

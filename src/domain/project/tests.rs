@@ -432,7 +432,12 @@ fn pushed_as(commit: &str, before: &str, history: bool) -> Event {
 
 #[test]
 fn an_old_push_sent_again_under_a_new_id_never_becomes_the_head() {
-    let history = [created(), repo_created("1"), pushed("aaa"), pushed_as("bbb", "aaa", false)];
+    let history = [
+        created(),
+        repo_created("1"),
+        pushed("aaa"),
+        pushed_as("bbb", "aaa", false),
+    ];
     // `aaa` again: its commit is recorded already, nothing new and the head stays `bbb`.
     let s = given(history.clone()).when(push("aaa")).then([]);
     assert_eq!(s.last_push.unwrap().commit, "bbb");
@@ -451,7 +456,12 @@ fn an_old_push_sent_again_under_a_new_id_never_becomes_the_head() {
 
 #[test]
 fn reconciliation_settles_the_head_even_on_a_commit_seen_before() {
-    let history = [created(), repo_created("1"), pushed("aaa"), pushed_as("bbb", "aaa", false)];
+    let history = [
+        created(),
+        repo_created("1"),
+        pushed("aaa"),
+        pushed_as("bbb", "aaa", false),
+    ];
     let ProjectCommand::RecordPush {
         git_ref,
         commit,
