@@ -3,7 +3,8 @@
 //! records each change with command ids derived from the delivery, so processing twice records
 //! nothing twice). A failure that may pass (the provider unreachable, a 5xx, a rate limit, our
 //! own storage) is retried with backoff, after the provider's `Retry-After` when it gave one; a
-//! delivery still failing after `max_attempts` is parked with its reason. A refusal by the
+//! delivery still failing after `max_attempts` is parked with its reason. The waits are the one
+//! retry policy's (`RetryPolicy::wait_after`, as every loop that retries provider work waits). A refusal by the
 //! account's or project's rules is an answer, not a failure: the delivery is done, with why.
 //!
 //! The request that stored a delivery makes its first attempt itself ([`InboxWorkers::process_now`],
@@ -211,8 +212,12 @@ async fn process(shared: &Shared, seq: u64) -> Option<Vec<CommandReply>> {
                 d.state = DeliveryState::Parked;
                 d.processed_at = Some(chrono::Utc::now());
             } else {
-                let wait = wait
-                    .unwrap_or_else(|| shared.config.retry.backoff(d.attempts - 1))
+                // The one retry policy's wait between whole tries: what the provider asked,
+                // else jittered backoff.
+                let wait = shared
+                    .config
+                    .retry
+                    .wait_after(d.attempts - 1, wait)
                     .min(Duration::from_secs(3600));
                 let queue = shared.queue.clone();
                 tokio::spawn(async move {
