@@ -9,6 +9,7 @@ pub mod group_flush;
 pub mod inbox;
 pub mod providers;
 pub mod saga;
+#[cfg(feature = "demo")]
 pub mod sandbox_settings;
 pub mod secret;
 pub mod vault;

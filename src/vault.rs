@@ -1,14 +1,29 @@
 //! The vault: secrets at rest (user and installation tokens, refresh tokens, app keys), kept
 //! outside the event log in their own sled database and encrypted with XChaCha20-Poly1305.
 //! Events hold only a reference such as `account/{uuid}/user_token`; unlinking an account
-//! destroys everything under its prefix. Each write uses a fresh random 24-byte nonce and binds
-//! the ciphertext to its reference (associated data), so a ciphertext copied to another
-//! reference does not decrypt. Every write is on disk before it returns; writers at the same
-//! moment share one fsync (group commit, `group_flush.rs`).
+//! destroys everything under its prefix. Each account's secrets are sealed under a data key of
+//! its own, wrapped by the master key (`data_keys`); unlinking destroys that key too, so the
+//! old copies sled leaves in its files (and in any backup of them) no longer decrypt. Each
+//! write uses a fresh random 24-byte nonce and binds the ciphertext to its reference
+//! (associated data), so a ciphertext copied to another reference does not decrypt. Every
+//! write is on disk before it returns; writers at the same moment share one fsync (group
+//! commit, `group_flush.rs`). Files are readable by their owner only.
+
+mod data_keys;
+mod files;
+mod master_key;
+mod migrate;
+mod sealed;
+#[cfg(test)]
+mod tests_data_keys;
 
 use crate::secret::Secret;
-use chacha20poly1305::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
-use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use chacha20poly1305::aead::KeyInit;
+use chacha20poly1305::XChaCha20Poly1305;
+use data_keys::{DataKeys, Scope};
+pub(crate) use files::private_dir;
+pub use files::{data_keys_dir, restrict_permissions};
+pub use master_key::server_key;
 use rand::RngCore;
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -19,13 +34,18 @@ pub const KEY_ENV: &str = "FORGELINK_VAULT_KEY";
 pub const KEY_FILE: &str = "vault.key";
 /// A record written at open so that a wrong key is noticed at start, not at the first read.
 const CANARY: &str = "\0vault/canary";
-const NONCE_LEN: usize = 24;
 
 /// Why the vault could not do what was asked. Never contains a secret or a key.
 #[derive(Debug, thiserror::Error)]
 pub enum VaultError {
     #[error("the vault key is not valid: {0} (expected 64 hex characters, i.e. 32 bytes)")]
     BadKey(String),
+    #[error(
+        "no vault key for {}: its key is kept outside the data folder; set {KEY_ENV} to it, or pass the \
+         server's --config",
+        dir.display()
+    )]
+    MissingKey { dir: PathBuf },
     #[error("the vault key does not match the secrets in {}; use the key they were written with", dir.display())]
     KeyMismatch { dir: PathBuf },
     #[error(
@@ -70,11 +90,17 @@ impl VaultKey {
     }
 
     /// The key from `FORGELINK_VAULT_KEY`, else from `{data_dir}/vault.key`, which is created
-    /// (mode 0600, 32 random bytes as hex) on first start.
+    /// (mode 0600, 32 random bytes as hex) on first start. A vault that exists without that
+    /// file was written with a key kept elsewhere (a server's): no new key is made for it.
     pub fn from_env_or_file(data_dir: &Path) -> Result<Self, VaultError> {
         match std::env::var(KEY_ENV) {
             Ok(v) if !v.trim().is_empty() => {
                 Self::from_hex(&v).map_err(|e| VaultError::BadKey(format!("{KEY_ENV}: {e}")))
+            }
+            _ if !data_dir.join(KEY_FILE).exists() && data_dir.join("vault").exists() => {
+                Err(VaultError::MissingKey {
+                    dir: data_dir.join("vault"),
+                })
             }
             _ => Self::from_file(&data_dir.join(KEY_FILE)),
         }
@@ -104,7 +130,7 @@ impl VaultKey {
 }
 
 /// Creates `path` readable by its owner only, failing if it already exists (never overwrite a key).
-fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+pub(crate) fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true).create_new(true);
@@ -123,7 +149,9 @@ pub struct Vault {
     dir: PathBuf,
     db: sled::Db,
     tree: sled::Tree,
-    cipher: XChaCha20Poly1305,
+    /// Opens what was written before data keys, sealed directly under the master key.
+    master: XChaCha20Poly1305,
+    keys: DataKeys,
     flusher: crate::group_flush::GroupFlush,
 }
 
@@ -143,20 +171,29 @@ impl Vault {
             dir: dir.to_path_buf(),
             source,
         };
+        let io = |source| VaultError::KeyFile {
+            path: dir.to_path_buf(),
+            source,
+        };
+        let keys = DataKeys::open(&data_keys_dir(dir), &key.0)?;
+        let master = XChaCha20Poly1305::new((&key.0).into());
+        // Before anything creates `dir`: an interrupted upgrade may have renamed it away.
+        migrate::upgrade(dir, &master, &keys)?;
+        private_dir(dir).map_err(io)?;
         let db = sled::open(dir).map_err(storage)?;
         let tree = db.open_tree("secrets").map_err(storage)?;
-        let cipher = XChaCha20Poly1305::new((&key.0).into());
         let vault = Vault {
             dir: dir.to_path_buf(),
             db,
             tree,
-            cipher,
+            master,
+            keys,
             flusher: Default::default(),
         };
         match vault.get(CANARY) {
             Ok(Some(_)) => {}
             Ok(None) => vault.put(CANARY, &Secret::new("forgelink vault"))?,
-            Err(VaultError::Corrupt { .. }) => {
+            Err(VaultError::Corrupt { .. } | VaultError::KeyMismatch { .. }) => {
                 return Err(VaultError::KeyMismatch {
                     dir: dir.to_path_buf(),
                 })
@@ -173,42 +210,12 @@ impl Vault {
         }
     }
 
-    fn seal(&self, reference: &str, secret: &Secret) -> Vec<u8> {
-        let nonce = XChaCha20Poly1305::generate_nonce(&mut OsRng);
-        let payload = Payload {
-            msg: secret.expose().as_bytes(),
-            aad: reference.as_bytes(),
-        };
-        // Encryption with a valid key and nonce cannot fail for in-memory buffers.
-        let ct = self
-            .cipher
-            .encrypt(&nonce, payload)
-            .expect("XChaCha20-Poly1305 encryption of a buffer");
-        let mut out = Vec::with_capacity(NONCE_LEN + ct.len());
-        out.extend_from_slice(&nonce);
-        out.extend_from_slice(&ct);
-        out
+    fn seal(&self, reference: &str, secret: &Secret) -> Result<Vec<u8>, VaultError> {
+        sealed::seal(&self.keys, Scope::of_reference(reference), reference, secret)
     }
 
-    fn open_sealed(&self, reference: &str, sealed: &[u8]) -> Result<Secret, VaultError> {
-        let corrupt = || VaultError::Corrupt {
-            reference: reference.to_string(),
-        };
-        if sealed.len() < NONCE_LEN {
-            return Err(corrupt());
-        }
-        let (nonce, ct) = sealed.split_at(NONCE_LEN);
-        let plain = self
-            .cipher
-            .decrypt(
-                XNonce::from_slice(nonce),
-                Payload {
-                    msg: ct,
-                    aad: reference.as_bytes(),
-                },
-            )
-            .map_err(|_| corrupt())?;
-        String::from_utf8(plain).map(Secret::new).map_err(|_| corrupt())
+    fn open_sealed(&self, reference: &str, stored: &[u8]) -> Result<Option<Secret>, VaultError> {
+        sealed::open(&self.keys, &self.master, reference, stored)
     }
 
     /// Waits until the caller's write is on disk (one fsync for everyone waiting).
@@ -223,7 +230,7 @@ impl Vault {
 
     /// Stores `secret` under `reference`, replacing any previous value; durable on return.
     pub fn put(&self, reference: &str, secret: &Secret) -> Result<(), VaultError> {
-        let sealed = self.seal(reference, secret);
+        let sealed = self.seal(reference, secret)?;
         self.tree
             .insert(reference.as_bytes(), sealed)
             .map_err(|e| self.storage(e))?;
@@ -234,7 +241,7 @@ impl Vault {
     pub fn put_many(&self, entries: &[(&str, &Secret)]) -> Result<(), VaultError> {
         let mut batch = sled::Batch::default();
         for (reference, secret) in entries {
-            batch.insert(reference.as_bytes(), self.seal(reference, secret));
+            batch.insert(reference.as_bytes(), self.seal(reference, secret)?);
         }
         self.tree.apply_batch(batch).map_err(|e| self.storage(e))?;
         self.flush()
@@ -243,7 +250,7 @@ impl Vault {
     /// The secret stored under `reference`, if any.
     pub fn get(&self, reference: &str) -> Result<Option<Secret>, VaultError> {
         match self.tree.get(reference.as_bytes()).map_err(|e| self.storage(e))? {
-            Some(sealed) => self.open_sealed(reference, &sealed).map(Some),
+            Some(sealed) => self.open_sealed(reference, &sealed),
             None => Ok(None),
         }
     }
@@ -256,9 +263,29 @@ impl Vault {
         self.flush()
     }
 
+    /// Stores `secret` under `reference`, sealed with `account_id`'s data key although the
+    /// reference is not under `account/{uuid}/` (an OAuth `state` is looked up by its hash):
+    /// unlinking the account makes it undecryptable with the rest.
+    pub fn put_for_account(
+        &self,
+        account_id: uuid::Uuid,
+        reference: &str,
+        secret: &Secret,
+    ) -> Result<(), VaultError> {
+        let sealed = sealed::seal(&self.keys, Scope::Account(account_id), reference, secret)?;
+        self.tree
+            .insert(reference.as_bytes(), sealed)
+            .map_err(|e| self.storage(e))?;
+        self.flush()
+    }
+
     /// Destroys every secret whose reference starts with `prefix` (e.g. `account/{uuid}/`);
-    /// returns how many were destroyed.
+    /// returns how many were destroyed. `account/{uuid}/` also destroys the account's data
+    /// key, first: every copy of its secrets left on disk is then undecryptable.
     pub fn delete_prefix(&self, prefix: &str) -> Result<usize, VaultError> {
+        if let Some(scope) = Scope::of_account_prefix(prefix) {
+            self.keys.shred(scope)?;
+        }
         let mut batch = sled::Batch::default();
         let mut n = 0;
         for item in self.tree.scan_prefix(prefix.as_bytes()) {
@@ -286,7 +313,7 @@ mod tests {
     #[test]
     fn a_stored_secret_reads_back_and_is_not_stored_in_clear() {
         let (dir, key) = fresh();
-        let vault = Vault::open(dir.path(), key).unwrap();
+        let vault = Vault::open(&dir.path().join("vault"), key).unwrap();
         let token = Secret::new("ghu_roundtrip_value_123");
         vault.put("account/a/user_token", &token).unwrap();
         assert_eq!(vault.get("account/a/user_token").unwrap(), Some(token));
@@ -302,10 +329,10 @@ mod tests {
     fn a_wrong_key_is_refused_at_open_with_a_clear_error() {
         let (dir, key) = fresh();
         {
-            let vault = Vault::open(dir.path(), key).unwrap();
+            let vault = Vault::open(&dir.path().join("vault"), key).unwrap();
             vault.put("account/a/user_token", &Secret::new("t")).unwrap();
         }
-        let err = Vault::open(dir.path(), VaultKey::generate()).unwrap_err();
+        let err = Vault::open(&dir.path().join("vault"), VaultKey::generate()).unwrap_err();
         assert!(matches!(err, VaultError::KeyMismatch { .. }), "{err}");
         assert!(err.to_string().contains("does not match the secrets in"), "{err}");
     }
@@ -313,7 +340,7 @@ mod tests {
     #[test]
     fn a_ciphertext_moved_to_another_reference_does_not_decrypt() {
         let (dir, key) = fresh();
-        let vault = Vault::open(dir.path(), key).unwrap();
+        let vault = Vault::open(&dir.path().join("vault"), key).unwrap();
         vault.put("account/a/user_token", &Secret::new("alice")).unwrap();
         let sealed = vault.tree.get("account/a/user_token").unwrap().unwrap();
         vault.tree.insert("account/b/user_token", sealed).unwrap();
@@ -324,7 +351,7 @@ mod tests {
     #[test]
     fn deleting_an_accounts_prefix_destroys_only_its_secrets() {
         let (dir, key) = fresh();
-        let vault = Vault::open(dir.path(), key).unwrap();
+        let vault = Vault::open(&dir.path().join("vault"), key).unwrap();
         let s = Secret::new("x");
         vault
             .put_many(&[("account/a/user_token", &s), ("account/a/refresh_token", &s)])
@@ -342,10 +369,10 @@ mod tests {
     fn secrets_survive_reopening_with_the_same_key() {
         let (dir, key) = fresh();
         {
-            let vault = Vault::open(dir.path(), key.clone()).unwrap();
+            let vault = Vault::open(&dir.path().join("vault"), key.clone()).unwrap();
             vault.put("r", &Secret::new("kept")).unwrap();
         }
-        let vault = Vault::open(dir.path(), key).unwrap();
+        let vault = Vault::open(&dir.path().join("vault"), key).unwrap();
         assert_eq!(vault.get("r").unwrap(), Some(Secret::new("kept")));
     }
 

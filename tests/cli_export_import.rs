@@ -89,3 +89,47 @@ fn replay_verify_prints_each_difference_and_fails_then_replay_repairs_it() {
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["differences"], serde_json::json!([]));
 }
+
+#[test]
+fn an_export_holding_quotes_backslashes_and_control_characters_imports_back_byte_for_byte() {
+    let dir = tempfile::tempdir().unwrap();
+    let awkward = "ops \"night\" \\ shift\u{1}\t\u{7f}\u{202e}";
+    {
+        let _one_at_a_time = serial();
+        let log = open_log(dir.path());
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let id = uuid::Uuid::new_v4();
+            let named = forgelink_events::Event::AccountNamed(forgelink_events::AccountNamed {
+                account_id: id,
+                provider: forgelink_events::Provider::GitLab,
+                unique_name: "say \"hi\"\\\u{2}".into(),
+            });
+            let failed = forgelink_events::Event::LinkFailed(forgelink_events::LinkFailed {
+                attempt_id: None,
+                reason: awkward.into(),
+            });
+            log.append(
+                &forgelink_events::StreamId::account(id),
+                forgelink_events::ExpectedVersion::Any,
+                vec![named, failed],
+                uuid::Uuid::new_v4(),
+                forgelink_events::Metadata::new(awkward),
+            )
+            .await
+            .unwrap();
+        });
+    }
+    let exported = stdout(&forgelink(dir.path(), &["export"]));
+    assert_eq!(exported.lines().count(), 2);
+    let file = dir.path().join("log.jsonl");
+    std::fs::write(&file, &exported).unwrap();
+
+    let copy = tempfile::tempdir().unwrap();
+    let out = stdout(&forgelink(copy.path(), &["import", file.to_str().unwrap()]));
+    assert_eq!(out.trim(), "imported 2 events (1 accounts)");
+    assert_eq!(stdout(&forgelink(copy.path(), &["export"])), exported);
+}

@@ -61,6 +61,10 @@ impl World {
                 Some(forgelink_events::Grant::GithubInstallation { installation_id, .. }) => installation_id,
                 other => panic!("not a GitHub installation: {other:?}"),
             };
+            // GitHub suspends the installation (its own delivery dropped): a generated
+            // `suspend` delivery is then true and confirmed, so one does reach the account.
+            h.sandbox.drop_webhooks(true);
+            h.sandbox.suspend(installation).expect("the sandbox suspends it");
             h.name("beta-site").await;
             let state = h.start_link("beta-site").await;
             let common::Harness {

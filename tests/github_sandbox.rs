@@ -236,7 +236,10 @@ async fn app_jwts_outside_githubs_rules_are_refused_with_401() {
     let id = installation_id(&setup_query(
         &sandbox.approve("s", "acme", &["app"]).await.unwrap(),
     ));
-    let key = jsonwebtoken::EncodingKey::from_rsa_pem(sandbox.private_key_pem().as_bytes()).unwrap();
+    let key = forgelink::providers::github::app_key::EncodingKey::from_rsa_pem(
+        sandbox.private_key_pem().as_bytes(),
+    )
+    .unwrap();
     let sign = |iat: i64, exp: i64, iss: String| {
         forgelink::providers::github::auth::sign_app_jwt(&key, &AppClaims { iat, exp, iss }).unwrap()
     };

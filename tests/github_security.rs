@@ -120,10 +120,29 @@ async fn a_forged_installation_id_fails_the_link_naming_the_installation() {
     h.sandbox.forge_installation_id(true);
     let id = h.link("acme-infra", "acme", &["infra"]).await;
     assert_eq!(wait_for_status(&h.engine, id, "failed", WITHIN).await, "failed");
-    let forged = match &h.engine.log().read_stream(&StreamId::account(id), 3).unwrap()[0].event {
-        Event::AuthorizationReceived(r) => r.installation_id.expect("the claimed installation"),
+    let (forged, code_ref) = match &h.engine.log().read_stream(&StreamId::account(id), 3).unwrap()[0].event {
+        Event::AuthorizationReceived(r) => (
+            r.installation_id.expect("the claimed installation"),
+            r.code_ref.clone().expect("the code's reference"),
+        ),
         other => panic!("{other:?}"),
     };
+    // The failed link keeps nothing: neither the code nor the user token it gave (destroyed
+    // by the saga right after the failure is recorded).
+    let vault = h.engine.vault();
+    let user_token = format!("{code_ref}/user_token");
+    let mut kept = true;
+    for _ in 0..200 {
+        kept = vault.get(&code_ref).unwrap().is_some() || vault.get(&user_token).unwrap().is_some();
+        if !kept {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert!(
+        !kept,
+        "the failed link's code or user token is still in the vault"
+    );
     let reason = link_failed_reason(&h.engine, id).expect("a reason");
     assert_eq!(
         reason,

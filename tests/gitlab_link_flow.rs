@@ -79,6 +79,17 @@ async fn a_gitlab_account_goes_from_named_to_active_through_command_messages() {
     assert_eq!((g.group_id, g.full_path.as_str()), (apps, "acme/apps"));
     let state = w.engine.account_state(id).unwrap();
     assert_eq!(forgelink::domain::next_action(&state), None);
+    // Spent once the code was exchanged: the PKCE verifier and the code are gone.
+    let Event::LinkStarted(started) = &events[1].event else {
+        panic!("{:?}", events[1].event)
+    };
+    let vault = w.engine.vault();
+    let pkce = format!("account/{id}/pkce/{}", started.attempt_id);
+    assert_eq!(
+        vault.get(&pkce).unwrap(),
+        None,
+        "the PKCE verifier is removed once spent"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

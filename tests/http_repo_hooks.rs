@@ -95,6 +95,10 @@ async fn last_commit(h: &Http, id: Uuid, commit: &str) -> Option<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_push_reaches_forgelink_only_through_the_hook_it_registered_and_a_deleted_hook_comes_back() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new("forgelink=info"))
+        .with_test_writer()
+        .try_init();
     let h = Http::start().await;
     for provider in ["gitlab", "bitbucket"] {
         let (id, key) = ready(&h, provider).await;

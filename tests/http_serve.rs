@@ -51,6 +51,12 @@ fn serve_refuses_to_start_and_names_the_missing_or_bad_setting() {
     );
     let e = refused("public_url = \"http://x\"\n", &[]);
     assert!(e.contains("admin_token"), "{e}");
+    // Everything else in order, but no master vault key outside the data folder.
+    let e = refused(&base, &[]);
+    assert!(
+        e.contains("vault_key_file") && e.contains("FORGELINK_VAULT_KEY"),
+        "{e}"
+    );
     let e = refused(&base, &[("FORGELINK_LISTEN", "not-an-address")]);
     assert!(e.contains("`listen`"), "{e}");
     let e = refused(&format!("{base}[github]\napp_id = 5\napp_slug = \"x\"\nclient_id = \"c\"\nclient_secret = \"s\"\nwebhook_secret = \"w\"\nprivate_key_file = \"/nonexistent/key.pem\"\n"), &[]);

@@ -89,6 +89,9 @@ async fn a_repeated_delivery_id_is_acknowledged_and_not_applied_twice() {
     let id = installation_of(&h, "acme-infra").await;
     let body = suspend_payload(id);
     let sig = h.demo.github.sign(&body);
+    // GitHub suspends it (its own delivery dropped): the delivery below is confirmed.
+    h.demo.github.drop_webhooks(true);
+    h.demo.github.suspend(id).unwrap();
 
     let (status, first) = github_delivery(&h, "installation", "d-1", &body, Some(sig.clone())).await;
     assert_eq!(status, StatusCode::OK, "{first}");
@@ -101,7 +104,7 @@ async fn a_repeated_delivery_id_is_acknowledged_and_not_applied_twice() {
     assert_eq!(row["status"], "suspended", "the answer waited for the dashboard");
 
     // Unsuspended meanwhile; the old delivery sent again must not suspend it again.
-    h.demo.github.drop_webhooks(true);
+    h.demo.github.unsuspend(id).unwrap();
     let unsuspend =
         json!({"action": "unsuspend", "installation": {"id": id, "account": {"login": "acme"}}}).to_string();
     let (status, _) = github_delivery(

@@ -152,6 +152,10 @@ async fn bitbucket_pushes_renames_and_deletions_reach_the_project_through_webhoo
         commit
     );
 
+    // Bitbucket renames it first: a rename is recorded only when Bitbucket confirms it.
+    w.sandbox
+        .rename_repository("acme", "payments", "payments-eu")
+        .unwrap();
     let mut updated = payload("bitbucket/repo-updated.json", &uuid, "acme/payments-eu");
     updated["changes"] = json!({"full_name": {"old": "acme/payments", "new": "acme/payments-eu"}});
     let body = serde_json::to_vec(&updated).unwrap();
@@ -162,6 +166,7 @@ async fn bitbucket_pushes_renames_and_deletions_reach_the_project_through_webhoo
     let s = w.engine.project_state(id).unwrap();
     assert_eq!(s.repository.unwrap().full_name, "acme/payments-eu");
 
+    assert!(w.sandbox.delete_repository("acme", "payments-eu"));
     let deleted = json!({"repository": {"uuid": uuid, "full_name": "acme/payments-eu"},
                          "actor": {"nickname": "alice"}});
     let body = serde_json::to_vec(&deleted).unwrap();

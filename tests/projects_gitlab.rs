@@ -161,6 +161,8 @@ async fn gitlab_pushes_renames_and_deletions_reach_the_project_through_webhooks(
         .unwrap();
     assert!(again.iter().all(|r| r.events.is_empty()), "{again:?}");
 
+    // GitLab renames and then deletes it first: these are recorded only when GitLab confirms.
+    w.sandbox.rename_project(gitlab_id, "payments-eu").unwrap();
     let rename = with(
         json_fixture("gitlab/system_hook_project_rename.json"),
         &[
@@ -175,6 +177,7 @@ async fn gitlab_pushes_renames_and_deletions_reach_the_project_through_webhooks(
     let s = w.engine.project_state(id).unwrap();
     assert_eq!(s.repository.unwrap().full_name, "acme/infra/payments-eu");
 
+    assert!(w.sandbox.delete_project(gitlab_id));
     let destroy = with(
         json_fixture("gitlab/system_hook_project_destroy.json"),
         &[("project_id", json!(gitlab_id))],

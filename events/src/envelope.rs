@@ -6,6 +6,7 @@ use crate::event::{DecodeError, Event};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
+use std::borrow::Cow;
 use std::fmt;
 use uuid::Uuid;
 
@@ -80,6 +81,10 @@ pub struct Metadata {
 }
 
 impl Metadata {
+    /// The longest actor a record stores (its length is stored in two bytes); a longer one is
+    /// refused by `append` and by `import`, never cut.
+    pub const MAX_ACTOR_LEN: usize = u16::MAX as usize;
+
     /// Metadata for a new flow started by `actor`.
     pub fn new(actor: impl Into<String>) -> Self {
         Metadata {
@@ -120,16 +125,16 @@ impl Envelope {
         let data = RawValue::from_string(data).expect("serde_json output is valid JSON");
         serde_json::to_string(&StoredEnvelope {
             position: self.position,
-            stream_id: self.stream_id.as_str(),
+            stream_id: Cow::Borrowed(self.stream_id.as_str()),
             stream_version: self.stream_version,
             event_id: self.event_id,
-            event_type: self.event.event_type(),
+            event_type: Cow::Borrowed(self.event.event_type()),
             schema_version: self.event.schema_version(),
             command_id: self.command_id,
             correlation_id: self.correlation_id,
             causation_id: self.causation_id,
             recorded_at: self.recorded_at,
-            actor: &self.actor,
+            actor: Cow::Borrowed(&self.actor),
             data: &data,
         })
         .expect("envelopes always serialize")
@@ -144,23 +149,25 @@ impl Serialize for Envelope {
     }
 }
 
-/// The stored shape, borrowed from the record's bytes.
+/// The stored shape, borrowed from the record's bytes. The strings are `Cow`: a JSON string
+/// holding an escape (`"`, `\`, a control character) cannot be borrowed from the line and is
+/// unescaped into an owned copy; any other string is borrowed.
 #[derive(Debug, Serialize, Deserialize)]
 pub(crate) struct StoredEnvelope<'a> {
     pub position: u64,
     #[serde(borrow)]
-    pub stream_id: &'a str,
+    pub stream_id: Cow<'a, str>,
     pub stream_version: u64,
     pub event_id: Uuid,
     #[serde(rename = "type", borrow)]
-    pub event_type: &'a str,
+    pub event_type: Cow<'a, str>,
     pub schema_version: u32,
     pub command_id: Uuid,
     pub correlation_id: Uuid,
     pub causation_id: Option<Uuid>,
     pub recorded_at: DateTime<Utc>,
     #[serde(borrow)]
-    pub actor: &'a str,
+    pub actor: Cow<'a, str>,
     #[serde(borrow)]
     pub data: &'a RawValue,
 }
@@ -172,6 +179,8 @@ pub enum EnvelopeError {
     Shape(#[from] serde_json::Error),
     #[error("bad stream id: {0}")]
     StreamId(String),
+    #[error("the actor is {0} bytes long; at most {max} are stored", max = Metadata::MAX_ACTOR_LEN)]
+    ActorTooLong(usize),
     #[error(transparent)]
     Decode(#[from] DecodeError),
 }
@@ -182,15 +191,18 @@ impl StoredEnvelope<'_> {
     }
 
     pub(crate) fn into_envelope(self) -> Result<Envelope, EnvelopeError> {
+        if self.actor.len() > Metadata::MAX_ACTOR_LEN {
+            return Err(EnvelopeError::ActorTooLong(self.actor.len()));
+        }
         let event = Event::decode(
-            self.event_type,
+            &self.event_type,
             self.schema_version,
             self.data.get(),
             self.recorded_at,
         )?;
         Ok(Envelope {
             position: self.position,
-            stream_id: StreamId::new(self.stream_id).map_err(EnvelopeError::StreamId)?,
+            stream_id: StreamId::new(self.stream_id.into_owned()).map_err(EnvelopeError::StreamId)?,
             stream_version: self.stream_version,
             event_id: self.event_id,
             stored_schema_version: self.schema_version,
@@ -198,7 +210,7 @@ impl StoredEnvelope<'_> {
             correlation_id: self.correlation_id,
             causation_id: self.causation_id,
             recorded_at: self.recorded_at,
-            actor: self.actor.to_string(),
+            actor: self.actor.into_owned(),
             event,
         })
     }

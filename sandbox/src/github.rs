@@ -213,6 +213,17 @@ impl GitHubSandbox {
         self.running.base_url()
     }
 
+    /// Every request this server answered so far, as `METHOD /path STATUS` (the OAuth pages and the
+    /// API alike): what a test counts to prove a step asked the provider nothing.
+    pub fn requests(&self) -> Vec<String> {
+        self.running.requests()
+    }
+
+    /// How many requests this server answered so far.
+    pub fn requests_served(&self) -> usize {
+        self.running.requests().len()
+    }
+
     /// The REST API base, `{base}/api/v3`.
     pub fn api_url(&self) -> String {
         format!("{}/api/v3", self.base_url())

@@ -12,18 +12,25 @@ pub mod oauth;
 pub mod signing;
 
 use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
 use tokio::task::JoinHandle;
 
 /// A sandbox server running on a loopback port.
 pub struct Running {
     pub addr: SocketAddr,
     pub task: JoinHandle<()>,
+    requests: Arc<Mutex<Vec<String>>>,
 }
 
 impl Running {
     /// `http://127.0.0.1:PORT`, without a trailing slash.
     pub fn base_url(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// Every request answered so far, as `METHOD /path STATUS` (without the query), in order.
+    pub fn requests(&self) -> Vec<String> {
+        self.requests.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 }
 
@@ -35,6 +42,20 @@ impl Drop for Running {
 
 /// Serves `router` on `127.0.0.1:port` (0 = any free port).
 pub async fn serve(router: axum::Router, port: u16) -> std::io::Result<Running> {
+    let requests = Arc::new(Mutex::new(Vec::new()));
+    let seen = requests.clone();
+    let router = router.layer(axum::middleware::from_fn(
+        move |req: axum::extract::Request, next: axum::middleware::Next| {
+            let seen = seen.clone();
+            async move {
+                let line = format!("{} {}", req.method(), req.uri().path());
+                let resp = next.run(req).await;
+                let line = format!("{line} {}", resp.status().as_u16());
+                seen.lock().unwrap_or_else(|p| p.into_inner()).push(line);
+                resp
+            }
+        },
+    ));
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     let addr = listener.local_addr()?;
     let task = tokio::spawn(async move {
@@ -42,5 +63,5 @@ pub async fn serve(router: axum::Router, port: u16) -> std::io::Result<Running> 
             tracing::error!(error = %e, "sandbox server stopped");
         }
     });
-    Ok(Running { addr, task })
+    Ok(Running { addr, task, requests })
 }

@@ -3,8 +3,9 @@
 //!
 //! - GitLab "Projects API", `path`: "Repository name for new project. Generated based on name if
 //!   not provided (generated as lowercase with dashes)"; "Reserved project and group names" /
-//!   the path rules: letters, digits, `_`, `-` and `.`, not starting with `-` or `.`, not ending
-//!   in `.git` or `.atom`, at most 255 characters.
+//!   the path rules: letters, digits, `_`, `-` and `.`, not ending in `.git` or `.atom`, at
+//!   most 255 characters; and, since GitLab 14.9, "path must not start or end with a special
+//!   character and must not contain consecutive special characters".
 //! - Bitbucket Cloud "Create a repository": the slug is lowercase letters, digits, `-`, `_` and
 //!   `.`, at most 62 characters.
 
@@ -24,7 +25,14 @@ pub fn gitlab_path_from_name(name: &str) -> String {
             pending_dash = true;
         }
     }
-    path.trim_matches(|c| c == '.' || c == '_').to_string()
+    // No special character at either end, none doubled (GitLab 14.9).
+    let mut single = String::with_capacity(path.len());
+    for c in path.trim_matches(|c| c == '.' || c == '_').chars() {
+        if !(matches!(c, '.' | '_' | '-') && single.ends_with(['.', '_', '-'])) {
+            single.push(c);
+        }
+    }
+    single
 }
 
 /// Why GitLab refuses `path` for a new project, in the words of its 400 `message.path`.
@@ -44,6 +52,17 @@ pub fn gitlab_path_refusal(path: &str) -> Option<String> {
     }
     if path.ends_with(".git") || path.ends_with(".atom") {
         return Some("cannot end in .git or end in .atom".into());
+    }
+    let special = |c: char| matches!(c, '_' | '-' | '.');
+    let doubled = path
+        .chars()
+        .zip(path.chars().skip(1))
+        .any(|(a, b)| special(a) && special(b));
+    if path.starts_with(special) || path.ends_with(special) || doubled {
+        return Some(
+            "must not start or end with a special character and must not contain consecutive special characters."
+                .into(),
+        );
     }
     None
 }
@@ -71,10 +90,15 @@ mod tests {
     fn gitlab_generates_lowercase_dashed_paths() {
         assert_eq!(gitlab_path_from_name("Payments API (EU)"), "payments-api-eu");
         assert_eq!(gitlab_path_from_name("My Project"), "my-project");
+        assert_eq!(gitlab_path_from_name("Data__Lake .v2"), "data_lake-v2");
         assert!(gitlab_path_refusal("my-project").is_none());
         assert!(gitlab_path_refusal("-x").is_some());
         assert!(gitlab_path_refusal("mirror.git").is_some());
         assert!(gitlab_path_refusal(&"y".repeat(256)).is_some());
+        for bad in ["_x", "x_", "a_-b", "a..b"] {
+            assert!(gitlab_path_refusal(bad).is_some(), "{bad}");
+        }
+        assert!(gitlab_path_refusal("a_b-c.d").is_none());
     }
 
     #[test]

@@ -7,12 +7,13 @@
 //! rate-limited reconciliation, see `setup_updates`).
 
 use super::error::ApiError;
+use super::link_binding;
 use super::AppState;
 use crate::engine::{CommandMessage, Request};
 use crate::secret::Secret;
 use crate::webhooks::Provider;
 use axum::extract::{Path, Query, State};
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use std::collections::HashMap;
 
@@ -20,6 +21,7 @@ pub async fn callback(
     State(state): State<AppState>,
     Path(provider): Path<String>,
     Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
 ) -> Response {
     let Ok(provider) = provider.parse::<Provider>() else {
         return error_page(&ApiError::not_found(format!("no callback for `{provider}`")));
@@ -36,9 +38,23 @@ pub async fn callback(
         Ok(r) => r,
         Err(e) => return error_page(&e),
     };
-    let message = CommandMessage::new(request).by(&format!("{} callback", provider.display_name()));
+    let oauth_state = query.get("state").cloned().unwrap_or_default();
+    let actor = match link_binding::check(&state, &headers, &oauth_state) {
+        link_binding::Check::Unbound => format!("{} callback", provider.display_name()),
+        link_binding::Check::Person(person) => person,
+        link_binding::Check::Refused => {
+            let e = ApiError::new(
+                StatusCode::FORBIDDEN,
+                "this approval was started in another browser",
+            )
+            .hint("finish the approval in the browser that started the link, or start the link again here");
+            return error_page(&e);
+        }
+    };
+    let message = CommandMessage::new(request).by(&actor);
     match state.execute(message).await {
         Ok(reply) => {
+            link_binding::release(&state, &oauth_state);
             let name = state
                 .inner
                 .engine

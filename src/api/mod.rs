@@ -11,10 +11,12 @@ mod callbacks;
 mod command_json;
 mod commands;
 pub mod deliveries;
+#[cfg(feature = "demo")]
 pub mod demo;
 pub mod error;
 pub mod headers;
 pub mod limits;
+pub(crate) mod link_binding;
 pub mod listener;
 pub mod metrics;
 pub mod pages;

@@ -7,19 +7,27 @@
 //! listen = "127.0.0.1:8080"            # default
 //! data_dir = "/var/lib/forgelink"      # default ./forgelink-data (or --data-dir)
 //! public_url = "https://forgelink.example.com"   # required: callbacks and webhooks derive from it
-//! vault_key = "64 hex digits"          # default: FORGELINK_VAULT_KEY or DATA_DIR/vault.key
+//! vault_key_file = "/etc/forgelink/vault.key"  # outside the data folder; created on first start
+//! vault_key = "64 hex digits"          # instead of the file (or FORGELINK_VAULT_KEY); one is required
 //! log_cache_mb = 64                    # the event log's page cache; default: the log's size, 8-128
 //! admin_token = "..."                  # required
 //! viewer_token = "..."
 //!
-//! [github]      # web_url, api_url (defaults github.com), app_id, app_slug, client_id,
-//!               # client_secret, private_key_file, webhook_secret
-//! [gitlab]      # base_url (default https://gitlab.com), client_id, client_secret, webhook_token
-//! [bitbucket]   # web_url, api_url (defaults bitbucket.org), key, secret, webhook_secret
+//! [github]      # web_url (https://github.com), api_url (https://api.github.com; GHES:
+//!               # https://HOST/api/v3), app_id, app_slug, client_id, client_secret,
+//!               # private_key_file, webhook_secret
+//! [gitlab]      # base_url (https://gitlab.com; `/api/v4` may follow), client_id,
+//!               # client_secret, webhook_token
+//! [bitbucket]   # web_url (https://bitbucket.org), api_url (https://api.bitbucket.org/2.0, with
+//!               # or without /2.0), key, secret, webhook_secret
 //! ```
+//!
+//! Base URLs are accepted in every form the providers document and refused otherwise, naming the
+//! setting and the expected form (`forgelink::providers::base_url`).
 
 use forgelink::api::{ServerConfig, WebhookSecrets};
 use forgelink::engine::EngineConfig;
+use forgelink::providers::base_url;
 use forgelink::providers::bitbucket::BitbucketConfig;
 use forgelink::providers::github::GitHubConfig;
 use forgelink::providers::gitlab::GitLabConfig;
@@ -35,6 +43,7 @@ const KEYS: &[&str] = &[
     "data_dir",
     "public_url",
     "vault_key",
+    "vault_key_file",
     "log_cache_mb",
     "admin_token",
     "viewer_token",
@@ -146,6 +155,18 @@ impl Settings {
         Ok(raw.trim().trim_end_matches('/').to_string())
     }
 
+    /// A provider base URL in one of the forms the provider documents (see
+    /// `forgelink::providers::base_url`), reduced to the form the clients take.
+    fn base_url(
+        &self,
+        key: &str,
+        default: &str,
+        normalise: fn(&str) -> Result<String, String>,
+    ) -> Result<String, ConfigError> {
+        let raw = self.get(key).unwrap_or(default);
+        normalise(raw).map_err(|problem| bad(key, problem))
+    }
+
     fn section_used(&self, section: &str) -> bool {
         let prefix = format!("{section}.");
         self.values.keys().any(|k| k.starts_with(&prefix))
@@ -204,8 +225,8 @@ impl Settings {
             let webhook_secret = self.secret("github.webhook_secret")?;
             secrets.github = Some(webhook_secret.clone());
             engine.github = Some(GitHubConfig {
-                web_url: self.url("github.web_url", Some("https://github.com"))?,
-                api_url: self.url("github.api_url", Some("https://api.github.com"))?,
+                web_url: self.base_url("github.web_url", "https://github.com", base_url::github_web)?,
+                api_url: self.base_url("github.api_url", "https://api.github.com", base_url::github_api)?,
                 app_id,
                 app_slug: self.required("github.app_slug")?.trim().to_string(),
                 client_id: self.required("github.client_id")?.trim().to_string(),
@@ -216,7 +237,7 @@ impl Settings {
         }
         if self.section_used("gitlab") {
             let gitlab = GitLabConfig {
-                base_url: self.url("gitlab.base_url", Some("https://gitlab.com"))?,
+                base_url: self.base_url("gitlab.base_url", "https://gitlab.com", base_url::gitlab)?,
                 client_id: self.required("gitlab.client_id")?.trim().to_string(),
                 client_secret: self.secret("gitlab.client_secret")?,
                 redirect_uri: format!("{public_url}/callback/gitlab"),
@@ -227,8 +248,16 @@ impl Settings {
         }
         if self.section_used("bitbucket") {
             let bitbucket = BitbucketConfig {
-                web_url: self.url("bitbucket.web_url", Some("https://bitbucket.org"))?,
-                api_url: self.url("bitbucket.api_url", Some("https://api.bitbucket.org"))?,
+                web_url: self.base_url(
+                    "bitbucket.web_url",
+                    "https://bitbucket.org",
+                    base_url::bitbucket_web,
+                )?,
+                api_url: self.base_url(
+                    "bitbucket.api_url",
+                    "https://api.bitbucket.org/2.0",
+                    base_url::bitbucket_api,
+                )?,
                 client_id: self.required("bitbucket.key")?.trim().to_string(),
                 client_secret: self.secret("bitbucket.secret")?,
             };
@@ -238,6 +267,15 @@ impl Settings {
         let admin = self.secret("admin_token")?;
         if admin.expose().len() < 16 {
             return Err(bad("admin_token", "must be at least 16 characters"));
+        }
+        // The master vault key never lives in the data folder, where a backup would carry it.
+        if engine.vault_key.is_none() {
+            if let Some(file) = self.get("vault_key_file") {
+                engine.vault_key = Some(
+                    forgelink::vault::server_key(Some(Path::new(file.trim())), &engine.data_dir)
+                        .map_err(|e| bad("vault_key_file", e))?,
+                );
+            }
         }
         let mut config = ServerConfig::new(engine);
         config.public_url = Some(public_url);
@@ -250,6 +288,21 @@ impl Settings {
             config.viewer_tokens = vec![Secret::new(v.trim())];
         }
         Ok((listen, config))
+    }
+}
+
+/// `serve` starts only with a master vault key from `vault_key` / `FORGELINK_VAULT_KEY` or
+/// `vault_key_file`, never one from the data folder (the local commands that take `--config`
+/// may still fall back to it).
+pub fn require_vault_key(config: &ServerConfig) -> Result<(), ConfigError> {
+    match &config.engine.vault_key {
+        Some(_) => Ok(()),
+        None => Err(bad(
+            "vault_key_file",
+            forgelink::vault::server_key(None, &config.engine.data_dir)
+                .err()
+                .unwrap_or_default(),
+        )),
     }
 }
 
@@ -289,7 +342,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("forgelink.toml");
         std::fs::write(&path, toml_text).unwrap();
-        let env = env.iter().map(|(k, v)| (k.to_string(), v.to_string()));
+        let key_file = dir.path().join("keys").join("vault.key");
+        let key_env = [("FORGELINK_VAULT_KEY_FILE", key_file.to_str().unwrap())];
+        let env = key_env
+            .iter()
+            .chain(env)
+            .map(|(k, v)| (k.to_string(), v.to_string()));
         Settings::load(Some(&path), env)?.server_config(None)
     }
 
@@ -313,6 +371,64 @@ mod tests {
         assert!(err(&format!("{BASE}colour = \"blue\"\n"), &[]).contains("`colour`"));
         assert!(err(&format!("{BASE}vault_key = \"zz\"\n"), &[]).contains("`vault_key`"));
         assert!(err(BASE, &[("FORGELINK_PUBLIC_URL", "ftp://x")]).contains("`public_url`"));
+    }
+
+    #[test]
+    fn base_urls_take_the_documented_forms_and_refuse_others_by_name() {
+        let bb = |api: &str| {
+            format!("{BASE}[bitbucket]\nkey = \"k\"\nsecret = \"s\"\nwebhook_secret = \"w\"\napi_url = \"{api}\"\n")
+        };
+        for documented in ["https://api.bitbucket.org/2.0", "https://api.bitbucket.org/"] {
+            let (_, c) = load(&bb(documented), &[]).unwrap();
+            assert_eq!(c.engine.bitbucket.unwrap().api_url, "https://api.bitbucket.org");
+        }
+        let err = load(&bb("https://api.bitbucket.org/1.0"), &[])
+            .expect_err("refused")
+            .to_string();
+        assert!(
+            err.contains("`bitbucket.api_url`") && err.contains("/2.0"),
+            "{err}"
+        );
+        let gl = |base: &str| {
+            format!("{BASE}[gitlab]\nclient_id = \"c\"\nclient_secret = \"s\"\nwebhook_token = \"t\"\nbase_url = \"{base}\"\n")
+        };
+        let (_, c) = load(&gl("https://gitlab.example.com/api/v4"), &[]).unwrap();
+        assert_eq!(c.engine.gitlab.unwrap().base_url, "https://gitlab.example.com");
+        let err = load(&gl("https://gitlab.example.com/api/v3"), &[])
+            .expect_err("refused")
+            .to_string();
+        assert!(
+            err.contains("`gitlab.base_url`") && err.contains("FORGELINK_GITLAB_BASE_URL"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn without_a_vault_key_outside_the_data_folder_serve_does_not_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("forgelink.toml");
+        let data = dir.path().join("data");
+        std::fs::write(&path, format!("{BASE}data_dir = \"{}\"\n", data.display())).unwrap();
+        let (_, config) = Settings::load(Some(&path), std::iter::empty())
+            .unwrap()
+            .server_config(None)
+            .unwrap();
+        let err = require_vault_key(&config).expect_err("no key").to_string();
+        assert!(
+            err.contains("`vault_key_file`") && err.contains("FORGELINK_VAULT_KEY"),
+            "{err}"
+        );
+        let inside = [(
+            "FORGELINK_VAULT_KEY_FILE".to_string(),
+            data.join("vault.key").display().to_string(),
+        )];
+        let err = Settings::load(Some(&path), inside.into_iter())
+            .unwrap()
+            .server_config(None)
+            .map(|_| ())
+            .expect_err("inside")
+            .to_string();
+        assert!(err.contains("inside the data folder"), "{err}");
     }
 
     #[test]

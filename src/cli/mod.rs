@@ -7,6 +7,7 @@ mod accounts;
 mod config;
 mod data;
 mod deliveries;
+#[cfg(feature = "demo")]
 mod demo;
 mod export;
 mod history;
@@ -17,7 +18,9 @@ mod replay;
 mod send;
 mod serve;
 mod table;
+#[cfg(feature = "demo")]
 mod walkthrough;
+#[cfg(feature = "demo")]
 mod walkthrough_projects;
 
 use clap::{Parser, Subcommand};
@@ -55,6 +58,7 @@ pub enum Command {
     /// FILE and FORGELINK_* variables.
     Serve(serve::Args),
     /// Runs the server with the three sandbox providers in-process, on 127.0.0.1.
+    #[cfg(feature = "demo")]
     Demo(demo::Args),
     /// Sends one command message (JSON, FILE or - for stdin) to --server, or applies it to the
     /// data folder.
@@ -83,6 +87,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Export => export::run(&dir),
         Command::Import(args) => import::run(&dir, args),
         Command::Serve(args) => serve::run(given, args),
+        #[cfg(feature = "demo")]
         Command::Demo(args) => demo::run(given, args),
         Command::Send(args) => send::run(given, args),
         Command::Reconcile(args) => reconcile::run(given, args),

@@ -100,6 +100,12 @@ pub(super) fn select_workspace(state: &AccountState, workspace: &str, project_ke
     check_token("project_key", project_key, |c| {
         c.is_ascii_alphanumeric() || c == '_'
     })?;
+    if !project_key.starts_with(|c: char| c.is_ascii_alphabetic()) {
+        return Err(DomainError::InvalidField {
+            field: "project_key",
+            reason: "a Bitbucket project key starts with a letter".into(),
+        });
+    }
     let selected = WorkspaceSelected {
         workspace: workspace.to_string(),
         project_key: project_key.to_string(),

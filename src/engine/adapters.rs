@@ -230,7 +230,9 @@ impl OAuthAdapter {
         if refreshed_until.is_none() {
             self.store(&secret_ref, &pair, &user)?;
         }
+        // Spent: the code and the PKCE verifier are worth nothing any more.
         let _ = self.vault.delete(code_ref);
+        let _ = self.vault.delete(&pkce_ref(account_id, attempt_id));
         Ok(OAuthTokens {
             user,
             scopes: pair.scopes,
@@ -301,7 +303,8 @@ impl OAuthAdapter {
                 .ok_or_else(|| ProviderError::not_configured(provider))?
                 .current_user(&token)
                 .await?
-                .username),
+                .label()
+                .to_string()),
             Provider::GitHub => Err(ProviderError::not_configured(provider)),
         }
     }

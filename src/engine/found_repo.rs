@@ -18,6 +18,9 @@ pub(crate) struct FoundRepo {
     pub web_url: String,
     pub description: Option<String>,
     pub default_branch: Option<String>,
+    /// What moves when the repository's content may have changed (GitLab `last_activity_at`,
+    /// Bitbucket `updated_on`); `None` where the listing carries none (GitHub).
+    pub stamp: Option<String>,
 }
 
 impl From<GitHubRepo> for FoundRepo {
@@ -29,6 +32,7 @@ impl From<GitHubRepo> for FoundRepo {
             web_url: r.html_url,
             description: r.description,
             default_branch: Some(r.default_branch),
+            stamp: None,
         }
     }
 }
@@ -42,6 +46,7 @@ impl From<GitLabProject> for FoundRepo {
             web_url: p.web_url,
             description: None,
             default_branch: p.default_branch,
+            stamp: p.last_activity_at,
         }
     }
 }
@@ -55,6 +60,7 @@ impl From<BitbucketRepo> for FoundRepo {
             web_url: r.html_url,
             description: None,
             default_branch: r.main_branch,
+            stamp: r.updated_on,
         }
     }
 }

@@ -109,8 +109,12 @@ impl Inner {
                 .ok_or_else(|| EngineError::not_configured(provider))?
                 .authorize_url(&oauth_state),
         };
-        self.vault
-            .put(&state_ref(&state_hash), &Secret::new(account_id.to_string()))?;
+        // Under the account's data key: unlinking it makes the entry undecryptable.
+        self.vault.put_for_account(
+            account_id,
+            &state_ref(&state_hash),
+            &Secret::new(account_id.to_string()),
+        )?;
         let command = AccountCommand::StartLink {
             attempt_id,
             state_hash,

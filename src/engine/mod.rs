@@ -3,8 +3,10 @@
 //! command message; the saga loop follows the log and drives provider calls.
 
 mod adapters;
+mod blueprints;
 mod branch_calls;
 mod claims;
+mod confirm;
 mod error;
 mod execute;
 mod found_repo;
@@ -178,6 +180,12 @@ impl Engine {
             None => VaultKey::from_env_or_file(&config.data_dir)?,
         };
         let vault = Arc::new(Vault::open(&config.data_dir.join("vault"), key)?);
+        // The data folder and everything in it are the owner's only (folders 0700, files 0600).
+        // Something in it we may not change (a mount's `lost+found`) is reported, not fatal.
+        if let Err(e) = crate::vault::restrict_permissions(&config.data_dir) {
+            tracing::warn!(dir = %config.data_dir.display(), error = %e,
+                "could not make every file in the data folder readable by its owner only");
+        }
         let http = reqwest::Client::builder()
             .user_agent("forgelink")
             .build()

@@ -98,13 +98,13 @@ impl Inner {
             for ws in client.workspaces(&token).await? {
                 let projects = client.projects(&token, &ws.slug).await?;
                 choices.push(WorkspaceChoice {
+                    name: ws.label().to_string(),
                     slug: ws.slug,
-                    name: ws.name,
                     projects: projects
                         .into_iter()
                         .map(|p| ProjectChoice {
+                            name: p.name.unwrap_or_else(|| p.key.clone()),
                             key: p.key,
-                            name: p.name,
                         })
                         .collect(),
                 });
@@ -129,8 +129,8 @@ impl Inner {
             .ok_or_else(|| EngineError::Invalid {
                 field: "group_id",
                 message: format!(
-                    "group {group_id} is not a group where this GitLab user can create projects; \
-                     choose one GitLab lists for them"
+                    "group {group_id} is not a group where this GitLab user can create projects \
+                     (that takes the Maintainer or Owner role); choose one of the groups offered"
                 ),
             })
     }
@@ -145,6 +145,13 @@ impl Inner {
     ) -> Result<(), EngineError> {
         let state = self.account_state_of(account_id)?;
         Self::expect_provider(&state, Provider::Bitbucket, "Bitbucket workspaces")?;
+        // A key Bitbucket could never have is refused before asking it anything.
+        crate::providers::naming::check_bitbucket_project_key(project_key).map_err(|message| {
+            EngineError::Invalid {
+                field: "project_key",
+                message,
+            }
+        })?;
         let client = self.bitbucket()?;
         // Only the chosen workspace's projects are read: a person may have many workspaces.
         let projects = self

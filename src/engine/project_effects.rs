@@ -14,11 +14,11 @@
 use super::project_saga::saga_meta;
 use super::repo_calls::{name_taken, FoundRepo, Scope};
 use super::{EngineError, HaltPoint, Inner};
-use crate::domain::{AccountCommand, AccountStatus, ProjectCommand, ProjectStatus};
+use crate::domain::{AccountStatus, ProjectCommand, ProjectStatus};
 use crate::providers::naming::repository_name_for;
 use crate::saga::command_id;
 use crate::secret::Secret;
-use forgelink_events::{BlueprintRef, Provider, RepoRef};
+use forgelink_events::Provider;
 use uuid::Uuid;
 
 fn creating_ref(project_id: Uuid) -> String {
@@ -253,32 +253,5 @@ impl Inner {
             types.extend(reply.events);
         }
         Ok(types)
-    }
-
-    /// Looks in each repository the account sees for the blueprint marker and records what it
-    /// found (`BlueprintsFound`; nothing when the list is unchanged).
-    pub(crate) async fn discover_blueprints(&self, account_id: Uuid) -> Result<(), EngineError> {
-        let account = self.account_state_of(account_id)?;
-        if account.status() != AccountStatus::Active {
-            return Ok(());
-        }
-        let scope = self.scope_of(&account).await?;
-        let path = self.config.blueprint_marker.clone();
-        let mut blueprints = Vec::new();
-        for repo in self.visible_repos(account_id, &scope).await? {
-            if self.has_marker(account_id, &scope, &repo, &path).await? {
-                blueprints.push(BlueprintRef {
-                    repository: RepoRef {
-                        id: repo.id,
-                        full_name: repo.full_name,
-                    },
-                    path: path.clone(),
-                });
-            }
-        }
-        let command = AccountCommand::RecordBlueprints { blueprints };
-        self.apply(account_id, command, Uuid::new_v4(), saga_meta())
-            .await?;
-        Ok(())
     }
 }

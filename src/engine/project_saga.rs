@@ -128,7 +128,12 @@ pub(crate) fn start(inner: &Arc<Inner>) -> Result<(), EngineError> {
     resume.extend(
         f.accounts
             .iter()
-            .filter(|(_, a)| a.status() == AccountStatus::Active && a.blueprints.is_empty())
+            // Only accounts whose discovery never completed: a start with nothing new asks
+            // the providers nothing.
+            .filter(|(id, a)| {
+                a.status() == AccountStatus::Active
+                    && !super::blueprints::discovered(&inner.config.data_dir, **id)
+            })
             .map(|(id, _)| ProjectEffect::DiscoverBlueprints { account_id: *id }),
     );
     // A hook whose registration was cut short; one the vault knows costs no provider call.
@@ -156,6 +161,9 @@ pub(crate) fn start(inner: &Arc<Inner>) -> Result<(), EngineError> {
             if head.changed().await.is_err() {
                 return;
             }
+            // Only what the log has published: an event read before its head is published
+            // may not be visible to a stream read yet (the effect would find no project).
+            let published = *head.borrow_and_update();
             let Some(inner) = weak.upgrade() else { return };
             for envelope in inner.log.read_all(cursor + 1) {
                 let Ok(envelope) = envelope else {
@@ -165,6 +173,9 @@ pub(crate) fn start(inner: &Arc<Inner>) -> Result<(), EngineError> {
                     );
                     return;
                 };
+                if envelope.position > published {
+                    break;
+                }
                 cursor = envelope.position;
                 for effect in f.fold(&inner, &envelope) {
                     f.launch(&inner, &weak, effect);
@@ -187,10 +198,13 @@ impl Follower {
             if let (Some(p), Ok(mut index)) = (state.provider, inner.projects.index.lock()) {
                 index.note_account(id, p);
             }
+            // Activation, and repositories added later (webhook or reconciliation), send
+            // discovery looking; what did not change is not read again.
             let activated = matches!(
                 &envelope.event,
                 Event::DetailsSaved(_) | Event::InstallApproved(_)
-            ) && state.status() == AccountStatus::Active;
+            ) || matches!(&envelope.event, Event::RepositoriesChanged(c) if !c.added.is_empty());
+            let activated = activated && state.status() == AccountStatus::Active;
             self.accounts.insert(id, state);
             return if activated {
                 vec![ProjectEffect::DiscoverBlueprints { account_id: id }]

@@ -248,6 +248,7 @@ impl Inner {
                         web_url: String::new(),
                         description: None,
                         default_branch: None,
+                        stamp: None,
                     })
                     .collect())
             }

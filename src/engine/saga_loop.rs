@@ -76,9 +76,12 @@ pub(crate) fn start(inner: &Arc<Inner>) -> Result<(), super::EngineError> {
             if head.changed().await.is_err() {
                 return;
             }
+            // Only what the log has published (see the project saga's loop).
+            let published = *head.borrow_and_update();
             let Some(inner) = weak.upgrade() else { return };
             for envelope in inner.log.read_all(cursor + 1) {
                 match envelope {
+                    Ok(envelope) if envelope.position > published => break,
                     Ok(envelope) => {
                         cursor = envelope.position;
                         let state = saga.fold(&inner, &envelope).cloned().unwrap_or_default();

@@ -2,7 +2,8 @@
 //! installation id) or the project (by the provider's stable repository id) it concerns. A
 //! delivery about an installation or repository the engine does not know is acknowledged and
 //! changes nothing. Command ids derive from the delivery id, so a redelivered webhook records
-//! nothing new. The HTTP edge verifies the signature and deduplicates before calling this.
+//! nothing new. The HTTP edge verifies the signature and deduplicates before calling this;
+//! `confirm` asks the provider before a destructive or reversing change is recorded.
 
 use super::message::CommandReply;
 use super::project_saga::saga_meta;
@@ -38,11 +39,11 @@ fn keep(
 }
 
 impl Inner {
-    fn account_of_installation(&self, installation_id: u64) -> Option<Uuid> {
+    pub(super) fn account_of_installation(&self, installation_id: u64) -> Option<Uuid> {
         self.installations.lock().ok()?.get(&installation_id).copied()
     }
 
-    fn project_of_repo(&self, provider: Provider, repo_id: &str) -> Option<Uuid> {
+    pub(super) fn project_of_repo(&self, provider: Provider, repo_id: &str) -> Option<Uuid> {
         self.projects
             .index
             .lock()
@@ -62,6 +63,11 @@ impl Inner {
             // The change itself is part of the key: a provider that reuses a delivery id for
             // another change must not have it dropped as a repeat.
             let key = format!("{provider}/{}/{i}/{change:?}", delivery.delivery_id);
+            // A destructive or reversing change is recorded only when the provider confirms it.
+            let Some(change) = self.confirmed_change(provider, change).await? else {
+                continue;
+            };
+            let change = &change;
             let id = |target: Uuid| command_id(target, "webhook", &key);
             let account_cmd = |installation_id: u64, command: AccountCommand| {
                 self.account_of_installation(installation_id)

@@ -32,28 +32,58 @@ pub struct BitbucketConfig {
     pub client_secret: Secret,
 }
 
-/// The user who approved the grant (`GET /2.0/user`).
+/// The user who approved the grant (`GET /2.0/user`). Bitbucket removed `username` from user
+/// objects in 2019: `uuid` and `account_id` identify a person, `nickname` and `display_name`
+/// are for display and may be hidden by the person's privacy settings. Only `uuid` is required.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
 pub struct BitbucketUser {
     pub uuid: String,
-    pub username: String,
-    pub display_name: String,
+    #[serde(default)]
+    pub account_id: Option<String>,
+    #[serde(default)]
+    pub nickname: Option<String>,
+    #[serde(default)]
+    pub display_name: Option<String>,
 }
 
-/// A workspace the user can create repositories in.
+impl BitbucketUser {
+    /// How to show the person: their nickname, else their display name, else their account id
+    /// or uuid (never used to identify them).
+    pub fn label(&self) -> &str {
+        [&self.nickname, &self.display_name, &self.account_id]
+            .into_iter()
+            .flatten()
+            .map(|s| s.trim())
+            .find(|s| !s.is_empty())
+            .unwrap_or(&self.uuid)
+    }
+}
+
+/// A workspace the user can create repositories in, identified by its `uuid`; `slug` is what
+/// URLs take.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
 pub struct BitbucketWorkspace {
     pub slug: String,
-    pub name: String,
+    #[serde(default)]
+    pub name: Option<String>,
     pub uuid: String,
+}
+
+impl BitbucketWorkspace {
+    /// Its name, or its slug when it has none.
+    pub fn label(&self) -> &str {
+        self.name.as_deref().unwrap_or(&self.slug)
+    }
 }
 
 /// A project of a workspace; a new repository must name one by `key`.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
 pub struct BitbucketProject {
     pub key: String,
-    pub name: String,
-    pub uuid: String,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub uuid: Option<String>,
 }
 
 /// One page of a Bitbucket listing: `{"values": [...], "next": url, "page", "pagelen", "size"}`.
@@ -80,8 +110,8 @@ pub struct BitbucketClient {
 
 impl BitbucketClient {
     pub fn new(mut config: BitbucketConfig, http: reqwest::Client) -> Self {
-        config.web_url = config.web_url.trim_end_matches('/').to_string();
-        config.api_url = config.api_url.trim_end_matches('/').to_string();
+        config.web_url = super::base_url::or_as_given(&config.web_url, super::base_url::bitbucket_web);
+        config.api_url = super::base_url::or_as_given(&config.api_url, super::base_url::bitbucket_api);
         BitbucketClient {
             config,
             http,

@@ -6,9 +6,12 @@
 //! sandbox are one code path. No retry loop here: the saga decides when to try again, from the
 //! classified [`ProviderError`].
 
+pub mod app_key;
 pub mod auth;
 mod branches;
 mod hook_deliveries;
+mod marker;
+pub mod parse;
 mod repos;
 mod revoke;
 mod token_cache;
@@ -17,9 +20,9 @@ mod wire;
 use crate::providers::latency::SendTimed;
 use crate::providers::{http, ProviderError};
 use crate::secret::Secret;
+use app_key::EncodingKey;
 use chrono::{DateTime, Utc};
 use forgelink_events::RepoRef;
-use jsonwebtoken::EncodingKey;
 use reqwest::header::{ACCEPT, AUTHORIZATION, USER_AGENT};
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde::de::DeserializeOwned;
@@ -30,6 +33,8 @@ use token_cache::TokenCache;
 use wire::*;
 
 pub use hook_deliveries::{HookDelivery, HookDeliveryRequest};
+pub use marker::MarkerRead;
+
 pub use repos::{repository_name_taken, GitHubRepo};
 pub use token_cache::RENEW_BEFORE;
 pub use wire::next_link;
@@ -117,7 +122,9 @@ impl fmt::Debug for GitHubClient {
 
 impl GitHubClient {
     /// Builds the client; parses the app's PEM private key once (a bad key fails here, at start).
-    pub fn new(config: GitHubConfig, http: reqwest::Client) -> Result<Self, ProviderError> {
+    pub fn new(mut config: GitHubConfig, http: reqwest::Client) -> Result<Self, ProviderError> {
+        config.api_url = super::base_url::or_as_given(&config.api_url, super::base_url::github_api);
+        config.web_url = super::base_url::or_as_given(&config.web_url, super::base_url::github_web);
         let key = EncodingKey::from_rsa_pem(config.private_key_pem.expose().as_bytes()).map_err(|_| {
             ProviderError::Rejected {
                 provider: PROVIDER,
@@ -343,18 +350,7 @@ impl GitHubClient {
         let rb = self.request(Method::GET, &url).bearer_auth(self.app_jwt()?);
         let what = format!("installation {id}");
         let i: InstallationJson = http::json(PROVIDER, &what, self.send(rb).await?).await?;
-        let account = i.account.ok_or(ProviderError::BadResponse {
-            provider: PROVIDER,
-            detail: format!("{what} has no account"),
-        })?;
-        Ok(Installation {
-            id: i.id,
-            target_type: i.target_type.or(account.kind).unwrap_or_default(),
-            account_login: account.login,
-            repository_selection: i.repository_selection.unwrap_or_default(),
-            suspended: i.suspended_at.is_some(),
-            html_url: i.html_url.unwrap_or_default(),
-        })
+        parse::installation_of(i)
     }
 
     /// Mints a new installation token (no cache).
@@ -425,13 +421,10 @@ impl GitHubClient {
                 let mut selection = String::new();
                 let mut repos = Vec::new();
                 self.get_all_pages(url, &auth, "installation repositories", |p: ReposPage| {
-                    if let Some(s) = p.repository_selection {
+                    if let Some(s) = p.repository_selection.clone() {
                         selection = s;
                     }
-                    repos.extend(p.repositories.into_iter().map(|r| RepoRef {
-                        id: r.id.to_string(),
-                        full_name: r.full_name,
-                    }));
+                    repos.extend(parse::repo_refs(p));
                 })
                 .await?;
                 Ok((selection, repos))

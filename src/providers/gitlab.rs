@@ -5,12 +5,13 @@
 //! [`ProviderError`].
 
 mod branches;
+mod groups;
 mod hooks;
 mod projects;
 pub use hooks::GitLabHook;
 pub use projects::{validation_detail, GitLabFile, GitLabNamespace, GitLabProject};
 
-use super::oauth::{query, same_origin, TokenAnswer, TokenPair, MAX_PAGES};
+use super::oauth::{query, same_origin, TokenAnswer, TokenPair};
 use super::{http, ProviderError};
 use crate::providers::latency::SendTimed;
 use crate::secret::Secret;
@@ -18,9 +19,6 @@ use reqwest::header::HeaderMap;
 use std::time::Duration;
 
 const PROVIDER: &str = "GitLab";
-
-/// Developer: the lowest role GitLab lets create projects in a group by default.
-pub const MIN_ACCESS_LEVEL_TO_CREATE_PROJECTS: u32 = 30;
 
 /// How the engine is registered as an OAuth application on one GitLab instance.
 #[derive(Debug, Clone)]
@@ -53,6 +51,10 @@ pub struct GitLabGroup {
     pub id: u64,
     pub full_path: String,
     pub name: String,
+    /// Who may create projects in it: `noone`, `owner`, `maintainer`, `developer` or
+    /// `administrator` (absent on older GitLab: the instance default applies).
+    #[serde(default)]
+    pub project_creation_level: Option<String>,
 }
 
 /// A GitLab API client for one configured instance.
@@ -65,7 +67,7 @@ pub struct GitLabClient {
 
 impl GitLabClient {
     pub fn new(mut config: GitLabConfig, http: reqwest::Client) -> Self {
-        config.base_url = config.base_url.trim_end_matches('/').to_string();
+        config.base_url = super::base_url::or_as_given(&config.base_url, super::base_url::gitlab);
         GitLabClient {
             config,
             http,
@@ -144,29 +146,6 @@ impl GitLabClient {
             .get(&format!("{}/api/v4/user", self.config.base_url), token)
             .await?;
         http::json(PROVIDER, "current user", resp).await
-    }
-
-    /// Every group (all pages) where the user has at least the Developer role.
-    pub async fn groups(&self, token: &Secret) -> Result<Vec<GitLabGroup>, ProviderError> {
-        let mut url = format!(
-            "{}/api/v4/groups?min_access_level={MIN_ACCESS_LEVEL_TO_CREATE_PROJECTS}&per_page=100",
-            self.config.base_url
-        );
-        let mut groups = Vec::new();
-        for _ in 0..MAX_PAGES {
-            let resp = self.get(&url, token).await?;
-            let next = self.next_page(&url, resp.headers())?;
-            let page: Vec<GitLabGroup> = http::json(PROVIDER, "groups", resp).await?;
-            groups.extend(page);
-            match next {
-                Some(n) => url = n,
-                None => return Ok(groups),
-            }
-        }
-        Err(ProviderError::BadResponse {
-            provider: PROVIDER,
-            detail: format!("groups: more than {MAX_PAGES} pages"),
-        })
     }
 
     /// The calls GitLab's last answer said are left (`RateLimit-Remaining`), while that reading
@@ -280,13 +259,13 @@ mod tests {
     #[test]
     fn without_a_link_header_x_next_page_replaces_the_page_parameter() {
         let c = client();
-        let current = "https://gitlab.example.com/api/v4/groups?min_access_level=30&per_page=100&page=2";
+        let current = "https://gitlab.example.com/api/v4/groups?min_access_level=40&per_page=100&page=2";
         let mut h = HeaderMap::new();
         h.insert("x-next-page", "3".parse().unwrap());
         let next = c.next_page(current, &h).unwrap().unwrap();
         assert_eq!(
             next,
-            "https://gitlab.example.com/api/v4/groups?min_access_level=30&per_page=100&page=3"
+            "https://gitlab.example.com/api/v4/groups?min_access_level=40&per_page=100&page=3"
         );
         h.insert("x-next-page", "".parse().unwrap());
         assert_eq!(c.next_page(current, &h).unwrap(), None);

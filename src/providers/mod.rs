@@ -2,8 +2,10 @@
 //! same client talks to the real provider, GitHub Enterprise Server, self-managed GitLab or the
 //! loopback sandbox. Providers know nothing of events.
 
+pub mod base_url;
 pub mod bitbucket;
 pub mod branch;
+pub mod check;
 pub mod error;
 pub mod github;
 pub mod gitlab;

@@ -3,8 +3,9 @@
 //! provider's 4xx. The sandboxes check the same rules, so the two cannot drift apart.
 //!
 //! - GitHub: ASCII letters, digits, `.`, `_`, `-`; at most 100 characters; not `.` or `..`.
-//! - GitLab project path: letters, digits, `_`, `-`, `.`; must not start with `-` or `.`; must not
-//!   end with `.git` or `.atom`; at most 255 characters.
+//! - GitLab project path: letters, digits, `_`, `-`, `.`; must not end with `.git` or `.atom`; at
+//!   most 255 characters; since GitLab 14.9 it "must not start or end with a special character
+//!   and must not contain consecutive special characters" (Projects API, `path`).
 //! - Bitbucket Cloud repository slug: lowercase letters, digits, `-`, `_`, `.`; at most 62
 //!   characters.
 
@@ -17,7 +18,10 @@ pub const BITBUCKET_MAX: usize = 62;
 /// The repository name (GitHub), project path (GitLab) or slug (Bitbucket) for a platform
 /// project called `project_name`, or why there is none.
 pub fn repository_name_for(provider: Provider, project_name: &str) -> Result<String, String> {
-    let slug = slugify(project_name);
+    let mut slug = slugify(project_name);
+    if provider == Provider::GitLab {
+        slug = single_specials(&slug);
+    }
     if slug.is_empty() {
         return Err(format!(
             "the project name `{}` has no letters or digits to build a {} repository name from; \
@@ -43,6 +47,18 @@ pub fn slugify(project_name: &str) -> String {
         }
     }
     out.trim_matches(['-', '.', '_']).to_string()
+}
+
+/// Each run of `-`, `.` and `_` shortened to its first character (GitLab refuses runs).
+fn single_specials(slug: &str) -> String {
+    let mut out = String::with_capacity(slug.len());
+    for c in slug.chars() {
+        let special = matches!(c, '-' | '.' | '_');
+        if !(special && out.ends_with(['-', '.', '_'])) {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// Whether `name` is acceptable to `provider` as a new repository's name, path or slug.
@@ -93,8 +109,16 @@ pub fn check_gitlab_path(name: &str) -> Result<(), String> {
             "GitLab project paths may hold only letters, digits, `_`, `-` and `.`, not `{c}`"
         ));
     }
-    if name.starts_with(['-', '.']) {
-        return Err("GitLab project paths must not start with `-` or `.`".to_string());
+    if name.starts_with(['-', '.', '_']) || name.ends_with(['-', '.', '_']) {
+        return Err("GitLab project paths must not start or end with `-`, `.` or `_`".to_string());
+    }
+    let special = |c: char| matches!(c, '-' | '.' | '_');
+    if name
+        .chars()
+        .zip(name.chars().skip(1))
+        .any(|(a, b)| special(a) && special(b))
+    {
+        return Err("GitLab project paths must not hold two of `-`, `.`, `_` in a row".to_string());
     }
     if name.ends_with(".git") || name.ends_with(".atom") {
         return Err("GitLab project paths must not end with `.git` or `.atom`".to_string());
@@ -113,6 +137,21 @@ pub fn check_bitbucket_slug(name: &str) -> Result<(), String> {
         ));
     }
     Ok(())
+}
+
+/// Whether `key` can be a Bitbucket project key: ASCII letters, digits and `_`, starting with
+/// a letter (Bitbucket's own rule, as its project settings state it).
+pub fn check_bitbucket_project_key(key: &str) -> Result<(), String> {
+    let well_formed = key.len() <= 100
+        && key.starts_with(|c: char| c.is_ascii_alphabetic())
+        && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if well_formed {
+        return Ok(());
+    }
+    Err(format!(
+        "`{}` is not a Bitbucket project key: keys hold only letters, digits and `_` and start with a letter",
+        key.chars().take(100).collect::<String>()
+    ))
 }
 
 #[cfg(test)]
@@ -148,7 +187,12 @@ mod tests {
             "my-project"
         );
         assert!(check_gitlab_path("-x").is_err() && check_gitlab_path(".x").is_err());
-        assert!(check_gitlab_path("_x").is_ok());
+        assert!(check_gitlab_path("_x").is_err() && check_gitlab_path("x-").is_err());
+        assert!(check_gitlab_path("a_-b").is_err() && check_gitlab_path("a_b-c.d").is_ok());
+        assert_eq!(
+            repository_name_for(Provider::GitLab, "Data__Lake .v2").unwrap(),
+            "data_lake-v2"
+        );
         let err = repository_name_for(Provider::GitLab, "Mirror.git").unwrap_err();
         assert!(err.contains(".git"), "{err}");
         assert!(repository_name_for(Provider::GitLab, "feed.atom").is_err());
@@ -166,6 +210,16 @@ mod tests {
         assert!(repository_name_for(Provider::Bitbucket, &"z".repeat(62)).is_ok());
         let err = repository_name_for(Provider::Bitbucket, &"z".repeat(63)).unwrap_err();
         assert!(err.contains("62"), "{err}");
+    }
+
+    #[test]
+    fn bitbucket_project_keys_start_with_a_letter() {
+        assert!(check_bitbucket_project_key("INFRA").is_ok());
+        assert!(check_bitbucket_project_key("Ops_2").is_ok());
+        for bad in ["", "1NFRA", "_X", "IN-FRA", "IN FRA", "ÄX"] {
+            let err = check_bitbucket_project_key(bad).unwrap_err();
+            assert!(err.contains("start with a letter"), "{bad}: {err}");
+        }
     }
 
     #[test]

@@ -144,8 +144,14 @@ where
 {
     let started = Instant::now();
     let mut retry = 0u32;
+    let mut last: Option<ProviderError> = None;
     loop {
         let remaining = policy.give_up_after.saturating_sub(started.elapsed());
+        if let (Some(e), true) = (&last, remaining.is_zero()) {
+            // A sleep that overran the budget (a busy machine): the last answer stands, rather
+            // than a try with no time at all.
+            return Err(e.clone());
+        }
         let limit = policy.attempt_timeout.min(remaining);
         let error = match tokio::time::timeout(limit, f()).await {
             Ok(Ok(value)) => return Ok(value),
@@ -171,6 +177,7 @@ where
         );
         tokio::time::sleep(wait).await;
         retry += 1;
+        last = Some(error);
     }
 }
 

@@ -28,9 +28,26 @@ pub fn parse(body: &[u8], headers: &(impl HeaderLookup + ?Sized)) -> Result<Deli
     let event = required_header(headers, EVENT_HEADER)?.to_string();
     let root = parse_object(body)?;
     let p = Payload::new(&event, &root);
-    let changes = match event.as_str() {
-        "repo:push" => push(&p)?,
-        "repo:updated" => vec![updated(&p)?],
+    let changes = changes(&p);
+    // Only a change the engine acts on must come in its event's shape.
+    let acted_on = |c: &Vec<Change>| c.iter().any(|c| !matches!(c, Change::Ignored { .. }));
+    if !changes.as_ref().is_ok_and(|c| !acted_on(c)) {
+        super::shape::bitbucket(&event, &root)?;
+    }
+    Ok(Delivery {
+        provider: Provider::Bitbucket,
+        delivery_id,
+        event,
+        installation_id: None,
+        changes: changes?,
+    })
+}
+
+fn changes(p: &Payload<'_>) -> Result<Vec<Change>, WebhookError> {
+    let event = p.event;
+    Ok(match event {
+        "repo:push" => push(p)?,
+        "repo:updated" => vec![updated(p)?],
         "repo:transfer" => {
             let to_full_name = p.str("repository.full_name")?;
             let slug = to_full_name.split_once('/').map(|(_, s)| s.to_string());
@@ -54,13 +71,6 @@ pub fn parse(body: &[u8], headers: &(impl HeaderLookup + ?Sized)) -> Result<Deli
             "event `{}` is not one the engine follows",
             short(other)
         ))],
-    };
-    Ok(Delivery {
-        provider: Provider::Bitbucket,
-        delivery_id,
-        event,
-        installation_id: None,
-        changes,
     })
 }
 

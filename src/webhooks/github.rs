@@ -28,7 +28,12 @@ pub fn parse(body: &[u8], headers: &(impl HeaderLookup + ?Sized)) -> Result<Deli
     let root = parse_object(body)?;
     let p = Payload::new(&event, &root);
     let installation_id = p.u64("installation.id").ok();
-    let change = changes(&p)?;
+    let change = changes(&p);
+    // Only a change the engine acts on must come in its event's shape.
+    if !matches!(change, Ok(Change::Ignored { .. })) {
+        super::shape::github(&event, &root)?;
+    }
+    let change = change?;
     Ok(Delivery {
         provider: Provider::GitHub,
         delivery_id,

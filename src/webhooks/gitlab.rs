@@ -57,15 +57,20 @@ pub fn parse(body: &[u8], headers: &(impl HeaderLookup + ?Sized)) -> Result<Deli
     };
     let p = Payload::new(&event, &root);
     let changes = match kind.as_deref() {
-        Some("repository_update") => repository_update(&p)?,
-        _ => vec![change(&p, header_event, kind.as_deref(), &event)?],
+        Some("repository_update") => repository_update(&p),
+        _ => change(&p, header_event, kind.as_deref(), &event).map(|c| vec![c]),
     };
+    // Only a change the engine acts on must come with a header that matches its body.
+    let acted_on = |c: &Vec<Change>| c.iter().any(|c| !matches!(c, Change::Ignored { .. }));
+    if !changes.as_ref().is_ok_and(|c| !acted_on(c)) {
+        super::shape::gitlab(header_event, &root)?;
+    }
     Ok(Delivery {
         provider: Provider::GitLab,
         delivery_id,
         event,
         installation_id: None,
-        changes,
+        changes: changes?,
     })
 }
 

@@ -17,6 +17,7 @@ pub mod bitbucket;
 mod fields;
 pub mod github;
 pub mod gitlab;
+mod shape;
 
 use crate::secret::Secret;
 use chrono::{DateTime, Utc};
@@ -45,6 +46,14 @@ pub enum WebhookError {
     /// The body is not a JSON object.
     #[error("the body is not a JSON object ({detail}); webhooks must be sent as application/json")]
     BadJson { detail: String },
+    /// The header naming the event does not match the body's shape: a body relabelled as
+    /// another event (the header is not covered by the signature).
+    #[error("the {header} header says `{event}`, but the body is not that event's payload: {detail}")]
+    EventMismatch {
+        header: &'static str,
+        event: String,
+        detail: String,
+    },
     /// A field the engine relies on is absent, null or of the wrong type.
     #[error("the {event} payload has no valid `{field}` ({expected})")]
     InvalidField {

@@ -14,7 +14,7 @@ use uuid::Uuid;
 /// test has open, and then that test's own next command finds its folder "in use".
 static SERIAL: Mutex<()> = Mutex::new(());
 
-fn serial() -> MutexGuard<'static, ()> {
+pub fn serial() -> MutexGuard<'static, ()> {
     SERIAL.lock().unwrap_or_else(|e| e.into_inner())
 }
 

@@ -144,23 +144,23 @@ impl<'a> Record<'a> {
             })?;
         let stored = StoredEnvelope {
             position: self.position,
-            stream_id: self.stream_id,
+            stream_id: self.stream_id.into(),
             stream_version: self.stream_version,
             event_id: self.event_id,
-            event_type: self.event_type,
+            event_type: self.event_type.into(),
             schema_version: self.schema_version,
             command_id: self.command_id,
             correlation_id: self.correlation_id,
             causation_id: self.causation_id,
             recorded_at: self.recorded_at,
-            actor: self.actor,
+            actor: self.actor.into(),
             data,
         };
         Ok(serde_json::to_string(&stored).expect("envelopes always serialize"))
     }
 
     /// The record a JSON Lines line stands for.
-    pub fn from_stored(s: &StoredEnvelope<'a>) -> Record<'a> {
+    pub fn from_stored(s: &'a StoredEnvelope<'_>) -> Record<'a> {
         Record {
             position: s.position,
             stream_version: s.stream_version,
@@ -170,9 +170,9 @@ impl<'a> Record<'a> {
             causation_id: s.causation_id,
             recorded_at: s.recorded_at,
             schema_version: s.schema_version,
-            stream_id: s.stream_id,
-            event_type: s.event_type,
-            actor: s.actor,
+            stream_id: &s.stream_id,
+            event_type: &s.event_type,
+            actor: &s.actor,
             data: s.data.get(),
         }
     }

@@ -205,6 +205,13 @@ impl Writer {
                 "an append needs at least one event".into(),
             ));
         }
+        if req.meta.actor.len() > crate::Metadata::MAX_ACTOR_LEN {
+            return Err(LogError::InvalidAppend(format!(
+                "the actor is {} bytes long; at most {} are stored",
+                req.meta.actor.len(),
+                crate::Metadata::MAX_ACTOR_LEN
+            )));
+        }
         let current = self.stream_version(index, staged, &req.stream);
         let ok = match req.expected {
             ExpectedVersion::Any => true,

@@ -100,14 +100,24 @@ pub(super) fn origin(headers: &HeaderMap) -> String {
     format!("http://{host}")
 }
 
-fn user_json(u: &Person) -> Value {
+/// The `account` object of `GET /2.0/user` as Bitbucket's reference shows it ("Users: Get current
+/// user"): no `username` (removed in 2019), `account_id` and `uuid` to identify, `nickname` and
+/// `display_name` to show.
+fn user_json(u: &Person, base: &str) -> Value {
     json!({
         "type": "user",
         "uuid": u.uuid,
-        "username": u.username,
+        "account_id": u.account_id,
+        "nickname": u.nickname,
         "display_name": u.display_name,
-        "nickname": u.username,
-        "account_id": format!("557058:{}", u.uuid.trim_matches(['{', '}'])),
+        "account_status": "active",
+        "created_on": "2019-04-29T00:00:00.000000+00:00",
+        "has_2fa_enabled": null,
+        "links": {
+            "self": {"href": format!("{base}/2.0/users/{}", u.uuid)},
+            "avatar": {"href": format!("{base}/account/{}/avatar", u.account_id)},
+            "html": {"href": format!("{base}/{}/", u.uuid)},
+        },
     })
 }
 
@@ -116,7 +126,7 @@ async fn user(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response
         return fault;
     }
     match authenticate(&shared, &headers, "account") {
-        Ok(u) => Json(user_json(&u)).into_response(),
+        Ok(u) => Json(user_json(&u, &origin(&headers))).into_response(),
         Err(resp) => *resp,
     }
 }
@@ -133,6 +143,7 @@ async fn workspaces(
         Ok(u) => u,
         Err(resp) => return *resp,
     };
+    let base = origin(&headers);
     let w = lock(&shared.world);
     let values: Vec<Value> = w
         .workspaces
@@ -142,12 +153,11 @@ async fn workspaces(
             Some(json!({
                 "type": "workspace_membership",
                 "permission": permission,
-                "user": user_json(&me),
+                "user": user_json(&me, &base),
                 "workspace": {"type": "workspace", "uuid": ws.uuid, "slug": ws.slug, "name": ws.name, "is_private": true},
             }))
         })
         .collect();
-    let base = origin(&headers);
     paginate(values, &q, |page, pagelen| {
         format!("{base}/2.0/user/permissions/workspaces?pagelen={pagelen}&page={page}")
     })

@@ -99,6 +99,7 @@ impl BitbucketSandbox {
             now.timestamp_nanos_opt().unwrap_or(0)
         ));
         repo.pushed = Some((author.to_string(), now));
+        repo.updated_on = now;
         Ok(repo.head.clone())
     }
 }

@@ -40,12 +40,18 @@ impl std::fmt::Debug for ConsumerSettings {
     }
 }
 
-/// A person on the sandbox.
+/// A person on the sandbox. Since the 2019 privacy change Bitbucket has no `username` in its
+/// user objects: people are identified by `account_id` and `uuid`; `nickname` and
+/// `display_name` are for display only ("Bitbucket Cloud REST APIs are changing to improve user
+/// privacy", developer.atlassian.com/cloud/bitbucket/bitbucket-api-changes-gdpr).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Person {
-    /// `{...}`: Bitbucket's stable id for an account.
+    /// `{...}`: the account's uuid.
     pub uuid: String,
-    pub username: String,
+    /// The Atlassian account id, shared by every Atlassian product.
+    pub account_id: String,
+    /// Not unique; what the person chose to be called.
+    pub nickname: String,
     pub display_name: String,
 }
 
@@ -108,6 +114,8 @@ struct Repo {
     head: String,
     /// Who made the head commit and when, once a push moved it.
     pushed: Option<(String, chrono::DateTime<chrono::Utc>)>,
+    /// `updated_on`: moved by creation, a push or a rename.
+    updated_on: chrono::DateTime<chrono::Utc>,
 }
 
 #[derive(Default)]
@@ -193,6 +201,17 @@ impl BitbucketSandbox {
         self.running.base_url()
     }
 
+    /// Every request this server answered so far, as `METHOD /path STATUS` (the OAuth pages and the
+    /// API alike): what a test counts to prove a step asked the provider nothing.
+    pub fn requests(&self) -> Vec<String> {
+        self.running.requests()
+    }
+
+    /// How many requests this server answered so far.
+    pub fn requests_served(&self) -> usize {
+        self.running.requests().len()
+    }
+
     /// Sets the consumer's callback URL and returns the consumer's settings.
     pub fn consumer_settings(&self, callback_url: &str) -> ConsumerSettings {
         let mut c = lock(&self.shared.consumer);
@@ -205,13 +224,15 @@ impl BitbucketSandbox {
         }
     }
 
-    /// Adds a person and signs them in: the next approval is theirs.
-    pub fn seed_user(&self, username: &str) -> Person {
+    /// Adds a person with `nickname` and signs them in: the next approval is theirs.
+    pub fn seed_user(&self, nickname: &str) -> Person {
         let mut w = lock(&self.shared.world);
+        let uuid = braced_uuid();
         let user = Person {
-            uuid: braced_uuid(),
-            username: username.to_string(),
-            display_name: format!("{username} (sandbox)"),
+            account_id: format!("557058:{}", uuid.trim_matches(['{', '}'])),
+            uuid,
+            nickname: nickname.to_string(),
+            display_name: format!("{nickname} (sandbox)"),
         };
         w.users.push(user.clone());
         w.signed_in = Some(user.uuid.clone());
@@ -347,6 +368,7 @@ impl BitbucketSandbox {
             .ok_or_else(|| format!("no repository {workspace}/{slug}"))?;
         repo.slug = new_slug.to_string();
         repo.name = new_slug.to_string();
+        repo.updated_on = chrono::Utc::now();
         Ok(self.repo_in(ws, new_slug).expect("just renamed"))
     }
 

@@ -41,6 +41,8 @@ pub(super) fn repo_json(base: &str, ws: &Workspace, r: &Repo) -> Value {
         "full_name": full,
         "is_private": true,
         "scm": "git",
+        "created_on": crate::faults::seeded_at().to_rfc3339(),
+        "updated_on": r.updated_on.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
         "mainbranch": r.main_branch.as_ref().map(|b| json!({"type": "branch", "name": b})),
         "project": project.map(|p| json!({"type": "project", "key": p.key, "uuid": p.uuid, "name": p.name})),
         "workspace": {"type": "workspace", "slug": ws.slug, "uuid": ws.uuid, "name": ws.name},
@@ -93,6 +95,7 @@ pub(super) fn insert(ws: &mut Workspace, slug: &str, project_key: &str, files: &
             .collect(),
         head: commit_sha(&format!("{uuid}:{files:?}")),
         pushed: None,
+        updated_on: chrono::Utc::now(),
     });
     uuid
 }

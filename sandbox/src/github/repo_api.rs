@@ -9,7 +9,7 @@ use super::repos::CreateRefusal;
 use super::world::{Org, Repo, World};
 use super::Shared;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -312,6 +312,16 @@ async fn contents(
     if let Some(content) = r.files.get(path) {
         let name = path.rsplit('/').next().unwrap_or(path);
         let sha = blob_sha(content);
+        // GitHub answers with an ETag and honours If-None-Match with a bodiless 304, which
+        // does not count against the rate limit ("Use conditional requests if appropriate").
+        let etag = format!("\"{sha}\"");
+        let unchanged = headers
+            .get(header::IF_NONE_MATCH)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.split(',').any(|t| t.trim().trim_start_matches("W/") == etag));
+        if unchanged {
+            return (StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response();
+        }
         let body = json!({
             "type": "file", "encoding": "base64", "size": content.len(), "name": name, "path": path,
             "content": github_base64(content.as_bytes()), "sha": sha,
@@ -320,7 +330,7 @@ async fn contents(
             "git_url": format!("{base}/api/v3/repos/{full}/git/blobs/{sha}"),
             "download_url": format!("{base}/raw/{full}/{branch}/{path}"),
         });
-        return Json(body).into_response();
+        return ([(header::ETAG, etag)], Json(body)).into_response();
     }
     // A directory answers with the list of its entries, as GitHub does.
     let prefix = format!("{path}/");

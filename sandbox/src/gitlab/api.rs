@@ -130,6 +130,7 @@ async fn groups(
                 "path": g.name,
                 "full_name": g.full_path.replace('/', " / "),
                 "full_path": g.full_path,
+                "project_creation_level": g.project_creation_level,
                 "visibility": "private",
                 "web_url": format!("{base}/groups/{}", g.full_path),
                 "parent_id": null,

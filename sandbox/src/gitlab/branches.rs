@@ -109,6 +109,7 @@ impl GitLabSandbox {
             Utc::now().timestamp_nanos_opt().unwrap_or(0)
         ));
         p.pushed = Some((author.to_string(), Utc::now()));
+        p.last_activity = Utc::now();
         Ok(p.head.clone())
     }
 }

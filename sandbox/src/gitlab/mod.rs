@@ -90,6 +90,9 @@ struct Group {
     name: String,
     /// user id -> access level (10 guest .. 50 owner)
     members: Vec<(u64, u32)>,
+    /// "Roles allowed to create projects": `developer`, `maintainer` (the default), `owner`,
+    /// `noone` or `administrator`.
+    project_creation_level: String,
 }
 
 /// A project (repository) in a group. Its files live on its default branch.
@@ -106,6 +109,9 @@ struct Project {
     head: String,
     /// Who made the head commit and when, once a push moved it.
     pushed: Option<(String, chrono::DateTime<chrono::Utc>)>,
+    /// `last_activity_at`: moved by creation, a push or a rename (GitLab: "the last activity
+    /// on the project", at least every push).
+    last_activity: chrono::DateTime<chrono::Utc>,
 }
 
 #[derive(Default)]
@@ -188,6 +194,17 @@ impl GitLabSandbox {
         self.running.base_url()
     }
 
+    /// Every request this server answered so far, as `METHOD /path STATUS` (the OAuth pages and the
+    /// API alike): what a test counts to prove a step asked the provider nothing.
+    pub fn requests(&self) -> Vec<String> {
+        self.running.requests()
+    }
+
+    /// How many requests this server answered so far.
+    pub fn requests_served(&self) -> usize {
+        self.running.requests().len()
+    }
+
     /// Registers `redirect_uri` on the application and returns the application's settings.
     pub fn app_settings(&self, redirect_uri: &str) -> AppSettings {
         let mut app = lock(&self.shared.app);
@@ -234,8 +251,18 @@ impl GitLabSandbox {
             full_path: full_path.to_string(),
             name,
             members,
+            project_creation_level: "maintainer".to_string(),
         });
         id
+    }
+
+    /// Sets who may create projects in group `full_path` (`developer`, `maintainer`, `owner`,
+    /// `noone`, `administrator`), as the group's settings page does.
+    pub fn set_project_creation_level(&self, full_path: &str, level: &str) {
+        let mut w = lock(&self.shared.world);
+        if let Some(g) = w.groups.iter_mut().find(|g| g.full_path == full_path) {
+            g.project_creation_level = level.to_string();
+        }
     }
 
     /// The signed-in person approves `authorize_url`: the redirect URL (with `code` and `state`)
@@ -334,6 +361,7 @@ impl GitLabSandbox {
         let p = w.projects.iter_mut().find(|p| p.id == id).expect("found above");
         p.name = new_name.to_string();
         p.path = new_name.to_string();
+        p.last_activity = chrono::Utc::now();
         Ok(self.project_in(&w, id).expect("still there"))
     }
 

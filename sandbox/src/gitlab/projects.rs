@@ -18,7 +18,16 @@ use sha2::{Digest, Sha256};
 use std::sync::Arc;
 
 /// Developer: the lowest role that may create projects in a group.
-const DEVELOPER: u32 = 30;
+/// The role a group's "Roles allowed to create projects" asks for (GitLab's default is
+/// Maintainers; `noone` and `administrator` leave no member able to). Below it GitLab answers 403.
+fn creates_projects(level: &str) -> Option<u32> {
+    match level {
+        "developer" => Some(30),
+        "maintainer" => Some(super::MAINTAINER),
+        "owner" => Some(50),
+        _ => None,
+    }
+}
 
 pub(super) fn routes() -> Router<Arc<Shared>> {
     Router::new()
@@ -58,6 +67,7 @@ pub(super) fn project_json(base: &str, w: &World, p: &Project) -> Value {
         "name_with_namespace": format!("{} / {}", group.map(|g| g.name.as_str()).unwrap_or(""), p.name),
         "visibility": "private",
         "default_branch": p.default_branch,
+        "last_activity_at": p.last_activity.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         "http_url_to_repo": format!("{base}/{full}.git"),
         "ssh_url_to_repo": format!("git@127.0.0.1:{full}.git"),
         "web_url": format!("{base}/{full}"),
@@ -125,6 +135,7 @@ pub(super) fn insert(
             .collect(),
         head: commit_sha(&format!("{id}:{files:?}")),
         pushed: None,
+        last_activity: chrono::Utc::now(),
     });
     id
 }
@@ -188,7 +199,7 @@ async fn create(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: axu
     let Some((_, level)) = group.members.iter().find(|(u, _)| *u == bearer.user_id) else {
         return message(StatusCode::NOT_FOUND, "404 Namespace Not Found");
     };
-    if *level < DEVELOPER {
+    if creates_projects(&group.project_creation_level).map_or(true, |needed| *level < needed) {
         return message(StatusCode::FORBIDDEN, "403 Forbidden");
     }
     if let Some(errors) = validate(&w, group, &name, &path, None) {

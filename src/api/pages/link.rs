@@ -8,7 +8,7 @@ use crate::api::auth::Signed;
 use crate::api::AppState;
 use crate::engine::Request;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::{Extension, Form};
 use forgelink_events::Provider;
@@ -82,6 +82,7 @@ fn parse_provider(s: &str) -> Option<Provider> {
 pub async fn create(
     State(state): State<AppState>,
     Extension(signed): Extension<Signed>,
+    headers: HeaderMap,
     Form(input): Form<NewAccount>,
 ) -> Response {
     if !csrf::verify(&state, &signed, input.csrf.as_deref()) {
@@ -106,7 +107,7 @@ pub async fn create(
         let page = form_page(&signed, &input, Some(&e.to_string()));
         return (StatusCode::UNPROCESSABLE_ENTITY, page).into_response();
     }
-    start(&state, &signed, &name).await
+    start(&state, &signed, &headers, &name).await
 }
 
 #[derive(Debug, Deserialize)]
@@ -120,17 +121,18 @@ pub async fn restart(
     State(state): State<AppState>,
     Extension(signed): Extension<Signed>,
     Path(name): Path<String>,
+    headers: HeaderMap,
     Form(input): Form<CsrfOnly>,
 ) -> Response {
     if !csrf::verify(&state, &signed, input.csrf.as_deref()) {
         return refused(&signed);
     }
-    start(&state, &signed, &name).await
+    start(&state, &signed, &headers, &name).await
 }
 
 /// Starts the link and sends the person to the approval page, or shows the account with why
 /// it could not start.
-async fn start(state: &AppState, signed: &Signed, name: &str) -> Response {
+async fn start(state: &AppState, signed: &Signed, headers: &HeaderMap, name: &str) -> Response {
     let started = run(
         state,
         signed,
@@ -141,10 +143,19 @@ async fn start(state: &AppState, signed: &Signed, name: &str) -> Response {
     .await;
     match started {
         Ok(reply) => match reply.authorize_url {
-            Some(url) if !reply.warnings.is_empty() => {
-                before_you_go(signed, name, &url, &reply.warnings).into_response()
+            Some(url) => {
+                // The approval must come back to this browser (see `link_binding`).
+                let set_cookie = crate::api::link_binding::bind(state, headers, &url, &signed.name);
+                let mut response = if reply.warnings.is_empty() {
+                    Redirect::to(&url).into_response()
+                } else {
+                    before_you_go(signed, name, &url, &reply.warnings).into_response()
+                };
+                if let Some(c) = set_cookie.and_then(|c| c.parse().ok()) {
+                    response.headers_mut().insert(axum::http::header::SET_COOKIE, c);
+                }
+                response
             }
-            Some(url) => Redirect::to(&url).into_response(),
             None => Redirect::to(&super::layout::account_href(name)).into_response(),
         },
         Err(e) => {

@@ -25,6 +25,9 @@ pub struct BitbucketRepo {
     /// None while the repository is empty.
     pub main_branch: Option<String>,
     pub project_key: Option<String>,
+    /// `updated_on`: moves with every push (and other changes); blueprint discovery skips a
+    /// repository whose stamp has not moved.
+    pub updated_on: Option<String>,
 }
 
 #[derive(serde::Deserialize)]
@@ -39,6 +42,8 @@ pub(super) struct WireRepo {
     #[serde(default)]
     project: Option<WireProject>,
     links: WireLinks,
+    #[serde(default)]
+    updated_on: Option<String>,
 }
 
 #[derive(serde::Deserialize)]
@@ -89,6 +94,7 @@ impl From<WireRepo> for BitbucketRepo {
             html_url: w.links.html.href,
             main_branch: w.mainbranch.map(|b| b.name),
             project_key: w.project.map(|p| p.key),
+            updated_on: w.updated_on,
         }
     }
 }

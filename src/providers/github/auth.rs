@@ -3,8 +3,8 @@
 //! the webhook signature (`X-Hub-Signature-256: sha256=<hex HMAC-SHA256 of the raw body>`),
 //! checked in constant time.
 
+use super::app_key::{EncodingKey, KeyError};
 use hmac::{Hmac, Mac};
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
@@ -34,8 +34,9 @@ impl AppClaims {
 }
 
 /// Signs `claims` with the app's private key (RS256).
-pub fn sign_app_jwt(key: &EncodingKey, claims: &AppClaims) -> Result<String, jsonwebtoken::errors::Error> {
-    jsonwebtoken::encode(&Header::new(Algorithm::RS256), claims, key)
+pub fn sign_app_jwt(key: &EncodingKey, claims: &AppClaims) -> Result<String, KeyError> {
+    let json = serde_json::to_vec(claims).map_err(|_| KeyError::claims())?;
+    key.sign_jwt(&json)
 }
 
 /// `sha256=` + hex HMAC-SHA256 of `body` under `secret`: the `X-Hub-Signature-256` value.

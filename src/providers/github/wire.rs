@@ -7,7 +7,11 @@ use serde::Deserialize;
 
 #[derive(Deserialize)]
 pub(super) struct AccountJson {
-    pub(super) login: String,
+    /// A user or an organization; an enterprise account has `slug` instead.
+    #[serde(default)]
+    pub(super) login: Option<String>,
+    #[serde(default)]
+    pub(super) slug: Option<String>,
     #[serde(rename = "type", default)]
     pub(super) kind: Option<String>,
 }

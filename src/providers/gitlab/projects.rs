@@ -25,6 +25,10 @@ pub struct GitLabProject {
     #[serde(default)]
     pub default_branch: Option<String>,
     pub namespace: GitLabNamespace,
+    /// `last_activity_at`: moves with every push (and other activity); blueprint discovery
+    /// skips a project whose stamp has not moved.
+    #[serde(default)]
+    pub last_activity_at: Option<String>,
 }
 
 /// The group (or user) a project lives in.
