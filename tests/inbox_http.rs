@@ -46,6 +46,17 @@ async fn linked_with_project(h: &Http) -> u64 {
     row["installation_id"].as_u64().expect("an installation")
 }
 
+/// `acme/infra` leaves the installation on GitHub; its webhook is lost (the test sends its own),
+/// so GitHub confirms the removal the deliveries report.
+fn unseen_removal(h: &Http, installation: u64) {
+    h.demo.github.drop_webhooks(true);
+    h.demo
+        .github
+        .remove_repos_from_installation(installation, &["infra"])
+        .unwrap();
+    h.demo.github.drop_webhooks(false);
+}
+
 fn removal(installation: u64, repo_id: u64) -> Vec<u8> {
     json!({
         "action": "removed",
@@ -131,6 +142,7 @@ async fn deliveries_that_arrive_while_github_is_down_are_recorded_once_when_it_i
     let installation = linked_with_project(&h).await;
     let repo = h.demo.github.repo_id("acme", "infra").unwrap();
     let body = removal(installation, repo);
+    unseen_removal(&h, installation);
 
     h.demo.github.faults.fail_next(u32::MAX);
     let head = h.head();
@@ -171,6 +183,7 @@ async fn a_delivery_that_keeps_failing_is_parked_shown_and_recorded_by_a_retry()
     let h = Http::start_with(|o| o.inbox = workers(3)).await;
     let installation = linked_with_project(&h).await;
     let repo = h.demo.github.repo_id("acme", "infra").unwrap();
+    unseen_removal(&h, installation);
     h.demo.github.faults.fail_next(u32::MAX);
     let (status, _) = deliver(&h, "doomed", &removal(installation, repo)).await;
     assert_eq!(status, StatusCode::OK);
