@@ -129,7 +129,7 @@ fn event(i: usize, id: Uuid, step: usize) -> Event {
         // 3 in 10 accounts of each provider end disconnected: a filter on GitLab and
         // disconnected then lists 1 account in 10 (10,000 of 100,000).
         9 if (i / 3) % 10 < 3 => match provider {
-            Provider::GitHub => InstallationRemoved {}.into(),
+            Provider::GitHub => InstallationRemoved::default().into(),
             _ => CredentialsRevoked {
                 reason: "token revoked on the provider".into(),
             }

@@ -6,6 +6,7 @@ pub mod api;
 pub mod domain;
 pub mod engine;
 pub mod group_flush;
+pub mod inbox;
 pub mod providers;
 pub mod saga;
 #[cfg(feature = "demo")]

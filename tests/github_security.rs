@@ -97,7 +97,7 @@ async fn an_installation_linked_to_one_account_cannot_be_taken_by_another_accoun
     assert_eq!(
         e.to_string(),
         format!(
-            "invalid `installation_id`: installation {installation} is already linked to account \
+            "invalid `installation_id`: installation {installation} on acme is already linked as \
              `acme-infra`; one GitHub installation links one account: unlink `acme-infra` first, or \
              install the app on another organization"
         )

@@ -3,7 +3,8 @@
 //! providers over HTTP, creates projects and sends signed webhooks (some twice). Meanwhile the
 //! harness SIGKILLs the server at random moments (at least 10 times) and starts it again,
 //! switches sandbox faults on and off (500s, 429s, slow answers, dropped GitHub webhooks) and
-//! expires the GitLab and Bitbucket access tokens underneath.
+//! expires the GitLab and Bitbucket access tokens underneath. Then GitHub goes down while
+//! deliveries arrive and the server is killed once more: every one acknowledged ends recorded.
 //!
 //! At the end, after a `Reconcile` over HTTP: every flow started is active, failed with a reason,
 //! expired, or disconnected with a reason (a kill during a token rotation, see `SETTLED`); no account is named twice and no project has two repositories; every command and
@@ -178,6 +179,10 @@ async fn a_server_killed_at_random_under_faults_loses_nothing_and_leaves_no_flow
     clear_faults(&driver.sandboxes);
     let load_secs = began.elapsed().as_secs();
 
+    // ---- GitHub down while deliveries arrive, the server killed meanwhile ----
+    let (outage_sent, outage_problems) = soak_support::outage::outage_phase(&driver, &server).await;
+    problems.extend(outage_problems);
+
     // ---- reconcile and settle ----
     let api = &driver.api;
     // One reconciliation of every account, answered when done: it may take a while.
@@ -221,6 +226,7 @@ async fn a_server_killed_at_random_under_faults_loses_nothing_and_leaves_no_flow
         }
     }
     problems.extend(log.projects_settled(&flows, &driver.sandboxes));
+    problems.extend(soak_support::outage::nothing_pending_or_parked(api).await);
     // After reconciliation each GitHub account lists what its installation can reach, whether
     // or not the webhooks about it arrived.
     for (name, row) in rows
@@ -301,7 +307,7 @@ async fn a_server_killed_at_random_under_faults_loses_nothing_and_leaves_no_flow
     println!(
         "SOAK load_secs={load_secs} reconcile_secs={reconcile_secs:.1} settle_secs={settle_secs} flows_started={} active={} failed={} expired={} disconnected={} \
          projects={} kills={} faults_switched={} faults_500={} faults_429={} faults_slow={} faults_drop_webhooks={} token_expiries={} webhooks_sent={} webhooks_acked={} \
-         duplicates_sent={} duplicates_dropped={} resent_known={resent_known} commands_acked={} callbacks_acked={} \
+         duplicates_sent={} duplicates_dropped={} resent_known={resent_known} outage_deliveries={outage_sent} commands_acked={} callbacks_acked={} \
          retries={} github_webhooks_sent={} github_webhooks_dropped={} events={} total_secs={}",
         flows.len(),
         status_count("active"),

@@ -24,10 +24,16 @@ fn bitbucket_push_records_each_pushed_branch_by_repository_uuid() {
         commit,
         author,
         at,
+        before,
     } = only(&d)
     else {
         panic!("{d:?}")
     };
+    assert_eq!(
+        before.as_deref(),
+        Some("1e65c05c1d5171631d92438a13901ca7dae9618c"),
+        "the commit the ref pointed at before"
+    );
     assert_eq!(repo_id, "{673a6070-3421-46c9-9d48-90745f7bfe8e}");
     assert_eq!(full_name, "team_name/repo_name");
     assert_eq!(git_ref, "refs/heads/name-of-branch");

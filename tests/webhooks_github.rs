@@ -141,10 +141,16 @@ fn github_push_records_ref_head_commit_author_and_time() {
         commit,
         author,
         at,
+        before,
     } = only(&d)
     else {
         panic!("{d:?}")
     };
+    assert_eq!(
+        before.as_deref(),
+        Some("737d38c599c1b2991664dfc6155d6bf516fcce36"),
+        "the commit the ref pointed at before"
+    );
     assert_eq!(repo_id, "63933911");
     assert_eq!(full_name, "binkkatal/sample_app");
     assert_eq!(git_ref, "refs/heads/master");

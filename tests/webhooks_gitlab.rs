@@ -23,10 +23,15 @@ fn gitlab_project_hook_push_records_the_head_commit_and_its_author() {
         commit,
         author,
         at,
+        before,
     } = only(&d)
     else {
         panic!("{d:?}")
     };
+    assert_eq!(
+        before.as_deref(),
+        Some("95790bf891e76fee5e1747ab589903a6a1f80f22")
+    );
     assert_eq!(repo_id, "15");
     assert_eq!(full_name, "mike/diaspora");
     assert_eq!(git_ref, "refs/heads/master");
@@ -166,6 +171,7 @@ fn gitlab_system_hook_repository_update_is_a_push_of_each_ref_it_changed() {
         commit,
         author,
         at,
+        ..
     } = only(&d)
     else {
         panic!("{d:?}")

@@ -120,9 +120,13 @@ pub struct InstallationSuspended {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct InstallationUnsuspended {}
 
-/// GitHub: the app was uninstalled.
+/// GitHub: the app was uninstalled. Releases the installation's claim (absent in events
+/// recorded before installations were claimed).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
-pub struct InstallationRemoved {}
+pub struct InstallationRemoved {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub installation_id: Option<u64>,
+}
 
 /// OAuth credentials were refreshed; the new pair is in the vault under `secret_ref`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -187,4 +191,7 @@ pub struct AccountUnlinked {
     pub unique_name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// GitHub: the installation the account held; released with the name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub installation_id: Option<u64>,
 }

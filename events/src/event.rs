@@ -139,22 +139,46 @@ events! {
     ProjectDetached = 1,
 }
 
+/// The claim key of a GitHub App installation in the writer's unique index. Account names are
+/// letters, digits, `-` and `_` only, so a key with a space can never collide with one.
+pub fn installation_claim(installation_id: u64) -> String {
+    format!("github installation {installation_id}")
+}
+
+/// The installation id of a claim key made by [`installation_claim`], if it is one.
+pub fn claimed_installation(key: &str) -> Option<u64> {
+    key.strip_prefix("github installation ")?.parse().ok()
+}
+
 impl Event {
-    /// The unique account name this event claims, if any (reserved in the same commit).
-    pub fn name_claim(&self) -> Option<&str> {
+    /// The unique keys this event claims (reserved by the single writer in the same commit; a
+    /// key another stream holds refuses the whole append): an account's unique name, and the
+    /// GitHub installation an approval takes (one live account per installation).
+    pub fn name_claim(&self) -> Vec<String> {
         match self {
-            Event::AccountNamed(e) => Some(&e.unique_name),
-            Event::AccountRenamed(e) => Some(&e.to),
-            _ => None,
+            Event::AccountNamed(e) => vec![e.unique_name.clone()],
+            Event::AccountRenamed(e) => vec![e.to.clone()],
+            Event::InstallApproved(InstallApproved {
+                grant: Grant::GithubInstallation { installation_id, .. },
+                ..
+            }) => vec![installation_claim(*installation_id)],
+            _ => vec![],
         }
     }
 
-    /// The unique account name this event gives up, if any (released in the same commit).
-    pub fn name_release(&self) -> Option<&str> {
+    /// The unique keys this event gives up (released in the same commit, and only when the
+    /// appending stream holds them). A `LinkFailed` releases nothing: only `InstallApproved`
+    /// takes an installation, so a failed attempt never held one.
+    pub fn name_release(&self) -> Vec<String> {
         match self {
-            Event::AccountRenamed(e) => Some(&e.from),
-            Event::AccountUnlinked(e) => Some(&e.unique_name),
-            _ => None,
+            Event::AccountRenamed(e) => vec![e.from.clone()],
+            Event::AccountUnlinked(e) => {
+                let mut keys = vec![e.unique_name.clone()];
+                keys.extend(e.installation_id.map(installation_claim));
+                keys
+            }
+            Event::InstallationRemoved(e) => e.installation_id.map(installation_claim).into_iter().collect(),
+            _ => vec![],
         }
     }
 }

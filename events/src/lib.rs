@@ -14,7 +14,7 @@ pub mod upcast;
 pub use account::*;
 pub use envelope::{decode_envelope, Envelope, EnvelopeError, Metadata, StreamId};
 pub use error::{ExpectedVersion, LogError};
-pub use event::{DecodeError, Event};
+pub use event::{claimed_installation, installation_claim, DecodeError, Event};
 pub use log::{
     plant_raw_records, raw_record_from_json_line, AppendOutcome, Durability, EventLog, LogOptions, ReadAll,
 };

@@ -68,6 +68,14 @@ pub struct RepoPushed {
     pub commit: String,
     pub author: String,
     pub pushed_at: DateTime<Utc>,
+    /// The commit the ref pointed at before the push, when the provider said.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before: Option<String>,
+    /// True for a push that is not the branch's head: its commit was recorded before, or it
+    /// does not follow the recorded head (an old push sent again under a new id). Kept as
+    /// history; the head stays where it was.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub history: bool,
 }
 
 /// The project no longer uses its repository.

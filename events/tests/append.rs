@@ -280,6 +280,7 @@ async fn unlinking_releases_the_name_and_renaming_moves_it() {
     let unlink = Event::AccountUnlinked(AccountUnlinked {
         unique_name: "beta".into(),
         reason: None,
+        installation_id: None,
     });
     log.append(
         &sa,

@@ -81,6 +81,7 @@ async fn write_story(log: &EventLog, i: usize, s: &Story) {
         Event::AccountUnlinked(AccountUnlinked {
             unique_name: renamed,
             reason: Some(s.reason.clone()),
+            installation_id: None,
         }),
     ];
     for event in events {

@@ -218,6 +218,8 @@ fn every_event_round_trips_through_its_stored_form() {
             commit: "abc".into(),
             author: "a".into(),
             pushed_at: at,
+            before: None,
+            history: false,
         }),
     ];
     for event in samples {

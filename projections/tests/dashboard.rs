@@ -118,6 +118,7 @@ fn a_renamed_account_is_found_by_its_new_name_and_a_released_name_by_its_new_hol
         let unlink = AccountUnlinked {
             unique_name: "acme-old".into(),
             reason: None,
+            installation_id: None,
         };
         append(&log, &StreamId::account(old), unlink, "alice").await;
         let new = active(&log, Provider::GitLab, "ACME-OLD").await;

@@ -29,6 +29,7 @@ fn options(provider: Provider, stage: Stage, name: &str, renames: usize) -> Vec<
     let unlink = || AccountUnlinked {
         unique_name: name.into(),
         reason: Some("no longer used".into()),
+        installation_id: None,
     };
     let failed = || LinkFailed {
         attempt_id: None,
@@ -94,7 +95,7 @@ fn options(provider: Provider, stage: Stage, name: &str, renames: usize) -> Vec<
                     .into(),
                     Stage::Suspended,
                 ));
-                v.push((InstallationRemoved {}.into(), Stage::Dead));
+                v.push((InstallationRemoved::default().into(), Stage::Dead));
             } else {
                 v.push((
                     CredentialsRefreshed {

@@ -10,6 +10,7 @@ mod api;
 mod app_token;
 mod branch_api;
 mod changes;
+mod deliveries_api;
 mod hooks;
 mod install_page;
 mod repo_api;

@@ -25,6 +25,8 @@ pub struct DemoOptions {
     pub engine: Option<fn(&mut EngineConfig)>,
     /// A read-only token for the queries, if wanted.
     pub viewer_token: Option<Secret>,
+    /// How the webhook inbox's workers run (tests: fast retries, few attempts).
+    pub inbox: crate::inbox::WorkerConfig,
 }
 
 impl DemoOptions {
@@ -34,6 +36,7 @@ impl DemoOptions {
             port: 0,
             engine: None,
             viewer_token: None,
+            inbox: crate::inbox::WorkerConfig::default(),
         }
     }
 }
@@ -49,6 +52,51 @@ pub struct DemoHandle {
     pub base_url: String,
     /// Bearer token for `POST /v1/commands` and every query.
     pub admin_token: Secret,
+    /// The file in the data folder that holds the three webhook secrets (readable by its owner
+    /// only), to sign deliveries to the demo by hand.
+    pub secrets_file: PathBuf,
+}
+
+/// The demo's webhook secrets file, in its data folder.
+pub const SECRETS_FILE: &str = "demo-webhook-secrets.toml";
+
+/// The GitLab token and Bitbucket secret the demo used before in `data_dir` (so deliveries
+/// signed for it keep working after a restart), or new ones; written back with GitHub's, which
+/// the GitHub sandbox makes anew at each start.
+fn webhook_secrets(
+    data_dir: &std::path::Path,
+    github: &Secret,
+) -> Result<(Secret, Secret, PathBuf), DemoError> {
+    let path = data_dir.join(SECRETS_FILE);
+    let before: toml::Table = std::fs::read_to_string(&path)
+        .ok()
+        .and_then(|t| t.parse().ok())
+        .unwrap_or_default();
+    let kept = |key: &str| {
+        before
+            .get(key)
+            .and_then(|v| v.as_str())
+            .filter(|v| !v.is_empty())
+            .map_or_else(|| Secret::new(random_token()), Secret::new)
+    };
+    let (gitlab, bitbucket) = (kept("gitlab_webhook_token"), kept("bitbucket_webhook_secret"));
+    let text = format!(
+        "# The webhook secrets of this forgelink demo. GitHub's changes at every start of the demo.\n\
+         github_webhook_secret = \"{}\"\ngitlab_webhook_token = \"{}\"\nbitbucket_webhook_secret = \"{}\"\n",
+        github.expose(),
+        gitlab.expose(),
+        bitbucket.expose()
+    );
+    let write = || -> std::io::Result<()> {
+        std::fs::create_dir_all(data_dir)?;
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        std::io::Write::write_all(&mut options.open(&path)?, text.as_bytes())
+    };
+    write().map_err(|e| DemoError::Seed(format!("cannot write {}: {e}", path.display())))?;
+    Ok((gitlab, bitbucket, path))
 }
 
 /// The seeded names, for walkthroughs and tests.
@@ -158,12 +206,14 @@ pub async fn start(options: DemoOptions) -> Result<DemoHandle, DemoError> {
     config.public_url = Some(base_url.clone());
     config.admin_tokens = vec![admin_token.clone()];
     config.viewer_tokens = options.viewer_token.into_iter().collect();
+    config.inbox = options.inbox;
+    // The GitLab and Bitbucket sandboxes send no webhooks; their secrets are for deliveries
+    // signed by hand, and kept in the data folder across restarts.
+    let (gitlab_secret, bitbucket_secret, secrets_file) = webhook_secrets(&options.data_dir, &github_secret)?;
     config.webhook_secrets = WebhookSecrets {
         github: Some(github_secret),
-        // The GitLab and Bitbucket sandboxes send no webhooks; these only keep the endpoints
-        // closed to anyone without them.
-        gitlab: Some(Secret::new(random_token())),
-        bitbucket: Some(Secret::new(random_token())),
+        gitlab: Some(gitlab_secret),
+        bitbucket: Some(bitbucket_secret),
     };
     let server = Server::start_on(listener, config).await?;
     Ok(DemoHandle {
@@ -173,5 +223,6 @@ pub async fn start(options: DemoOptions) -> Result<DemoHandle, DemoError> {
         bitbucket,
         base_url,
         admin_token,
+        secrets_file,
     })
 }

@@ -10,7 +10,7 @@ pub mod auth;
 mod callbacks;
 mod command_json;
 mod commands;
-pub mod delivery_log;
+pub mod deliveries;
 #[cfg(feature = "demo")]
 pub mod demo;
 pub mod error;
@@ -63,9 +63,9 @@ pub struct AppInner {
     pub access: Access,
     pub metrics: Metrics,
     pub webhook_secrets: WebhookSecrets,
-    pub deliveries: delivery_log::DeliveryLog,
-    /// One delivery id is handled at a time (see `webhooks`); different ids run side by side.
-    pub webhook_locks: delivery_log::DeliveryLocks,
+    /// The durable webhook inbox (`{data_dir}/deliveries`) and its workers.
+    pub deliveries: crate::inbox::InboxStore,
+    pub inbox: crate::inbox::InboxWorkers,
     /// GitHub setup updates without a `state`: reconciliations scheduled, rate-limited.
     pub setup_updates: setup_updates::SetupUpdates,
     pub limits: listener::ServerLimits,

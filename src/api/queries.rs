@@ -242,9 +242,24 @@ pub async fn healthz(State(state): State<AppState>, headers: HeaderMap) -> Respo
 }
 
 pub async fn metrics(State(state): State<AppState>) -> Response {
-    let text = state
+    let mut text = state
         .inner
         .metrics
         .render(state.inner.engine.log().head(), &state.inner.dashboard.counts());
+    let inbox = &state.inner.deliveries;
+    text.push_str("# HELP forgelink_webhook_deliveries Webhook deliveries in the inbox, by state.\n");
+    text.push_str("# TYPE forgelink_webhook_deliveries gauge\n");
+    for s in [
+        crate::inbox::DeliveryState::Pending,
+        crate::inbox::DeliveryState::Done,
+        crate::inbox::DeliveryState::Parked,
+    ] {
+        let _ = writeln!(
+            text,
+            "forgelink_webhook_deliveries{{state=\"{}\"}} {}",
+            s.as_str(),
+            inbox.count(s)
+        );
+    }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }

@@ -15,7 +15,7 @@
 
 use super::auth::{Credential, Role};
 use super::error::ApiError;
-use super::{callbacks, commands, headers, limits, pages, queries, session, webhooks, AppState};
+use super::{callbacks, commands, deliveries, headers, limits, pages, queries, session, webhooks, AppState};
 use axum::extract::DefaultBodyLimit;
 use axum::extract::{Request, State};
 use axum::http::{Method, StatusCode};
@@ -102,6 +102,19 @@ pub fn table() -> Vec<Route> {
         ),
         row(g.clone(), "/v1/events", Viewer, get(queries::events)),
         row(g.clone(), "/v1/events/stream", Viewer, get(queries::stream)),
+        row(g.clone(), "/v1/deliveries", Viewer, get(deliveries::list)),
+        row(
+            p.clone(),
+            "/v1/deliveries/{id}/retry",
+            Admin,
+            post(deliveries::retry),
+        ),
+        row(
+            p.clone(),
+            "/v1/deliveries/retry-parked",
+            Admin,
+            post(deliveries::retry_parked),
+        ),
         row(g.clone(), "/metrics", Viewer, get(queries::metrics)),
         row(g.clone(), "/", Session, get(pages::accounts_page)),
         row(g.clone(), "/accounts/new", Session, get(pages::new_account_form)),

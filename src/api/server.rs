@@ -1,10 +1,9 @@
 //! Starting and stopping the server: opens the engine, the dashboard projection (in
 //! `{data_dir}/projections`, caught up before the first request and then following the log in a
-//! task), the delivery log (`{data_dir}/deliveries`), and serves [`super::router`] on a
+//! task), the webhook inbox (`{data_dir}/deliveries`) and its workers, and serves [`super::router`] on a
 //! listener. Used by `forgelink serve`, `forgelink demo` and the HTTP tests.
 
 use super::auth::{Access, SessionLimits};
-use super::delivery_log::DeliveryLog;
 use super::listener::{self, ServerLimits};
 use super::metrics::Metrics;
 use super::{AppInner, AppState};
@@ -47,6 +46,8 @@ pub struct ServerConfig {
     pub webhook_secrets: WebhookSecrets,
     pub admin_tokens: Vec<Secret>,
     pub viewer_tokens: Vec<Secret>,
+    /// How the webhook inbox's workers run.
+    pub inbox: crate::inbox::WorkerConfig,
     /// How long a dashboard session may sit idle, and lasts at most.
     pub sessions: SessionLimits,
     /// Connections, requests in flight, timeouts and the body memory budget.
@@ -61,6 +62,7 @@ impl ServerConfig {
             webhook_secrets: WebhookSecrets::default(),
             admin_tokens: vec![],
             viewer_tokens: vec![],
+            inbox: crate::inbox::WorkerConfig::default(),
             sessions: SessionLimits::default(),
             limits: ServerLimits::default(),
         }
@@ -127,7 +129,15 @@ impl Server {
                 tracing::error!(error = %e, "the dashboard stopped following the log");
             }
         });
-        let deliveries = DeliveryLog::open(&data_dir.join("deliveries")).map_err(ServerError::Deliveries)?;
+        let deliveries =
+            crate::inbox::InboxStore::open(&data_dir.join("deliveries")).map_err(ServerError::Deliveries)?;
+        let inbox =
+            crate::inbox::InboxWorkers::start(deliveries.clone(), engine.clone(), config.inbox.clone())
+                .map_err(ServerError::Deliveries)?;
+        // Reconciliation heals lost GitHub deliveries into this inbox.
+        let healer =
+            crate::inbox::InboxHealer::new(deliveries.clone(), inbox.submitter(), config.inbox.settling);
+        engine.set_delivery_healer(Arc::new(healer));
         let state = AppState {
             inner: Arc::new(AppInner {
                 engine,
@@ -143,7 +153,7 @@ impl Server {
                 metrics: Metrics::default(),
                 webhook_secrets: config.webhook_secrets.clone(),
                 deliveries,
-                webhook_locks: Default::default(),
+                inbox,
                 setup_updates: Default::default(),
                 limits: config.limits,
                 in_flight: Arc::new(tokio::sync::Semaphore::new(config.limits.max_in_flight)),
@@ -202,6 +212,7 @@ impl Server {
         }
         self.runner.abort();
         let _ = (&mut self.runner).await;
+        self.state.inner.inbox.shutdown().await;
         self.state.inner.engine.shutdown().await;
         let _ = self.store.flush();
     }

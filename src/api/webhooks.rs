@@ -1,20 +1,28 @@
-//! `POST /webhooks/github|gitlab|bitbucket`: a delivery's signature (or GitLab token) is checked
-//! in constant time against the raw body with the configured secret before anything of it is
-//! read; a bad or missing one is answered 401 and nothing is recorded. A verified delivery is
-//! handled once per delivery id: the account-level changes become commands on the account
-//! (`Engine::handle_delivery`), deliveries for installations nobody linked are acknowledged and
-//! ignored, and a repeated delivery id is acknowledged without being applied again.
+//! `POST /webhooks/github|gitlab|bitbucket`: the door of the durable inbox. In order: the
+//! content type (`application/json`, or GitHub's `application/x-www-form-urlencoded` with a
+//! `payload` field; anything else 415), the signature (or GitLab token) checked in constant time
+//! over the raw body (401), the payload's shape (400); nothing is stored before all three hold.
+//! Then the delivery is stored durably (group commit); the request makes the first attempt at
+//! recording what it says changed, for at most a few seconds, and answers 200 either way (with
+//! what was recorded, or `state: pending`); the inbox's workers take over from there. A delivery stored before (by the key its provider
+//! documents, see `inbox::dedupe_key`) is answered 200 with `duplicate: true` and not stored
+//! again.
 
 use super::error::ApiError;
 use super::metrics::WebhookOutcome;
 use super::AppState;
+use crate::inbox::{self, DeliveryState, Refusal, StoredDelivery};
 use crate::webhooks::{self, Provider};
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
+
+/// How long the receiving request itself tries to process a stored delivery before it answers
+/// and leaves the rest to the workers (GitHub waits 10 seconds for an answer).
+const FIRST_ATTEMPT: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// The largest delivery accepted: GitHub caps payloads at 25 MB (the route streams the body
 /// against a shared memory budget, see `limits`).
@@ -43,58 +51,79 @@ pub async fn receive(
             .unwrap_or_else(|| crate::secret::Secret::new("")),
         None => inner.webhook_secret(provider),
     };
-    if let Err(e) = webhooks::verify(provider, &body, &headers, &secret) {
-        inner.metrics.webhook(provider, WebhookOutcome::Rejected);
-        tracing::warn!(%provider, error = %e, "webhook delivery refused");
-        return ApiError::new(StatusCode::UNAUTHORIZED, e.to_string()).into_response();
-    }
-    let delivery = match webhooks::parse(provider, &body, &headers) {
-        Ok(d) => d,
-        Err(e) => {
+    let checked = check(provider, &headers, &body, &secret);
+    let (delivery, payload) = match checked {
+        Ok(x) => x,
+        Err(refusal) => {
             inner.metrics.webhook(provider, WebhookOutcome::Rejected);
-            return ApiError::bad_request(e.to_string()).into_response();
+            tracing::warn!(%provider, error = %refusal, "webhook delivery refused");
+            let status = match refusal {
+                Refusal::ContentType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                Refusal::Signature(_) => StatusCode::UNAUTHORIZED,
+                Refusal::Shape(_) => StatusCode::BAD_REQUEST,
+            };
+            return ApiError::new(status, refusal.to_string()).into_response();
         }
     };
-    // "seen?", handle, "remember" must not interleave for one id; other ids go on meanwhile.
-    let id = delivery.delivery_id.clone();
-    let _one_at_a_time = inner.webhook_locks.lock(provider, &id).await;
-    match inner.deliveries.seen(provider, &id) {
-        Ok(true) => {
+    let key = inbox::dedupe_key(&delivery, &headers, &payload);
+    let record = StoredDelivery {
+        seq: 0,
+        provider,
+        delivery_id: delivery.delivery_id.clone(),
+        event: delivery.event.clone(),
+        received_at: chrono::Utc::now(),
+        state: DeliveryState::Pending,
+        attempts: 0,
+        last_error: None,
+        outcome: None,
+        processed_at: None,
+        source: "webhook".into(),
+        headers: inbox::kept_headers(&headers),
+        body: String::from_utf8_lossy(&payload).into_owned(),
+    };
+    let id = delivery.delivery_id;
+    match inner.deliveries.accept(record, &[key]).await {
+        Ok(a) if a.duplicate => {
             inner.metrics.webhook(provider, WebhookOutcome::Duplicate);
-            return Json(json!({"delivery": id, "duplicate": true, "applied": []})).into_response();
+            Json(json!({"delivery": id, "duplicate": true, "stored": a.seq})).into_response()
         }
-        Ok(false) => {}
-        Err(e) => return ApiError::internal(e).into_response(),
+        Ok(a) => {
+            inner.metrics.webhook(provider, WebhookOutcome::Accepted);
+            let answer = match inner.inbox.process_now(a.seq, FIRST_ATTEMPT).await {
+                Some(replies) => {
+                    let last = replies.iter().filter_map(|r| r.positions.map(|p| p.1)).max();
+                    if let Some(last) = last {
+                        state.wait_for_dashboard(last).await;
+                    }
+                    json!({"delivery": id, "duplicate": false, "stored": a.seq, "state": "done",
+                        "ignored": replies.is_empty(), "applied": replies})
+                }
+                None => {
+                    json!({"delivery": id, "duplicate": false, "stored": a.seq, "state": "pending", "applied": []})
+                }
+            };
+            (StatusCode::OK, Json(answer)).into_response()
+        }
+        // Not stored: the provider's retry (or reconciliation) brings it again.
+        Err(e) => ApiError::internal(e).into_response(),
     }
-    let event = delivery.event.clone();
-    let (outcome, answer) = match inner.engine.handle_delivery(delivery).await {
-        Ok(replies) if replies.is_empty() => (
-            WebhookOutcome::Ignored,
-            json!({"delivery": id, "duplicate": false, "applied": [], "ignored": true}),
-        ),
-        Ok(replies) => {
-            let last = replies.iter().filter_map(|r| r.positions.map(|p| p.1)).max();
-            if let Some(last) = last {
-                state.wait_for_dashboard(last).await;
-            }
-            (
-                WebhookOutcome::Accepted,
-                json!({"delivery": id, "duplicate": false, "applied": replies}),
-            )
-        }
-        Err(e) if e.is_client_error() => {
-            tracing::info!(%provider, delivery = %id, error = %e, "webhook delivery not applied");
-            (
-                WebhookOutcome::Ignored,
-                json!({"delivery": id, "duplicate": false, "applied": [], "ignored": true, "reason": e.to_string()}),
-            )
-        }
-        // Not remembered: the same delivery, sent again, gets another chance.
-        Err(e) => return ApiError::from(e).into_response(),
-    };
-    if let Err(e) = inner.deliveries.record(provider, &id, &event).await {
-        return ApiError::internal(e).into_response();
+}
+
+/// Content type, signature, then shape: the parsed delivery and its JSON payload.
+fn check(
+    provider: Provider,
+    headers: &HeaderMap,
+    raw: &[u8],
+    secret: &crate::secret::Secret,
+) -> Result<(webhooks::Delivery, Vec<u8>), Refusal> {
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
+    // The type is checked first, but nothing of the body is read before the signature holds.
+    let mime_ok = inbox::payload_of(provider, content_type, b"payload=%7B%7D");
+    if let Err(e @ Refusal::ContentType(_)) = mime_ok {
+        return Err(e);
     }
-    inner.metrics.webhook(provider, outcome);
-    (StatusCode::OK, Json(answer)).into_response()
+    webhooks::verify(provider, raw, headers, secret).map_err(Refusal::Signature)?;
+    let payload = inbox::payload_of(provider, content_type, raw)?;
+    let delivery = webhooks::parse(provider, &payload, headers).map_err(Refusal::Shape)?;
+    Ok((delivery, payload))
 }

@@ -62,6 +62,10 @@ fn print_banner(handle: &DemoHandle, data_dir: &std::path::Path) {
     );
     println!("  Data folder:  {}", data_dir.display());
     println!(
+        "  Webhook secrets (to sign deliveries by hand): {}",
+        handle.secrets_file.display()
+    );
+    println!(
         "  Sandboxes:    GitHub {}  GitLab {}  Bitbucket {}",
         handle.github.base_url(),
         handle.gitlab.base_url(),

@@ -6,6 +6,7 @@ mod account;
 mod accounts;
 mod config;
 mod data;
+mod deliveries;
 #[cfg(feature = "demo")]
 mod demo;
 mod export;
@@ -67,12 +68,17 @@ pub enum Command {
     /// Asks the providers for the truth now (one account by NAME, or every active one) and
     /// prints the differences recorded per account.
     Reconcile(reconcile::Args),
+    /// Lists the webhook inbox (pending, done, parked deliveries); `retry` puts parked ones back.
+    Deliveries(deliveries::Args),
 }
 
 /// Runs the command and turns its outcome into an exit code (errors go to stderr).
 pub fn run(cli: Cli) -> ExitCode {
     let given = cli.data_dir.clone();
     let dir = data::DataDir::new(cli.data_dir.unwrap_or_else(|| PathBuf::from("./forgelink-data")));
+    if !matches!(cli.command, Command::Serve(_) | Command::Demo(_)) {
+        quiet_on_closed_pipe();
+    }
     let result = match cli.command {
         Command::Accounts(args) => accounts::run(&dir, args),
         Command::Account(args) => account::run(&dir, args),
@@ -85,6 +91,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Demo(args) => demo::run(given, args),
         Command::Send(args) => send::run(given, args),
         Command::Reconcile(args) => reconcile::run(given, args),
+        Command::Deliveries(args) => deliveries::run(given, args),
         Command::LoginLink(args) => login_link::run(args),
     };
     match result {
@@ -93,6 +100,18 @@ pub fn run(cli: Cli) -> ExitCode {
             eprintln!("error: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Output read by a program that stops early (`forgelink accounts --json | head`) ends the
+/// command quietly, as it ends `cat`: the default action of SIGPIPE, which Rust programs
+/// otherwise ignore (then every `println!` after the reader left panics). Not for `serve` and
+/// `demo`, whose sockets must not end the process when a client goes away.
+fn quiet_on_closed_pipe() {
+    #[cfg(unix)]
+    // SAFETY: setting a signal's disposition to its default, before any other thread exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
 

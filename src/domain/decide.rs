@@ -117,9 +117,15 @@ pub fn decide(state: &AccountState, command: &AccountCommand, now: DateTime<Utc>
         }
         C::RemoveInstallation => {
             github_only(state, "remove the installation")?;
+            let removed = InstallationRemoved {
+                installation_id: state.held_installation,
+            };
             match state.status() {
+                // Disconnected for another reason (the authorization was revoked): the
+                // uninstall still releases the installation.
+                AccountStatus::Disconnected if state.held_installation.is_some() => Ok(vec![removed.into()]),
                 AccountStatus::Disconnected => Ok(vec![]),
-                AccountStatus::Active | AccountStatus::Suspended => Ok(vec![InstallationRemoved {}.into()]),
+                AccountStatus::Active | AccountStatus::Suspended => Ok(vec![removed.into()]),
                 _ => Err(not_allowed(state, "remove the installation")),
             }
         }
@@ -168,6 +174,7 @@ pub fn decide(state: &AccountState, command: &AccountCommand, now: DateTime<Utc>
         C::UnlinkAccount { reason } => Ok(vec![AccountUnlinked {
             unique_name: state.unique_name.clone(),
             reason: reason.clone(),
+            installation_id: state.held_installation,
         }
         .into()]),
     }

@@ -71,6 +71,9 @@ pub struct AccountState {
     pub blueprints: Vec<BlueprintRef>,
     /// The last failure a person should read (failed link, revoked credentials).
     pub last_error: Option<String>,
+    /// GitHub: the installation this account holds (claimed by `InstallApproved`, released by
+    /// `InstallationRemoved` and `AccountUnlinked`).
+    pub held_installation: Option<u64>,
     /// Events folded so far (the stream version this state stands at).
     pub version: u64,
 }
@@ -177,10 +180,12 @@ pub fn evolve(mut state: AccountState, event: &Event) -> AccountState {
             state.suspended_by = None;
             match &e.grant {
                 Grant::GithubInstallation {
+                    installation_id,
                     repository_selection,
                     repositories,
                     ..
                 } => {
+                    state.held_installation = Some(*installation_id);
                     state.repositories = repositories.iter().cloned().collect();
                     state.repository_selection = Some(repository_selection.clone());
                     state.status = AccountStatus::Active;
@@ -210,6 +215,7 @@ pub fn evolve(mut state: AccountState, event: &Event) -> AccountState {
             state.status = AccountStatus::Active;
         }
         Event::InstallationRemoved(_) => {
+            state.held_installation = None;
             state.last_error = Some("the app was uninstalled on GitHub".to_string());
             state.status = AccountStatus::Disconnected;
         }
@@ -252,7 +258,10 @@ pub fn evolve(mut state: AccountState, event: &Event) -> AccountState {
                 g.full_path = e.to.clone();
             }
         }
-        Event::AccountUnlinked(_) => state.status = AccountStatus::Unlinked,
+        Event::AccountUnlinked(_) => {
+            state.held_installation = None;
+            state.status = AccountStatus::Unlinked;
+        }
         _ => {}
     }
     state

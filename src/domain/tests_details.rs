@@ -257,6 +257,7 @@ fn the_dashboard_names_the_next_step_at_every_status() {
                 forgelink_events::AccountUnlinked {
                     unique_name: NAME.into(),
                     reason: None,
+                    installation_id: None,
                 },
             ),
             None,

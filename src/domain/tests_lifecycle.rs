@@ -25,6 +25,7 @@ fn unlinked(provider: Provider) -> Vec<forgelink_events::Event> {
         AccountUnlinked {
             unique_name: NAME.into(),
             reason: None,
+            installation_id: None,
         },
     )
 }
@@ -126,11 +127,64 @@ fn an_uninstalled_app_disconnects_the_account_once() {
     for history in [active(Provider::GitHub), suspended()] {
         let state = given(history)
             .when(C::RemoveInstallation)
-            .then([InstallationRemoved {}.into()]);
+            .then([InstallationRemoved {
+                installation_id: Some(42),
+            }
+            .into()]);
         assert_eq!(state.status(), AccountStatus::Disconnected);
+        assert_eq!(
+            state.held_installation, None,
+            "the uninstall releases the installation"
+        );
     }
-    let removed = and(active(Provider::GitHub), InstallationRemoved {});
+    let removed = and(
+        active(Provider::GitHub),
+        InstallationRemoved {
+            installation_id: Some(42),
+        },
+    );
     given(removed).when(C::RemoveInstallation).then_nothing();
+}
+
+#[test]
+fn an_uninstall_after_a_revoked_authorization_still_releases_the_installation() {
+    let revoked = and(
+        active(Provider::GitHub),
+        CredentialsRevoked {
+            reason: "the person revoked the app's authorization".into(),
+        },
+    );
+    given(revoked)
+        .when(C::RemoveInstallation)
+        .then([InstallationRemoved {
+            installation_id: Some(42),
+        }
+        .into()]);
+}
+
+#[test]
+fn the_installation_claim_is_taken_by_the_approval_and_released_by_uninstall_and_unlink() {
+    use forgelink_events::{claimed_installation, Event};
+    let history = active(Provider::GitHub);
+    let claims: Vec<u64> = history
+        .iter()
+        .flat_map(Event::name_claim)
+        .filter_map(|k| claimed_installation(&k))
+        .collect();
+    assert_eq!(claims, [42], "only the approval claims the installation");
+    let unlinked: Event = AccountUnlinked {
+        unique_name: NAME.into(),
+        reason: None,
+        installation_id: Some(42),
+    }
+    .into();
+    given(history)
+        .when(C::UnlinkAccount { reason: None })
+        .then([unlinked.clone()]);
+    assert_eq!(
+        unlinked.name_release(),
+        [NAME.to_string(), "github installation 42".to_string()]
+    );
 }
 
 #[test]
@@ -328,6 +382,7 @@ fn unlinking_frees_the_name_from_any_status() {
             .then([AccountUnlinked {
                 unique_name: NAME.into(),
                 reason: Some("moved".into()),
+                installation_id: None,
             }
             .into()]);
         assert_eq!(state.status(), AccountStatus::Unlinked);

@@ -140,9 +140,20 @@ impl Engine {
                     Some(a) => Some(self.resolve_account(&a)?),
                     None => None,
                 };
-                let runs = inner.reconcile(account_id).await?;
-                let events = runs.iter().flat_map(|r| r.events.clone()).collect();
-                let skipped: Vec<String> = runs.iter().filter_map(|r| r.skipped.clone()).collect();
+                let report = inner.reconcile_report(account_id).await?;
+                let events = report.accounts.iter().flat_map(|r| r.events.clone()).collect();
+                let stopped = report
+                    .accounts
+                    .iter()
+                    .filter(|r| r.stopped_because.is_some())
+                    .count();
+                let next_action = (stopped > 0).then(|| {
+                    format!(
+                        "{stopped} of {} accounts were not fully reconciled (see `reconciled.accounts`); \
+                         the next run continues",
+                        report.accounts.len()
+                    )
+                });
                 Ok(CommandReply {
                     account_id: account_id.unwrap_or_default(),
                     project_id: None,
@@ -151,8 +162,10 @@ impl Engine {
                     positions: None,
                     duplicate: false,
                     status: "reconciled".into(),
-                    next_action: (!skipped.is_empty()).then(|| skipped.join("; ")),
+                    next_action,
                     authorize_url: None,
+                    warnings: vec![],
+                    reconciled: Some(report),
                 })
             }
             Request::UnlinkAccount { account, reason } => {
@@ -287,5 +300,7 @@ fn reply_from(
         status: state.status().as_str().to_string(),
         next_action: next_action(state),
         authorize_url,
+        warnings: vec![],
+        reconciled: None,
     }
 }

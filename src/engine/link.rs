@@ -9,7 +9,7 @@ use crate::domain::{fold, AccountCommand};
 use crate::providers::oauth::Pkce;
 use crate::secret::Secret;
 use base64::Engine as _;
-use forgelink_events::{Grant, Metadata, Provider, StreamId};
+use forgelink_events::{Metadata, Provider, StreamId};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
@@ -124,6 +124,9 @@ impl Inner {
         match self.apply(account_id, command, command_id, meta).await {
             Ok(mut reply) => {
                 reply.authorize_url = Some(url);
+                if provider == Provider::GitHub {
+                    reply.warnings = self.linked_installations_warnings(account_id);
+                }
                 Ok(reply)
             }
             Err(e) => {
@@ -158,23 +161,22 @@ impl Inner {
             None => None,
         };
         if let Some(id) = installation_id {
-            if let Some((owner, owner_name)) = self.installation_owner(id)? {
+            if let Some(holder) = self.installation_holder(id)? {
                 match &by_state {
-                    // One installation backs one account: a second account cannot take it.
-                    Some((_, account_id)) if *account_id != owner => {
+                    // One installation backs one account: a second account cannot take it. The
+                    // writer's claim makes this hold under races; this answers early.
+                    Some((_, account_id)) if *account_id != holder.account_id => {
                         return Err(EngineError::Invalid {
                             field: "installation_id",
-                            message: format!(
-                                "installation {id} is already linked to account `{owner_name}`; one GitHub \
-                                 installation links one account: unlink `{owner_name}` first, or install \
-                                 the app on another organization"
-                            ),
+                            message: super::claims::already_linked(id, holder.login.as_deref(), &holder.name),
                         });
                     }
                     // GitHub sends `setup_action=update` when the person changes an existing
                     // installation: a change of repositories on the linked account.
                     _ if setup_action.as_deref() == Some("update") => {
-                        return self.refresh_repositories(owner, id, command_id, meta).await;
+                        return self
+                            .refresh_repositories(holder.account_id, id, command_id, meta)
+                            .await;
                     }
                     _ => {}
                 }
@@ -210,17 +212,30 @@ impl Inner {
         result
     }
 
-    /// The account (id, name) a GitHub installation is linked to now, if any.
-    fn installation_owner(&self, installation_id: u64) -> Result<Option<(Uuid, String)>, EngineError> {
-        let owner = self
+    /// One sentence per organization whose installation another account holds: GitHub shows
+    /// that installation's settings instead of a new install there, and the link would fail.
+    pub(crate) fn linked_installations_warnings(&self, account_id: Uuid) -> Vec<String> {
+        let held: Vec<(u64, Uuid)> = self
             .installations
             .lock()
-            .ok()
-            .and_then(|m| m.get(&installation_id).copied());
-        let Some(account_id) = owner else { return Ok(None) };
-        let linked = self.account_state_of(account_id)?;
-        let same = matches!(linked.grant, Some(Grant::GithubInstallation { installation_id: i, .. }) if i == installation_id);
-        Ok(same.then(|| (account_id, linked.unique_name.clone())))
+            .map(|m| m.iter().map(|(i, a)| (*i, *a)).collect())
+            .unwrap_or_default();
+        let mut warnings: Vec<String> = held
+            .into_iter()
+            .filter(|(_, owner)| *owner != account_id)
+            .filter_map(|(id, _)| self.installation_holder(id).ok().flatten())
+            .filter_map(|h| {
+                let login = h.login?;
+                Some(format!(
+                    "The app is already installed on {login}, linked as `{name}`: choosing {login} on \
+                     GitHub shows that installation's settings instead of a new install, and this link \
+                     would fail. Choose another organization, or unlink `{name}` first.",
+                    name = h.name
+                ))
+            })
+            .collect();
+        warnings.sort();
+        warnings
     }
 
     pub(crate) fn account_state_of(

@@ -249,6 +249,14 @@ pub struct CommandReply {
     /// Where to send the person (the provider's approval page), after `StartLink`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub authorize_url: Option<String>,
+    /// What a person should know before following `authorize_url` (an organization whose
+    /// installation is already linked to another account).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+    /// `Reconcile`: per account what was recorded and why a run stopped, and the lost webhook
+    /// deliveries healed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reconciled: Option<super::ReconcileReport>,
 }
 
 #[cfg(test)]

@@ -5,10 +5,12 @@
 mod adapters;
 mod blueprints;
 mod branch_calls;
+mod claims;
 mod confirm;
 mod error;
 mod execute;
 mod found_repo;
+mod healing;
 mod link;
 mod message;
 mod oauth_calls;
@@ -26,6 +28,7 @@ mod user_revoked;
 mod webhooks;
 
 pub use error::EngineError;
+pub use healing::{DeliveryHealer, ReconcileLine, ReconcileReport};
 pub use link::hash_state;
 pub use message::{CommandMessage, CommandReply, Request};
 pub use oauth_calls::{GroupChoice, ProjectChoice, WorkspaceChoice};
@@ -144,6 +147,8 @@ pub(crate) struct Inner {
     pub tasks: Mutex<tokio::task::JoinSet<()>>,
     /// Single-use provider calls with the storing of their answer; shutdown lets them finish.
     pub unstoppable: adapters::Unstoppable,
+    /// What reconciliation asks to heal lost webhook deliveries (set by the server's inbox).
+    pub delivery_healer: Mutex<Option<Arc<dyn healing::DeliveryHealer>>>,
 }
 
 impl Inner {
@@ -218,6 +223,7 @@ impl Engine {
                 projects: projects::ProjectRuntime::default(),
                 tasks: Mutex::new(tokio::task::JoinSet::new()),
                 unstoppable: adapters::Unstoppable::default(),
+                delivery_healer: Mutex::new(None),
             }),
         };
         if engine.inner.config.run_sagas {

@@ -152,6 +152,8 @@ impl Inner {
             status: state.status.as_str().to_string(),
             next_action: state.next_action(),
             authorize_url: None,
+            warnings: vec![],
+            reconciled: None,
         })
     }
 

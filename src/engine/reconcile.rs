@@ -336,7 +336,7 @@ impl Inner {
         let stream = self.log.read_stream(&StreamId::project(project_id), 1)?;
         // Pushes to other branches are recorded too, so look for the last one on this branch.
         let recorded = stream.iter().rev().find_map(|e| match &e.event {
-            Event::RepoPushed(p) if p.git_ref == git_ref => Some(p.commit.as_str()),
+            Event::RepoPushed(p) if p.git_ref == git_ref && !p.history => Some(p.commit.as_str()),
             _ => None,
         });
         if recorded == Some(head.commit.as_str()) {
@@ -358,6 +358,8 @@ impl Inner {
             commit: head.commit,
             author: head.author,
             pushed_at: head.at.unwrap_or_else(chrono::Utc::now),
+            before: recorded.map(str::to_string),
+            settles_head: true,
         }))
     }
 
@@ -390,8 +392,19 @@ pub(crate) fn start_timer(inner: &Arc<Inner>) {
         loop {
             tokio::time::sleep(every).await;
             let Some(inner) = weak.upgrade() else { return };
-            if let Err(e) = inner.reconcile(None).await {
-                tracing::warn!(error = %e, "scheduled reconciliation failed");
+            match inner.reconcile_report(None).await {
+                Ok(r) if r.deliveries_healed > 0 => {
+                    tracing::info!(
+                        healed = r.deliveries_healed,
+                        "lost GitHub deliveries taken into the inbox"
+                    )
+                }
+                Ok(r) => {
+                    if let Some(e) = r.deliveries_error {
+                        tracing::warn!(error = %e, "lost GitHub deliveries could not be looked for");
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "scheduled reconciliation failed"),
             }
         }
     });

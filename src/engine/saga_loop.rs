@@ -182,7 +182,12 @@ impl SagaState {
                                     actor: "saga".into(),
                                 };
                                 if let Err(e) = inner
-                                    .apply(outcome.account_id, outcome.command, outcome.command_id, meta)
+                                    .apply_outcome(
+                                        outcome.account_id,
+                                        outcome.command,
+                                        outcome.command_id,
+                                        meta,
+                                    )
                                     .await
                                 {
                                     tracing::warn!(error = %e, "effect outcome refused");

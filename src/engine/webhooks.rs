@@ -110,6 +110,23 @@ impl Inner {
                 ),
                 _ => None,
             };
+            // The provider first: what projects losing access need is asked before anything of
+            // this change is recorded, so an unreachable provider leaves all of it to a retry.
+            let lost_access_settings = match change {
+                Change::RepositoriesRemoved {
+                    installation_id,
+                    repositories,
+                    ..
+                } if repositories
+                    .iter()
+                    .any(|r| self.project_of_repo(provider, &r.id).is_some()) =>
+                {
+                    let client = self.github()?;
+                    let installation = client.installation(*installation_id).await?;
+                    Some(client.installation_settings_url(&installation))
+                }
+                _ => None,
+            };
             if let Some((account_id, command)) = to_account {
                 keep(
                     self.apply(account_id, command, id(account_id), meta.clone())
@@ -123,15 +140,14 @@ impl Inner {
                         self.access_granted(account_id, &mut replies).await?;
                     }
                 }
-                Change::RepositoriesRemoved {
-                    installation_id,
-                    repositories,
-                    ..
-                } => {
+                Change::RepositoriesRemoved { repositories, .. } => {
                     for repo in repositories {
-                        if let Some(project_id) = self.project_of_repo(provider, &repo.id) {
+                        let settings = lost_access_settings.as_deref();
+                        if let (Some(project_id), Some(settings)) =
+                            (self.project_of_repo(provider, &repo.id), settings)
+                        {
                             let r = self
-                                .access_lost(*installation_id, project_id, &repo.full_name, id(project_id))
+                                .access_lost(project_id, &repo.full_name, settings, id(project_id))
                                 .await;
                             keep(r, &mut replies)?;
                         }
@@ -209,6 +225,7 @@ impl Inner {
                     commit,
                     author,
                     at,
+                    before,
                     ..
                 } => {
                     if let Some(project_id) = self.project_of_repo(provider, repo_id) {
@@ -217,6 +234,8 @@ impl Inner {
                             commit: commit.clone(),
                             author: author.clone(),
                             pushed_at: at.unwrap_or_else(chrono::Utc::now),
+                            before: before.clone(),
+                            settles_head: false,
                         };
                         let r = self
                             .apply_project(project_id, command, id(project_id), meta.clone())
@@ -271,16 +290,14 @@ impl Inner {
     /// again, with the page where it is granted.
     async fn access_lost(
         &self,
-        installation_id: u64,
         project_id: Uuid,
         full_name: &str,
+        settings_url: &str,
         command_id: Uuid,
     ) -> Result<CommandReply, EngineError> {
-        let client = self.github()?;
-        let installation = client.installation(installation_id).await?;
         let command = ProjectCommand::RecordAccessPending {
             full_name: full_name.to_string(),
-            settings_url: client.installation_settings_url(&installation),
+            settings_url: settings_url.to_string(),
         };
         self.apply_project(project_id, command, command_id, saga_meta())
             .await
@@ -299,6 +316,8 @@ impl Inner {
             status: state.status.as_str().to_string(),
             next_action: state.next_action(),
             authorize_url: None,
+            warnings: vec![],
+            reconciled: None,
         })
     }
 }

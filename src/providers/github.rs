@@ -9,6 +9,7 @@
 pub mod app_key;
 pub mod auth;
 mod branches;
+mod hook_deliveries;
 mod marker;
 pub mod parse;
 mod repos;
@@ -31,6 +32,7 @@ use std::time::Duration;
 use token_cache::TokenCache;
 use wire::*;
 
+pub use hook_deliveries::{HookDelivery, HookDeliveryRequest};
 pub use marker::MarkerRead;
 
 pub use repos::{repository_name_taken, GitHubRepo};

@@ -88,6 +88,7 @@ fn unlinking_destroys_the_accounts_secrets() {
         AccountUnlinked {
             unique_name: NAME.into(),
             reason: None,
+            installation_id: None,
         },
     );
     assert_eq!(

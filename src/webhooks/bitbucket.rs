@@ -145,6 +145,7 @@ fn push(p: &Payload<'_>) -> Result<Vec<Change>, WebhookError> {
             commit,
             author,
             at: c.time("new.target.date"),
+            before: c.opt_str("old.target.hash"),
         });
     }
     if out.is_empty() {

@@ -18,6 +18,7 @@ const KEPT_KEYS: &[&str] = &[
     "after",
     "approval",
     "author",
+    "before",
     "changes",
     "comment",
     "commit_status",

@@ -145,5 +145,6 @@ fn push(p: &Payload<'_>) -> Result<Change, WebhookError> {
         commit,
         author,
         at: p.time("head_commit.timestamp"),
+        before: p.opt_str("before").filter(|b| !is_zero_sha(b)),
     })
 }

@@ -141,6 +141,7 @@ fn repository_update(p: &Payload<'_>) -> Result<Vec<Change>, WebhookError> {
             commit,
             author: author.clone(),
             at: None,
+            before: u.opt_str("before").filter(|b| !is_zero_sha(b)),
         });
     }
     if changes.is_empty() {
@@ -177,5 +178,6 @@ fn push(p: &Payload<'_>) -> Result<Change, WebhookError> {
         commit,
         author,
         at: head.as_ref().and_then(|h| h.time("timestamp")),
+        before: p.opt_str("before").filter(|b| !is_zero_sha(b)),
     })
 }

@@ -191,6 +191,9 @@ pub enum Change {
         author: String,
         /// The head commit's time, when the payload carries it.
         at: Option<DateTime<Utc>>,
+        /// The commit the ref pointed at before the push (absent for a new branch, or when the
+        /// payload does not say).
+        before: Option<String>,
     },
     /// Nothing the engine acts on; `reason` says why (for the delivery log).
     Ignored {

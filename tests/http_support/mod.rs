@@ -33,10 +33,16 @@ pub struct Http {
 
 impl Http {
     pub async fn start() -> Http {
+        Self::start_with(|_| {}).await
+    }
+
+    /// As [`Http::start`], with the demo's options adjusted first (the inbox's workers, ...).
+    pub async fn start_with(adjust: impl FnOnce(&mut DemoOptions)) -> Http {
         let dir = tempfile::tempdir().expect("a temporary folder");
         let mut options = DemoOptions::new(dir.path());
         options.engine = Some(fast);
         options.viewer_token = Some(Secret::new(VIEWER));
+        adjust(&mut options);
         let demo = demo::start(options).await.expect("the demo starts");
         let client = reqwest::Client::builder()
             .no_proxy()

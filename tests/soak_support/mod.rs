@@ -6,4 +6,5 @@ pub mod api;
 pub mod chaos;
 pub mod checks;
 pub mod driver;
+pub mod outage;
 pub mod server;

@@ -273,20 +273,17 @@ impl Writer {
             self.name_owner(staged, key)
         };
         for event in &req.events {
-            if let Some(name) = event.name_release() {
-                let key = keys::name(name);
+            for name in event.name_release() {
+                let key = keys::name(&name);
                 if lookup(&changes, &key)?.as_ref() == Some(&req.stream) {
                     changes.push((key, None));
                 }
             }
-            if let Some(name) = event.name_claim() {
-                let key = keys::name(name);
+            for name in event.name_claim() {
+                let key = keys::name(&name);
                 match lookup(&changes, &key)? {
                     Some(owner) if owner != req.stream => {
-                        return Err(LogError::NameTaken {
-                            name: name.to_string(),
-                            owner,
-                        });
+                        return Err(LogError::NameTaken { name, owner });
                     }
                     _ => changes.push((key, Some(req.stream.clone()))),
                 }
@@ -318,11 +315,11 @@ impl Writer {
                 staged.push(env.position, |out| out.extend_from_slice(bytes));
                 staged.heads.insert(env.stream_id.clone(), env.stream_version);
                 let mut changes = NameChanges::new();
-                if let Some(name) = env.event.name_release() {
-                    changes.push((keys::name(name), None));
+                for name in env.event.name_release() {
+                    changes.push((keys::name(&name), None));
                 }
-                if let Some(name) = env.event.name_claim() {
-                    changes.push((keys::name(name), Some(env.stream_id.clone())));
+                for name in env.event.name_claim() {
+                    changes.push((keys::name(&name), Some(env.stream_id.clone())));
                 }
                 staged.stage_names(changes);
                 next = env.position;

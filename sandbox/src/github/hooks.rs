@@ -15,6 +15,17 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::mpsc;
 
+/// The events the sandbox sends (a redelivery names its event again).
+const EVENTS: &[&str] = &[
+    "installation",
+    "installation_repositories",
+    "installation_target",
+    "github_app_authorization",
+    "repository",
+    "push",
+    "ping",
+];
+
 /// How long one delivery may take (GitHub gives receivers 10 s).
 pub const DELIVERY_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -37,6 +48,35 @@ struct Delivery {
     action: Option<String>,
     delivery_id: String,
     body: Vec<u8>,
+    installation_id: Option<u64>,
+    redelivery: bool,
+}
+
+/// One delivery attempt as `GET /app/hook/deliveries` lists it (a redelivery is its own
+/// attempt with the same `guid`).
+#[derive(Debug, Clone)]
+pub(crate) struct Attempt {
+    pub id: u64,
+    pub guid: String,
+    pub event: String,
+    pub action: Option<String>,
+    pub installation_id: Option<u64>,
+    pub delivered_at: chrono::DateTime<chrono::Utc>,
+    /// The receiver's status code; 0 when it was not reached.
+    pub status_code: u16,
+    pub redelivery: bool,
+    pub body: Vec<u8>,
+}
+
+impl Attempt {
+    /// GitHub's `status` words for the attempt.
+    pub fn status(&self) -> String {
+        match self.status_code {
+            0 => "failed to connect".to_string(),
+            200..=299 => "OK".to_string(),
+            c => format!("Invalid HTTP Response: {c}"),
+        }
+    }
 }
 
 /// The queue of deliveries and what became of them.
@@ -46,6 +86,7 @@ pub(crate) struct Outbox {
     pending: AtomicUsize,
     dropped: AtomicUsize,
     log: Mutex<Vec<SentWebhook>>,
+    attempts: Mutex<Vec<Attempt>>,
 }
 
 impl Outbox {
@@ -58,6 +99,7 @@ impl Outbox {
             pending: AtomicUsize::new(0),
             dropped: AtomicUsize::new(0),
             log: Mutex::new(Vec::new()),
+            attempts: Mutex::new(Vec::new()),
         });
         let me = outbox.clone();
         let task = tokio::spawn(async move {
@@ -73,6 +115,7 @@ impl Outbox {
                         .ok(),
                     None => None,
                 };
+                me.record(&d, status.unwrap_or(0));
                 me.lock_log().push(SentWebhook {
                     event: d.event.to_string(),
                     action: d.action,
@@ -89,26 +132,80 @@ impl Outbox {
         self.log.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Where deliveries go now, if anywhere.
+    pub(crate) fn url(&self) -> Option<String> {
+        self.url.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
     pub fn set_url(&self, url: Option<String>) {
         *self.url.lock().unwrap_or_else(|p| p.into_inner()) = url;
     }
 
-    /// Queues `payload` as an `event` delivery, unless `drop` is on (counted) or no URL is set.
-    pub fn send(&self, event: &'static str, payload: &Value, drop: bool) {
-        if drop {
-            self.dropped.fetch_add(1, Ordering::SeqCst);
-            return;
-        }
-        let Some(url) = self.url.lock().unwrap_or_else(|p| p.into_inner()).clone() else {
-            return;
+    fn record(&self, d: &Delivery, status_code: u16) {
+        let mut attempts = self.attempts.lock().unwrap_or_else(|p| p.into_inner());
+        let id = attempts.last().map_or(1, |a| a.id + 1);
+        attempts.push(Attempt {
+            id,
+            guid: d.delivery_id.clone(),
+            event: d.event.to_string(),
+            action: d.action.clone(),
+            installation_id: d.installation_id,
+            delivered_at: chrono::Utc::now(),
+            status_code,
+            redelivery: d.redelivery,
+            body: d.body.clone(),
+        });
+    }
+
+    /// Every attempt, oldest first.
+    pub(crate) fn attempts(&self) -> Vec<Attempt> {
+        self.attempts.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Sends attempt `id`'s delivery again (same `X-GitHub-Delivery`); false when unknown.
+    pub(crate) fn redeliver(&self, id: u64) -> bool {
+        let Some(a) = self.attempts().into_iter().find(|a| a.id == id) else {
+            return false;
         };
+        let url = self.url.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let event = EVENTS.iter().copied().find(|e| *e == a.event).unwrap_or("ping");
+        let d = Delivery {
+            url: url.unwrap_or_default(),
+            event,
+            action: a.action,
+            delivery_id: a.guid,
+            body: a.body,
+            installation_id: a.installation_id,
+            redelivery: true,
+        };
+        self.pending.fetch_add(1, Ordering::SeqCst);
+        if self.tx.send(d).is_err() {
+            self.pending.fetch_sub(1, Ordering::SeqCst);
+        }
+        true
+    }
+
+    /// Queues `payload` as an `event` delivery. With `drop` on, the delivery fails as one to an
+    /// unreachable receiver does (counted, and listed as failed); without a URL it is not made.
+    pub fn send(&self, event: &'static str, payload: &Value, drop: bool) {
+        let url = self.url.lock().unwrap_or_else(|p| p.into_inner()).clone();
         let delivery = Delivery {
-            url,
+            url: url.clone().unwrap_or_default(),
             event,
             action: payload["action"].as_str().map(str::to_string),
             delivery_id: uuid::Uuid::new_v4().to_string(),
             body: serde_json::to_vec(payload).unwrap_or_default(),
+            installation_id: payload["installation"]["id"].as_u64(),
+            redelivery: false,
         };
+        if drop {
+            self.dropped.fetch_add(1, Ordering::SeqCst);
+            self.record(&delivery, 0);
+            return;
+        }
+        if url.is_none() {
+            return;
+        }
         self.pending.fetch_add(1, Ordering::SeqCst);
         if self.tx.send(delivery).is_err() {
             self.pending.fetch_sub(1, Ordering::SeqCst);

@@ -16,6 +16,7 @@ pub async fn show(State(state): State<AppState>, Extension(signed): Extension<Si
     let rows = state.inner.dashboard.list(AccountFilter::default());
     let verifying = rows.iter().any(|r| r.verifying);
     let active = rows.iter().filter(|r| r.status == AccountStatus::Active).count();
+    let parked = state.inner.deliveries.count(crate::inbox::DeliveryState::Parked);
     let body = html! {
         div.head {
             div {
@@ -26,6 +27,12 @@ pub async fn show(State(state): State<AppState>, Extension(signed): Extension<Si
         }
         div #live data-stream="" data-poll=[verifying.then_some("1")] {
             p.muted #summary { (rows.len()) " accounts, " (active) " active" }
+            @if parked > 0 {
+                p.alert role="status" #parked-deliveries {
+                    (parked) " webhook deliveries could not be recorded and wait to be retried: "
+                    code { "forgelink deliveries --state parked" }
+                }
+            }
             div.card.flush { (table(&rows)) }
         }
         (live::script())

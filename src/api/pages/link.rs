@@ -146,7 +146,11 @@ async fn start(state: &AppState, signed: &Signed, headers: &HeaderMap, name: &st
             Some(url) => {
                 // The approval must come back to this browser (see `link_binding`).
                 let set_cookie = crate::api::link_binding::bind(state, headers, &url, &signed.name);
-                let mut response = Redirect::to(&url).into_response();
+                let mut response = if reply.warnings.is_empty() {
+                    Redirect::to(&url).into_response()
+                } else {
+                    before_you_go(signed, name, &url, &reply.warnings).into_response()
+                };
                 if let Some(c) = set_cookie.and_then(|c| c.parse().ok()) {
                     response.headers_mut().insert(axum::http::header::SET_COOKIE, c);
                 }
@@ -165,4 +169,17 @@ async fn start(state: &AppState, signed: &Signed, headers: &HeaderMap, name: &st
             .await
         }
     }
+}
+
+/// Said before the person leaves for the provider, when something there will not go as they
+/// expect (an organization whose installation another account already holds).
+fn before_you_go(signed: &Signed, name: &str, url: &str, warnings: &[String]) -> Markup {
+    let body = html! {
+        h1 { "Before you continue" }
+        div.alert role="status" #warnings {
+            @for w in warnings { p { (w) } }
+        }
+        p { a.button href=(url) { "Continue to GitHub" } " " a href=(super::layout::account_href(name)) { "Back to the account" } }
+    };
+    page(signed, "Before you continue", body)
 }

@@ -49,6 +49,11 @@ pub enum ProjectCommand {
         commit: String,
         author: String,
         pushed_at: DateTime<Utc>,
+        /// The commit the ref pointed at before, when the provider said (webhooks).
+        before: Option<String>,
+        /// True when the provider was asked what the head is now (reconciliation): the commit
+        /// becomes the head whatever was recorded before.
+        settles_head: bool,
     },
     /// The project stops using its repository.
     DetachProject { reason: String },

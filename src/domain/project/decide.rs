@@ -220,17 +220,25 @@ pub fn decide_project(state: &ProjectState, command: &ProjectCommand) -> Decisio
             commit,
             author,
             pushed_at,
+            before,
+            settles_head,
         } => {
             required("commit", commit, "the pushed commit")?;
             required("git_ref", git_ref, "the pushed ref")?;
             if state.repository.is_none() || state.status == ProjectStatus::RepositoryDeleted {
                 return Err(not_allowed(state, "record a push"));
             }
-            let seen = state
-                .last_push
-                .as_ref()
-                .is_some_and(|p| p.commit == *commit && p.git_ref == *git_ref);
-            if seen {
+            let head = state.heads.get(git_ref);
+            if head == Some(commit) {
+                return Ok(vec![]);
+            }
+            // An old push sent again (under a new delivery id) must not move the head back:
+            // a commit recorded before, or a push that does not start from the recorded head,
+            // is history. Reconciliation, which asked the provider, settles the head.
+            let known = state.pushed.contains(&(git_ref.clone(), commit.clone()));
+            let elsewhere = matches!((before, head), (Some(b), Some(h)) if b != h);
+            let history = !settles_head && (known || elsewhere);
+            if history && known {
                 return Ok(vec![]);
             }
             Ok(vec![RepoPushed {
@@ -238,6 +246,8 @@ pub fn decide_project(state: &ProjectState, command: &ProjectCommand) -> Decisio
                 commit: commit.clone(),
                 author: author.clone(),
                 pushed_at: *pushed_at,
+                before: before.clone(),
+                history,
             }
             .into()])
         }

@@ -65,7 +65,12 @@ pub struct ProjectState {
     /// GitHub: the repository the person must grant access to, and where.
     pub access_pending: Option<(String, String)>,
     pub failure: Option<String>,
+    /// The last push recorded as a branch's head.
     pub last_push: Option<RepoPushed>,
+    /// Each ref's head commit, as recorded.
+    pub heads: std::collections::BTreeMap<String, String>,
+    /// Every (ref, commit) pushed, head or history.
+    pub pushed: std::collections::BTreeSet<(String, String)>,
     pub detach_reason: Option<String>,
     pub version: u64,
 }
@@ -149,7 +154,13 @@ pub fn evolve_project(mut s: ProjectState, event: &Event) -> ProjectState {
             }
         }
         Event::RepoDeleted(_) => s.status = ProjectStatus::RepositoryDeleted,
-        Event::RepoPushed(e) => s.last_push = Some(e.clone()),
+        Event::RepoPushed(e) => {
+            s.pushed.insert((e.git_ref.clone(), e.commit.clone()));
+            if !e.history {
+                s.heads.insert(e.git_ref.clone(), e.commit.clone());
+                s.last_push = Some(e.clone());
+            }
+        }
         Event::ProjectDetached(e) => {
             s.detach_reason = Some(e.reason.clone());
             s.status = ProjectStatus::Detached;

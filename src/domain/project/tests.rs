@@ -125,6 +125,8 @@ fn push(commit: &str) -> ProjectCommand {
         commit: commit.into(),
         author: "octocat".into(),
         pushed_at: Utc.with_ymd_and_hms(2024, 5, 1, 12, 0, 0).single().unwrap(),
+        before: None,
+        settles_head: false,
     }
 }
 
@@ -351,6 +353,8 @@ fn pushed(commit: &str) -> Event {
         commit: commit.into(),
         author: "octocat".into(),
         pushed_at: Utc.with_ymd_and_hms(2024, 5, 1, 12, 0, 0).single().unwrap(),
+        before: None,
+        history: false,
     }
     .into()
 }
@@ -395,4 +399,87 @@ fn a_detached_project_refuses_everything_but_detaching_again() {
             .when(c)
             .then_error(|e| matches!(e, ProjectError::NotAllowed { .. }));
     }
+}
+
+fn push_after(commit: &str, before: &str) -> ProjectCommand {
+    match push(commit) {
+        ProjectCommand::RecordPush {
+            git_ref,
+            commit,
+            author,
+            pushed_at,
+            ..
+        } => ProjectCommand::RecordPush {
+            git_ref,
+            commit,
+            author,
+            pushed_at,
+            before: Some(before.into()),
+            settles_head: false,
+        },
+        _ => unreachable!(),
+    }
+}
+
+fn pushed_as(commit: &str, before: &str, history: bool) -> Event {
+    let Event::RepoPushed(mut e) = pushed(commit) else {
+        unreachable!()
+    };
+    e.before = Some(before.into());
+    e.history = history;
+    e.into()
+}
+
+#[test]
+fn an_old_push_sent_again_under_a_new_id_never_becomes_the_head() {
+    let history = [
+        created(),
+        repo_created("1"),
+        pushed("aaa"),
+        pushed_as("bbb", "aaa", false),
+    ];
+    // `aaa` again: its commit is recorded already, nothing new and the head stays `bbb`.
+    let s = given(history.clone()).when(push("aaa")).then([]);
+    assert_eq!(s.last_push.unwrap().commit, "bbb");
+    // A push that starts from an older commit than the head is history.
+    let s = given(history.clone())
+        .when(push_after("ccc", "aaa"))
+        .then([pushed_as("ccc", "aaa", true)]);
+    assert_eq!(s.heads["refs/heads/main"], "bbb");
+    assert_eq!(s.last_push.unwrap().commit, "bbb");
+    // The one that follows the head moves it.
+    let s = given(history)
+        .when(push_after("ddd", "bbb"))
+        .then([pushed_as("ddd", "bbb", false)]);
+    assert_eq!(s.last_push.unwrap().commit, "ddd");
+}
+
+#[test]
+fn reconciliation_settles_the_head_even_on_a_commit_seen_before() {
+    let history = [
+        created(),
+        repo_created("1"),
+        pushed("aaa"),
+        pushed_as("bbb", "aaa", false),
+    ];
+    let ProjectCommand::RecordPush {
+        git_ref,
+        commit,
+        author,
+        pushed_at,
+        ..
+    } = push("aaa")
+    else {
+        unreachable!()
+    };
+    let settle = ProjectCommand::RecordPush {
+        git_ref,
+        commit,
+        author,
+        pushed_at,
+        before: Some("bbb".into()),
+        settles_head: true,
+    };
+    let s = given(history).when(settle).then([pushed_as("aaa", "bbb", false)]);
+    assert_eq!(s.last_push.unwrap().commit, "aaa");
 }
