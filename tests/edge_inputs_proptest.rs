@@ -332,6 +332,8 @@ fn samples() -> Vec<(Provider, String, Vec<u8>)> {
                 (Provider::GitHub, "integration-installation.json") => "integration_installation",
                 (Provider::GitHub, f) => f.trim_end_matches(".json"),
                 (Provider::GitLab, f) if f.starts_with("system_hook") => "System Hook",
+                // GitLab's group webhooks send project events as `Project Hook`.
+                (Provider::GitLab, f) if f.starts_with("group_hook_project") => "Project Hook",
                 (Provider::GitLab, _) => "Push Hook",
                 (Provider::Bitbucket, "repo-push.json") => "repo:push",
                 (Provider::Bitbucket, _) => "repo:updated",

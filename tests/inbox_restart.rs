@@ -52,6 +52,8 @@ fn suspensions(w: &World) -> usize {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_delivery_stored_before_a_crash_is_recorded_once_after_the_restart() {
     let w = world(None, |_| {}).await;
+    // True on GitHub's side: forgelink asks GitHub before it records a suspension.
+    w.sandbox.set_suspended(w.installation_id, true);
     let path = w.config.data_dir.join("inbox-under-test");
     {
         // The process stores the delivery and dies before any worker touched it.

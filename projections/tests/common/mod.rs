@@ -74,10 +74,16 @@ pub fn authorization_received(provider: Provider) -> Event {
     .into()
 }
 
+/// A new GitHub installation id each call: the log lets one live account hold an installation.
+fn next_installation_id() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(42);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
 pub fn approved(provider: Provider) -> Event {
     let grant = match provider {
         Provider::GitHub => Grant::GithubInstallation {
-            installation_id: 42,
+            installation_id: next_installation_id(),
             account_login: "acme".into(),
             target_type: "Organization".into(),
             repository_selection: "selected".into(),
