@@ -129,7 +129,7 @@ fn export_import_export_is_byte_identical_for_any_actor_name_and_reason() {
                 let actors: Vec<String> = all_dense(&copy).into_iter().map(|e| e.actor).collect();
                 let expected: Vec<String> = stories
                     .iter()
-                    .flat_map(|s| std::iter::repeat(s.actor.clone()).take(4))
+                    .flat_map(|s| std::iter::repeat_n(s.actor.clone(), 4))
                     .collect();
                 prop_assert_eq!(actors, expected);
                 Ok(())
