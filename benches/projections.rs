@@ -105,6 +105,7 @@ fn event(i: usize, id: Uuid, step: usize) -> Event {
                 },
                 _ => Grant::Oauth {
                     user: format!("user-{i}"),
+                    user_id: Some(i.to_string()),
                     scopes: vec!["api".into()],
                     secret_ref: format!("vault:{i}"),
                     token_expires_at: Utc::now() + Duration::hours(2),

@@ -75,6 +75,7 @@ fn events(i: usize, id: Uuid) -> Vec<Event> {
                 },
                 _ => Grant::Oauth {
                     user: format!("user-{i}"),
+                    user_id: Some(i.to_string()),
                     scopes: vec!["api".into()],
                     secret_ref: format!("vault:{i}"),
                     // Far ahead: no refresh falls due while the bench runs.

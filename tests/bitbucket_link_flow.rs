@@ -20,6 +20,8 @@ const NAME: &str = "acme-bitbucket";
 
 struct World {
     sandbox: BitbucketSandbox,
+    /// The person who approves: identified by Bitbucket's `uuid`, never by a display name.
+    person: forgelink_sandbox::bitbucket::Person,
     config: EngineConfig,
     engine: Engine,
     _dir: tempfile::TempDir,
@@ -27,7 +29,7 @@ struct World {
 
 async fn world_with(tune: impl FnOnce(&mut EngineConfig)) -> World {
     let sandbox = BitbucketSandbox::start(0).await.unwrap();
-    sandbox.seed_user("alice");
+    let person = sandbox.seed_user("alice");
     sandbox.seed_workspace("acme", &[("INF", "Infrastructure"), ("APP", "Apps")]);
     sandbox.seed_workspace_as("partner", &[("EXT", "External")], "collaborator");
     let dir = tempfile::tempdir().unwrap();
@@ -37,6 +39,7 @@ async fn world_with(tune: impl FnOnce(&mut EngineConfig)) -> World {
     let engine = Engine::open(config.clone()).await.unwrap();
     World {
         sandbox,
+        person,
         config,
         engine,
         _dir: dir,
@@ -137,6 +140,16 @@ async fn a_bitbucket_account_goes_from_named_to_active_through_command_messages(
         panic!("{:?}", events[4].event)
     };
     assert_eq!((ws.workspace.as_str(), ws.project_key.as_str()), ("acme", "APP"));
+    // Bitbucket's user object has no `username` since 2019: the approver is recorded by the
+    // stable `uuid`, and shown by the nickname.
+    let Event::InstallApproved(approved) = &events[3].event else {
+        panic!("{:?}", events[3].event)
+    };
+    let forgelink_events::Grant::Oauth { user, user_id, .. } = &approved.grant else {
+        panic!("{:?}", approved.grant)
+    };
+    assert_eq!(user_id.as_deref(), Some(w.person.uuid.as_str()));
+    assert_eq!(user, "alice");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -292,6 +305,7 @@ async fn restarts_after_approval_after_selecting_and_mid_refresh_keep_the_accoun
         config,
         engine,
         _dir,
+        ..
     } = w;
     let engine = restart(engine, config.clone()).await;
     select(&engine, "acme", "INF").await.unwrap();

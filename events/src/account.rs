@@ -67,7 +67,13 @@ pub enum Grant {
     },
     /// An OAuth grant (GitLab, Bitbucket Cloud).
     Oauth {
+        /// The authorizing person as shown (GitLab username; Bitbucket nickname or display
+        /// name, which the person's privacy settings may hide): for display only.
         user: String,
+        /// The person's stable id: GitLab's numeric user id, Bitbucket's `uuid`. Absent in
+        /// events recorded before it was kept.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        user_id: Option<String>,
         scopes: Vec<String>,
         secret_ref: String,
         token_expires_at: DateTime<Utc>,

@@ -147,6 +147,7 @@ pub fn github_grant(installation_id: u64) -> Grant {
 pub fn oauth_grant(secret_ref: &str) -> Grant {
     Grant::Oauth {
         user: "alice".into(),
+        user_id: Some("7".into()),
         scopes: vec!["api".into()],
         secret_ref: secret_ref.into(),
         token_expires_at: t0() + Duration::hours(2),

@@ -6,7 +6,7 @@
 //! provider's answer and the vault write cannot throw away a spent code's token.
 
 use super::link::{oauth_ref, pkce_ref};
-use super::refresh::{missing, read_facts, store_pair, vault_error, Refresher, Trigger};
+use super::refresh::{missing, read_facts, store_pair, vault_error, Approver, Refresher, Trigger};
 use crate::providers::bitbucket::BitbucketClient;
 use crate::providers::github::GitHubClient;
 use crate::providers::gitlab::GitLabClient;
@@ -147,8 +147,8 @@ pub(crate) struct OAuthAdapter {
 }
 
 impl OAuthAdapter {
-    fn store(&self, secret_ref: &str, pair: &TokenPair, user: &str) -> Result<(), ProviderError> {
-        store_pair(&self.vault, secret_ref, pair, user)
+    fn store(&self, secret_ref: &str, pair: &TokenPair, who: &Approver) -> Result<(), ProviderError> {
+        store_pair(&self.vault, secret_ref, pair, who)
     }
 
     fn facts(&self, secret_ref: &str) -> Result<Option<super::refresh::GrantFacts>, ProviderError> {
@@ -167,17 +167,19 @@ impl OAuthAdapter {
             // An earlier run exchanged the (single-use) code; finish what it started.
             if !f.user.is_empty() {
                 return Ok(OAuthTokens {
+                    user_id: f.user_id,
                     user: f.user,
                     scopes: f.scopes,
                     secret_ref,
                     token_expires_at: f.expires_at,
                 });
             }
-            let (user, expires_at) = self
+            let (who, expires_at) = self
                 .user_after_exchange(provider, account_id, &secret_ref)
                 .await?;
             return Ok(OAuthTokens {
-                user,
+                user: who.name,
+                user_id: who.id,
                 scopes: f.scopes,
                 secret_ref,
                 token_expires_at: expires_at.unwrap_or(f.expires_at),
@@ -205,7 +207,7 @@ impl OAuthAdapter {
                     .ok_or_else(|| missing("the PKCE verifier"))?;
                 let spend = async move {
                     let pair = client.exchange_code(&code, &verifier).await?;
-                    store_pair(&vault, &pair_ref, &pair, "")?;
+                    store_pair(&vault, &pair_ref, &pair, &Approver::default())?;
                     Ok(pair)
                 };
                 self.unstoppable.run("GitLab", spend).await?
@@ -217,24 +219,25 @@ impl OAuthAdapter {
                     .ok_or_else(|| ProviderError::not_configured(provider))?;
                 let spend = async move {
                     let pair = client.exchange_code(&code).await?;
-                    store_pair(&vault, &pair_ref, &pair, "")?;
+                    store_pair(&vault, &pair_ref, &pair, &Approver::default())?;
                     Ok(pair)
                 };
                 self.unstoppable.run("Bitbucket", spend).await?
             }
             Provider::GitHub => return Err(ProviderError::not_configured(provider)),
         };
-        let (user, refreshed_until) = self
+        let (who, refreshed_until) = self
             .user_after_exchange(provider, account_id, &secret_ref)
             .await?;
         if refreshed_until.is_none() {
-            self.store(&secret_ref, &pair, &user)?;
+            self.store(&secret_ref, &pair, &who)?;
         }
         // Spent: the code and the PKCE verifier are worth nothing any more.
         let _ = self.vault.delete(code_ref);
         let _ = self.vault.delete(&pkce_ref(account_id, attempt_id));
         Ok(OAuthTokens {
-            user,
+            user: who.name,
+            user_id: who.id,
             scopes: pair.scopes,
             secret_ref,
             token_expires_at: refreshed_until.unwrap_or(pair.expires_at),
@@ -250,7 +253,7 @@ impl OAuthAdapter {
         provider: Provider,
         account_id: Uuid,
         secret_ref: &str,
-    ) -> Result<(String, Option<chrono::DateTime<chrono::Utc>>), ProviderError> {
+    ) -> Result<(Approver, Option<chrono::DateTime<chrono::Utc>>), ProviderError> {
         let refused = match self.user_of(provider, secret_ref).await {
             Err(ProviderError::Unauthorized { .. }) => self
                 .vault
@@ -264,7 +267,7 @@ impl OAuthAdapter {
             .refresher
             .refresh(provider, account_id, secret_ref, Trigger::Rejected(&refused))
             .await?;
-        let user = self.user_of(provider, secret_ref).await?;
+        let who = self.user_of(provider, secret_ref).await?;
         let stored = |name: &str| {
             self.vault
                 .get(&format!("{secret_ref}/{name}"))
@@ -279,32 +282,43 @@ impl OAuthAdapter {
                 .map(|f| f.scopes)
                 .unwrap_or_default(),
         };
-        self.store(secret_ref, &pair, &user)?;
-        Ok((user, Some(refreshed.token_expires_at)))
+        self.store(secret_ref, &pair, &who)?;
+        Ok((who, Some(refreshed.token_expires_at)))
     }
 
-    async fn user_of(&self, provider: Provider, secret_ref: &str) -> Result<String, ProviderError> {
+    /// The person behind the token: GitLab's username and numeric id; on Bitbucket, which has
+    /// carried no `username` since 2019, the shown name and the `uuid` that identifies them.
+    async fn user_of(&self, provider: Provider, secret_ref: &str) -> Result<Approver, ProviderError> {
         let token = self
             .vault
             .get(&format!("{secret_ref}/access"))
             .map_err(vault_error)?
             .ok_or_else(|| missing("the access token"))?;
         match provider {
-            Provider::GitLab => Ok(self
-                .gitlab
-                .as_ref()
-                .ok_or_else(|| ProviderError::not_configured(provider))?
-                .current_user(&token)
-                .await?
-                .username),
-            Provider::Bitbucket => Ok(self
-                .bitbucket
-                .as_ref()
-                .ok_or_else(|| ProviderError::not_configured(provider))?
-                .current_user(&token)
-                .await?
-                .label()
-                .to_string()),
+            Provider::GitLab => {
+                let u = self
+                    .gitlab
+                    .as_ref()
+                    .ok_or_else(|| ProviderError::not_configured(provider))?
+                    .current_user(&token)
+                    .await?;
+                Ok(Approver {
+                    name: u.username,
+                    id: Some(u.id.to_string()),
+                })
+            }
+            Provider::Bitbucket => {
+                let u = self
+                    .bitbucket
+                    .as_ref()
+                    .ok_or_else(|| ProviderError::not_configured(provider))?
+                    .current_user(&token)
+                    .await?;
+                Ok(Approver {
+                    name: u.label().to_string(),
+                    id: Some(u.uuid.clone()),
+                })
+            }
             Provider::GitHub => Err(ProviderError::not_configured(provider)),
         }
     }

@@ -58,8 +58,28 @@ pub(crate) fn missing(what: &str) -> ProviderError {
 #[derive(serde::Serialize, serde::Deserialize)]
 pub(crate) struct GrantFacts {
     pub user: String,
+    /// The approver's stable id at the provider (absent in facts stored before it was kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
     pub scopes: Vec<String>,
     pub expires_at: DateTime<Utc>,
+}
+
+/// Who approved a grant: the name shown (for display only) and the provider's stable id for
+/// the person (GitLab's numeric user id, Bitbucket's `uuid`), by which they are identified.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Approver {
+    pub name: String,
+    pub id: Option<String>,
+}
+
+impl GrantFacts {
+    pub fn approver(&self) -> Approver {
+        Approver {
+            name: self.user.clone(),
+            id: self.user_id.clone(),
+        }
+    }
 }
 
 /// The write-ahead marker: the SHA-256 of the refresh token a refresh is spending, if any, and
@@ -88,10 +108,11 @@ pub(crate) fn store_pair(
     vault: &Vault,
     secret_ref: &str,
     pair: &TokenPair,
-    user: &str,
+    who: &Approver,
 ) -> Result<(), ProviderError> {
     let facts = sealed_json(&GrantFacts {
-        user: user.to_string(),
+        user: who.name.clone(),
+        user_id: who.id.clone(),
         scopes: pair.scopes.clone(),
         expires_at: pair.expires_at,
     });
@@ -294,8 +315,8 @@ impl Refresher {
                 detail: "the refresh token was refused moments ago".into(),
             });
         }
-        let user = read_facts(&self.vault, secret_ref)?
-            .map(|f| f.user)
+        let who = read_facts(&self.vault, secret_ref)?
+            .map(|f| f.approver())
             .unwrap_or_default();
         let marker = Marker {
             spending: Some(spending.clone()),
@@ -318,7 +339,7 @@ impl Refresher {
         match answer {
             Ok(pair) => {
                 // The provider has rotated the pair: store it before anything uses it.
-                store_pair(&self.vault, secret_ref, &pair, &user)?;
+                store_pair(&self.vault, secret_ref, &pair, &who)?;
                 tracing::info!(%account_id, expires_at = %pair.expires_at, "credentials refreshed");
                 Ok(Refreshed {
                     access_token: pair.access_token,

@@ -68,7 +68,10 @@ pub trait GitHubPort: Send + Sync {
 /// What a GitLab or Bitbucket code exchange granted. The tokens are already in the vault.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OAuthTokens {
+    /// The person as shown; for display only.
     pub user: String,
+    /// The person's stable id (GitLab numeric id, Bitbucket `uuid`).
+    pub user_id: Option<String>,
     pub scopes: Vec<String>,
     pub secret_ref: String,
     pub token_expires_at: DateTime<Utc>,

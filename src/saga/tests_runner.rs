@@ -129,6 +129,7 @@ fn oauth_ok() -> FakeOAuth {
     FakeOAuth {
         exchange: Ok(OAuthTokens {
             user: "alice".into(),
+            user_id: Some("7".into()),
             scopes: vec!["api".into()],
             secret_ref: "vault:tokens-1".into(),
             token_expires_at: t0() + Days::hours(2),

@@ -114,6 +114,7 @@ pub async fn exchange_oauth_code(
             attempt_id,
             grant: Grant::Oauth {
                 user: tokens.user,
+                user_id: tokens.user_id,
                 scopes: tokens.scopes,
                 secret_ref: tokens.secret_ref,
                 token_expires_at: tokens.token_expires_at,

@@ -72,6 +72,7 @@ pub async fn account(log: &EventLog, provider: Provider, name: &str, steps: usiz
     } else {
         Grant::Oauth {
             user: "bob".into(),
+            user_id: Some("8".into()),
             scopes: vec!["api".into()],
             secret_ref: "vault:1".into(),
             token_expires_at: Utc::now() + Duration::hours(2),

@@ -91,6 +91,7 @@ pub fn approved(provider: Provider) -> Event {
         },
         _ => Grant::Oauth {
             user: "bob".into(),
+            user_id: Some("8".into()),
             scopes: vec!["api".into()],
             secret_ref: "vault:secret-1".into(),
             token_expires_at: Utc::now() + Duration::hours(2),
