@@ -71,5 +71,10 @@ ol.history time { color:var(--muted); font-size:.85rem; font-variant-numeric: ta
 .actions { display:flex; gap:.75rem; align-items:center; flex-wrap:wrap; }
 .muted { color:var(--muted); }
 form.signout { margin-left:auto; display:flex; gap:.75rem; align-items:center; }
-form.signout .btn { padding:.25rem .75rem; }
+form.signout .btn { padding:.25rem .75rem; white-space:nowrap; }
+@media (max-width: 640px) {
+  header.top { flex-wrap:wrap; gap:.5rem 1rem; padding:.75rem 1rem; }
+  header.top nav { white-space:nowrap; }
+  form.signout { gap:.5rem; }
+}
 "#;
