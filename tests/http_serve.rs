@@ -141,6 +141,24 @@ async fn serve_starts_from_environment_variables_and_send_posts_to_it() {
     let sent = sent.unwrap();
     assert!(sent.status.success(), "{}", String::from_utf8_lossy(&sent.stderr));
     assert!(String::from_utf8_lossy(&sent.stdout).contains("AccountNamed"));
+    // Everything serve created, the stores opened after start-up included, is the owner's only.
+    #[cfg(unix)]
+    assert_owner_only(&dir.path().join("data"));
+}
+
+#[cfg(unix)]
+fn assert_owner_only(path: &std::path::Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let meta = std::fs::symlink_metadata(path).unwrap();
+    let mode = meta.permissions().mode() & 0o777;
+    if meta.is_dir() {
+        assert_eq!(mode, 0o700, "{}", path.display());
+        for entry in std::fs::read_dir(path).unwrap() {
+            assert_owner_only(&entry.unwrap().path());
+        }
+    } else {
+        assert_eq!(mode, 0o600, "{}", path.display());
+    }
 }
 
 #[test]
