@@ -95,7 +95,8 @@ async fn a_github_that_never_answers_in_time_ends_the_link_failed() {
     let reason = link_failed_reason(&h.engine, id).expect("a LinkFailed with a reason");
     assert!(
         reason.starts_with("GitHub could not be reached for 1 second")
-            && reason.contains("no answer within")
+            // Whichever timer fires first under load: the attempt's or the client's own.
+            && (reason.contains("no answer within") || reason.contains("timed out"))
             && reason.ends_with("try again later"),
         "{reason}"
     );

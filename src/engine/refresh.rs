@@ -89,6 +89,9 @@ struct Marker {
     spending: Option<String>,
     #[serde(default)]
     refused: Option<String>,
+    /// Why the provider refused it, so that every caller gives the same reason.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    refused_because: Option<String>,
 }
 
 fn part(secret_ref: &str, name: &str) -> String {
@@ -308,11 +311,15 @@ impl Refresher {
             .map_err(vault_error)?
             .ok_or_else(|| missing("the refresh token"))?;
         let spending = fingerprint(&refresh);
-        if self.marker(secret_ref)?.refused.as_ref() == Some(&spending) {
-            // A caller that waited for the lock behind a refused refresh: do not ask again.
+        let marker = self.marker(secret_ref)?;
+        if marker.refused.as_ref() == Some(&spending) {
+            // A caller that waited for the lock behind a refused refresh: do not ask again, and
+            // give the reason the first caller was given.
             return Err(ProviderError::InvalidGrant {
                 provider: provider.display_name(),
-                detail: "the refresh token was refused moments ago".into(),
+                detail: marker
+                    .refused_because
+                    .unwrap_or_else(|| "the refresh token was refused moments ago".into()),
             });
         }
         let who = read_facts(&self.vault, secret_ref)?
@@ -320,7 +327,7 @@ impl Refresher {
             .unwrap_or_default();
         let marker = Marker {
             spending: Some(spending.clone()),
-            refused: None,
+            ..Marker::default()
         };
         self.set_marker(secret_ref, &marker)?;
         self.hooks.pass(HaltPoint::BeforeRefreshCall).await;
@@ -347,11 +354,6 @@ impl Refresher {
                 })
             }
             Err(ProviderError::InvalidGrant { provider, detail }) => {
-                let refused = Marker {
-                    spending: None,
-                    refused: Some(spending),
-                };
-                self.set_marker(secret_ref, &refused)?;
                 let detail = if interrupted {
                     format!(
                         "an earlier refresh was interrupted before its result was stored, and {provider} \
@@ -360,6 +362,12 @@ impl Refresher {
                 } else {
                     detail
                 };
+                let refused = Marker {
+                    spending: None,
+                    refused: Some(spending),
+                    refused_because: Some(detail.clone()),
+                };
+                self.set_marker(secret_ref, &refused)?;
                 Err(ProviderError::InvalidGrant { provider, detail })
             }
             // The marker stays: whether the provider saw the call is unknown until the next try.
