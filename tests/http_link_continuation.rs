@@ -100,6 +100,30 @@ async fn without_for_the_commands_actor_completes_it_and_the_url_is_single_use()
     h.demo.shutdown().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_start_link_sent_again_hands_out_no_second_url() {
+    let h = Http::start().await;
+    h.ok(json!({"type": "NameAccount", "provider": "github", "unique_name": "twice"}))
+        .await;
+    let message = json!({"type": "StartLink", "account": "twice", "for": "alice",
+        "command_id": "6f1d8a52-3c1e-4c8e-9a7e-2b1f0d9c4a11"});
+    let first = h.ok(message.clone()).await["authorize_url"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let again = h.ok(message).await;
+    assert_eq!(again["duplicate"], true, "{again}");
+    assert!(
+        again["authorize_url"].is_null(),
+        "no second URL for the same link: {again}"
+    );
+    let approval = h.open_continuation(&first).await;
+    let (status, body) = open_fresh(&h, &first).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert!(approval.contains("state="), "{approval}");
+    h.demo.shutdown().await;
+}
+
 fn short_links(config: &mut EngineConfig) {
     config.link_ttl = chrono::Duration::seconds(1);
     config.vault_key = Some(forgelink::vault::VaultKey::generate());

@@ -87,6 +87,12 @@ pub(super) fn hold(state: &AppState, oauth_state: &str, person: &str) {
     }
 }
 
+/// Whether the link of `oauth_state` still waits for a browser (held, not bound yet).
+pub(super) fn is_held(state: &AppState, oauth_state: &str) -> bool {
+    let reference = vault_ref(&hash_state(oauth_state));
+    matches!(state.inner.engine.vault().get(&reference), Ok(Some(v)) if v.expose().starts_with("pending "))
+}
+
 /// What the callback for `oauth_state` may do.
 pub enum Check {
     /// Started over the API: no browser binding.

@@ -70,7 +70,10 @@ fn open_once(state: &AppState, token: &str) -> Opened {
         let _ = vault.delete(&reference);
         return Opened::Gone;
     }
-    if mark != "open" {
+    // Spent, or its link already bound to a browser (the same StartLink sent again hands out
+    // another URL for the same link).
+    let bound_elsewhere = link_binding::state_of(url).is_none_or(|s| !link_binding::is_held(state, &s));
+    if mark != "open" || bound_elsewhere {
         return Opened::Used;
     }
     let spent = format!("{expires} used {person}\n{url}");
