@@ -91,7 +91,7 @@ async fn a_callback_without_a_valid_state_calls_no_provider_and_an_update_reconc
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
-    let h = Http { demo, dir, client };
+    let h = Http::new(demo, dir, client);
     h.link_github("acme-gh").await;
     assert!(
         CALLS.load(Ordering::SeqCst) > 0,

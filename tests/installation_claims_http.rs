@@ -37,8 +37,15 @@ async fn twenty_simultaneous_approvals_of_one_installation_leave_exactly_one_acc
 
     let callbacks = redirects.iter().map(|r| {
         let client = h.client.clone();
+        // The browser that opened the links' continuation URLs: its link cookie comes along.
+        let cookie = h.link_cookie.lock().unwrap().clone().unwrap_or_default();
         async move {
-            let r = client.get(r).send().await.expect("the callback answers");
+            let r = client
+                .get(r)
+                .header("cookie", cookie)
+                .send()
+                .await
+                .expect("the callback answers");
             (r.status(), r.text().await.unwrap_or_default())
         }
     });

@@ -52,7 +52,7 @@ async fn each_provider_links_over_http_with_its_documented_base_url_forms() {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
-    let h = Http { demo, dir, client };
+    let h = Http::new(demo, dir, client);
 
     h.link_github("gh").await;
 

@@ -44,7 +44,7 @@ async fn start() -> Http {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
-    Http { demo, dir, client }
+    Http::new(demo, dir, client)
 }
 
 fn copy_dir(from: &Path, to: &Path) {

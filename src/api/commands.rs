@@ -2,6 +2,8 @@
 //! `CommandReply` once the dashboard shows it. Every refusal is a 4xx `{error, field?, hint?}`
 //! and appends nothing: a body over 64 KiB, a body that is not JSON, an unknown `type`, an
 //! unknown, missing or mistyped field, an unknown account, or a command the account refuses.
+//! A `StartLink` may name the person who must complete the link (`"for": "alice"`, else the
+//! command's actor); its `authorize_url` is then a one-time continuation URL for that person.
 //! `POST /v1/login-links` (admin token) hands out a one-time dashboard login link for a person:
 //! `{"for": "alice", "role": "admin"|"viewer"}` (role defaults to admin); the session it opens
 //! carries that name, and the pages' commands are recorded as done by it.
@@ -79,8 +81,57 @@ async fn run(
     let bytes = axum::body::to_bytes(body, MAX_COMMAND_BYTES)
         .await
         .map_err(|_| too_large())?;
+    let (bytes, named) = take_for(&bytes)?;
     let message = parse_command(&bytes)?;
-    Ok(state.execute(message).await?)
+    let start_link = matches!(message.request, crate::engine::Request::StartLink { .. });
+    let person = named.unwrap_or_else(|| message.actor.clone());
+    let mut reply = state.execute(message).await?;
+    if start_link {
+        // The person completes it through a one-time URL that binds their browser; the bare
+        // approval URL is not handed out.
+        if let Some(url) = reply.authorize_url.take() {
+            let continued = super::link_continue::issue(state, &url, &person);
+            reply.authorize_url = Some(continued.ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "the link could not be prepared for its person",
+                )
+                .hint("send the same StartLink again")
+            })?);
+        }
+    }
+    Ok(reply)
+}
+
+/// A `StartLink`'s optional `for` (the person who must complete the link), taken out of the
+/// message; other types keep it, and are refused for it as for any unknown field.
+fn take_for(bytes: &[u8]) -> Result<(Vec<u8>, Option<String>), ApiError> {
+    let Ok(serde_json::Value::Object(mut obj)) = serde_json::from_slice::<serde_json::Value>(bytes) else {
+        return Ok((bytes.to_vec(), None));
+    };
+    if obj.get("type").and_then(|t| t.as_str()) != Some("StartLink") || !obj.contains_key("for") {
+        return Ok((bytes.to_vec(), None));
+    }
+    let hint = r#"name the person who completes the link, e.g. {"type": "StartLink", "account": "acme-infra", "for": "alice"}"#;
+    let person = match obj.remove("for") {
+        Some(serde_json::Value::String(p)) => p,
+        _ => {
+            return Err(ApiError::bad_request("`for` must be a string")
+                .field("for")
+                .hint(hint))
+        }
+    };
+    crate::domain::check_text("for", &person, crate::domain::MAX_ACTOR_LEN)
+        .map_err(|e| ApiError::bad_request(e.to_string()).field("for").hint(hint))?;
+    if person.trim().is_empty() {
+        return Err(
+            ApiError::bad_request("`for` must name the person who completes the link")
+                .field("for")
+                .hint(hint),
+        );
+    }
+    let bytes = serde_json::to_vec(&serde_json::Value::Object(obj)).unwrap_or_default();
+    Ok((bytes, Some(person)))
 }
 
 pub async fn new_login_link(State(state): State<AppState>, body: axum::body::Bytes) -> Response {

@@ -4,8 +4,8 @@
 //! and records, in the vault next to the `state`, the digest of that cookie and the name of the
 //! signed-in person. The callback for that `state` is refused, and runs nothing, unless it
 //! carries the same cookie; the approval is then recorded as done by that person. A link started
-//! over the API (admin token) has no such binding: its `authorize_url` is handed to the person it
-//! was started for, and its callback is recorded as done by the provider's callback.
+//! over the API is held for the person it names until its one-time continuation URL is opened
+//! (see `link_continue`), which binds it to that browser the same way.
 
 use super::auth::{cookie, random_token};
 use super::AppState;
@@ -35,7 +35,7 @@ fn digest(s: &str) -> String {
 }
 
 /// The `state` parameter of a provider's approval URL.
-fn state_of(authorize_url: &str) -> Option<String> {
+pub(super) fn state_of(authorize_url: &str) -> Option<String> {
     url::Url::parse(authorize_url)
         .ok()?
         .query_pairs()
@@ -71,6 +71,26 @@ pub fn bind(state: &AppState, headers: &HeaderMap, authorize_url: &str, person: 
         tracing::error!(error = %e, "the link could not be bound to the browser");
     }
     set_cookie
+}
+
+/// Holds the link of `oauth_state` for `person` until a browser is bound to it: meanwhile its
+/// callback is refused. A binding already made is kept.
+pub(super) fn hold(state: &AppState, oauth_state: &str, person: &str) {
+    let vault = state.inner.engine.vault();
+    let reference = vault_ref(&hash_state(oauth_state));
+    if matches!(vault.get(&reference), Ok(Some(_))) {
+        return;
+    }
+    // No cookie digest is ever "pending", so no browser matches until one is bound.
+    if let Err(e) = vault.put(&reference, &Secret::new(format!("pending {person}"))) {
+        tracing::error!(error = %e, "the link could not be held for its person");
+    }
+}
+
+/// Whether the link of `oauth_state` still waits for a browser (held, not bound yet).
+pub(super) fn is_held(state: &AppState, oauth_state: &str) -> bool {
+    let reference = vault_ref(&hash_state(oauth_state));
+    matches!(state.inner.engine.vault().get(&reference), Ok(Some(v)) if v.expose().starts_with("pending "))
 }
 
 /// What the callback for `oauth_state` may do.

@@ -17,6 +17,7 @@ pub mod error;
 pub mod headers;
 pub mod limits;
 pub(crate) mod link_binding;
+mod link_continue;
 pub mod listener;
 pub mod metrics;
 pub mod pages;

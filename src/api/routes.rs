@@ -15,7 +15,10 @@
 
 use super::auth::{Credential, Role};
 use super::error::ApiError;
-use super::{callbacks, commands, deliveries, headers, limits, pages, queries, session, webhooks, AppState};
+use super::{
+    callbacks, commands, deliveries, headers, limits, link_continue, pages, queries, session, webhooks,
+    AppState,
+};
 use axum::extract::DefaultBodyLimit;
 use axum::extract::{Request, State};
 use axum::http::{Method, StatusCode};
@@ -64,6 +67,12 @@ pub fn table() -> Vec<Route> {
         row(g.clone(), "/login", None, get(session::login)),
         row(p.clone(), "/logout", Session, post(session::logout)),
         row(g.clone(), "/callback/{provider}", None, get(callbacks::callback)),
+        row(
+            g.clone(),
+            "/callback/continue/{token}",
+            None,
+            get(link_continue::open),
+        ),
         Route {
             max_body: webhooks::MAX_DELIVERY_BYTES,
             ..row(p.clone(), "/webhooks/{provider}", None, post(webhooks::receive))

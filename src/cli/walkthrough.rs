@@ -145,7 +145,11 @@ async fn link(api: &Api, person: &Visitor, provider: &str, name: &str) -> Result
                 .await?;
         }
     }
-    let started = api.command(json!({"type": "StartLink", "account": name})).await?;
+    // Started for the person signed in to the dashboard (its login link names them "admin"):
+    // the reply's URL is the one-time continuation that binds their browser.
+    let started = api
+        .command(json!({"type": "StartLink", "account": name, "for": "admin"}))
+        .await?;
     let url = started["authorize_url"]
         .as_str()
         .ok_or_else(|| fail("StartLink", "no authorize_url in the answer"))?;

@@ -259,6 +259,11 @@ impl Engine {
         &self.inner.vault
     }
 
+    /// How long a started link waits for its approval.
+    pub fn link_ttl(&self) -> chrono::Duration {
+        self.inner.config.link_ttl
+    }
+
     /// The account's state folded from its stream.
     pub fn account_state(&self, account_id: Uuid) -> Result<AccountState, EngineError> {
         let events = self.inner.log.read_stream(&StreamId::account(account_id), 1)?;

@@ -29,9 +29,44 @@ pub struct Http {
     pub demo: DemoHandle,
     pub dir: tempfile::TempDir,
     pub client: reqwest::Client,
+    /// The link cookie our server gave this "browser" when it opened a continuation URL.
+    pub link_cookie: std::sync::Mutex<Option<String>>,
 }
 
 impl Http {
+    pub fn new(demo: DemoHandle, dir: tempfile::TempDir, client: reqwest::Client) -> Http {
+        Http {
+            demo,
+            dir,
+            client,
+            link_cookie: Default::default(),
+        }
+    }
+
+    /// The cookie to send back, as a browser would.
+    fn with_cookie(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        match self.link_cookie.lock().unwrap().clone() {
+            Some(c) => request.header("cookie", c),
+            None => request,
+        }
+    }
+
+    /// Opens a link's one-time continuation URL as this browser: keeps the link cookie it sets
+    /// and gives the provider's approval URL it redirects to. Panics unless it redirects.
+    pub async fn open_continuation(&self, url: &str) -> String {
+        let r = self
+            .with_cookie(self.client.get(url))
+            .send()
+            .await
+            .expect("the continuation answers");
+        assert_eq!(r.status(), StatusCode::SEE_OTHER, "{url}");
+        if let Some(set) = r.headers().get("set-cookie") {
+            let pair = set.to_str().unwrap().split(';').next().unwrap().to_string();
+            *self.link_cookie.lock().unwrap() = Some(pair);
+        }
+        r.headers()["location"].to_str().unwrap().to_string()
+    }
+
     pub async fn start() -> Http {
         Self::start_with(|_| {}).await
     }
@@ -50,7 +85,7 @@ impl Http {
             .timeout(Duration::from_secs(30))
             .build()
             .unwrap();
-        Http { demo, dir, client }
+        Http::new(demo, dir, client)
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -110,8 +145,7 @@ impl Http {
             "the sandbox sends the person back to us: {redirect}"
         );
         let r = self
-            .client
-            .get(redirect)
+            .with_cookie(self.client.get(redirect))
             .send()
             .await
             .expect("the callback answers");
@@ -137,7 +171,7 @@ impl Http {
         }
     }
 
-    /// Names and starts a link: the approval URL.
+    /// Names and starts a link and opens its continuation URL: the provider's approval URL.
     pub async fn start_link(&self, provider: &str, name: &str) -> String {
         let named = self
             .ok(json!({"type": "NameAccount", "provider": provider, "unique_name": name}))
@@ -145,10 +179,8 @@ impl Http {
         assert_eq!(named["events"], json!(["AccountNamed"]));
         let started = self.ok(json!({"type": "StartLink", "account": name})).await;
         assert_eq!(started["status"], "awaiting_approval");
-        started["authorize_url"]
-            .as_str()
-            .expect("an approval URL")
-            .to_string()
+        let url = started["authorize_url"].as_str().expect("a continuation URL");
+        self.open_continuation(url).await
     }
 
     /// The whole GitHub flow: the account ends active with `infra` and `apps`.

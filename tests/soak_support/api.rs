@@ -176,12 +176,44 @@ impl Api {
         }
     }
 
-    /// Follows the provider's redirect to our callback as a browser does; the status answered
-    /// (303 when accepted), tried again while the server is away.
-    pub async fn callback(&self, url: &str) -> u16 {
+    /// Opens a link's one-time continuation URL as a fresh browser, tried again while the server
+    /// is away: the provider's approval URL and the link cookie to send back to the callback
+    /// (`None` when the URL was already spent, e.g. its answer was lost with a killed server).
+    pub async fn open_continuation(&self, url: &str) -> Option<(String, Option<String>)> {
         let deadline = Instant::now() + RETRY_FOR;
         loop {
             if let Ok(r) = self.http.get(url).send().await {
+                if r.status() == StatusCode::SEE_OTHER {
+                    let cookie = r
+                        .headers()
+                        .get("set-cookie")
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(|v| v.split(';').next())
+                        .map(str::to_string);
+                    let to = r.headers().get("location")?.to_str().ok()?.to_string();
+                    return Some((to, cookie));
+                }
+                if !r.status().is_server_error() {
+                    return None;
+                }
+            }
+            if Instant::now() > deadline {
+                return None;
+            }
+            self.pause().await;
+        }
+    }
+
+    /// Follows the provider's redirect to our callback as a browser does, with the link cookie;
+    /// the status answered (303 when accepted), tried again while the server is away.
+    pub async fn callback(&self, url: &str, cookie: Option<&str>) -> u16 {
+        let deadline = Instant::now() + RETRY_FOR;
+        loop {
+            let mut request = self.http.get(url);
+            if let Some(c) = cookie {
+                request = request.header("cookie", c);
+            }
+            if let Ok(r) = request.send().await {
                 let status = r.status();
                 if !status.is_server_error() {
                     if status == StatusCode::SEE_OTHER {

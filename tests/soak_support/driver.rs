@@ -140,6 +140,10 @@ impl Driver {
             }
         }
         let url = url.unwrap_or_else(|| panic!("StartLink {name} gave no authorize_url"));
+        // The person opens the one-time continuation URL; spent by a lost answer, the flow stops.
+        let Some((url, cookie)) = self.api.open_continuation(&url).await else {
+            return;
+        };
         self.flows_lock().push(Flow {
             provider,
             name: name.clone(),
@@ -156,7 +160,7 @@ impl Driver {
         };
         let redirect = redirect.unwrap_or_else(|e| panic!("the {provider} sandbox refused {name}: {e}"));
         // 303 accepted; a 4xx after a lost answer means the state was used already.
-        self.api.callback(&redirect).await;
+        self.api.callback(&redirect, cookie.as_deref()).await;
         let status = self
             .wait_status(
                 &name,
