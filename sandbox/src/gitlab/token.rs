@@ -43,21 +43,9 @@ async fn revoke(State(shared): State<Arc<Shared>>, Form(f): Form<RevokeForm>) ->
     if let Some(fault) = shared.faults.inject().await {
         return fault;
     }
-    let client_id = {
-        let app = lock(&shared.app);
-        let id_ok = f.client_id.as_deref() == Some(app.client_id.as_str());
-        let secret_ok = f
-            .client_secret
-            .as_deref()
-            .is_some_and(|s| secure_eq(s, &app.client_secret));
-        if !(id_ok && secret_ok) {
-            return oauth_error(
-                StatusCode::UNAUTHORIZED,
-                "invalid_client",
-                "Client authentication failed due to unknown client, no client authentication included, or unsupported authentication method.",
-            );
-        }
-        app.client_id.clone()
+    let client_id = match authenticated_client(&shared, f.client_id.as_deref(), f.client_secret.as_deref()) {
+        Ok(id) => id,
+        Err(refused) => return refused,
     };
     let Some(token) = f.token.as_deref().filter(|t| !t.is_empty()) else {
         return missing("token");
@@ -67,6 +55,24 @@ async fn revoke(State(shared): State<Arc<Shared>>, Form(f): Form<RevokeForm>) ->
         .revocations
         .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     (StatusCode::OK, Json(json!({}))).into_response()
+}
+
+/// The application's client id when `client_id` and `client_secret` are its own (GitLab takes
+/// them as form fields on `/oauth/token` and `/oauth/revoke`); else GitLab's `invalid_client`,
+/// the handler's finished answer.
+#[allow(clippy::result_large_err)]
+fn authenticated_client(shared: &Shared, id: Option<&str>, secret: Option<&str>) -> Result<String, Response> {
+    let app = lock(&shared.app);
+    let id_ok = id == Some(app.client_id.as_str());
+    let secret_ok = secret.is_some_and(|s| secure_eq(s, &app.client_secret));
+    if !(id_ok && secret_ok) {
+        return Err(oauth_error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            "Client authentication failed due to unknown client, no client authentication included, or unsupported authentication method.",
+        ));
+    }
+    Ok(app.client_id.clone())
 }
 
 fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
@@ -94,21 +100,9 @@ async fn token(State(shared): State<Arc<Shared>>, Form(f): Form<TokenForm>) -> R
     if let Some(fault) = shared.faults.inject().await {
         return fault;
     }
-    let client_id = {
-        let app = lock(&shared.app);
-        let id_ok = f.client_id.as_deref() == Some(app.client_id.as_str());
-        let secret_ok = f
-            .client_secret
-            .as_deref()
-            .is_some_and(|s| secure_eq(s, &app.client_secret));
-        if !(id_ok && secret_ok) {
-            return oauth_error(
-                StatusCode::UNAUTHORIZED,
-                "invalid_client",
-                "Client authentication failed due to unknown client, no client authentication included, or unsupported authentication method.",
-            );
-        }
-        app.client_id.clone()
+    let client_id = match authenticated_client(&shared, f.client_id.as_deref(), f.client_secret.as_deref()) {
+        Ok(id) => id,
+        Err(refused) => return refused,
     };
     let issued = match f.grant_type.as_deref() {
         Some("authorization_code") => {
