@@ -14,14 +14,30 @@ pub struct ProjectionStore {
 
 impl ProjectionStore {
     /// Opens (or creates) the projection database in the folder `path`.
+    /// A folder still locked is tried again for up to a second: sled lets go of its lock only
+    /// when the last handle of a just-closed store (a background thread's, say) is dropped.
     pub fn open(path: impl AsRef<Path>) -> Result<ProjectionStore, ProjectionError> {
         let path = path.as_ref().to_path_buf();
-        let db = sled::Config::new()
-            .path(&path)
-            .flush_every_ms(Some(500))
-            .open()
-            .map_err(|e| open_error(&path, e))?;
-        Ok(ProjectionStore { db, path: Some(path) })
+        let mut tries = 0;
+        loop {
+            let opened = sled::Config::new()
+                .path(&path)
+                .flush_every_ms(Some(500))
+                .open()
+                .map_err(|e| open_error(&path, e));
+            match opened {
+                Err(ProjectionError::Locked { .. }) if tries < 20 => {
+                    tries += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+                opened => {
+                    return Ok(ProjectionStore {
+                        db: opened?,
+                        path: Some(path),
+                    })
+                }
+            }
+        }
     }
 
     /// A throwaway database, deleted when dropped (used by `verify` to rebuild beside the live one).
