@@ -81,7 +81,7 @@ pub async fn receive(
         headers: inbox::kept_headers(&headers),
         body: String::from_utf8_lossy(&payload).into_owned(),
     };
-    let id = delivery.delivery_id;
+    let id = delivery.delivery_id.clone();
     match inner.deliveries.accept(record, &[key]).await {
         Ok(a) if a.duplicate => {
             inner.metrics.webhook(provider, WebhookOutcome::Duplicate);
@@ -89,7 +89,7 @@ pub async fn receive(
         }
         Ok(a) => {
             inner.metrics.webhook(provider, WebhookOutcome::Accepted);
-            let answer = match inner.inbox.process_now(a.seq, FIRST_ATTEMPT).await {
+            let answer = match inner.inbox.process_now(a.seq, delivery, FIRST_ATTEMPT).await {
                 Some(replies) => {
                     let last = replies.iter().filter_map(|r| r.positions.map(|p| p.1)).max();
                     if let Some(last) = last {

@@ -7,11 +7,14 @@
 //! Deduplication follows what each provider documents (see [`dedupe_key`]); the store checks
 //! the key in its single writer, so two copies arriving together are stored once.
 
+mod commit;
+pub mod order;
 pub mod redeliver;
 mod store;
 pub mod workers;
 
 pub use redeliver::InboxHealer;
+pub use commit::Progress;
 pub use store::{Accepted, InboxStore};
 pub use workers::{InboxWorkers, Submitter, WorkerConfig};
 

@@ -125,7 +125,7 @@ impl InboxHealer {
         if accepted.duplicate {
             return Ok(false);
         }
-        self.submit.submit(accepted.seq);
+        self.submit.stored(accepted.seq, &delivery);
         Ok(true)
     }
 }

@@ -1,49 +1,33 @@
 //! The inbox's storage: one sled database (`{data_dir}/deliveries`) holding every accepted
 //! delivery (its id, event, the headers the parser reads and the body), its dedupe keys and its
-//! processing state. Accepting goes through one writer thread that checks the dedupe keys and
-//! writes whatever is waiting as one sled batch with one flush (group commit): a storm of
-//! deliveries costs one flush per batch, `accept` returns only once the delivery is on disk, and
-//! two copies of one delivery arriving together cannot both be stored (the writer is alone).
+//! processing state. Every write goes through one writer thread (`commit.rs`) that checks the
+//! dedupe keys and writes whatever is waiting as one sled batch with one flush (group commit):
+//! a storm of deliveries costs one flush per batch, `accept` returns only once the delivery is
+//! on disk, and two copies of one delivery arriving together cannot both be stored.
 //!
-//! | key                              | value                         |
-//! |----------------------------------|-------------------------------|
-//! | `r` + sequence (u64 BE)          | the delivery, JSON            |
-//! | `k` + provider `/` + dedupe key  | its sequence (u64 BE)         |
-//! | `i` + provider `/` + delivery id | its sequence (u64 BE)         |
-//! | `p` + sequence                   | empty: waiting to be processed|
-//! | `x` + sequence                   | empty: parked                 |
-//! | `m` + name                       | a number of its own (u64 BE)  |
+//! | key                              | value                                   |
+//! |----------------------------------|-----------------------------------------|
+//! | `r` + sequence (u64 BE)          | the delivery, written once (`commit.rs`)|
+//! | `s` + sequence                   | how processing stands, small JSON       |
+//! | `k` + provider `/` + dedupe key  | its sequence (u64 BE)                   |
+//! | `i` + provider `/` + delivery id | its sequence (u64 BE)                   |
+//! | `p` + sequence                   | empty: waiting to be processed          |
+//! | `x` + sequence                   | empty: parked                           |
+//! | `m` + name                       | a number of its own (u64 BE)            |
 //!
-//! Processing marks (`done`, a failed attempt, `parked`) are written without a flush of their
-//! own: after a crash a delivery at worst shows as pending again and is processed again, which
-//! records nothing twice (its commands carry ids derived from the delivery).
+//! Processing marks (`done`, a failed attempt, `parked`) are handed to the writer without
+//! waiting: they are visible to readers at once and reach the disk with the next flush (see
+//! `commit.rs` for why that is safe).
 
+use super::commit::{self, key, seq_of, Job, Progress, Unwritten};
 use super::{DeliveryState, StoredDelivery};
 use forgelink_events::Provider;
-use std::collections::HashMap;
-use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::path::Path;
 use std::sync::{mpsc, Arc};
 use tokio::sync::oneshot;
 
-/// Most deliveries one group commit writes.
-const MAX_BATCH: usize = 4096;
-
-/// A delivery to store, and who waits for the answer.
-struct Pending {
-    record: StoredDelivery,
-    keys: Vec<Vec<u8>>,
-    done: oneshot::Sender<Result<Accepted, String>>,
-}
-
-/// What `accept` did with a delivery.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Accepted {
-    /// The delivery's sequence number (the first copy's, for a duplicate).
-    pub seq: u64,
-    /// True when one of its dedupe keys was stored before: nothing was written.
-    pub duplicate: bool,
-}
+pub use commit::Accepted;
 
 /// The durable inbox. Cheap to clone.
 #[derive(Clone)]
@@ -52,12 +36,14 @@ pub struct InboxStore {
 }
 
 /// The database and its writer. Dropping the last handle closes the writer's queue and waits
-/// for the thread to end, so the database (and its file lock) is released by the time the drop
-/// returns and a restarted server in the same process can open it again.
+/// for the thread to end (it writes what is still queued), so the database (and its file lock)
+/// is released by the time the drop returns and a restarted server in the same process can
+/// open it again.
 struct Shared {
     db: sled::Db,
-    writer: Option<mpsc::Sender<Pending>>,
+    writer: Option<mpsc::Sender<Job>>,
     thread: Option<std::thread::JoinHandle<()>>,
+    unwritten: Unwritten,
     counts: Counts,
 }
 
@@ -89,46 +75,14 @@ impl Drop for Shared {
     }
 }
 
-fn record_key(seq: u64) -> [u8; 9] {
-    let mut k = [0u8; 9];
-    k[0] = b'r';
-    k[1..].copy_from_slice(&seq.to_be_bytes());
-    k
-}
-
-fn marker(prefix: u8, seq: u64) -> [u8; 9] {
-    let mut k = record_key(seq);
-    k[0] = prefix;
-    k
-}
-
-/// The index key of a dedupe key.
-pub(crate) fn dedupe_key(provider: Provider, key: &str) -> Vec<u8> {
-    let mut k = Vec::with_capacity(key.len() + 12);
-    k.push(b'k');
-    k.extend_from_slice(provider.as_str().as_bytes());
-    k.push(b'/');
-    k.extend_from_slice(key.as_bytes());
-    k
-}
-
-/// The index key of a provider's delivery id (the latest delivery stored under it).
-fn id_key(provider: Provider, delivery_id: &str) -> Vec<u8> {
-    let mut k = dedupe_key(provider, delivery_id);
-    k[0] = b'i';
-    k
-}
-
 fn meta_key(name: &str) -> Vec<u8> {
     let mut k = vec![b'm'];
     k.extend_from_slice(name.as_bytes());
     k
 }
 
-fn seq_of(v: &[u8]) -> u64 {
-    let mut b = [0u8; 8];
-    b.copy_from_slice(&v[..8.min(v.len())]);
-    u64::from_be_bytes(b)
+fn inbox_error(e: sled::Error) -> String {
+    format!("webhook inbox: {e}")
 }
 
 impl InboxStore {
@@ -142,25 +96,28 @@ impl InboxStore {
             .keys()
             .next_back()
             .transpose()
-            .map_err(|e| format!("webhook inbox: {e}"))?
+            .map_err(inbox_error)?
             .map_or(0, |k| seq_of(&k[1..]));
+        let count = |prefix: &[u8]| db.scan_prefix(prefix).keys().count() as u64;
+        let (all, pending, parked) = (count(b"r"), count(b"p"), count(b"x"));
         let counts = Counts::default();
-        for item in db.scan_prefix(b"r").values() {
-            let v = item.map_err(|e| format!("webhook inbox: {e}"))?;
-            if let Ok(d) = serde_json::from_slice::<StoredDelivery>(&v) {
-                counts.of(d.state).fetch_add(1, Ordering::Relaxed);
-            }
-        }
+        counts.pending.store(pending, Ordering::Relaxed);
+        counts.parked.store(parked, Ordering::Relaxed);
+        counts
+            .done
+            .store(all.saturating_sub(pending + parked), Ordering::Relaxed);
         let (writer, rx) = mpsc::channel();
-        let write_db = db.clone();
+        let unwritten = Unwritten::default();
+        let (write_db, write_unwritten) = (db.clone(), unwritten.clone());
         let thread = std::thread::Builder::new()
             .name("forgelink-inbox".into())
-            .spawn(move || group_commit(write_db, rx, last))
+            .spawn(move || commit::group_commit(write_db, rx, write_unwritten, last))
             .map_err(|e| format!("cannot start the webhook inbox writer: {e}"))?;
         let shared = Shared {
             db,
             writer: Some(writer),
             thread: Some(thread),
+            unwritten,
             counts,
         };
         Ok(InboxStore {
@@ -168,17 +125,24 @@ impl InboxStore {
         })
     }
 
+    fn send(&self, job: Job) -> Result<(), String> {
+        let closed = || "webhook inbox: its writer stopped".to_string();
+        let writer = self.shared.writer.as_ref().ok_or_else(closed)?;
+        writer.send(job).map_err(|_| closed())
+    }
+
     /// Stores a delivery unless one of its dedupe keys was stored before; on disk before it
     /// returns. `record.seq` is assigned here.
     pub async fn accept(&self, record: StoredDelivery, keys: &[String]) -> Result<Accepted, String> {
-        let keys = keys.iter().map(|k| dedupe_key(record.provider, k)).collect();
+        let keys = keys
+            .iter()
+            .map(|k| commit::dedupe_key(record.provider, k))
+            .collect();
         let (done, wait) = oneshot::channel();
-        let closed = || "webhook inbox: its writer stopped".to_string();
-        let writer = self.shared.writer.as_ref().ok_or_else(closed)?;
-        writer
-            .send(Pending { record, keys, done })
-            .map_err(|_| closed())?;
-        let accepted = wait.await.map_err(|_| closed())??;
+        self.send(Job::Accept { record, keys, done })?;
+        let accepted = wait
+            .await
+            .map_err(|_| "webhook inbox: its writer stopped".to_string())??;
         if !accepted.duplicate {
             self.shared.counts.pending.fetch_add(1, Ordering::Relaxed);
         }
@@ -195,19 +159,18 @@ impl InboxStore {
         let v = self
             .shared
             .db
-            .get(id_key(provider, delivery_id))
-            .map_err(|e| format!("webhook inbox: {e}"))?;
+            .get(commit::id_key(provider, delivery_id))
+            .map_err(inbox_error)?;
         Ok(v.map(|v| seq_of(&v)))
     }
 
-    /// One delivery by its sequence number.
-    pub fn get(&self, seq: u64) -> Result<Option<StoredDelivery>, String> {
-        match self
-            .shared
-            .db
-            .get(record_key(seq))
-            .map_err(|e| format!("webhook inbox: {e}"))?
-        {
+    /// How processing of a delivery stands (a mark not yet written included), if it was
+    /// marked since it was stored.
+    fn progress(&self, seq: u64) -> Result<Option<Progress>, String> {
+        if let Some(p) = self.shared.unwritten.lock().ok().and_then(|u| u.get(&seq).cloned()) {
+            return Ok(Some(p));
+        }
+        match self.shared.db.get(key(b's', seq)).map_err(inbox_error)? {
             None => Ok(None),
             Some(v) => serde_json::from_slice(&v)
                 .map(Some)
@@ -215,29 +178,43 @@ impl InboxStore {
         }
     }
 
-    /// Rewrites a delivery's processing state (no flush of its own, see the module docs).
-    pub fn update(&self, delivery: &StoredDelivery) -> Result<(), String> {
-        let before = self.get(delivery.seq)?.map(|d| d.state);
-        let mut batch = sled::Batch::default();
-        let value = serde_json::to_vec(delivery).map_err(|e| e.to_string())?;
-        batch.insert(&record_key(delivery.seq), value);
-        for (prefix, state) in [(b'p', DeliveryState::Pending), (b'x', DeliveryState::Parked)] {
-            if delivery.state == state {
-                batch.insert(&marker(prefix, delivery.seq), &[]);
-            } else {
-                batch.remove(&marker(prefix, delivery.seq));
-            }
+    /// The state a delivery is in (without reading its record).
+    pub fn state(&self, seq: u64) -> Result<Option<DeliveryState>, String> {
+        if let Some(p) = self.progress(seq)? {
+            return Ok(Some(p.state));
         }
-        self.shared
-            .db
-            .apply_batch(batch)
-            .map_err(|e| format!("webhook inbox: {e}"))?;
-        if let Some(before) = before.filter(|b| *b != delivery.state) {
+        Ok(self.get(seq)?.map(|d| d.state))
+    }
+
+    /// One delivery by its sequence number.
+    pub fn get(&self, seq: u64) -> Result<Option<StoredDelivery>, String> {
+        let Some(v) = self.shared.db.get(key(b'r', seq)).map_err(inbox_error)? else {
+            return Ok(None);
+        };
+        let mut d = commit::decode(seq, &v)?;
+        if let Some(p) = self.progress(seq)? {
+            p.apply_to(&mut d);
+        }
+        Ok(Some(d))
+    }
+
+    /// Records how processing of a delivery stands (see the module docs: not waited for).
+    pub fn update(&self, delivery: &StoredDelivery) -> Result<(), String> {
+        let before = self.state(delivery.seq)?;
+        self.mark(delivery.seq, before, Progress::of(delivery))
+    }
+
+    /// Records how processing of a delivery that was in `before` stands now (see the module
+    /// docs: not waited for).
+    pub fn mark(&self, seq: u64, before: Option<DeliveryState>, progress: Progress) -> Result<(), String> {
+        let state = progress.state;
+        if let Ok(mut u) = self.shared.unwritten.lock() {
+            u.insert(seq, progress.clone());
+        }
+        self.send(Job::Mark { seq, progress })?;
+        if let Some(before) = before.filter(|b| *b != state) {
             self.shared.counts.of(before).fetch_sub(1, Ordering::Relaxed);
-            self.shared
-                .counts
-                .of(delivery.state)
-                .fetch_add(1, Ordering::Relaxed);
+            self.shared.counts.of(state).fetch_add(1, Ordering::Relaxed);
         }
         Ok(())
     }
@@ -249,15 +226,23 @@ impl InboxStore {
             DeliveryState::Parked => b"x",
             DeliveryState::Done => return Err("done deliveries are listed with `list`".into()),
         };
-        self.shared
+        let mut seqs = self
+            .shared
             .db
             .scan_prefix(prefix)
             .keys()
-            .map(|k| {
-                k.map(|k| seq_of(&k[1..]))
-                    .map_err(|e| format!("webhook inbox: {e}"))
-            })
-            .collect()
+            .map(|k| k.map(|k| seq_of(&k[1..])).map_err(inbox_error))
+            .collect::<Result<std::collections::BTreeSet<u64>, String>>()?;
+        if let Ok(u) = self.shared.unwritten.lock() {
+            for (seq, p) in u.iter() {
+                if p.state == state {
+                    seqs.insert(*seq);
+                } else {
+                    seqs.remove(seq);
+                }
+            }
+        }
+        Ok(seqs.into_iter().collect())
     }
 
     /// The newest deliveries first, filtered, at most `limit`.
@@ -286,9 +271,13 @@ impl InboxStore {
             }
             return Ok(out);
         }
-        for item in self.shared.db.scan_prefix(b"r").values().rev() {
-            let v = item.map_err(|e| format!("webhook inbox: {e}"))?;
-            let d: StoredDelivery = serde_json::from_slice(&v).map_err(|e| format!("webhook inbox: {e}"))?;
+        for item in self.shared.db.scan_prefix(b"r").rev() {
+            let (k, v) = item.map_err(inbox_error)?;
+            let seq = seq_of(&k[1..]);
+            let mut d = commit::decode(seq, &v)?;
+            if let Some(p) = self.progress(seq)? {
+                p.apply_to(&mut d);
+            }
             if matches(&d) {
                 out.push(d);
                 if out.len() >= limit {
@@ -329,79 +318,5 @@ impl InboxStore {
 
     pub fn is_empty(&self) -> bool {
         self.shared.db.scan_prefix(b"r").next().is_none()
-    }
-}
-
-/// The writer: waits for one delivery, takes every other one already waiting, checks their
-/// dedupe keys (against the database and the batch itself), writes the new ones as one batch,
-/// flushes once, and answers them all.
-fn group_commit(db: sled::Db, rx: mpsc::Receiver<Pending>, mut last: u64) {
-    while let Ok(first) = rx.recv() {
-        let mut group = vec![first];
-        while group.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(p) => group.push(p),
-                Err(_) => break,
-            }
-        }
-        let mut batch = sled::Batch::default();
-        let mut staged: HashMap<Vec<u8>, u64> = HashMap::new();
-        let mut answers = Vec::with_capacity(group.len());
-        let start = last;
-        for p in &mut group {
-            let mut earlier = None;
-            for k in &p.keys {
-                if let Some(seq) = staged.get(k) {
-                    earlier = Some(*seq);
-                    break;
-                }
-                match db.get(k) {
-                    Ok(Some(v)) => {
-                        earlier = Some(seq_of(&v));
-                        break;
-                    }
-                    Ok(None) => {}
-                    Err(e) => {
-                        earlier = None;
-                        tracing::error!(error = %e, "webhook inbox cannot read its dedupe index");
-                    }
-                }
-            }
-            if let Some(seq) = earlier {
-                answers.push(Accepted { seq, duplicate: true });
-                continue;
-            }
-            last += 1;
-            p.record.seq = last;
-            p.record.state = DeliveryState::Pending;
-            let value = serde_json::to_vec(&p.record).unwrap_or_default();
-            batch.insert(&record_key(last), value);
-            batch.insert(&marker(b'p', last), &[]);
-            batch.insert(
-                id_key(p.record.provider, &p.record.delivery_id),
-                &last.to_be_bytes(),
-            );
-            for k in &p.keys {
-                batch.insert(k.as_slice(), &last.to_be_bytes());
-                staged.insert(k.clone(), last);
-            }
-            answers.push(Accepted {
-                seq: last,
-                duplicate: false,
-            });
-        }
-        let result = if last == start {
-            Ok(())
-        } else {
-            db.apply_batch(batch)
-                .and_then(|()| db.flush().map(|_| ()))
-                .map_err(|e| format!("webhook inbox: {e}"))
-        };
-        if result.is_err() {
-            last = start;
-        }
-        for (p, a) in group.into_iter().zip(answers) {
-            let _ = p.done.send(result.clone().map(|()| a));
-        }
     }
 }

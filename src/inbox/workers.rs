@@ -1,5 +1,5 @@
 //! The inbox's workers: they take stored deliveries in order of arrival, parse them again (the
-//! edge already checked them) and hand them to the engine (`Engine::handle_delivery`, which
+//! edge already checked them; the first attempt gets the edge's parse) and hand them to the engine (`Engine::handle_delivery`, which
 //! records each change with command ids derived from the delivery, so processing twice records
 //! nothing twice). A failure that may pass (the provider unreachable, a 5xx, a rate limit, our
 //! own storage) is retried with backoff, after the provider's `Retry-After` when it gave one; a
@@ -10,10 +10,15 @@
 //! The request that stored a delivery makes its first attempt itself ([`InboxWorkers::process_now`],
 //! bounded in time), so most deliveries are recorded before the provider gets its answer.
 //!
+//! Deliveries about one subject are applied in the order they were stored (see `order.rs`): one
+//! that waits for a retry holds back the later ones about the same installation, repository,
+//! group or person.
+//!
 //! On start every delivery still pending (stored but not processed before a stop or a crash)
 //! is queued again.
 
-use super::{DeliveryState, InboxStore, StoredDelivery};
+use super::order::{self, Order};
+use super::{DeliveryState, InboxStore, Progress, StoredDelivery};
 use crate::engine::{CommandReply, Engine, EngineError};
 use crate::providers::ProviderError;
 use crate::saga::RetryPolicy;
@@ -57,11 +62,17 @@ impl Default for WorkerConfig {
 
 /// Queues stored deliveries for the workers; cheap to clone.
 #[derive(Clone)]
-pub struct Submitter(mpsc::UnboundedSender<u64>);
+pub struct Submitter {
+    queue: mpsc::UnboundedSender<u64>,
+    order: Arc<Order>,
+}
 
 impl Submitter {
-    pub fn submit(&self, seq: u64) {
-        let _ = self.0.send(seq);
+    /// Queues a delivery just stored (`delivery` is how it parses), behind any earlier one
+    /// about the same subject.
+    pub fn stored(&self, seq: u64, delivery: &webhooks::Delivery) {
+        self.order.enter(seq, order::subjects(delivery));
+        let _ = self.queue.send(seq);
     }
 }
 
@@ -77,6 +88,7 @@ struct Shared {
     engine: Engine,
     config: WorkerConfig,
     queue: mpsc::UnboundedSender<u64>,
+    order: Arc<Order>,
 }
 
 impl Drop for InboxWorkers {
@@ -99,11 +111,21 @@ impl InboxWorkers {
         let (queue, rx) = mpsc::unbounded_channel();
         let rx = Arc::new(Mutex::new(rx));
         let pending = store.in_state(DeliveryState::Pending)?;
+        let order = Arc::new(Order::default());
+        for seq in &pending {
+            if let Some(d) = store.get(*seq)? {
+                let subjects = webhooks::parse(d.provider, d.body.as_bytes(), &d.headers)
+                    .map(|d| order::subjects(&d))
+                    .unwrap_or_default();
+                order.enter(*seq, subjects);
+            }
+        }
         let shared = Arc::new(Shared {
             store,
             engine,
             config,
             queue,
+            order,
         });
         let mut tasks = JoinSet::new();
         if !shared.config.paused {
@@ -113,7 +135,7 @@ impl InboxWorkers {
                     loop {
                         let next = rx.lock().await.recv().await;
                         let Some(seq) = next else { return };
-                        process(&shared, seq).await;
+                        process(&shared, seq, None).await;
                     }
                 });
             }
@@ -134,17 +156,26 @@ impl InboxWorkers {
 
     /// A handle that queues deliveries, for whoever else stores them (reconciliation).
     pub fn submitter(&self) -> Submitter {
-        Submitter(self.shared.queue.clone())
+        Submitter {
+            queue: self.shared.queue.clone(),
+            order: self.shared.order.clone(),
+        }
     }
 
     /// The first attempt, made by the request that stored the delivery, within `budget`: the
     /// commands it recorded when it is done; `None` when it is left to the workers (failed for
-    /// now, or not finished in time), as after any other failed attempt.
-    pub async fn process_now(&self, seq: u64, budget: Duration) -> Option<Vec<CommandReply>> {
+    /// now, not finished in time, or waiting behind an earlier delivery about the same subject).
+    pub async fn process_now(
+        &self,
+        seq: u64,
+        delivery: webhooks::Delivery,
+        budget: Duration,
+    ) -> Option<Vec<CommandReply>> {
+        self.shared.order.enter(seq, order::subjects(&delivery));
         if self.shared.config.paused {
             return None;
         }
-        match tokio::time::timeout(budget, process(&self.shared, seq)).await {
+        match tokio::time::timeout(budget, process(&self.shared, seq, Some(delivery))).await {
             Ok(replies) => replies,
             Err(_) => {
                 self.submit(seq);
@@ -163,7 +194,11 @@ impl InboxWorkers {
         if d.state == DeliveryState::Parked {
             d.state = DeliveryState::Pending;
             d.attempts = 0;
-            self.shared.store.update(&d)?;
+            self.shared.store.mark(seq, Some(DeliveryState::Parked), Progress::of(&d))?;
+            let subjects = webhooks::parse(d.provider, d.body.as_bytes(), &d.headers)
+                .map(|d| order::subjects(&d))
+                .unwrap_or_default();
+            self.shared.order.enter(seq, subjects);
             self.submit(seq);
         }
         Ok(Some(before))
@@ -182,42 +217,76 @@ impl InboxWorkers {
 }
 
 /// One attempt at a pending delivery, and what follows from it: done, another attempt later,
-/// or parked. The commands recorded when it is done.
-async fn process(shared: &Shared, seq: u64) -> Option<Vec<CommandReply>> {
+/// or parked. `first`: the delivery as the request that stored it parsed it (its first
+/// attempt), else it is read back from the inbox. The commands recorded when it is done.
+async fn process(
+    shared: &Shared,
+    seq: u64,
+    first: Option<webhooks::Delivery>,
+) -> Option<Vec<CommandReply>> {
     let store = &shared.store;
-    let mut d = match store.get(seq) {
-        Ok(Some(d)) if d.state == DeliveryState::Pending => d,
-        Ok(_) => return None,
-        Err(e) => {
-            tracing::error!(seq, error = %e, "cannot read a stored delivery");
-            return None;
+    if !shared.order.begin(seq) {
+        // Another attempt runs, or an earlier delivery about the same subject is unfinished:
+        // it is queued again when that one ends.
+        return None;
+    }
+    let mut running = Running {
+        shared,
+        seq,
+        ended: false,
+    };
+    let (delivery, mut progress) = match first {
+        Some(delivery) => (Ok(delivery), Progress::default()),
+        None => match store.get(seq) {
+            Ok(Some(d)) if d.state == DeliveryState::Pending => (
+                webhooks::parse(d.provider, d.body.as_bytes(), &d.headers).map_err(|e| (e, d.clone())),
+                Progress::of(&d),
+            ),
+            Ok(_) => {
+                running.end(true);
+                return None;
+            }
+            Err(e) => {
+                tracing::error!(seq, error = %e, "cannot read a stored delivery");
+                return None;
+            }
+        },
+    };
+    let attempt = match delivery {
+        Ok(delivery) => {
+            let span = tracing::info_span!("delivery", provider = %delivery.provider,
+                delivery = %delivery.delivery_id, event = %delivery.event);
+            tracing::Instrument::instrument(attempt(&shared.engine, delivery), span).await
+        }
+        // It parsed when it was accepted; a newer forgelink may read it differently. Nothing
+        // will change that by waiting.
+        Err((e, d)) => {
+            tracing::warn!(seq, delivery = %d.delivery_id, error = %e, "a stored delivery no longer parses");
+            Attempt::Done(format!("not applied: {e}"), vec![])
         }
     };
-    let span =
-        tracing::info_span!("delivery", provider = %d.provider, delivery = %d.delivery_id, event = %d.event);
-    let attempt = tracing::Instrument::instrument(attempt(&shared.engine, &d), span).await;
-    d.attempts += 1;
+    progress.attempts += 1;
     let mut done = None;
     match attempt {
         Attempt::Done(outcome, replies) => {
-            d.state = DeliveryState::Done;
-            d.outcome = Some(outcome);
-            d.processed_at = Some(chrono::Utc::now());
+            progress.state = DeliveryState::Done;
+            progress.outcome = Some(outcome);
+            progress.processed_at = Some(chrono::Utc::now());
             done = Some(replies);
         }
         Attempt::Failed { reason, wait } => {
-            tracing::warn!(seq, attempts = d.attempts, %reason, "a delivery could not be processed");
-            d.last_error = Some(reason);
-            if d.attempts >= shared.config.max_attempts {
-                d.state = DeliveryState::Parked;
-                d.processed_at = Some(chrono::Utc::now());
+            tracing::warn!(seq, attempts = progress.attempts, %reason, "a delivery could not be processed");
+            progress.last_error = Some(reason);
+            if progress.attempts >= shared.config.max_attempts {
+                progress.state = DeliveryState::Parked;
+                progress.processed_at = Some(chrono::Utc::now());
             } else {
                 // The one retry policy's wait between whole tries: what the provider asked,
                 // else jittered backoff.
                 let wait = shared
                     .config
                     .retry
-                    .wait_after(d.attempts - 1, wait)
+                    .wait_after(progress.attempts - 1, wait)
                     .min(Duration::from_secs(3600));
                 let queue = shared.queue.clone();
                 tokio::spawn(async move {
@@ -227,19 +296,40 @@ async fn process(shared: &Shared, seq: u64) -> Option<Vec<CommandReply>> {
             }
         }
     }
-    if let Err(e) = store.update(&d) {
+    let finished = progress.state != DeliveryState::Pending;
+    if let Err(e) = store.mark(seq, Some(DeliveryState::Pending), progress) {
         tracing::error!(seq, error = %e, "cannot record how a delivery was processed");
     }
+    running.end(finished);
     done
 }
 
-async fn attempt(engine: &Engine, d: &StoredDelivery) -> Attempt {
-    let delivery = match webhooks::parse(d.provider, d.body.as_bytes(), &d.headers) {
-        Ok(x) => x,
-        // It parsed when it was accepted; a newer forgelink may read it differently. Nothing
-        // will change that by waiting.
-        Err(e) => return Attempt::Done(format!("not applied: {e}"), vec![]),
-    };
+/// One attempt under way; an attempt cut short (its future dropped) is no longer running.
+struct Running<'a> {
+    shared: &'a Shared,
+    seq: u64,
+    ended: bool,
+}
+
+impl Running<'_> {
+    /// The attempt ended; a finished delivery lets the ones waiting behind it go.
+    fn end(&mut self, finished: bool) {
+        self.ended = true;
+        for next in self.shared.order.end(self.seq, finished) {
+            let _ = self.shared.queue.send(next);
+        }
+    }
+}
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        if !self.ended {
+            self.shared.order.abandon(self.seq);
+        }
+    }
+}
+
+async fn attempt(engine: &Engine, delivery: webhooks::Delivery) -> Attempt {
     match engine.handle_delivery(delivery).await {
         Ok(replies) => {
             let events: Vec<String> = replies.iter().flat_map(|r| r.events.iter().cloned()).collect();

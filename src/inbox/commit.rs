@@ -1,0 +1,276 @@
+//! The inbox's single writer and its on-disk forms. Everything written to the inbox goes
+//! through one thread: new deliveries (their record, dedupe keys and "waiting" marker) and
+//! processing marks (done, failed for now, parked). It takes every job waiting in its queue,
+//! checks the new deliveries' dedupe keys (against the database and the batch itself), writes
+//! the whole lot as ONE sled batch and flushes once when the batch holds a new delivery (group
+//! commit). A delivery is answered only once it is on disk; a mark is not waited for: it rides
+//! along with the next flush, and after a crash a delivery at worst shows as pending again and
+//! is processed again, which records nothing twice (its commands carry ids derived from it).
+//!
+//! A record is written once and never rewritten: one format byte, the length of its JSON
+//! description (provider, ids, event, headers), the description, then the body as received.
+//! Its processing state lives apart under its own small key (`s` + sequence).
+
+use super::{DeliveryState, StoredDelivery};
+use chrono::{DateTime, Utc};
+use forgelink_events::Provider;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::sync::{mpsc, Arc, Mutex};
+use tokio::sync::oneshot;
+
+/// Most jobs one group commit writes.
+const MAX_BATCH: usize = 4096;
+
+/// The first byte of a record in this format (an older record is one JSON object, `{`).
+const FORMAT: u8 = 1;
+
+/// Where processing of one delivery stands: what its `s` key holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Progress {
+    #[serde(rename = "s")]
+    pub state: DeliveryState,
+    #[serde(rename = "a", default)]
+    pub attempts: u32,
+    #[serde(rename = "e", default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+    #[serde(rename = "o", default, skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<String>,
+    #[serde(rename = "t", default, skip_serializing_if = "Option::is_none")]
+    pub processed_at: Option<DateTime<Utc>>,
+}
+
+impl Progress {
+    pub fn of(d: &StoredDelivery) -> Progress {
+        Progress {
+            state: d.state,
+            attempts: d.attempts,
+            last_error: d.last_error.clone(),
+            outcome: d.outcome.clone(),
+            processed_at: d.processed_at,
+        }
+    }
+
+    pub fn apply_to(self, d: &mut StoredDelivery) {
+        d.state = self.state;
+        d.attempts = self.attempts;
+        d.last_error = self.last_error;
+        d.outcome = self.outcome;
+        d.processed_at = self.processed_at;
+    }
+}
+
+/// A record's description, everything but its body and progress.
+#[derive(Serialize)]
+struct DescriptionRef<'a> {
+    provider: Provider,
+    delivery_id: &'a str,
+    event: &'a str,
+    received_at: DateTime<Utc>,
+    source: &'a str,
+    headers: &'a [(String, String)],
+}
+
+#[derive(Deserialize)]
+struct Description {
+    provider: Provider,
+    delivery_id: String,
+    event: String,
+    received_at: DateTime<Utc>,
+    source: String,
+    headers: Vec<(String, String)>,
+}
+
+/// A delivery as written: format byte, description length (u32 BE), description, body.
+pub fn encode(d: &StoredDelivery) -> Vec<u8> {
+    let description = serde_json::to_vec(&DescriptionRef {
+        provider: d.provider,
+        delivery_id: &d.delivery_id,
+        event: &d.event,
+        received_at: d.received_at,
+        source: &d.source,
+        headers: &d.headers,
+    })
+    .unwrap_or_default();
+    let mut out = Vec::with_capacity(5 + description.len() + d.body.len());
+    out.push(FORMAT);
+    out.extend_from_slice(&(description.len() as u32).to_be_bytes());
+    out.extend_from_slice(&description);
+    out.extend_from_slice(d.body.as_bytes());
+    out
+}
+
+/// A delivery read back (its progress as written in an older record, else pending).
+pub fn decode(seq: u64, v: &[u8]) -> Result<StoredDelivery, String> {
+    let bad = |e: &dyn std::fmt::Display| format!("webhook inbox: delivery {seq}: {e}");
+    if v.first() == Some(&b'{') {
+        let mut d: StoredDelivery = serde_json::from_slice(v).map_err(|e| bad(&e))?;
+        d.seq = seq;
+        return Ok(d);
+    }
+    if v.len() < 5 || v[0] != FORMAT {
+        return Err(bad(&"unknown record format"));
+    }
+    let len = u32::from_be_bytes([v[1], v[2], v[3], v[4]]) as usize;
+    let end = 5usize.saturating_add(len).min(v.len());
+    let d: Description = serde_json::from_slice(&v[5..end]).map_err(|e| bad(&e))?;
+    Ok(StoredDelivery {
+        seq,
+        provider: d.provider,
+        delivery_id: d.delivery_id,
+        event: d.event,
+        received_at: d.received_at,
+        state: DeliveryState::Pending,
+        attempts: 0,
+        last_error: None,
+        outcome: None,
+        processed_at: None,
+        source: d.source,
+        headers: d.headers,
+        body: String::from_utf8_lossy(&v[end..]).into_owned(),
+    })
+}
+
+pub fn key(prefix: u8, seq: u64) -> [u8; 9] {
+    let mut k = [0u8; 9];
+    k[0] = prefix;
+    k[1..].copy_from_slice(&seq.to_be_bytes());
+    k
+}
+
+pub fn seq_of(v: &[u8]) -> u64 {
+    let mut b = [0u8; 8];
+    let n = v.len().min(8);
+    b[..n].copy_from_slice(&v[..n]);
+    u64::from_be_bytes(b)
+}
+
+/// The index key of a dedupe key.
+pub fn dedupe_key(provider: Provider, key: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(key.len() + 12);
+    k.push(b'k');
+    k.extend_from_slice(provider.as_str().as_bytes());
+    k.push(b'/');
+    k.extend_from_slice(key.as_bytes());
+    k
+}
+
+/// The index key of a provider's delivery id (the latest delivery stored under it).
+pub fn id_key(provider: Provider, delivery_id: &str) -> Vec<u8> {
+    let mut k = dedupe_key(provider, delivery_id);
+    k[0] = b'i';
+    k
+}
+
+/// What `accept` did with a delivery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Accepted {
+    /// The delivery's sequence number (the first copy's, for a duplicate).
+    pub seq: u64,
+    /// True when one of its dedupe keys was stored before: nothing was written.
+    pub duplicate: bool,
+}
+
+/// A job for the writer.
+pub enum Job {
+    /// Store a delivery unless a dedupe key is known; answer once it is on disk.
+    Accept {
+        record: StoredDelivery,
+        keys: Vec<Vec<u8>>,
+        done: oneshot::Sender<Result<Accepted, String>>,
+    },
+    /// Record how processing stands (nobody waits).
+    Mark { seq: u64, progress: Progress },
+}
+
+/// Marks handed to the writer and not yet written: readers see them first.
+pub type Unwritten = Arc<Mutex<HashMap<u64, Progress>>>;
+
+/// The writer: waits for one job, takes every other one already waiting, writes them as one
+/// batch (one flush when a delivery is among them), and answers.
+pub fn group_commit(db: sled::Db, rx: mpsc::Receiver<Job>, unwritten: Unwritten, mut last: u64) {
+    while let Ok(first) = rx.recv() {
+        let mut group = vec![first];
+        while group.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(j) => group.push(j),
+                Err(_) => break,
+            }
+        }
+        let mut batch = sled::Batch::default();
+        let mut staged: HashMap<Vec<u8>, u64> = HashMap::new();
+        let mut answers = Vec::new();
+        let mut marked = Vec::new();
+        let start = last;
+        for job in &mut group {
+            match job {
+                Job::Accept { record, keys, .. } => {
+                    let earlier = keys.iter().find_map(|k| {
+                        staged.get(k).copied().or_else(|| match db.get(k) {
+                            Ok(v) => v.map(|v| seq_of(&v)),
+                            Err(e) => {
+                                tracing::error!(error = %e, "webhook inbox cannot read its dedupe index");
+                                None
+                            }
+                        })
+                    });
+                    if let Some(seq) = earlier {
+                        answers.push(Accepted { seq, duplicate: true });
+                        continue;
+                    }
+                    last += 1;
+                    record.seq = last;
+                    record.state = DeliveryState::Pending;
+                    batch.insert(&key(b'r', last), encode(record));
+                    batch.insert(&key(b'p', last), &[]);
+                    let seq = last.to_be_bytes();
+                    batch.insert(id_key(record.provider, &record.delivery_id), &seq);
+                    for k in keys.iter() {
+                        batch.insert(k.as_slice(), &seq);
+                        staged.insert(k.clone(), last);
+                    }
+                    answers.push(Accepted {
+                        seq: last,
+                        duplicate: false,
+                    });
+                }
+                Job::Mark { seq, progress } => {
+                    let value = serde_json::to_vec(&*progress).unwrap_or_default();
+                    batch.insert(&key(b's', *seq), value);
+                    for (prefix, state) in [(b'p', DeliveryState::Pending), (b'x', DeliveryState::Parked)] {
+                        if progress.state == state {
+                            batch.insert(&key(prefix, *seq), &[]);
+                        } else {
+                            batch.remove(&key(prefix, *seq));
+                        }
+                    }
+                    marked.push((*seq, progress.clone()));
+                }
+            }
+        }
+        let mut result = db.apply_batch(batch);
+        if result.is_ok() && last != start {
+            result = db.flush().map(|_| ());
+        }
+        let result = result.map_err(|e| format!("webhook inbox: {e}"));
+        if result.is_err() {
+            last = start;
+            tracing::error!(error = ?result, "webhook inbox could not write");
+        }
+        if let Ok(mut u) = unwritten.lock() {
+            for (seq, progress) in marked {
+                if u.get(&seq) == Some(&progress) {
+                    u.remove(&seq);
+                }
+            }
+        }
+        let mut answers = answers.into_iter();
+        for job in group {
+            if let Job::Accept { done, .. } = job {
+                if let Some(a) = answers.next() {
+                    let _ = done.send(result.clone().map(|()| a));
+                }
+            }
+        }
+    }
+}
