@@ -1,6 +1,7 @@
 //! `forgelink demo` tells where its webhook secrets are: a file in its data folder, readable by
-//! its owner only, and the GitLab and Bitbucket secrets stay the same across a restart on the
-//! same folder, so deliveries signed for the demo keep working.
+//! its owner only, and all three secrets stay the same across a restart on the same folder (the
+//! GitHub sandbox keeps its app in its saved world), so deliveries signed for the demo keep
+//! working.
 
 use forgelink::api::demo::{self, DemoOptions};
 use forgelink::webhooks::Provider;
@@ -35,6 +36,7 @@ async fn the_demo_keeps_its_webhook_secrets_in_its_data_folder_across_a_restart(
             0o600
         );
         seen.push((
+            t["github_webhook_secret"].clone(),
             t["gitlab_webhook_token"].clone(),
             t["bitbucket_webhook_secret"].clone(),
         ));

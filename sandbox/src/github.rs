@@ -18,6 +18,7 @@ mod repos;
 mod world;
 
 use crate::faults::Faults;
+use crate::persist::SaveFile;
 use crate::signing;
 use crate::{serve, Running};
 use jsonwebtoken::DecodingKey;
@@ -118,9 +119,57 @@ pub(crate) struct Shared {
     pub outbox: Arc<hooks::Outbox>,
     /// User tokens revoked through `DELETE /applications/{client_id}/token`.
     pub revoked_user_tokens: std::sync::atomic::AtomicUsize,
+    /// Where the world is kept between runs (the demo), and the port it was served on.
+    pub save_file: Option<SaveFile>,
+    pub port: std::sync::atomic::AtomicU16,
+}
+
+/// The app as kept in a saved world (its key pair included: installations belong to it).
+#[derive(serde::Serialize, serde::Deserialize)]
+struct SavedApp {
+    id: u64,
+    slug: String,
+    name: String,
+    client_id: String,
+    client_secret: String,
+    webhook_secret: String,
+    private_key_pem: String,
+}
+
+/// What the sandbox keeps in its file.
+#[derive(serde::Deserialize)]
+struct Saved {
+    port: u16,
+    app: SavedApp,
+    world: World,
+    deliveries: Vec<hooks::Attempt>,
 }
 
 impl Shared {
+    /// Writes the world to its file, if it has one and something changed.
+    pub fn save(&self) {
+        let Some(file) = &self.save_file else { return };
+        let a = &self.app;
+        let app = SavedApp {
+            id: a.id,
+            slug: a.slug.clone(),
+            name: a.name.clone(),
+            client_id: a.client_id.clone(),
+            client_secret: a.client_secret.clone(),
+            webhook_secret: a.webhook_secret.clone(),
+            private_key_pem: a.private_key_pem.clone(),
+        };
+        let saved = serde_json::json!({
+            "port": self.port.load(Ordering::SeqCst),
+            "app": app,
+            "world": &*self.world(),
+            "deliveries": self.outbox.attempts(),
+        });
+        if let Err(e) = file.save(&saved) {
+            tracing::error!(file = %file.path().display(), error = %e, "the GitHub sandbox cannot keep its world");
+        }
+    }
+
     pub fn world(&self) -> MutexGuard<'_, World> {
         self.world.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -159,6 +208,8 @@ impl Shared {
             .append_pair("setup_action", done.setup_action)
             .append_pair("code", &done.code)
             .append_pair("state", state);
+        drop(world);
+        self.save();
         Ok(setup.to_string())
     }
 }
@@ -170,21 +221,48 @@ pub struct GitHubSandbox {
     webhook_sender: tokio::task::JoinHandle<()>,
     pub faults: Arc<Faults>,
     pub switches: Arc<GitHubSwitches>,
+    restored: bool,
 }
 
 impl GitHubSandbox {
     /// Generates the app's key pair and serves on `127.0.0.1:port` (0 = any free port).
     pub async fn start(port: u16) -> std::io::Result<GitHubSandbox> {
-        let app = tokio::task::spawn_blocking(generate_app)
-            .await
-            .map_err(std::io::Error::other)??;
-        let mut world = World::default();
-        // The app's own secrets count as issued: they must not leak either.
-        world.issued.push(app.client_secret.clone());
-        world.issued.push(app.webhook_secret.clone());
+        Self::start_with(port, None).await
+    }
+
+    /// Starts the server with the world kept in `file` (the app and its key pair,
+    /// organizations, repositories, installations, codes, tokens and the deliveries
+    /// `GET /app/hook/deliveries` lists), on the port it had when there is one and it is free;
+    /// the world is written back after every request. [`GitHubSandbox::restored`] tells
+    /// whether the file had a world (no seeding needed).
+    pub async fn start_saved(file: impl Into<std::path::PathBuf>) -> std::io::Result<GitHubSandbox> {
+        Self::start_with(0, Some(SaveFile::new(file))).await
+    }
+
+    async fn start_with(port: u16, save_file: Option<SaveFile>) -> std::io::Result<GitHubSandbox> {
+        let saved: Option<Saved> = match &save_file {
+            Some(f) => f.load()?,
+            None => None,
+        };
+        let restored = saved.is_some();
+        let (app, mut world, deliveries, port) = match saved {
+            Some(s) => (app_from_saved(s.app)?, s.world, s.deliveries, s.port),
+            None => {
+                let app = tokio::task::spawn_blocking(generate_app)
+                    .await
+                    .map_err(std::io::Error::other)??;
+                (app, World::default(), vec![], port)
+            }
+        };
+        if !restored {
+            // The app's own secrets count as issued: they must not leak either.
+            world.issued.push(app.client_secret.clone());
+            world.issued.push(app.webhook_secret.clone());
+        }
         let faults = Arc::new(Faults::default());
         let switches = Arc::new(GitHubSwitches::default());
         let (outbox, webhook_sender) = hooks::Outbox::start(app.webhook_secret.clone(), app.id);
+        outbox.restore_attempts(deliveries);
         let shared = Arc::new(Shared {
             app,
             base_url: OnceLock::new(),
@@ -195,17 +273,48 @@ impl GitHubSandbox {
             rate_used: Mutex::new(std::collections::HashMap::new()),
             outbox,
             revoked_user_tokens: Default::default(),
+            save_file,
+            port: Default::default(),
         });
-        let router = api::router(shared.clone()).merge(install_page::router(shared.clone()));
-        let running = serve(router, port).await?;
+        let keeper = shared.clone();
+        let router = api::router(shared.clone())
+            .merge(install_page::router(shared.clone()))
+            .layer(axum::middleware::from_fn(
+                move |request: axum::extract::Request, next: axum::middleware::Next| {
+                    let keeper = keeper.clone();
+                    async move {
+                        let response = next.run(request).await;
+                        keeper.save();
+                        response
+                    }
+                },
+            ));
+        let running = if restored {
+            crate::serve_again(router, port).await?
+        } else {
+            serve(router, port).await?
+        };
         let _ = shared.base_url.set(running.base_url());
+        shared.port.store(running.addr.port(), Ordering::SeqCst);
+        shared.save();
         Ok(GitHubSandbox {
             running,
             shared,
             webhook_sender,
             faults,
             switches,
+            restored,
         })
+    }
+
+    /// True when the world came from the file given to [`GitHubSandbox::start_saved`].
+    pub fn restored(&self) -> bool {
+        self.restored
+    }
+
+    /// Writes the world to its file now (after seeding), if it has one.
+    pub fn save(&self) {
+        self.shared.save();
     }
 
     /// The web base, `http://127.0.0.1:PORT` (GitHub Enterprise Server's `https://HOST`).
@@ -410,6 +519,33 @@ impl Drop for GitHubSandbox {
 }
 
 /// A fresh app identity with a 2048-bit RSA key pair (never written to disk).
+/// The key that checks the app's JWTs: the public half of `key`.
+fn decoding_key(key: &RsaPrivateKey) -> std::io::Result<DecodingKey> {
+    let public = key.to_public_key();
+    let b64 = |b: Vec<u8>| {
+        use base64::Engine;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)
+    };
+    DecodingKey::from_rsa_components(&b64(public.n().to_bytes_be()), &b64(public.e().to_bytes_be()))
+        .map_err(std::io::Error::other)
+}
+
+/// The app of a saved world, its key read back from the PEM.
+fn app_from_saved(a: SavedApp) -> std::io::Result<App> {
+    use rsa::pkcs1::DecodeRsaPrivateKey;
+    let key = RsaPrivateKey::from_pkcs1_pem(&a.private_key_pem).map_err(std::io::Error::other)?;
+    Ok(App {
+        id: a.id,
+        slug: a.slug,
+        name: a.name,
+        client_id: a.client_id,
+        client_secret: a.client_secret,
+        webhook_secret: a.webhook_secret,
+        decoding_key: decoding_key(&key)?,
+        private_key_pem: a.private_key_pem,
+    })
+}
+
 fn generate_app() -> std::io::Result<App> {
     let mut rng = rand::thread_rng();
     let key = RsaPrivateKey::new(&mut rng, 2048).map_err(std::io::Error::other)?;
@@ -417,14 +553,7 @@ fn generate_app() -> std::io::Result<App> {
         .to_pkcs1_pem(LineEnding::LF)
         .map_err(std::io::Error::other)?
         .to_string();
-    let public = key.to_public_key();
-    let b64 = |b: Vec<u8>| {
-        use base64::Engine;
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)
-    };
-    let decoding_key =
-        DecodingKey::from_rsa_components(&b64(public.n().to_bytes_be()), &b64(public.e().to_bytes_be()))
-            .map_err(std::io::Error::other)?;
+    let decoding_key = decoding_key(&key)?;
     let id = 100_000 + rand::Rng::gen_range(&mut rng, 0..900_000u64);
     Ok(App {
         id,

@@ -9,6 +9,7 @@ pub mod github;
 pub mod gitlab;
 pub mod names;
 pub mod oauth;
+pub mod persist;
 pub mod signing;
 
 use std::net::SocketAddr;
@@ -38,6 +39,20 @@ impl Drop for Running {
     fn drop(&mut self) {
         self.task.abort();
     }
+}
+
+/// Serves `router` on `port` again when it is given and frees up within two seconds (the
+/// previous run's server may still be closing), else on any free port.
+pub async fn serve_again(router: axum::Router, port: u16) -> std::io::Result<Running> {
+    if port != 0 {
+        for _ in 0..20 {
+            if let Ok(running) = serve(router.clone(), port).await {
+                return Ok(running);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    }
+    serve(router, 0).await
 }
 
 /// Serves `router` on `127.0.0.1:port` (0 = any free port).

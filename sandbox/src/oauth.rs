@@ -7,6 +7,7 @@
 use crate::signing::{is_pkce_verifier, pkce_s256};
 use chrono::{DateTime, Duration, Utc};
 use rand::RngCore;
+use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, AtomicU32, Ordering};
 use std::sync::Mutex;
@@ -18,7 +19,7 @@ pub const ACCESS_TOKEN_SECS: i64 = 7200;
 pub const CODE_SECS: i64 = 600;
 
 /// What a code was issued for; checked again when it is redeemed.
-#[derive(Clone)]
+#[derive(Clone, Serialize, Deserialize)]
 pub struct CodeGrant {
     pub user_id: u64,
     pub client_id: String,
@@ -63,12 +64,14 @@ pub struct Bearer {
     pub scopes: Vec<String>,
 }
 
+#[derive(Serialize, Deserialize)]
 struct Code {
     grant: CodeGrant,
     expires_at: DateTime<Utc>,
     used: bool,
 }
 
+#[derive(Serialize, Deserialize)]
 struct Token {
     user_id: u64,
     client_id: String,
@@ -78,7 +81,7 @@ struct Token {
     revoked: bool,
 }
 
-#[derive(Default)]
+#[derive(Default, Serialize, Deserialize)]
 struct Store {
     codes: HashMap<String, Code>,
     access: HashMap<String, Token>,
@@ -111,6 +114,21 @@ impl OAuthStore {
     /// crashed engine exchanged the code long before it used the token (the refresh token works).
     pub fn expire_next_exchanges(&self, n: u32) {
         self.stale_exchanges.store(n, Ordering::SeqCst);
+    }
+
+    /// Every code, token and grant, and the clock's offset: what a sandbox keeps in its file.
+    pub fn saved(&self) -> serde_json::Value {
+        let offset = self.offset_secs.load(Ordering::SeqCst);
+        serde_json::json!({"store": &*self.lock(), "offset_secs": offset})
+    }
+
+    /// Takes back what [`OAuthStore::saved`] gave.
+    pub fn restore(&self, saved: serde_json::Value) -> Result<(), String> {
+        let store: Store = serde_json::from_value(saved["store"].clone()).map_err(|e| e.to_string())?;
+        *self.lock() = store;
+        let offset = saved["offset_secs"].as_i64().unwrap_or(0);
+        self.offset_secs.store(offset, Ordering::SeqCst);
+        Ok(())
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Store> {

@@ -61,8 +61,8 @@ pub struct DemoHandle {
 pub const SECRETS_FILE: &str = "demo-webhook-secrets.toml";
 
 /// The GitLab token and Bitbucket secret the demo used before in `data_dir` (so deliveries
-/// signed for it keep working after a restart), or new ones; written back with GitHub's, which
-/// the GitHub sandbox makes anew at each start.
+/// signed for it keep working after a restart), or new ones; written back with GitHub's (the
+/// GitHub sandbox's app keeps its secret in its saved world).
 fn webhook_secrets(
     data_dir: &std::path::Path,
     github: &Secret,
@@ -81,7 +81,7 @@ fn webhook_secrets(
     };
     let (gitlab, bitbucket) = (kept("gitlab_webhook_token"), kept("bitbucket_webhook_secret"));
     let text = format!(
-        "# The webhook secrets of this forgelink demo. GitHub's changes at every start of the demo.\n\
+        "# The webhook secrets of this forgelink demo (they stay the same across restarts on this folder).\n\
          github_webhook_secret = \"{}\"\ngitlab_webhook_token = \"{}\"\nbitbucket_webhook_secret = \"{}\"\n",
         github.expose(),
         gitlab.expose(),
@@ -138,22 +138,36 @@ impl DemoHandle {
     }
 }
 
-/// Starts the sandboxes and the server.
+/// The folder, in the data folder, where the sandboxes keep their worlds.
+pub const SANDBOXES_DIR: &str = "demo-sandboxes";
+
+/// Starts the sandboxes and the server. The sandboxes keep their worlds in the data folder
+/// (`demo-sandboxes/`): started again on the same folder, the demo finds the organizations,
+/// installations, grants and tokens it had (on the same ports when they are free), so the
+/// accounts linked before keep working and no id is given twice. They are seeded on the first
+/// start only.
 pub async fn start(options: DemoOptions) -> Result<DemoHandle, DemoError> {
+    let worlds = options.data_dir.join(SANDBOXES_DIR);
     let (github, gitlab, bitbucket) = tokio::try_join!(
-        GitHubSandbox::start(0),
-        GitLabSandbox::start(0),
-        BitbucketSandbox::start(0)
+        GitHubSandbox::start_saved(worlds.join("github.json")),
+        GitLabSandbox::start_saved(worlds.join("gitlab.json")),
+        BitbucketSandbox::start_saved(worlds.join("bitbucket.json"))
     )
     .map_err(DemoError::Sandbox)?;
-    github.seed_org(seed::GITHUB_ORG, seed::GITHUB_REPOS);
-    gitlab.seed_user(seed::GITLAB_USER);
-    for g in seed::GITLAB_GROUPS {
-        gitlab.seed_group(g);
+    if !github.restored() {
+        seed_github(&github);
     }
-    bitbucket.seed_user(seed::BITBUCKET_USER);
-    bitbucket.seed_workspace(seed::BITBUCKET_WORKSPACE, seed::BITBUCKET_PROJECTS);
-    bitbucket.seed_workspace(seed::BITBUCKET_OTHER_WORKSPACE, seed::BITBUCKET_OTHER_PROJECTS);
+    if !gitlab.restored() {
+        seed_gitlab(&gitlab)?;
+    }
+    if !bitbucket.restored() {
+        seed_bitbucket(&bitbucket)?;
+    }
+    serve(options, github, gitlab, bitbucket).await
+}
+
+fn seed_github(github: &GitHubSandbox) {
+    github.seed_org(seed::GITHUB_ORG, seed::GITHUB_REPOS);
     // One blueprint repository each, for the import step of the walkthrough and the dashboard.
     let marker = crate::engine::DEFAULT_BLUEPRINT_MARKER;
     github.seed_repo_with_file(
@@ -162,10 +176,28 @@ pub async fn start(options: DemoOptions) -> Result<DemoHandle, DemoError> {
         marker,
         seed::BLUEPRINT_CONTENT,
     );
+    github.save();
+}
+
+fn seed_gitlab(gitlab: &GitLabSandbox) -> Result<(), DemoError> {
+    gitlab.seed_user(seed::GITLAB_USER);
+    for g in seed::GITLAB_GROUPS {
+        gitlab.seed_group(g);
+    }
+    let marker = crate::engine::DEFAULT_BLUEPRINT_MARKER;
     let group = seed::GITLAB_GROUPS.last().copied().unwrap_or("acme");
     gitlab
         .seed_project_with_file(group, seed::BLUEPRINT_REPO, marker, seed::BLUEPRINT_CONTENT)
         .map_err(|e| DemoError::Seed(e.to_string()))?;
+    gitlab.save();
+    Ok(())
+}
+
+fn seed_bitbucket(bitbucket: &BitbucketSandbox) -> Result<(), DemoError> {
+    bitbucket.seed_user(seed::BITBUCKET_USER);
+    bitbucket.seed_workspace(seed::BITBUCKET_WORKSPACE, seed::BITBUCKET_PROJECTS);
+    bitbucket.seed_workspace(seed::BITBUCKET_OTHER_WORKSPACE, seed::BITBUCKET_OTHER_PROJECTS);
+    let marker = crate::engine::DEFAULT_BLUEPRINT_MARKER;
     bitbucket
         .seed_repository_with_file(
             seed::BITBUCKET_WORKSPACE,
@@ -175,6 +207,17 @@ pub async fn start(options: DemoOptions) -> Result<DemoHandle, DemoError> {
             seed::BLUEPRINT_CONTENT,
         )
         .map_err(|e| DemoError::Seed(e.to_string()))?;
+    bitbucket.save();
+    Ok(())
+}
+
+/// Starts the server on the sandboxes.
+async fn serve(
+    options: DemoOptions,
+    github: GitHubSandbox,
+    gitlab: GitLabSandbox,
+    bitbucket: BitbucketSandbox,
+) -> Result<DemoHandle, DemoError> {
 
     let addr = format!("127.0.0.1:{}", options.port);
     let listener = tokio::net::TcpListener::bind(&addr)

@@ -66,6 +66,10 @@ fn print_banner(handle: &DemoHandle, data_dir: &std::path::Path) {
         handle.secrets_file.display()
     );
     println!(
+        "  Sandbox worlds (kept across restarts): {}",
+        data_dir.join(forgelink::api::demo::SANDBOXES_DIR).display()
+    );
+    println!(
         "  Sandboxes:    GitHub {}  GitLab {}  Bitbucket {}",
         handle.github.base_url(),
         handle.gitlab.base_url(),

@@ -274,3 +274,60 @@ pub fn group_commit(db: sled::Db, rx: mpsc::Receiver<Job>, unwritten: Unwritten,
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn delivery() -> StoredDelivery {
+        StoredDelivery {
+            seq: 7,
+            provider: Provider::GitHub,
+            delivery_id: "d-1".into(),
+            event: "installation".into(),
+            received_at: Utc::now(),
+            state: DeliveryState::Pending,
+            attempts: 0,
+            last_error: None,
+            outcome: None,
+            processed_at: None,
+            source: "webhook".into(),
+            headers: vec![("x-github-event".into(), "installation".into())],
+            body: r#"{"action":"suspend","note":"ünïcode \"quoted\""}"#.into(),
+        }
+    }
+
+    #[test]
+    fn a_record_reads_back_as_it_was_written_with_its_body_unchanged() {
+        let d = delivery();
+        let bytes = encode(&d);
+        assert!(
+            bytes.ends_with(d.body.as_bytes()),
+            "the body is kept as received"
+        );
+        assert_eq!(decode(7, &bytes).unwrap(), d);
+    }
+
+    #[test]
+    fn a_record_in_the_older_json_form_still_reads_with_its_progress() {
+        let mut d = delivery();
+        d.state = DeliveryState::Done;
+        d.attempts = 2;
+        d.outcome = Some("nothing to record".into());
+        let old = serde_json::to_vec(&d).unwrap();
+        assert_eq!(decode(7, &old).unwrap(), d);
+    }
+
+    #[test]
+    fn a_done_mark_is_small() {
+        let done = Progress {
+            state: DeliveryState::Done,
+            attempts: 1,
+            last_error: None,
+            outcome: Some("nothing to record".into()),
+            processed_at: Some(Utc::now()),
+        };
+        let bytes = serde_json::to_vec(&done).unwrap();
+        assert!(bytes.len() < 100, "{}", String::from_utf8_lossy(&bytes));
+    }
+}

@@ -21,6 +21,7 @@ use serde_json::{json, Value};
 use std::sync::Arc;
 
 /// A webhook subscription on one repository.
+#[derive(serde::Serialize, serde::Deserialize)]
 pub(super) struct Hook {
     pub uuid: String,
     pub workspace: String,

@@ -14,7 +14,10 @@ mod token;
 
 use super::faults::Faults;
 use super::oauth::{random_token, OAuthStore};
+use super::persist::SaveFile;
 use super::{serve, Running};
+use serde::{Deserialize, Serialize};
+use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 /// The OAuth consumer as registered on the sandbox (Bitbucket: Workspace settings > OAuth
@@ -45,7 +48,7 @@ impl std::fmt::Debug for ConsumerSettings {
 /// user objects: people are identified by `account_id` and `uuid`; `nickname` and
 /// `display_name` are for display only ("Bitbucket Cloud REST APIs are changing to improve user
 /// privacy", developer.atlassian.com/cloud/bitbucket/bitbucket-api-changes-gdpr).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Person {
     /// `{...}`: the account's uuid.
     pub uuid: String,
@@ -57,7 +60,7 @@ pub struct Person {
 }
 
 /// A project of a workspace (a new repository names one by `key`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProjectInfo {
     pub key: String,
     pub name: String,
@@ -82,6 +85,7 @@ pub struct RepositoryInfo {
 }
 
 /// The OAuth consumer registered on the sandbox (the engine).
+#[derive(Serialize, Deserialize)]
 struct Consumer {
     name: String,
     key: String,
@@ -91,6 +95,7 @@ struct Consumer {
     scopes: Vec<String>,
 }
 
+#[derive(Serialize, Deserialize)]
 struct Workspace {
     slug: String,
     name: String,
@@ -102,6 +107,7 @@ struct Workspace {
 }
 
 /// A repository in a workspace. Its files live on its main branch.
+#[derive(Serialize, Deserialize)]
 struct Repo {
     uuid: String,
     slug: String,
@@ -119,7 +125,7 @@ struct Repo {
     updated_on: chrono::DateTime<chrono::Utc>,
 }
 
-#[derive(Default)]
+#[derive(Default, Serialize, Deserialize)]
 struct World {
     users: Vec<Person>,
     /// The person at the browser (uuid): the last one seeded.
@@ -134,6 +140,46 @@ struct Shared {
     faults: Arc<Faults>,
     /// Repository webhooks (see `hooks`).
     hooks: Mutex<Vec<hooks::Hook>>,
+    /// Where the world is kept between runs (the demo), and the port it was served on.
+    save_file: Option<SaveFile>,
+    port: AtomicU16,
+}
+
+/// What the sandbox keeps in its file.
+#[derive(Deserialize)]
+struct Saved {
+    port: u16,
+    consumer: Consumer,
+    world: World,
+    hooks: Vec<hooks::Hook>,
+    oauth: serde_json::Value,
+}
+
+impl Shared {
+    /// Writes the world to its file, if it has one and something changed.
+    fn save(&self) {
+        let Some(file) = &self.save_file else { return };
+        let saved = serde_json::json!({
+            "port": self.port.load(Ordering::SeqCst),
+            "consumer": &*lock(&self.consumer),
+            "world": &*lock(&self.world),
+            "hooks": &*lock(&self.hooks),
+            "oauth": self.oauth.saved(),
+        });
+        if let Err(e) = file.save(&saved) {
+            tracing::error!(file = %file.path().display(), error = %e, "the Bitbucket sandbox cannot keep its world");
+        }
+    }
+}
+
+async fn save_after(
+    axum::extract::State(shared): axum::extract::State<Arc<Shared>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let response = next.run(request).await;
+    shared.save();
+    response
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -160,11 +206,28 @@ pub struct BitbucketSandbox {
     running: Running,
     shared: Arc<Shared>,
     pub faults: Arc<Faults>,
+    restored: bool,
 }
 
 impl BitbucketSandbox {
     /// Starts the server on `127.0.0.1:port` (0 = any free port) with one registered consumer.
     pub async fn start(port: u16) -> std::io::Result<Self> {
+        Self::start_with(port, None).await
+    }
+
+    /// Starts the server with the world kept in `file` (the consumer, people, workspaces,
+    /// repositories, hooks, grants and tokens), on the port it had when there is one and it is
+    /// free; the world is written back after every request. [`BitbucketSandbox::restored`]
+    /// tells whether the file had a world (no seeding needed).
+    pub async fn start_saved(file: impl Into<std::path::PathBuf>) -> std::io::Result<Self> {
+        Self::start_with(0, Some(SaveFile::new(file))).await
+    }
+
+    async fn start_with(port: u16, save_file: Option<SaveFile>) -> std::io::Result<Self> {
+        let saved: Option<Saved> = match &save_file {
+            Some(f) => f.load()?,
+            None => None,
+        };
         let faults = Arc::new(Faults::default());
         let shared = Arc::new(Shared {
             consumer: Mutex::new(Consumer {
@@ -180,7 +243,18 @@ impl BitbucketSandbox {
             oauth: OAuthStore::default(),
             faults: faults.clone(),
             hooks: Mutex::new(Vec::new()),
+            save_file,
+            port: AtomicU16::new(0),
         });
+        let restored = saved.is_some();
+        let mut port = port;
+        if let Some(saved) = saved {
+            *lock(&shared.consumer) = saved.consumer;
+            *lock(&shared.world) = saved.world;
+            *lock(&shared.hooks) = saved.hooks;
+            shared.oauth.restore(saved.oauth).map_err(std::io::Error::other)?;
+            port = saved.port;
+        }
         let router = axum::Router::new()
             .merge(authorize::routes())
             .merge(token::routes())
@@ -188,13 +262,31 @@ impl BitbucketSandbox {
             .merge(repositories::routes())
             .merge(branches::routes())
             .merge(hooks::routes())
+            .layer(axum::middleware::from_fn_with_state(shared.clone(), save_after))
             .with_state(shared.clone());
-        let running = serve(router, port).await?;
+        let running = if restored {
+            crate::serve_again(router, port).await?
+        } else {
+            serve(router, port).await?
+        };
+        shared.port.store(running.addr.port(), Ordering::SeqCst);
+        shared.save();
         Ok(BitbucketSandbox {
             running,
             shared,
             faults,
+            restored,
         })
+    }
+
+    /// True when the world came from the file given to [`BitbucketSandbox::start_saved`].
+    pub fn restored(&self) -> bool {
+        self.restored
+    }
+
+    /// Writes the world to its file now (after seeding), if it has one.
+    pub fn save(&self) {
+        self.shared.save();
     }
 
     /// `http://127.0.0.1:PORT`: both the web URL and the API URL.

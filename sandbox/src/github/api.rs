@@ -153,7 +153,7 @@ pub(super) fn installation_json(s: &Shared, world: &World, i: &Installation) -> 
     let (org_id, kind) = world
         .orgs
         .get(&i.org)
-        .map(|o| (o.id, o.kind))
+        .map(|o| (o.id, o.kind.as_str()))
         .unwrap_or((0, "Organization"));
     // GitHub's settings page for an installation differs for organizations and users.
     let html_url = if kind == "User" {

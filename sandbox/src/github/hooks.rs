@@ -54,7 +54,7 @@ struct Delivery {
 
 /// One delivery attempt as `GET /app/hook/deliveries` lists it (a redelivery is its own
 /// attempt with the same `guid`).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Attempt {
     pub id: u64,
     pub guid: String,
@@ -155,6 +155,11 @@ impl Outbox {
             redelivery: d.redelivery,
             body: d.body.clone(),
         });
+    }
+
+    /// Takes back the attempts of a saved world (their ids go on from the last).
+    pub(crate) fn restore_attempts(&self, attempts: Vec<Attempt>) {
+        *self.attempts.lock().unwrap_or_else(|p| p.into_inner()) = attempts;
     }
 
     /// Every attempt, oldest first.

@@ -6,6 +6,7 @@
 use chrono::{DateTime, Duration, Utc};
 use rand::distributions::Alphanumeric;
 use rand::Rng;
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 
 /// The person who installs the app through the sandbox's install page.
@@ -18,15 +19,16 @@ const OTHER_ORG: &str = "someone-elses-org";
 pub const SANDBOX_USER_ID: u64 = 5_000_001;
 
 /// An organization or a personal account: the owner of repositories and target of installs.
+#[derive(Serialize, Deserialize)]
 pub struct Org {
     pub id: u64,
     pub login: String,
     /// `Organization` or `User`.
-    pub kind: &'static str,
+    pub kind: String,
     pub repos: Vec<Repo>,
 }
 
-#[derive(Clone)]
+#[derive(Clone, Serialize, Deserialize)]
 pub struct Repo {
     pub id: u64,
     pub name: String,
@@ -80,6 +82,7 @@ pub fn random_sha() -> String {
         .collect()
 }
 
+#[derive(Serialize, Deserialize)]
 pub struct Installation {
     pub id: u64,
     pub org: String,
@@ -92,17 +95,20 @@ pub struct Installation {
     pub created_at: DateTime<Utc>,
 }
 
+#[derive(Serialize, Deserialize)]
 pub struct Code {
     pub user: String,
     pub expires_at: DateTime<Utc>,
     pub used: bool,
 }
 
+#[derive(Serialize, Deserialize)]
 pub struct UserToken {
     pub user: String,
     pub expires_at: DateTime<Utc>,
 }
 
+#[derive(Serialize, Deserialize)]
 pub struct InstallationToken {
     pub installation_id: u64,
     pub expires_at: DateTime<Utc>,
@@ -115,7 +121,7 @@ pub struct Installed {
     pub code: String,
 }
 
-#[derive(Default)]
+#[derive(Default, Serialize, Deserialize)]
 pub struct World {
     next_id: u64,
     pub orgs: BTreeMap<String, Org>,
@@ -158,7 +164,7 @@ impl World {
                 Org {
                     id,
                     login: login.to_string(),
-                    kind,
+                    kind: kind.to_string(),
                     repos: Vec::new(),
                 },
             );

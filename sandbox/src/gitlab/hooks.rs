@@ -22,6 +22,7 @@ use std::sync::Arc;
 const MANAGE_HOOKS: u32 = 40;
 
 /// A project hook.
+#[derive(serde::Serialize, serde::Deserialize)]
 pub(super) struct Hook {
     pub id: u64,
     pub project_id: u64,

@@ -15,7 +15,10 @@ mod token;
 
 use super::faults::Faults;
 use super::oauth::{random_token, OAuthStore};
+use super::persist::SaveFile;
 use super::{serve, Running};
+use serde::{Deserialize, Serialize};
+use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 /// The application as registered on the sandbox (GitLab: User settings > Applications): what
@@ -46,7 +49,7 @@ impl std::fmt::Debug for AppSettings {
 }
 
 /// A person on the sandbox (`GET /api/v4/user` names them by `id` and `username`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Person {
     pub id: u64,
     pub username: String,
@@ -77,6 +80,7 @@ pub struct NamespaceInfo {
 pub const MAINTAINER: u32 = 40;
 
 /// The OAuth application registered on the sandbox (the engine).
+#[derive(Serialize, Deserialize)]
 struct App {
     name: String,
     client_id: String,
@@ -85,6 +89,7 @@ struct App {
     scopes: Vec<String>,
 }
 
+#[derive(Serialize, Deserialize)]
 struct Group {
     id: u64,
     full_path: String,
@@ -97,6 +102,7 @@ struct Group {
 }
 
 /// A project (repository) in a group. Its files live on its default branch.
+#[derive(Serialize, Deserialize)]
 struct Project {
     id: u64,
     name: String,
@@ -115,7 +121,7 @@ struct Project {
     last_activity: chrono::DateTime<chrono::Utc>,
 }
 
-#[derive(Default)]
+#[derive(Default, Serialize, Deserialize)]
 struct World {
     users: Vec<Person>,
     /// The person at the browser: the last one seeded.
@@ -136,6 +142,44 @@ struct Shared {
     faults: Arc<Faults>,
     /// Successful `POST /oauth/revoke` calls.
     revocations: std::sync::atomic::AtomicUsize,
+    /// Where the world is kept between runs (the demo), and the port it was served on.
+    save_file: Option<SaveFile>,
+    port: AtomicU16,
+}
+
+/// What the sandbox keeps in its file.
+#[derive(Deserialize)]
+struct Saved {
+    port: u16,
+    app: App,
+    world: World,
+    oauth: serde_json::Value,
+}
+
+impl Shared {
+    /// Writes the world to its file, if it has one and something changed.
+    fn save(&self) {
+        let Some(file) = &self.save_file else { return };
+        let saved = serde_json::json!({
+            "port": self.port.load(Ordering::SeqCst),
+            "app": &*lock(&self.app),
+            "world": &*lock(&self.world),
+            "oauth": self.oauth.saved(),
+        });
+        if let Err(e) = file.save(&saved) {
+            tracing::error!(file = %file.path().display(), error = %e, "the GitLab sandbox cannot keep its world");
+        }
+    }
+}
+
+async fn save_after(
+    axum::extract::State(shared): axum::extract::State<Arc<Shared>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let response = next.run(request).await;
+    shared.save();
+    response
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -148,11 +192,28 @@ pub struct GitLabSandbox {
     running: Running,
     shared: Arc<Shared>,
     pub faults: Arc<Faults>,
+    restored: bool,
 }
 
 impl GitLabSandbox {
     /// Starts the server on `127.0.0.1:port` (0 = any free port) with one registered application.
     pub async fn start(port: u16) -> std::io::Result<Self> {
+        Self::start_with(port, None).await
+    }
+
+    /// Starts the server with the world kept in `file` (the application, people, groups,
+    /// projects, hooks, grants and tokens), on the port it had when there is one and it is free;
+    /// the world is written back after every request. [`GitLabSandbox::restored`] tells whether
+    /// the file had a world (no seeding needed).
+    pub async fn start_saved(file: impl Into<std::path::PathBuf>) -> std::io::Result<Self> {
+        Self::start_with(0, Some(SaveFile::new(file))).await
+    }
+
+    async fn start_with(port: u16, save_file: Option<SaveFile>) -> std::io::Result<Self> {
+        let saved: Option<Saved> = match &save_file {
+            Some(f) => f.load()?,
+            None => None,
+        };
         let faults = Arc::new(Faults::default());
         let shared = Arc::new(Shared {
             app: Mutex::new(App {
@@ -169,7 +230,17 @@ impl GitLabSandbox {
             oauth: OAuthStore::default(),
             faults: faults.clone(),
             revocations: Default::default(),
+            save_file,
+            port: AtomicU16::new(0),
         });
+        let restored = saved.is_some();
+        let mut port = port;
+        if let Some(saved) = saved {
+            *lock(&shared.app) = saved.app;
+            *lock(&shared.world) = saved.world;
+            shared.oauth.restore(saved.oauth).map_err(std::io::Error::other)?;
+            port = saved.port;
+        }
         let router = axum::Router::new()
             .merge(authorize::routes())
             .merge(token::routes())
@@ -181,13 +252,31 @@ impl GitLabSandbox {
                 faults.clone(),
                 branches::rate_limit_headers,
             ))
+            .layer(axum::middleware::from_fn_with_state(shared.clone(), save_after))
             .with_state(shared.clone());
-        let running = serve(router, port).await?;
+        let running = if restored {
+            crate::serve_again(router, port).await?
+        } else {
+            serve(router, port).await?
+        };
+        shared.port.store(running.addr.port(), Ordering::SeqCst);
+        shared.save();
         Ok(GitLabSandbox {
             running,
             shared,
             faults,
+            restored,
         })
+    }
+
+    /// True when the world came from the file given to [`GitLabSandbox::start_saved`].
+    pub fn restored(&self) -> bool {
+        self.restored
+    }
+
+    /// Writes the world to its file now (after seeding), if it has one.
+    pub fn save(&self) {
+        self.shared.save();
     }
 
     /// `http://127.0.0.1:PORT`: the GitLab base URL.
