@@ -96,9 +96,15 @@ async fn appends(log: &PgLog, writers: usize, iters: u64) -> Duration {
         tasks.push(tokio::spawn(async move {
             let stream = StreamId::account(Uuid::new_v4());
             for v in 0..per {
-                log.append(&stream, ExpectedVersion::Exact(v), vec![event()], Uuid::new_v4(), Metadata::new("bench"))
-                    .await
-                    .expect("append");
+                log.append(
+                    &stream,
+                    ExpectedVersion::Exact(v),
+                    vec![event()],
+                    Uuid::new_v4(),
+                    Metadata::new("bench"),
+                )
+                .await
+                .expect("append");
             }
         }));
     }
@@ -129,12 +135,16 @@ fn pg_append(c: &mut Criterion) {
         .throughput(Throughput::Elements(1));
     for writers in WRITERS {
         let clients = rt.block_on(raw_clients(&url, writers));
-        g.bench_with_input(BenchmarkId::new("raw_insert_commit", writers), &writers, |b, _| {
-            b.to_async(&rt).iter_custom(|iters| {
-                let clients = &clients;
-                async move { raw_inserts(clients, iters).await }
-            })
-        });
+        g.bench_with_input(
+            BenchmarkId::new("raw_insert_commit", writers),
+            &writers,
+            |b, _| {
+                b.to_async(&rt).iter_custom(|iters| {
+                    let clients = &clients;
+                    async move { raw_inserts(clients, iters).await }
+                })
+            },
+        );
         g.bench_with_input(BenchmarkId::new("append", writers), &writers, |b, &w| {
             b.to_async(&rt).iter_custom(|iters| {
                 let log = log.clone();

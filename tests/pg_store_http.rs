@@ -22,7 +22,10 @@ async fn a_github_account_is_linked_over_http_with_the_event_log_in_postgresql()
     let id: uuid::Uuid = row["id"].as_str().unwrap().parse().unwrap();
     let (_, history) = h.get(&format!("/v1/accounts/{id}/history")).await;
     assert!(history["history"].as_array().unwrap().len() >= 4, "{history}");
-    assert!(!h.dir.path().join("log").exists(), "no sled log in the data folder");
+    assert!(
+        !h.dir.path().join("log").exists(),
+        "no sled log in the data folder"
+    );
     assert!(h.head() > 0);
 
     let url = db.url().to_string();
@@ -42,8 +45,16 @@ async fn a_github_account_is_linked_over_http_with_the_event_log_in_postgresql()
     })
     .await
     .unwrap();
-    assert_eq!(seen.0, Some(StreamId::account(id)), "the name is claimed in the database");
+    assert_eq!(
+        seen.0,
+        Some(StreamId::account(id)),
+        "the name is claimed in the database"
+    );
     assert!(seen.1.is_some(), "the installation was approved");
-    assert_eq!(seen.2, Some(Some(StreamId::account(id))), "the installation is claimed in the database");
+    assert_eq!(
+        seen.2,
+        Some(Some(StreamId::account(id))),
+        "the installation is claimed in the database"
+    );
     h.demo.shutdown().await;
 }

@@ -9,9 +9,9 @@ mod error;
 mod event;
 mod log;
 mod pg;
-mod store;
 pub mod project;
 mod provider;
+mod store;
 pub mod upcast;
 
 pub use account::*;
@@ -21,9 +21,9 @@ pub use event::{claimed_installation, installation_claim, DecodeError, Event};
 pub use log::{
     plant_raw_records, raw_record_from_json_line, AppendOutcome, Durability, EventLog, LogOptions, ReadAll,
 };
-pub use pg::{redact as redact_store_address, PgLog, PgOptions, PgReadAll};
 #[doc(hidden)]
 pub use pg::testing as pg_testing;
+pub use pg::{redact as redact_store_address, PgLog, PgOptions, PgReadAll};
 pub use project::*;
-pub use store::{EventStore, Store, StoreEvents, StoreLocation};
 pub use provider::{Provider, UnknownProvider};
+pub use store::{EventStore, Store, StoreEvents, StoreLocation};

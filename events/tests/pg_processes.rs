@@ -41,7 +41,10 @@ fn acks_of(child: &mut Child) -> std::thread::JoinHandle<HashMap<Uuid, (u64, u64
             // The test harness's "test appending_child ... " may open the first line.
             if let Some(rest) = line.find("ack ").map(|i| &line[i + 4..]) {
                 let p: Vec<&str> = rest.split(' ').collect();
-                acks.insert(Uuid::parse_str(p[0]).unwrap(), (p[1].parse().unwrap(), p[2].parse().unwrap()));
+                acks.insert(
+                    Uuid::parse_str(p[0]).unwrap(),
+                    (p[1].parse().unwrap(), p[2].parse().unwrap()),
+                );
             }
         }
         acks
@@ -54,7 +57,11 @@ fn acks_of(child: &mut Child) -> std::thread::JoinHandle<HashMap<Uuid, (u64, u64
 fn appending_child() {
     let Ok(url) = std::env::var(CHILD_URL) else { return };
     let forever = std::env::var_os(CHILD_LOOP).is_some();
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(async move {
         let log = PgLog::open(&url, PgOptions::default()).unwrap();
         let mut tasks = Vec::new();
@@ -71,7 +78,10 @@ fn appending_child() {
                     };
                     let events = (0..1 + i % 3).map(|k| failed(&format!("{t}.{i}.{k}"))).collect();
                     let cmd = Uuid::new_v4();
-                    let o = log.append(&stream, ExpectedVersion::Any, events, cmd, meta()).await.unwrap();
+                    let o = log
+                        .append(&stream, ExpectedVersion::Any, events, cmd, meta())
+                        .await
+                        .unwrap();
                     println!("ack {cmd} {} {}", o.first_position, o.last_position);
                     i += 1;
                 }
@@ -100,13 +110,19 @@ async fn three_processes_of_32_appenders_with_a_live_reader_give_no_gap_duplicat
                 let from = seen.len() as u64 + 1;
                 let log2 = log.clone();
                 let batch = tokio::task::spawn_blocking(move || {
-                    log2.read_all(from).map(|e| e.map(|e| (e.position, e.event_id))).collect::<Result<Vec<_>, _>>()
+                    log2.read_all(from)
+                        .map(|e| e.map(|e| (e.position, e.event_id)))
+                        .collect::<Result<Vec<_>, _>>()
                 })
                 .await
                 .unwrap()
                 .unwrap();
                 for (position, id) in batch {
-                    assert_eq!(position, seen.len() as u64 + 1, "the live reader saw a gap, a repeat or a reordering");
+                    assert_eq!(
+                        position,
+                        seen.len() as u64 + 1,
+                        "the live reader saw a gap, a repeat or a reordering"
+                    );
                     seen.push((position, id));
                 }
                 if finished {
@@ -120,10 +136,15 @@ async fn three_processes_of_32_appenders_with_a_live_reader_give_no_gap_duplicat
             }
         })
     };
-    let statuses = tokio::task::spawn_blocking(move || children.iter_mut().map(|c| c.wait().unwrap()).collect::<Vec<_>>())
-        .await
-        .unwrap();
-    assert!(statuses.iter().all(|s| s.success()), "every appending process finished: {statuses:?}");
+    let statuses = tokio::task::spawn_blocking(move || {
+        children.iter_mut().map(|c| c.wait().unwrap()).collect::<Vec<_>>()
+    })
+    .await
+    .unwrap();
+    assert!(
+        statuses.iter().all(|s| s.success()),
+        "every appending process finished: {statuses:?}"
+    );
     done_tx.send_replace(true);
     let seen = reader.await.unwrap();
     let table: Vec<Envelope> = {
@@ -134,7 +155,11 @@ async fn three_processes_of_32_appenders_with_a_live_reader_give_no_gap_duplicat
             .unwrap()
     };
     let expected_events: usize = (0..APPENDS_EACH).map(|i| 1 + i % 3).sum::<usize>() * APPENDERS * 3;
-    assert_eq!(table.len(), expected_events, "every append of every process is in the table");
+    assert_eq!(
+        table.len(),
+        expected_events,
+        "every append of every process is in the table"
+    );
     assert_eq!(
         seen,
         table.iter().map(|e| (e.position, e.event_id)).collect::<Vec<_>>(),
@@ -154,7 +179,10 @@ async fn three_processes_of_32_appenders_with_a_live_reader_give_no_gap_duplicat
     for e in &table {
         let v = versions.entry(&e.stream_id).or_insert(0);
         *v += 1;
-        assert_eq!(e.stream_version, *v, "stream versions follow each other in position order");
+        assert_eq!(
+            e.stream_version, *v,
+            "stream versions follow each other in position order"
+        );
     }
 }
 
@@ -180,10 +208,15 @@ fn acknowledged_appends_survive_sigkills_of_the_appending_process() {
         }
         for (cmd, (first, last)) in &acked {
             for p in *first..=*last {
-                let e = all.get(p as usize - 1).unwrap_or_else(|| panic!("acknowledged position {p} lost"));
+                let e = all
+                    .get(p as usize - 1)
+                    .unwrap_or_else(|| panic!("acknowledged position {p} lost"));
                 assert_eq!(e.command_id, *cmd);
             }
         }
     }
-    assert!(!acked.is_empty(), "the children acknowledged something before being killed");
+    assert!(
+        !acked.is_empty(),
+        "the children acknowledged something before being killed"
+    );
 }

@@ -105,7 +105,8 @@ async fn racing_writers_win_each_version_exactly_once_and_positions_stay_dense(f
                     ExpectedVersion::Exact(round)
                 };
                 let events = vec![failed(&format!("r{round} t{t}"))];
-                log.append(&stream, expected, events, Uuid::new_v4(), meta()).await
+                log.append(&stream, expected, events, Uuid::new_v4(), meta())
+                    .await
             }));
         }
         let mut wins = 0;
@@ -137,12 +138,24 @@ async fn repeating_a_command_id_returns_the_first_outcome_even_after_reopening(f
         .unwrap();
     assert!(!first.duplicate);
     let again = log
-        .append(&stream, ExpectedVersion::NoStream, vec![failed("b"), failed("c")], cmd, meta())
+        .append(
+            &stream,
+            ExpectedVersion::NoStream,
+            vec![failed("b"), failed("c")],
+            cmd,
+            meta(),
+        )
         .await
         .unwrap();
     assert!(again.duplicate);
-    assert_eq!((again.first_position, again.last_position, again.stream_version), (1, 1, 1));
-    assert_eq!(log.command_outcome(&cmd).unwrap().map(|o| o.last_position), Some(1));
+    assert_eq!(
+        (again.first_position, again.last_position, again.stream_version),
+        (1, 1, 1)
+    );
+    assert_eq!(
+        log.command_outcome(&cmd).unwrap().map(|o| o.last_position),
+        Some(1)
+    );
     assert_eq!(log.command_outcome(&Uuid::new_v4()).unwrap(), None);
     drop(log);
     let log = f.open();
@@ -177,7 +190,13 @@ async fn accounts_racing_for_one_name_case_insensitively_leave_one_winner(f: Fix
             let id = Uuid::new_v4();
             let name = if i % 2 == 0 { "Acme-Infra" } else { "acme-infra" };
             let r = log
-                .append(&StreamId::account(id), ExpectedVersion::NoStream, vec![named(id, name)], Uuid::new_v4(), meta())
+                .append(
+                    &StreamId::account(id),
+                    ExpectedVersion::NoStream,
+                    vec![named(id, name)],
+                    Uuid::new_v4(),
+                    meta(),
+                )
                 .await;
             (id, r)
         }));
@@ -195,7 +214,10 @@ async fn accounts_racing_for_one_name_case_insensitively_leave_one_winner(f: Fix
         }
     }
     assert_eq!(winners.len(), 1);
-    assert_eq!(log.name_owner("ACME-INFRA").unwrap(), Some(StreamId::account(winners[0])));
+    assert_eq!(
+        log.name_owner("ACME-INFRA").unwrap(),
+        Some(StreamId::account(winners[0]))
+    );
     assert_eq!(all_dense(&log).len(), 1, "refused claims appended nothing");
 }
 
@@ -207,16 +229,22 @@ async fn unlinking_releases_the_name_and_renaming_moves_it(f: Fixture) {
         let log = log.clone();
         async move { log.append(&s, v, vec![e], Uuid::new_v4(), meta()).await }
     };
-    append(sa.clone(), ExpectedVersion::NoStream, named(a, "alpha")).await.unwrap();
+    append(sa.clone(), ExpectedVersion::NoStream, named(a, "alpha"))
+        .await
+        .unwrap();
     let rename = Event::AccountRenamed(AccountRenamed {
         from: "alpha".into(),
         to: "beta".into(),
     });
-    append(sa.clone(), ExpectedVersion::Exact(1), rename).await.unwrap();
+    append(sa.clone(), ExpectedVersion::Exact(1), rename)
+        .await
+        .unwrap();
     assert_eq!(log.name_owner("alpha").unwrap(), None);
     assert_eq!(log.name_owner("BETA").unwrap(), Some(sa.clone()));
     let b = Uuid::new_v4();
-    append(StreamId::account(b), ExpectedVersion::NoStream, named(b, "alpha")).await.unwrap();
+    append(StreamId::account(b), ExpectedVersion::NoStream, named(b, "alpha"))
+        .await
+        .unwrap();
     let c = Uuid::new_v4();
     let taken = append(StreamId::account(c), ExpectedVersion::NoStream, named(c, "beta")).await;
     assert!(matches!(taken, Err(LogError::NameTaken { .. })), "{taken:?}");
@@ -225,9 +253,13 @@ async fn unlinking_releases_the_name_and_renaming_moves_it(f: Fixture) {
         reason: None,
         installation_id: None,
     });
-    append(sa.clone(), ExpectedVersion::Exact(2), unlink).await.unwrap();
+    append(sa.clone(), ExpectedVersion::Exact(2), unlink)
+        .await
+        .unwrap();
     assert_eq!(log.name_owner("beta").unwrap(), None);
-    append(StreamId::account(c), ExpectedVersion::NoStream, named(c, "Beta")).await.unwrap();
+    append(StreamId::account(c), ExpectedVersion::NoStream, named(c, "Beta"))
+        .await
+        .unwrap();
     assert_eq!(log.name_owner("beta").unwrap(), Some(StreamId::account(c)));
 }
 
@@ -246,13 +278,28 @@ fn approved(installation_id: u64) -> Event {
 
 async fn an_installation_claim_is_held_by_one_account_until_it_is_removed(f: Fixture) {
     let log = f.open();
-    let (a, b) = (StreamId::account(Uuid::new_v4()), StreamId::account(Uuid::new_v4()));
-    log.append(&a, ExpectedVersion::Any, vec![approved(42)], Uuid::new_v4(), meta())
-        .await
-        .unwrap();
+    let (a, b) = (
+        StreamId::account(Uuid::new_v4()),
+        StreamId::account(Uuid::new_v4()),
+    );
+    log.append(
+        &a,
+        ExpectedVersion::Any,
+        vec![approved(42)],
+        Uuid::new_v4(),
+        meta(),
+    )
+    .await
+    .unwrap();
     assert_eq!(log.name_owner(&installation_claim(42)).unwrap(), Some(a.clone()));
     let refused = log
-        .append(&b, ExpectedVersion::Any, vec![approved(42)], Uuid::new_v4(), meta())
+        .append(
+            &b,
+            ExpectedVersion::Any,
+            vec![approved(42)],
+            Uuid::new_v4(),
+            meta(),
+        )
         .await;
     assert!(matches!(refused, Err(LogError::NameTaken { .. })), "{refused:?}");
     let removed = Event::InstallationRemoved(InstallationRemoved {
@@ -262,9 +309,15 @@ async fn an_installation_claim_is_held_by_one_account_until_it_is_removed(f: Fix
         .await
         .unwrap();
     assert_eq!(log.name_owner(&installation_claim(42)).unwrap(), None);
-    log.append(&b, ExpectedVersion::Any, vec![approved(42)], Uuid::new_v4(), meta())
-        .await
-        .unwrap();
+    log.append(
+        &b,
+        ExpectedVersion::Any,
+        vec![approved(42)],
+        Uuid::new_v4(),
+        meta(),
+    )
+    .await
+    .unwrap();
     assert_eq!(log.name_owner(&installation_claim(42)).unwrap(), Some(b));
 }
 
@@ -273,13 +326,29 @@ async fn a_refused_append_in_a_batch_does_not_disturb_the_others(f: Fixture) {
     let s = StreamId::account(Uuid::new_v4());
     let other = StreamId::account(Uuid::new_v4());
     let (ok, bad, empty) = tokio::join!(
-        log.append(&s, ExpectedVersion::NoStream, vec![failed("a")], Uuid::new_v4(), meta()),
-        log.append(&other, ExpectedVersion::Exact(5), vec![failed("b")], Uuid::new_v4(), meta()),
+        log.append(
+            &s,
+            ExpectedVersion::NoStream,
+            vec![failed("a")],
+            Uuid::new_v4(),
+            meta()
+        ),
+        log.append(
+            &other,
+            ExpectedVersion::Exact(5),
+            vec![failed("b")],
+            Uuid::new_v4(),
+            meta()
+        ),
         log.append(&s, ExpectedVersion::Any, vec![], Uuid::new_v4(), meta()),
     );
     assert_eq!(ok.unwrap().first_position, 1);
     let bad = bad.unwrap_err();
-    assert!(bad.to_string().contains("expected version 5, but the stream is at version 0"), "{bad}");
+    assert!(
+        bad.to_string()
+            .contains("expected version 5, but the stream is at version 0"),
+        "{bad}"
+    );
     assert!(matches!(empty, Err(LogError::InvalidAppend(_))));
     assert_eq!(all_dense(&log).len(), 1);
 }
@@ -318,7 +387,12 @@ async fn reads_by_stream_and_from_a_position_return_what_was_acknowledged_after_
         assert_eq!(stream[0].position, pos, "read_stream from a version starts there");
     }
     let s1 = StreamId::account(Uuid::from_u128(1));
-    let versions: Vec<u64> = log.read_stream(&s1, 1).unwrap().iter().map(|e| e.stream_version).collect();
+    let versions: Vec<u64> = log
+        .read_stream(&s1, 1)
+        .unwrap()
+        .iter()
+        .map(|e| e.stream_version)
+        .collect();
     assert_eq!(versions, (1..=8).collect::<Vec<_>>());
     assert_eq!(log.stream_version(&s1).unwrap(), 8);
     assert_eq!(log.stream_version(&StreamId::account(Uuid::new_v4())).unwrap(), 0);
@@ -332,9 +406,15 @@ async fn subscribers_see_the_head_move_after_each_commit(f: Fixture) {
     let mut rx = log.subscribe();
     assert_eq!(*rx.borrow(), 0);
     let s = StreamId::account(Uuid::new_v4());
-    log.append(&s, ExpectedVersion::Any, vec![failed("a"), failed("b")], Uuid::new_v4(), meta())
-        .await
-        .unwrap();
+    log.append(
+        &s,
+        ExpectedVersion::Any,
+        vec![failed("a"), failed("b")],
+        Uuid::new_v4(),
+        meta(),
+    )
+    .await
+    .unwrap();
     rx.changed().await.unwrap();
     assert_eq!(*rx.borrow_and_update(), 2);
     let ids: std::collections::HashSet<Uuid> = log.read_all(1).map(|e| e.unwrap().event_id).collect();
@@ -355,9 +435,15 @@ async fn fill(log: &Store) {
             causation_id: (i % 2 == 0).then(Uuid::new_v4),
             actor: format!("user{i}\t\"x\""),
         };
-        log.append(&StreamId::account(id), ExpectedVersion::Any, events, Uuid::new_v4(), m)
-            .await
-            .unwrap();
+        log.append(
+            &StreamId::account(id),
+            ExpectedVersion::Any,
+            events,
+            Uuid::new_v4(),
+            m,
+        )
+        .await
+        .unwrap();
     }
 }
 
@@ -376,8 +462,14 @@ async fn export_then_import_into_an_empty_store_gives_byte_identical_json_lines(
         assert_eq!(n, log.head());
         let mut second = Vec::new();
         other.export(&mut second).unwrap();
-        assert_eq!(String::from_utf8(second).unwrap(), String::from_utf8(first.clone()).unwrap());
-        assert_eq!(other.name_owner("acct-3").unwrap(), log.name_owner("acct-3").unwrap());
+        assert_eq!(
+            String::from_utf8(second).unwrap(),
+            String::from_utf8(first.clone()).unwrap()
+        );
+        assert_eq!(
+            other.name_owner("acct-3").unwrap(),
+            log.name_owner("acct-3").unwrap()
+        );
         let any_cmd = all_dense(&log)[7].command_id;
         assert_eq!(
             other.command_outcome(&any_cmd).unwrap().map(|o| o.last_position),

@@ -108,7 +108,10 @@ impl FromStr for AsOf {
 }
 
 /// Every event of the account's stream, oldest first, each as a sentence with its fields.
-pub fn account_history(log: &(impl EventStore + ?Sized), account: Uuid) -> Result<Vec<HistoryEntry>, HistoryError> {
+pub fn account_history(
+    log: &(impl EventStore + ?Sized),
+    account: Uuid,
+) -> Result<Vec<HistoryEntry>, HistoryError> {
     history_until(log, account, None).map(|(entries, _)| entries)
 }
 
@@ -129,7 +132,11 @@ pub fn history_as_of(
 ///
 /// Reads the log from position 1 (projects name their account only in their first event, so
 /// no index says which projects used an account in the past): for `--as-of`, not for a hot path.
-pub fn state_as_of(log: &(impl EventStore + ?Sized), account: Uuid, as_of: AsOf) -> Result<Option<AccountRow>, HistoryError> {
+pub fn state_as_of(
+    log: &(impl EventStore + ?Sized),
+    account: Uuid,
+    as_of: AsOf,
+) -> Result<Option<AccountRow>, HistoryError> {
     let own = StreamId::account(account);
     let mut dashboard = Dashboard::new();
     // Once one of the account's events is past the point, all later ones are too (a stream is

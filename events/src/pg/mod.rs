@@ -157,7 +157,10 @@ impl PgLog {
                     .await
                     .map_err(|e| LogError::Storage(format!("cannot reach PostgreSQL at {location}: {e}")))?;
                 tokio::spawn(conn);
-                client.batch_execute(&schema::create_sql()).await.map_err(storage)?;
+                client
+                    .batch_execute(&schema::create_sql())
+                    .await
+                    .map_err(storage)?;
                 let head: i64 = client.query_one(schema::HEAD, &[]).await.map_err(storage)?.get(0);
                 Ok::<u64, LogError>(head as u64)
             }
@@ -212,7 +215,10 @@ impl PgLog {
     }
 
     /// Runs `fut` on the store's runtime and waits for it on this thread.
-    pub(crate) fn block<T: Send + 'static>(&self, fut: impl Future<Output = T> + Send + 'static) -> Result<T, LogError> {
+    pub(crate) fn block<T: Send + 'static>(
+        &self,
+        fut: impl Future<Output = T> + Send + 'static,
+    ) -> Result<T, LogError> {
         run_on(&self.inner.handle, fut)
     }
 

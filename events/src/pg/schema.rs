@@ -47,15 +47,18 @@ COMMIT;"
 }
 
 /// Takes the head row's lock (held to the end of the transaction) and returns the head.
-pub(crate) const LOCK_HEAD: &str = "UPDATE forgelink_head SET position = position WHERE id = 1 RETURNING position";
+pub(crate) const LOCK_HEAD: &str =
+    "UPDATE forgelink_head SET position = position WHERE id = 1 RETURNING position";
 pub(crate) const SET_HEAD: &str = "UPDATE forgelink_head SET position = $1 WHERE id = 1";
 pub(crate) const HEAD: &str = "SELECT position FROM forgelink_head WHERE id = 1";
-pub(crate) const COMMANDS: &str = "SELECT command_id, stream_id, first_position, last_position, stream_version \
+pub(crate) const COMMANDS: &str =
+    "SELECT command_id, stream_id, first_position, last_position, stream_version \
      FROM forgelink_commands WHERE command_id = ANY($1)";
 pub(crate) const STREAM_VERSIONS: &str = "SELECT stream_id, max(stream_version) FROM forgelink_events \
      WHERE stream_id = ANY($1) GROUP BY stream_id";
 pub(crate) const NAMES: &str = "SELECT name, owner FROM forgelink_names WHERE name = ANY($1)";
-pub(crate) const INSERT_EVENTS: &str = "INSERT INTO forgelink_events (position, stream_id, stream_version, event_type, record) \
+pub(crate) const INSERT_EVENTS: &str =
+    "INSERT INTO forgelink_events (position, stream_id, stream_version, event_type, record) \
      SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::text[], $5::bytea[])";
 pub(crate) const INSERT_COMMANDS: &str = "INSERT INTO forgelink_commands \
      (command_id, stream_id, first_position, last_position, stream_version) \
@@ -73,7 +76,8 @@ pub(crate) const READ_RANGE: &str = "SELECT position, record FROM forgelink_even
      WHERE position >= $1 AND position <= $2 ORDER BY position LIMIT $3";
 pub(crate) const READ_STREAM: &str = "SELECT position, record FROM forgelink_events \
      WHERE stream_id = $1 AND stream_version >= $2 ORDER BY stream_version";
-pub(crate) const STREAM_VERSION: &str = "SELECT coalesce(max(stream_version), 0) FROM forgelink_events WHERE stream_id = $1";
+pub(crate) const STREAM_VERSION: &str =
+    "SELECT coalesce(max(stream_version), 0) FROM forgelink_events WHERE stream_id = $1";
 pub(crate) const NAME_OWNER: &str = "SELECT owner FROM forgelink_names WHERE name = $1";
 pub(crate) const COMMAND: &str = "SELECT stream_id, first_position, last_position, stream_version \
      FROM forgelink_commands WHERE command_id = $1";

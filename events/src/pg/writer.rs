@@ -159,7 +159,9 @@ impl PgWriter {
                 if let Some(c) = &self.conn {
                     let _ = c.client.batch_execute("ROLLBACK").await;
                 }
-                reqs.iter().map(|_| Err(LogError::Storage(e.to_string()))).collect()
+                reqs.iter()
+                    .map(|_| Err(LogError::Storage(e.to_string())))
+                    .collect()
             }
         };
         for (req, res) in reqs.into_iter().zip(results) {
@@ -168,7 +170,10 @@ impl PgWriter {
     }
 
     /// One transaction for the whole batch; per-append refusals are results, not failures.
-    async fn try_commit(&mut self, reqs: &[PgAppend]) -> Result<Vec<Result<AppendOutcome, LogError>>, LogError> {
+    async fn try_commit(
+        &mut self,
+        reqs: &[PgAppend],
+    ) -> Result<Vec<Result<AppendOutcome, LogError>>, LogError> {
         let ids: Vec<Uuid> = reqs.iter().map(|r| r.command_id).collect();
         let mut streams: Vec<String> = reqs.iter().map(|r| r.stream.as_str().to_string()).collect();
         streams.sort_unstable();
@@ -205,7 +210,10 @@ impl PgWriter {
         }
         let mut next = head;
         let now = Utc::now();
-        let results: Vec<_> = reqs.iter().map(|r| stage(r, &mut staged, &mut next, now)).collect();
+        let results: Vec<_> = reqs
+            .iter()
+            .map(|r| stage(r, &mut staged, &mut next, now))
+            .collect();
         if next == head {
             c.client.batch_execute("ROLLBACK").await.map_err(storage)?;
             return Ok(results);
@@ -234,7 +242,10 @@ impl PgWriter {
                 None => deletes.push(key),
             }
         }
-        let cmd_streams: Vec<String> = new_commands.iter().map(|o| o.stream_id.as_str().to_string()).collect();
+        let cmd_streams: Vec<String> = new_commands
+            .iter()
+            .map(|o| o.stream_id.as_str().to_string())
+            .collect();
         let cmd_first: Vec<i64> = new_commands.iter().map(|o| o.first_position as i64).collect();
         let cmd_last: Vec<i64> = new_commands.iter().map(|o| o.last_position as i64).collect();
         let cmd_version: Vec<i64> = new_commands.iter().map(|o| o.stream_version as i64).collect();
@@ -242,8 +253,13 @@ impl PgWriter {
         let payload = next.to_string();
         let (events, commands, upserts, deleted, set_head, notify, commit) = tokio::join!(
             async {
-                let params: [&(dyn tokio_postgres::types::ToSql + Sync); 5] =
-                    [&rows.positions, &rows.streams, &rows.versions, &rows.types, &rows.records];
+                let params: [&(dyn tokio_postgres::types::ToSql + Sync); 5] = [
+                    &rows.positions,
+                    &rows.streams,
+                    &rows.versions,
+                    &rows.types,
+                    &rows.records,
+                ];
                 c.client.execute(&c.insert_events, &params).await
             },
             async {
@@ -253,7 +269,13 @@ impl PgWriter {
                 c.client
                     .execute(
                         &c.insert_commands,
-                        &[&new_command_ids, &cmd_streams, &cmd_first, &cmd_last, &cmd_version],
+                        &[
+                            &new_command_ids,
+                            &cmd_streams,
+                            &cmd_first,
+                            &cmd_last,
+                            &cmd_version,
+                        ],
                     )
                     .await
             },
@@ -261,7 +283,9 @@ impl PgWriter {
                 if upsert_keys.is_empty() {
                     return Ok(0);
                 }
-                c.client.execute(&c.upsert_names, &[&upsert_keys, &upsert_owners]).await
+                c.client
+                    .execute(&c.upsert_names, &[&upsert_keys, &upsert_owners])
+                    .await
             },
             async {
                 if deletes.is_empty() {
@@ -294,7 +318,10 @@ impl PgWriter {
     /// Writes records of an export verbatim after the head, with the names and command
     /// outcomes they imply, in one transaction.
     async fn import(&mut self, records: Vec<(Envelope, Vec<u8>)>) -> Result<u64, LogError> {
-        let mut streams: Vec<String> = records.iter().map(|(e, _)| e.stream_id.as_str().to_string()).collect();
+        let mut streams: Vec<String> = records
+            .iter()
+            .map(|(e, _)| e.stream_id.as_str().to_string())
+            .collect();
         streams.sort_unstable();
         streams.dedup();
         let c = self.conn().await?;
@@ -326,13 +353,24 @@ impl PgWriter {
                         env.position, env.stream_id, env.stream_version
                     )));
                 }
-                staged.versions.insert(env.stream_id.as_str().to_string(), env.stream_version);
-                push_row(&mut staged.rows, env.position, &env.stream_id, env.stream_version, env.event_type(), bytes.clone());
+                staged
+                    .versions
+                    .insert(env.stream_id.as_str().to_string(), env.stream_version);
+                push_row(
+                    &mut staged.rows,
+                    env.position,
+                    &env.stream_id,
+                    env.stream_version,
+                    env.event_type(),
+                    bytes.clone(),
+                );
                 for name in env.event.name_release() {
                     staged.changed_names.insert(schema::name_key(&name), None);
                 }
                 for name in env.event.name_claim() {
-                    staged.changed_names.insert(schema::name_key(&name), Some(env.stream_id.clone()));
+                    staged
+                        .changed_names
+                        .insert(schema::name_key(&name), Some(env.stream_id.clone()));
                 }
                 let outcome = AppendOutcome {
                     stream_id: env.stream_id.clone(),
@@ -368,7 +406,14 @@ impl PgWriter {
     }
 }
 
-fn push_row(rows: &mut Rows, position: u64, stream: &StreamId, version: u64, event_type: &str, record: Vec<u8>) {
+fn push_row(
+    rows: &mut Rows,
+    position: u64,
+    stream: &StreamId,
+    version: u64,
+    event_type: &str,
+    record: Vec<u8>,
+) {
     rows.positions.push(position as i64);
     rows.streams.push(stream.as_str().to_string());
     rows.versions.push(version as i64);
@@ -391,7 +436,9 @@ fn stage(
         });
     }
     if req.events.is_empty() {
-        return Err(LogError::InvalidAppend("an append needs at least one event".into()));
+        return Err(LogError::InvalidAppend(
+            "an append needs at least one event".into(),
+        ));
     }
     if req.meta.actor.len() > Metadata::MAX_ACTOR_LEN {
         return Err(LogError::InvalidAppend(format!(
@@ -456,7 +503,14 @@ fn stage(
             actor: &req.meta.actor,
             data: &data,
         };
-        push_row(&mut staged.rows, position, &req.stream, version, event.event_type(), record.encode());
+        push_row(
+            &mut staged.rows,
+            position,
+            &req.stream,
+            version,
+            event.event_type(),
+            record.encode(),
+        );
     }
     let n = req.events.len() as u64;
     let outcome = AppendOutcome {
@@ -470,7 +524,9 @@ fn stage(
         staged.names.insert(key.clone(), owner.clone());
         staged.changed_names.insert(key, owner);
     }
-    staged.versions.insert(req.stream.as_str().to_string(), outcome.stream_version);
+    staged
+        .versions
+        .insert(req.stream.as_str().to_string(), outcome.stream_version);
     staged.commands.insert(req.command_id, outcome.clone());
     staged.new_commands.push(outcome.clone());
     staged.new_command_ids.push(req.command_id);

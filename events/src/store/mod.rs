@@ -9,7 +9,10 @@
 //! used `EventLog` reads the same. The projections are generic over `EventStore`, so a test
 //! that hands them a plain `EventLog` still compiles and runs unchanged.
 
-use crate::{AppendOutcome, Envelope, Event, EventLog, ExpectedVersion, LogError, LogOptions, Metadata, ReadAll, StreamId};
+use crate::{
+    AppendOutcome, Envelope, Event, EventLog, ExpectedVersion, LogError, LogOptions, Metadata, ReadAll,
+    StreamId,
+};
 use crate::{PgLog, PgOptions, PgReadAll};
 use std::future::Future;
 use std::io::{BufRead, Write};
