@@ -85,7 +85,11 @@ async fn a_demo_restarted_on_its_folder_keeps_its_accounts_and_links_new_ones() 
     // Reconciliation asks each provider with the account's own credentials.
     let reconciled = h.ok(json!({"type": "Reconcile"})).await;
     for name in ["acme-github", "acme-gitlab", "acme-bb"] {
-        assert_eq!(status(&h, name).await, "active", "{name} after the restart: {reconciled}");
+        assert_eq!(
+            status(&h, name).await,
+            "active",
+            "{name} after the restart: {reconciled}"
+        );
     }
 
     // A new organization, a new installation with an id never given before.

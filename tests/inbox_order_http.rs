@@ -97,7 +97,8 @@ async fn a_later_delivery_about_the_same_installation_waits_for_the_one_retrying
     h.ok(json!({"type": "ImportProject", "name": "infra-svc", "account": "acme-infra", "repository": "acme/infra"}))
         .await;
     let deadline = tokio::time::Instant::now() + PATIENCE;
-    while h.get("/v1/accounts/acme-infra").await.1["projects"] != 1 && tokio::time::Instant::now() < deadline {
+    while h.get("/v1/accounts/acme-infra").await.1["projects"] != 1 && tokio::time::Instant::now() < deadline
+    {
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
     let (_, row) = h.get("/v1/accounts/acme-infra").await;
@@ -122,7 +123,11 @@ async fn a_later_delivery_about_the_same_installation_waits_for_the_one_retrying
         "sender": {"login": "octo-admin"}
     });
     let (status, answer) = deliver(&h, "installation", "first-suspend", &suspend).await;
-    assert_eq!((status, answer["state"].as_str()), (StatusCode::OK, Some("pending")), "{answer}");
+    assert_eq!(
+        (status, answer["state"].as_str()),
+        (StatusCode::OK, Some("pending")),
+        "{answer}"
+    );
 
     let head = h.head();
     let calls = repository_calls(&h);
@@ -135,7 +140,11 @@ async fn a_later_delivery_about_the_same_installation_waits_for_the_one_retrying
         "sender": {"login": "octo-admin"}
     });
     let (status, answer) = deliver(&h, "installation_repositories", "then-removal", &removal).await;
-    assert_eq!((status, answer["state"].as_str()), (StatusCode::OK, Some("pending")), "{answer}");
+    assert_eq!(
+        (status, answer["state"].as_str()),
+        (StatusCode::OK, Some("pending")),
+        "{answer}"
+    );
     assert_eq!(
         repository_calls(&h),
         calls,

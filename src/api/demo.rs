@@ -221,7 +221,6 @@ async fn serve(
     gitlab: GitLabSandbox,
     bitbucket: BitbucketSandbox,
 ) -> Result<DemoHandle, DemoError> {
-
     let addr = format!("127.0.0.1:{}", options.port);
     let listener = tokio::net::TcpListener::bind(&addr)
         .await

@@ -301,10 +301,7 @@ mod tests {
     fn a_record_reads_back_as_it_was_written_with_its_body_unchanged() {
         let d = delivery();
         let bytes = encode(&d);
-        assert!(
-            bytes.ends_with(d.body.as_bytes()),
-            "the body is kept as received"
-        );
+        assert!(bytes.ends_with(d.body.as_bytes()), "the body is kept as received");
         assert_eq!(decode(7, &bytes).unwrap(), d);
     }
 

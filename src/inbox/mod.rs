@@ -13,8 +13,8 @@ pub mod redeliver;
 mod store;
 pub mod workers;
 
-pub use redeliver::InboxHealer;
 pub use commit::Progress;
+pub use redeliver::InboxHealer;
 pub use store::{Accepted, InboxStore};
 pub use workers::{InboxWorkers, Submitter, WorkerConfig};
 

@@ -148,7 +148,11 @@ mod tests {
         assert!(order.begin(3), "another subject goes on");
         assert!(order.begin(1));
         assert!(!order.begin(1), "never twice at once");
-        assert_eq!(order.end(1, false), Vec::<u64>::new(), "1 waits for a retry: 2 still waits");
+        assert_eq!(
+            order.end(1, false),
+            Vec::<u64>::new(),
+            "1 waits for a retry: 2 still waits"
+        );
         assert!(!order.begin(2));
         assert!(order.begin(1));
         assert_eq!(order.end(1, true), vec![2]);

@@ -22,8 +22,8 @@
 use super::commit::{self, key, seq_of, Job, Progress, Unwritten};
 use super::{DeliveryState, StoredDelivery};
 use forgelink_events::Provider;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc};
 use tokio::sync::oneshot;
 
@@ -167,7 +167,13 @@ impl InboxStore {
     /// How processing of a delivery stands (a mark not yet written included), if it was
     /// marked since it was stored.
     fn progress(&self, seq: u64) -> Result<Option<Progress>, String> {
-        if let Some(p) = self.shared.unwritten.lock().ok().and_then(|u| u.get(&seq).cloned()) {
+        if let Some(p) = self
+            .shared
+            .unwritten
+            .lock()
+            .ok()
+            .and_then(|u| u.get(&seq).cloned())
+        {
             return Ok(Some(p));
         }
         match self.shared.db.get(key(b's', seq)).map_err(inbox_error)? {

@@ -194,7 +194,9 @@ impl InboxWorkers {
         if d.state == DeliveryState::Parked {
             d.state = DeliveryState::Pending;
             d.attempts = 0;
-            self.shared.store.mark(seq, Some(DeliveryState::Parked), Progress::of(&d))?;
+            self.shared
+                .store
+                .mark(seq, Some(DeliveryState::Parked), Progress::of(&d))?;
             let subjects = webhooks::parse(d.provider, d.body.as_bytes(), &d.headers)
                 .map(|d| order::subjects(&d))
                 .unwrap_or_default();
@@ -219,11 +221,7 @@ impl InboxWorkers {
 /// One attempt at a pending delivery, and what follows from it: done, another attempt later,
 /// or parked. `first`: the delivery as the request that stored it parsed it (its first
 /// attempt), else it is read back from the inbox. The commands recorded when it is done.
-async fn process(
-    shared: &Shared,
-    seq: u64,
-    first: Option<webhooks::Delivery>,
-) -> Option<Vec<CommandReply>> {
+async fn process(shared: &Shared, seq: u64, first: Option<webhooks::Delivery>) -> Option<Vec<CommandReply>> {
     let store = &shared.store;
     if !shared.order.begin(seq) {
         // Another attempt runs, or an earlier delivery about the same subject is unfinished:

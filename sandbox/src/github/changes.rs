@@ -176,7 +176,10 @@ impl GitHubSandbox {
             let id = w
                 .find_repo(new_owner, full_name.split('/').nth(1).unwrap_or(""))
                 .map(|(_, r)| r.id);
-            let old = w.orgs.get(&old_owner).map(|o| (o.login.clone(), o.id, o.kind.clone()));
+            let old = w
+                .orgs
+                .get(&old_owner)
+                .map(|o| (o.login.clone(), o.id, o.kind.clone()));
             (id, old, seen_by)
         };
         let Some(id) = id else { return Ok(()) };
