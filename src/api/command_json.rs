@@ -80,7 +80,9 @@ fn json_type(prop: &Value) -> Option<&str> {
 }
 
 fn nullable(prop: &Value) -> bool {
-    prop["type"].as_array().is_some_and(|ts| ts.iter().any(|t| t == "null"))
+    prop["type"]
+        .as_array()
+        .is_some_and(|ts| ts.iter().any(|t| t == "null"))
 }
 
 /// What a field must hold, in words; `None` for a shape this check does not know.

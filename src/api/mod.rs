@@ -21,6 +21,7 @@ mod link_continue;
 pub mod listener;
 pub mod metrics;
 pub mod pages;
+pub mod problem;
 mod queries;
 pub mod routes;
 pub mod server;

@@ -16,13 +16,13 @@
 use super::auth::{Credential, Role};
 use super::error::ApiError;
 use super::{
-    callbacks, commands, deliveries, headers, limits, link_continue, pages, queries, session, webhooks,
-    AppState,
+    callbacks, commands, deliveries, headers, limits, link_continue, pages, problem, queries, session,
+    webhooks, AppState,
 };
 use axum::extract::DefaultBodyLimit;
 use axum::extract::{Request, State};
 use axum::http::{Method, StatusCode};
-use axum::middleware::{from_fn_with_state, map_response, Next};
+use axum::middleware::{from_fn, from_fn_with_state, map_response, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, MethodRouter};
 use axum::Router;
@@ -165,11 +165,14 @@ pub fn router(state: AppState) -> Router {
         };
         router = router.route(r.path, guarded);
     }
+    // Inner to outer: every refusal a problem, load shedding, a browser's page instead of the
+    // problem, the headers every answer carries.
     router
         .fallback(fallback)
-        .layer(map_response(limits::json_refusals))
-        .layer(map_response(headers::secure_headers))
+        .layer(map_response(problem::refusals))
         .layer(from_fn_with_state(state.clone(), limits::shed_load))
+        .layer(from_fn(problem::pages_for_browsers))
+        .layer(map_response(headers::secure_headers))
         .layer(DefaultBodyLimit::max(limits::DEFAULT_BODY_BYTES))
         .with_state(state)
 }
@@ -218,11 +221,11 @@ async fn page_guard(state: &AppState, mut req: Request, next: Next, at_least: Op
             req.extensions_mut().insert(signed);
             next.run(req).await
         }
-        Ok(Some(_)) => session::forbidden_page("Your sign-in can view the dashboard but not change it."),
+        Ok(Some(_)) => session::forbidden("your sign-in can view the dashboard but not change it"),
         Ok(None) if access.bearer_role(req.headers()).is_ok_and(|r| r.is_some()) => {
-            session::forbidden_page("The pages need a signed-in session, not an API token.")
+            session::forbidden("the pages need a signed-in session, not an API token")
         }
-        Ok(None) | Err(_) => session::sign_in_page(),
+        Ok(None) | Err(_) => session::sign_in(),
     }
 }
 
