@@ -20,6 +20,7 @@ pub(crate) mod link_binding;
 mod link_continue;
 pub mod listener;
 pub mod metrics;
+pub mod openapi;
 pub mod pages;
 pub mod problem;
 mod queries;

@@ -23,8 +23,10 @@ fn content_type(r: &Response) -> &str {
         .unwrap_or("")
 }
 
-/// For `Router::layer(map_response(refusals))`.
-pub async fn refusals(r: Response) -> Response {
+/// For `Router::layer(middleware::from_fn(refusals))`.
+pub async fn refusals(req: Request, next: Next) -> Response {
+    let (method, path) = (req.method().clone(), req.uri().path().to_string());
+    let r = next.run(req).await;
     let kind = content_type(&r);
     if r.status().as_u16() < 400 || kind.starts_with(PROBLEM_JSON) || kind.starts_with("text/html") {
         return r;
@@ -35,12 +37,6 @@ pub async fn refusals(r: Response) -> Response {
         .unwrap_or_default();
     let text = String::from_utf8_lossy(&text).trim().to_string();
     let status = parts.status;
-    let allow = parts
-        .headers
-        .get(header::ALLOW)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_string();
     let error = match status {
         StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
             status,
@@ -50,12 +46,15 @@ pub async fn refusals(r: Response) -> Response {
             ),
         )
         .hint("send a smaller body"),
-        StatusCode::METHOD_NOT_ALLOWED => {
-            ApiError::new(status, "this path does not take that method").hint(format!("it takes {allow}"))
-        }
+        StatusCode::METHOD_NOT_ALLOWED => ApiError::new(status, format!("{path} does not take {method}"))
+            .hint("the Allow header lists the methods it takes"),
         StatusCode::NOT_FOUND if text.is_empty() => ApiError::not_found("no such route"),
         _ if text.is_empty() => ApiError::new(status, status.canonical_reason().unwrap_or("refused")),
         StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::new(status, text).field("Content-Type"),
+        StatusCode::BAD_REQUEST => match query_field(&text) {
+            Some(field) => ApiError::new(status, text.clone()).field(field),
+            None => ApiError::new(status, text),
+        },
         _ => ApiError::new(status, text),
     };
     let mut answer = axum::response::IntoResponse::into_response(error);
@@ -66,6 +65,15 @@ pub async fn refusals(r: Response) -> Response {
         answer.headers_mut().insert(name, value);
     }
     answer
+}
+
+/// The parameter an axum query rejection names (`Failed to deserialize query string: limit:
+/// invalid digit found in string`).
+fn query_field(text: &str) -> Option<String> {
+    let rest = text.strip_prefix("Failed to deserialize query string: ")?;
+    let (field, _) = rest.split_once(": ")?;
+    let plain = !field.is_empty() && field.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    plain.then(|| field.to_string())
 }
 
 /// True when the request's `Accept` prefers an HTML page to JSON (a browser's navigation).
@@ -129,6 +137,13 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert(header::ACCEPT, v.parse().unwrap());
         h
+    }
+
+    #[test]
+    fn a_query_rejection_names_its_parameter() {
+        let text = "Failed to deserialize query string: limit: invalid digit found in string";
+        assert_eq!(query_field(text).as_deref(), Some("limit"));
+        assert_eq!(query_field("Failed to deserialize query string: oops"), None);
     }
 
     #[test]

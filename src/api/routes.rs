@@ -16,8 +16,8 @@
 use super::auth::{Credential, Role};
 use super::error::ApiError;
 use super::{
-    callbacks, commands, deliveries, headers, limits, link_continue, pages, problem, queries, session,
-    webhooks, AppState,
+    callbacks, commands, deliveries, headers, limits, link_continue, openapi, pages, problem, queries,
+    session, webhooks, AppState,
 };
 use axum::extract::DefaultBodyLimit;
 use axum::extract::{Request, State};
@@ -64,6 +64,7 @@ pub fn table() -> Vec<Route> {
     let (g, p) = (Method::GET, Method::POST);
     vec![
         row(g.clone(), "/healthz", None, get(queries::healthz)),
+        row(g.clone(), openapi::PATH, None, get(openapi::serve)),
         row(g.clone(), "/login", None, get(session::login)),
         row(p.clone(), "/logout", Session, post(session::logout)),
         row(g.clone(), "/callback/{provider}", None, get(callbacks::callback)),
@@ -169,7 +170,7 @@ pub fn router(state: AppState) -> Router {
     // problem, the headers every answer carries.
     router
         .fallback(fallback)
-        .layer(map_response(problem::refusals))
+        .layer(from_fn(problem::refusals))
         .layer(from_fn_with_state(state.clone(), limits::shed_load))
         .layer(from_fn(problem::pages_for_browsers))
         .layer(map_response(headers::secure_headers))

@@ -13,6 +13,7 @@ mod export;
 mod history;
 mod import;
 mod login_link;
+mod openapi;
 mod reconcile;
 mod replay;
 mod send;
@@ -70,6 +71,9 @@ pub enum Command {
     Reconcile(reconcile::Args),
     /// Lists the webhook inbox (pending, done, parked deliveries); `retry` puts parked ones back.
     Deliveries(deliveries::Args),
+    /// Writes the OpenAPI 3.1 document of the HTTP API (served at /v1/openapi.json) to
+    /// docs/openapi.json or --out FILE.
+    Openapi(openapi::Args),
 }
 
 /// Runs the command and turns its outcome into an exit code (errors go to stderr).
@@ -93,6 +97,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Reconcile(args) => reconcile::run(given, args),
         Command::Deliveries(args) => deliveries::run(given, args),
         Command::LoginLink(args) => login_link::run(args),
+        Command::Openapi(args) => openapi::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
