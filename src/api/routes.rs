@@ -235,8 +235,9 @@ async fn fallback(State(state): State<AppState>, req: Request) -> Response {
         Credential::Bearer(_) | Credential::Session(_) => {
             ApiError::not_found(format!("no route {} {}", req.method(), req.uri().path())).into_response()
         }
-        Credential::None | Credential::Invalid => {
-            ApiError::unauthorized("send Authorization: Bearer TOKEN").into_response()
-        }
+        Credential::None | Credential::Invalid => ApiError::unauthorized(
+            "send Authorization: Bearer TOKEN (in a browser: open a one-time login link)",
+        )
+        .into_response(),
     }
 }
