@@ -121,6 +121,7 @@ pub fn operation(method: &str, path: &str) -> Option<Op> {
             responses: vec![
                 ("200", html("Signed out: the session ended and its cookie is cleared.")),
                 ("403", problem("The form did not carry this session's CSRF token.", page_refused)),
+                ("4XX", problem("The body is not a form.", page_refused)),
             ],
             ..op("logout", "sessions", "Ends the dashboard session")
         },

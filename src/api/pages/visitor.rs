@@ -132,10 +132,10 @@ impl Visitor {
 
     fn request(&self, method: reqwest::Method, url: &Url) -> reqwest::RequestBuilder {
         // As a browser's navigation asks: a refusal then comes as a page, not a problem.
-        let mut req = self
-            .http
-            .request(method, url.clone())
-            .header(reqwest::header::ACCEPT, "text/html,application/xhtml+xml,*/*;q=0.8");
+        let mut req = self.http.request(method, url.clone()).header(
+            reqwest::header::ACCEPT,
+            "text/html,application/xhtml+xml,*/*;q=0.8",
+        );
         if self.same_origin(url) {
             let header = self
                 .cookies
