@@ -3,6 +3,7 @@
 //! sandbox wiring, the vault, and the HTTP and CLI shells over one engine handle.
 
 pub mod api;
+pub mod client;
 pub mod domain;
 pub mod engine;
 pub mod group_flush;
