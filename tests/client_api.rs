@@ -26,7 +26,7 @@ async fn a_follower_of_the_stream_sees_each_command_it_sent_commit() {
         .expect("the event arrives")
         .expect("the stream is open")
         .unwrap();
-    assert_eq!(got.envelope["event_type"], "AccountNamed", "{}", got.envelope);
+    assert_eq!(got.envelope["type"], "AccountNamed", "{}", got.envelope);
     assert_eq!(got.position, h.head());
 
     // Reading from a position gives the same envelope again.

@@ -15,7 +15,7 @@ const RECONNECTS: u32 = 3;
 #[derive(Debug, Clone)]
 pub struct StreamedEvent {
     pub position: u64,
-    /// The envelope: `position`, `stream_id`, `event_type`, `data`, `recorded_at`, ...
+    /// The envelope: `position`, `stream_id`, `type`, `data`, `recorded_at`, ...
     pub envelope: Value,
 }
 
