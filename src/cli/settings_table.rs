@@ -260,7 +260,8 @@ pub fn env_name(key: &str) -> String {
 fn live(setting: &Setting) -> bool {
     match setting.required {
         Required::Always => true,
-        Required::When(w) => w.starts_with("with ["),
+        // A provider's credentials, and the vault key's file (the usual one of the two).
+        Required::When(w) => w.starts_with("with [") || w.starts_with("unless vault_key is"),
         Required::No => false,
     }
 }
