@@ -15,7 +15,12 @@ use std::process::{Command, Stdio};
 
 fn forgelink() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_forgelink"));
-    for var in ["FORGELINK_SERVER", "FORGELINK_TOKEN", "FORGELINK_CONFIG", "FORGELINK_PUBLIC_URL"] {
+    for var in [
+        "FORGELINK_SERVER",
+        "FORGELINK_TOKEN",
+        "FORGELINK_CONFIG",
+        "FORGELINK_PUBLIC_URL",
+    ] {
         c.env_remove(var);
     }
     c
@@ -64,28 +69,53 @@ async fn setup_github_registers_the_app_from_a_manifest_and_serve_check_accepts_
         .unwrap();
 
     // The local page: a form that posts the manifest to GitHub's "new app" page of the org.
-    let page = browser.get(format!("{local}/")).send().await.unwrap().text().await.unwrap();
+    let page = browser
+        .get(format!("{local}/"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     let action = form_action(&page).expect("a form");
     assert!(
-        action.starts_with(&format!("{}/organizations/acme/settings/apps/new?state=", sandbox.base_url())),
+        action.starts_with(&format!(
+            "{}/organizations/acme/settings/apps/new?state=",
+            sandbox.base_url()
+        )),
         "{action}"
     );
     let fields = hidden_inputs(&page);
     let manifest: Value = serde_json::from_str(&fields[0].1).unwrap();
-    assert_eq!(manifest["hook_attributes"]["url"], "https://fl.example.com/webhooks/github");
-    assert_eq!(manifest["callback_urls"][0], "https://fl.example.com/callback/github");
+    assert_eq!(
+        manifest["hook_attributes"]["url"],
+        "https://fl.example.com/webhooks/github"
+    );
+    assert_eq!(
+        manifest["callback_urls"][0],
+        "https://fl.example.com/callback/github"
+    );
     assert_eq!(manifest["setup_url"], "https://fl.example.com/callback/github");
     assert_eq!(manifest["url"], "https://fl.example.com");
     assert!(manifest["redirect_url"].as_str().unwrap().starts_with(&local));
     assert_eq!(manifest["default_permissions"]["administration"], "write");
-    assert!(manifest["default_events"].as_array().unwrap().iter().any(|e| e == "push"));
+    assert!(manifest["default_events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e == "push"));
 
     // GitHub's page: confirm, and the browser is sent back with a code.
     let confirm = browser.post(&action).form(&fields).send().await.unwrap();
     assert_eq!(confirm.status(), StatusCode::OK);
     let confirm = confirm.text().await.unwrap();
     let create = format!("{}{}", sandbox.base_url(), form_action(&confirm).unwrap());
-    let back = browser.post(&create).form(&hidden_inputs(&confirm)).send().await.unwrap();
+    let back = browser
+        .post(&create)
+        .form(&hidden_inputs(&confirm))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(back.status(), StatusCode::FOUND);
     let back = back.headers()["location"].to_str().unwrap().to_string();
     assert!(back.starts_with(&format!("{local}/done?code=")), "{back}");
@@ -106,11 +136,18 @@ async fn setup_github_registers_the_app_from_a_manifest_and_serve_check_accepts_
     .await
     .unwrap();
     let (status, printed) = out;
-    assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
+    assert!(
+        status.status.success(),
+        "{}",
+        String::from_utf8_lossy(&status.stderr)
+    );
     let settings = sandbox.app_settings("https://fl.example.com/callback/github");
     assert!(printed.contains(&format!("id {}", settings.app_id)), "{printed}");
     for secret in [&settings.client_secret, &settings.webhook_secret, &code] {
-        assert!(!printed.contains(secret.as_str()), "a secret was printed: {printed}");
+        assert!(
+            !printed.contains(secret.as_str()),
+            "a secret was printed: {printed}"
+        );
     }
     assert!(!printed.contains("PRIVATE KEY"));
 
@@ -120,7 +157,10 @@ async fn setup_github_registers_the_app_from_a_manifest_and_serve_check_accepts_
     let gh = table["github"].as_table().unwrap();
     assert_eq!(gh["app_id"].as_integer(), Some(settings.app_id as i64));
     assert_eq!(gh["client_id"].as_str(), Some(settings.client_id.as_str()));
-    assert_eq!(gh["webhook_secret"].as_str(), Some(settings.webhook_secret.as_str()));
+    assert_eq!(
+        gh["webhook_secret"].as_str(),
+        Some(settings.webhook_secret.as_str())
+    );
     assert_eq!(gh["api_url"].as_str(), Some(sandbox.api_url().as_str()));
     let key = dir.path().join("github-app.pem");
     assert_eq!(std::fs::read_to_string(&key).unwrap(), settings.private_key_pem);
@@ -154,7 +194,11 @@ async fn setup_github_registers_the_app_from_a_manifest_and_serve_check_accepts_
     .await
     .unwrap();
     let said = String::from_utf8_lossy(&check.stdout);
-    assert!(check.status.success(), "{said}{}", String::from_utf8_lossy(&check.stderr));
+    assert!(
+        check.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
     assert!(said.contains("credentials accepted"), "{said}");
 }
 
@@ -177,7 +221,12 @@ async fn a_manifest_code_older_than_an_hour_is_refused() {
         .await
         .unwrap();
     let create = format!("{}{}", sandbox.base_url(), form_action(&page).unwrap());
-    let back = browser.post(&create).form(&hidden_inputs(&page)).send().await.unwrap();
+    let back = browser
+        .post(&create)
+        .form(&hidden_inputs(&page))
+        .send()
+        .await
+        .unwrap();
     let back = back.headers()["location"].to_str().unwrap().to_string();
     assert!(back.contains("state=s1"), "{back}");
     let code = url::Url::parse(&back)
@@ -200,11 +249,18 @@ async fn a_manifest_code_older_than_an_hour_is_refused() {
 fn setup_gitlab_and_bitbucket_print_the_exact_settings_to_enter() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = config(dir.path());
-    let out = forgelink().args(["setup", "gitlab", "--config"]).arg(&cfg).output().unwrap();
+    let out = forgelink()
+        .args(["setup", "gitlab", "--config"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("https://fl.example.com/callback/gitlab"), "{text}");
-    assert!(text.contains("api, read_user") && text.contains("serve --config"), "{text}");
+    assert!(
+        text.contains("api, read_user") && text.contains("serve --config"),
+        "{text}"
+    );
     let out = forgelink()
         .args(["setup", "bitbucket", "--public-url", "https://other.example.com/"])
         .arg("--config")
@@ -212,8 +268,14 @@ fn setup_gitlab_and_bitbucket_print_the_exact_settings_to_enter() {
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("https://other.example.com/callback/bitbucket"), "{text}");
-    assert!(text.contains("scope webhook") && text.contains("repository:admin"), "{text}");
+    assert!(
+        text.contains("https://other.example.com/callback/bitbucket"),
+        "{text}"
+    );
+    assert!(
+        text.contains("scope webhook") && text.contains("repository:admin"),
+        "{text}"
+    );
     assert!(text.contains("--check"), "{text}");
     // Without a public address anywhere: a usage mistake.
     let out = forgelink()
@@ -223,4 +285,22 @@ fn setup_gitlab_and_bitbucket_print_the_exact_settings_to_enter() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--public-url"));
+}
+
+#[test]
+fn setup_github_keeps_an_app_already_configured_unless_told_to_replace_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path());
+    let mut text = std::fs::read_to_string(&cfg).unwrap();
+    text.push_str("[github]\napp_id = 7\n");
+    std::fs::write(&cfg, &text).unwrap();
+    let out = forgelink()
+        .args(["setup", "github", "--config"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("app 7") && err.contains("--replace"), "{err}");
+    assert_eq!(std::fs::read_to_string(&cfg).unwrap(), text, "untouched");
 }

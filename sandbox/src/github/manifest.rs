@@ -95,7 +95,7 @@ async fn show_for_org(
 /// URLs go.
 fn check(manifest: &str) -> Result<Value, String> {
     let m: Value = serde_json::from_str(manifest).map_err(|e| format!("The manifest is not JSON: {e}"))?;
-    if m["url"].as_str().is_none_or(|u| u.is_empty()) {
+    if m["url"].as_str().map_or(true, str::is_empty) {
         return Err("The manifest needs a `url` (the app's homepage).".into());
     }
     let url_fields = [

@@ -44,6 +44,9 @@ pub struct Args {
     /// Where to write the app's private key [default: github-app.pem next to the config].
     #[arg(long, value_name = "FILE")]
     pub key_file: Option<PathBuf>,
+    /// Replace a [github] section the config already has (another app's settings).
+    #[arg(long)]
+    pub replace: bool,
     /// The local port of the set-up page (0: any free one).
     #[arg(long, default_value_t = 0)]
     pub port: u16,
@@ -85,6 +88,17 @@ pub fn run(args: Args) -> Result<(), CliError> {
     });
     let api = base_url::github_api(&api_raw).map_err(|e| CliError::Usage(format!("--api-url: {e}")))?;
     let config = args.common.config.clone();
+    if !args.replace {
+        if let Some(app) = config_file::read(&config)?.get("github") {
+            let id = app
+                .get("app_id")
+                .map_or_else(|| "?".to_string(), ToString::to_string);
+            return Err(CliError::Message(format!(
+                "{} already has a [github] section (app {id}); pass --replace to register a new app in its place",
+                config.display()
+            )));
+        }
+    }
     let key_file = args.key_file.clone().unwrap_or_else(|| {
         config
             .parent()
