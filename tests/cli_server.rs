@@ -208,3 +208,43 @@ fn completions_are_printed_for_bash_zsh_and_fish() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reader_that_stops_early_ends_the_server_forms_output_quietly() {
+    use std::io::Read;
+    use std::os::unix::process::ExitStatusExt;
+    use std::process::Stdio;
+    let h = Http::start().await;
+    for i in 0..300 {
+        h.ok(json!({"type": "NameAccount", "provider": "gitlab", "unique_name": format!("acme-{i}")}))
+            .await;
+    }
+    let server = h.demo.base_url.clone();
+    for args in [&["accounts", "--json"][..], &["accounts"][..], &["export"][..]] {
+        let server = server.clone();
+        let args: Vec<String> = strings(args);
+        let out = tokio::task::spawn_blocking(move || {
+            let mut child = Command::new(env!("CARGO_BIN_EXE_forgelink"))
+                .args(&args)
+                .args(["--server", &server, "--token", VIEWER])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap();
+            let mut first = [0u8; 64];
+            child.stdout.take().unwrap().read_exact(&mut first).unwrap();
+            (args, child.wait_with_output().unwrap())
+        })
+        .await
+        .unwrap();
+        let (args, out) = out;
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.is_empty(), "{args:?} said: {stderr}");
+        assert!(
+            out.status.success() || out.status.signal() == Some(13),
+            "{args:?} ended {:?}",
+            out.status
+        );
+    }
+    h.demo.shutdown().await;
+}
