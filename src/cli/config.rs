@@ -149,6 +149,9 @@ impl Settings {
         let public_url = self.url("public_url", None)?;
         let mut engine = EngineConfig::new(data_dir);
         engine.webhook_base_url = Some(public_url.clone());
+        if let Some(store) = self.get("store") {
+            engine.store = Some(forgelink_events::StoreLocation::parse(store));
+        }
         if let Some(hex) = self.get("vault_key") {
             engine.vault_key = Some(
                 VaultKey::from_hex(hex.trim())

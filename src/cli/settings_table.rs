@@ -63,6 +63,15 @@ pub const SETTINGS: &[Setting] = &[
         "The data folder: the event log, the vault, the projections. `--data-dir` wins.",
     ),
     s(
+        "store",
+        No,
+        Some("the folder DATA_DIR/log"),
+        "\"postgres://forgelink@db.internal:5432/forgelink\"",
+        "Where the event log lives: a folder (sled), or a PostgreSQL database as\n\
+         postgres://USER[:PASSWORD]@HOST[:PORT]/DB, shared by several instances. The vault, the\n\
+         webhook inbox and the projections stay in data_dir either way.",
+    ),
+    s(
         "public_url",
         Always,
         None,
