@@ -118,7 +118,9 @@ pub fn run(args: Args) -> Result<(), CliError> {
             "callback_urls": [format!("{public_url}/callback/github")],
             "setup_url": format!("{public_url}/callback/github"),
             "setup_on_update": true,
-            "request_oauth_on_install": false,
+            // forgelink checks a returning installation with the person's own token (the code
+            // GitHub adds when user authorization during installation is on).
+            "request_oauth_on_install": true,
             "public": !args.private,
             "default_permissions": permissions(),
             "default_events": EVENTS,
