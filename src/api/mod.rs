@@ -6,6 +6,7 @@
 //! Who may call which route is stated in ONE table, [`routes::table`]; the router is built
 //! from it. Bodies are capped and webhook bodies streamed against a memory budget ([`limits`]).
 
+mod audit;
 pub mod auth;
 mod callbacks;
 mod command_json;

@@ -16,8 +16,8 @@
 use super::auth::{Credential, Role};
 use super::error::ApiError;
 use super::{
-    callbacks, commands, deliveries, headers, limits, link_continue, openapi, pages, problem, queries,
-    session, webhooks, AppState,
+    audit, callbacks, commands, deliveries, headers, limits, link_continue, openapi, pages, problem,
+    queries, session, webhooks, AppState,
 };
 use axum::extract::DefaultBodyLimit;
 use axum::extract::{Request, State};
@@ -111,6 +111,8 @@ pub fn table() -> Vec<Route> {
             get(queries::workspaces),
         ),
         row(g.clone(), "/v1/events", Viewer, get(queries::events)),
+        row(g.clone(), "/v1/export", Viewer, get(audit::export)),
+        row(g.clone(), "/v1/projections/verify", Admin, get(audit::verify)),
         row(g.clone(), "/v1/events/stream", Viewer, get(queries::stream)),
         row(g.clone(), "/v1/deliveries", Viewer, get(deliveries::list)),
         row(
