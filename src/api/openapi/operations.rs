@@ -221,8 +221,14 @@ pub fn operation(method: &str, path: &str) -> Option<Op> {
             ..op("getAccount", "accounts", "One account by id or unique name")
         },
         ("GET", "/v1/accounts/{id}/history") => Op {
+            params: vec![query(
+                "as_of",
+                json!({"type": "string", "examples": ["2026-12-07T10:00:00Z", "42"]}),
+                "The account as of a global position or a time (RFC 3339, or `YYYY-MM-DD HH:MM:SS` UTC).",
+            )],
             responses: vec![
                 ("200", ok("Every event of the account, in words.", "History")),
+                ("400", problem("`as_of` is neither a position nor a time.", api_refused)),
                 ("404", problem("No account with that id or name.", api_refused)),
             ],
             ..op("getAccountHistory", "accounts", "An account's audit history")
@@ -255,6 +261,20 @@ pub fn operation(method: &str, path: &str) -> Option<Op> {
                 ("400", problem("`from` or `limit` is not a number.", api_refused)),
             ],
             ..op("listEvents", "log", "The log, paged by position")
+        },
+        ("GET", "/v1/export") => Op {
+            responses: vec![("200", json!({"description": "Every event in position order, one stored envelope a line \
+                (as `forgelink export` writes them).",
+                "content": {"application/x-ndjson": {"schema": {"type": "string"}}}}))],
+            ..op("exportLog", "log", "The whole log as JSON Lines")
+        },
+        ("GET", "/v1/projections/verify") => Op {
+            responses: vec![("200", json!({"description": "The live dashboard compared with a rebuild from the log \
+                at one position (empty `differences`: they agree).",
+                "content": {"application/json": {"schema": {"type": "object", "required": ["position", "differences"],
+                    "properties": {"position": {"type": "integer", "minimum": 0},
+                        "differences": {"type": "array", "items": {"type": "object"}}}}}}}))],
+            ..op("verifyProjections", "log", "Compares the dashboard with a rebuild from the log")
         },
         ("GET", "/v1/events/stream") => Op {
             params: vec![

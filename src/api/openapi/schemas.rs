@@ -185,7 +185,12 @@ fn replies() -> Map<String, Value> {
                 "event_type": {"type": "string"}, "sentence": {"type": "string"},
                 "status_after": {"type": "string", "enum": names(&AccountStatus::ALL, |s| s.as_str())},
             }}),
-            json!({}),
+            json!({
+                "name": {"type": "string", "description": "The account's unique name."},
+                "as_of": {"type": ["object", "null"], "description": "`{\"position\": N}` or `{\"time\": T}`, as asked."},
+                "state": {"anyOf": [{"$ref": "#/components/schemas/Account"}, {"type": "null"}],
+                    "description": "The account as of that point (null: it did not exist yet), or now."},
+            }),
         ),
     );
     m.insert(
