@@ -16,8 +16,8 @@
 use super::auth::{Credential, Role};
 use super::error::ApiError;
 use super::{
-    audit, callbacks, commands, deliveries, headers, limits, link_continue, openapi, pages, problem,
-    queries, session, webhooks, AppState,
+    audit, callbacks, commands, deliveries, headers, limits, link_continue, openapi, pages, problem, queries,
+    session, webhooks, AppState,
 };
 use axum::extract::DefaultBodyLimit;
 use axum::extract::{Request, State};
