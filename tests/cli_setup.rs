@@ -99,7 +99,10 @@ async fn setup_github_registers_the_app_from_a_manifest_and_serve_check_accepts_
     assert_eq!(manifest["url"], "https://fl.example.com");
     assert!(manifest["redirect_url"].as_str().unwrap().starts_with(&local));
     assert_eq!(manifest["default_permissions"]["administration"], "write");
-    assert_eq!(manifest["request_oauth_on_install"], true, "the setup callback brings a code");
+    assert_eq!(
+        manifest["request_oauth_on_install"], true,
+        "the setup callback brings a code"
+    );
     assert!(manifest["default_events"]
         .as_array()
         .unwrap()
