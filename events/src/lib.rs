@@ -16,7 +16,8 @@ pub use envelope::{decode_envelope, Envelope, EnvelopeError, Metadata, StreamId}
 pub use error::{ExpectedVersion, LogError};
 pub use event::{claimed_installation, installation_claim, DecodeError, Event};
 pub use log::{
-    plant_raw_records, raw_record_from_json_line, AppendOutcome, Durability, EventLog, LogOptions, ReadAll,
+    plant_raw_records, raw_record_from_json_line, AppendOutcome, Durability, EventLog, LogOptions, OpenReport,
+    RawEvent, RawSegment, RawSegments, ReadAll,
 };
 pub use project::*;
 pub use provider::{Provider, UnknownProvider};

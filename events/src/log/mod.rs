@@ -11,10 +11,13 @@ pub(crate) mod keys;
 mod legacy;
 mod read;
 mod record;
+mod raw;
 mod segment;
+mod snapshot;
 mod storage;
 mod writer;
 
+pub use raw::{RawEvent, RawSegment, RawSegments};
 pub use read::ReadAll;
 
 use crate::{Event, ExpectedVersion, LogError, Metadata, StreamId};
@@ -49,6 +52,10 @@ pub struct LogOptions {
     /// The most memory sled may use to cache the log's pages; `None` sizes it to the data on
     /// disk, between 8 MiB and 128 MiB (see `storage::cache_bytes`).
     pub cache_bytes: Option<u64>,
+    /// Write the index snapshot (snapshot.rs) again once this many events were appended since
+    /// the last one, so that an open after a crash scans at most about this many events; one is
+    /// always written at a clean close. 0 = only at a clean close.
+    pub snapshot_every: u64,
 }
 
 impl Default for LogOptions {
@@ -58,6 +65,7 @@ impl Default for LogOptions {
             max_batch: 4096,
             queue_depth: 16384,
             cache_bytes: None,
+            snapshot_every: 250_000,
         }
     }
 }
@@ -95,6 +103,16 @@ struct Inner {
     tx: Mutex<Option<mpsc::Sender<Request>>>,
     head_rx: watch::Receiver<u64>,
     writer: Mutex<Option<std::thread::JoinHandle<()>>>,
+    opened: OpenReport,
+}
+
+/// How an open built the in-memory index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct OpenReport {
+    /// The position the index snapshot covered (0: none was used, every segment was scanned).
+    pub snapshot_covers: u64,
+    /// The log's head at open; `head - snapshot_covers` events were scanned.
+    pub head: u64,
 }
 
 impl Drop for Inner {
@@ -116,8 +134,9 @@ impl EventLog {
         let path = path.as_ref().to_path_buf();
         let db = storage::open_db(&path, options.cache_bytes)?;
         let tree = legacy::open_current(&db)?;
-        let index = read::rebuild_index(&tree)?;
+        let (index, snapshot_covers) = snapshot::open_index(&path, &tree)?;
         let head = index.head();
+        tracing::debug!(head, snapshot_covers, "event log index built");
         let index = Arc::new(RwLock::new(index));
         let (head_tx, head_rx) = watch::channel(head);
         let (tx, rx) = mpsc::channel(options.queue_depth.max(1));
@@ -129,6 +148,7 @@ impl EventLog {
             durability: options.durability,
             max_batch: options.max_batch.max(1),
             head_tx,
+            snapshots: writer::Snapshots::new(path.clone(), snapshot_covers, options.snapshot_every),
         };
         let handle = std::thread::Builder::new()
             .name("forgelink-log-writer".into())
@@ -142,8 +162,17 @@ impl EventLog {
                 tx: Mutex::new(Some(tx)),
                 head_rx,
                 writer: Mutex::new(Some(handle)),
+                opened: OpenReport {
+                    snapshot_covers,
+                    head,
+                },
             }),
         })
+    }
+
+    /// How the open built its index: from a snapshot and how far it covered.
+    pub fn open_report(&self) -> OpenReport {
+        self.inner.opened
     }
 
     /// The folder this log lives in.
