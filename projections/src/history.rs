@@ -135,28 +135,31 @@ pub fn state_as_of(log: &EventLog, account: Uuid, as_of: AsOf) -> Result<Option<
     // Once one of the account's events is past the point, all later ones are too (a stream is
     // folded without gaps).
     let mut own_done = false;
-    for env in log.read_all(1) {
-        let env = env?;
-        if let AsOf::Position(p) = as_of {
-            if env.position > p {
-                break;
+    // Borrowed reads: only the account's own events and project events are decoded.
+    'log: for segment in log.read_all_raw(1) {
+        for raw in segment?.events() {
+            let raw = raw?;
+            if let AsOf::Position(p) = as_of {
+                if raw.position() > p {
+                    break 'log;
+                }
             }
-        }
-        let included = as_of.includes(env.position, env.recorded_at);
-        let wanted = if env.stream_id == own {
-            own_done |= !included;
-            !own_done
-        } else {
-            included && env.stream_id.is_project()
-        };
-        if wanted {
-            dashboard.apply(&env).map_err(|e| match e {
-                ProjectionError::Fold { source, .. } => HistoryError::Fold { account, source },
-                other => HistoryError::Replay {
-                    account,
-                    detail: other.to_string(),
-                },
-            })?;
+            let included = as_of.includes(raw.position(), raw.recorded_at());
+            let wanted = if raw.stream_id() == own.as_str() {
+                own_done |= !included;
+                !own_done
+            } else {
+                included && raw.stream_id().starts_with("project-")
+            };
+            if wanted {
+                dashboard.apply(&raw.decode()?).map_err(|e| match e {
+                    ProjectionError::Fold { source, .. } => HistoryError::Fold { account, source },
+                    other => HistoryError::Replay {
+                        account,
+                        detail: other.to_string(),
+                    },
+                })?;
+            }
         }
     }
     Ok(dashboard.reader().get_by_id(account).map(|row| (*row).clone()))

@@ -56,6 +56,9 @@ pub struct LogOptions {
     /// the last one, so that an open after a crash scans at most about this many events; one is
     /// always written at a clean close. 0 = only at a clean close.
     pub snapshot_every: u64,
+    /// How long the writer polls its queue after a commit before it sleeps (see writer.rs,
+    /// `next_request`); zero sleeps at once.
+    pub idle_spin: std::time::Duration,
 }
 
 impl Default for LogOptions {
@@ -66,6 +69,7 @@ impl Default for LogOptions {
             queue_depth: 16384,
             cache_bytes: None,
             snapshot_every: 250_000,
+            idle_spin: std::time::Duration::from_micros(30),
         }
     }
 }
@@ -149,6 +153,7 @@ impl EventLog {
             max_batch: options.max_batch.max(1),
             head_tx,
             snapshots: writer::Snapshots::new(path.clone(), snapshot_covers, options.snapshot_every),
+            idle_spin: options.idle_spin,
         };
         let handle = std::thread::Builder::new()
             .name("forgelink-log-writer".into())

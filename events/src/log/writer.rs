@@ -50,6 +50,27 @@ pub(crate) struct Writer {
     pub max_batch: usize,
     pub head_tx: watch::Sender<u64>,
     pub snapshots: Snapshots,
+    pub idle_spin: std::time::Duration,
+}
+
+/// The next request: for up to `spin` the queue is polled before the thread goes to sleep, so a
+/// lone writer's next append, sent as soon as its reply arrives, finds the writer awake (a
+/// futex wake-up costs tens of microseconds on a busy machine, a fifth of a flush).
+fn next_request(rx: &mut mpsc::Receiver<Request>, spin: std::time::Duration) -> Option<Request> {
+    if !spin.is_zero() {
+        let until = std::time::Instant::now() + spin;
+        loop {
+            match rx.try_recv() {
+                Ok(req) => return Some(req),
+                Err(mpsc::error::TryRecvError::Disconnected) => return None,
+                Err(mpsc::error::TryRecvError::Empty) if std::time::Instant::now() < until => {
+                    std::hint::spin_loop();
+                }
+                Err(mpsc::error::TryRecvError::Empty) => break,
+            }
+        }
+    }
+    rx.blocking_recv()
 }
 
 /// When and where the index snapshot is written (snapshot.rs).
@@ -182,7 +203,7 @@ impl Writer {
     /// Runs until every `EventLog` handle is gone and the queue is drained.
     pub fn run(mut self, mut rx: mpsc::Receiver<Request>) {
         let mut appends = Vec::with_capacity(self.max_batch);
-        while let Some(first) = rx.blocking_recv() {
+        while let Some(first) = next_request(&mut rx, self.idle_spin) {
             let mut next = Some(first);
             while let Some(req) = next.take() {
                 match req {
