@@ -108,6 +108,7 @@ struct Inner {
     head_rx: watch::Receiver<u64>,
     writer: Mutex<Option<std::thread::JoinHandle<()>>>,
     opened: OpenReport,
+    flushes: Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// How an open built the in-memory index.
@@ -144,6 +145,7 @@ impl EventLog {
         let index = Arc::new(RwLock::new(index));
         let (head_tx, head_rx) = watch::channel(head);
         let (tx, rx) = mpsc::channel(options.queue_depth.max(1));
+        let flushes = Arc::new(std::sync::atomic::AtomicU64::new(0));
         let writer = Writer {
             db: db.clone(),
             tree: tree.clone(),
@@ -154,6 +156,7 @@ impl EventLog {
             head_tx,
             snapshots: writer::Snapshots::new(path.clone(), snapshot_covers, options.snapshot_every),
             idle_spin: options.idle_spin,
+            flushes: flushes.clone(),
         };
         let handle = std::thread::Builder::new()
             .name("forgelink-log-writer".into())
@@ -171,6 +174,7 @@ impl EventLog {
                     snapshot_covers,
                     head,
                 },
+                flushes,
             }),
         })
     }
@@ -257,6 +261,12 @@ impl EventLog {
     /// The in-memory index's approximate size in bytes (stream positions, command outcomes).
     pub fn index_bytes(&self) -> usize {
         self.index().approximate_bytes()
+    }
+
+    /// How many fsyncs the writer made for group commits since the log was opened (one per
+    /// durable batch, however many appends it held).
+    pub fn flushes(&self) -> u64 {
+        self.inner.flushes.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Flushes everything to disk now.

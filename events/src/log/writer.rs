@@ -51,6 +51,8 @@ pub(crate) struct Writer {
     pub head_tx: watch::Sender<u64>,
     pub snapshots: Snapshots,
     pub idle_spin: std::time::Duration,
+    /// Flushes made for durable group commits (read by `EventLog::flushes`).
+    pub flushes: Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// The next request: for up to `spin` the queue is polled before the thread goes to sleep, so a
@@ -268,6 +270,7 @@ impl Writer {
         self.tree.apply_batch(staged.batch)?;
         if self.durability == Durability::Flush {
             self.db.flush()?;
+            self.flushes.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
         {
             let mut index = self.index.write().unwrap_or_else(|e| e.into_inner());
