@@ -8,7 +8,7 @@ use crate::sentence::sentence;
 use crate::status::AccountStatus;
 use crate::{Dashboard, ProjectionError};
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
-use forgelink_events::{EventLog, LogError, StreamId};
+use forgelink_events::{EventStore, LogError, Selected, StreamId};
 use serde::Serialize;
 use std::fmt;
 use std::str::FromStr;
@@ -108,14 +108,17 @@ impl FromStr for AsOf {
 }
 
 /// Every event of the account's stream, oldest first, each as a sentence with its fields.
-pub fn account_history(log: &EventLog, account: Uuid) -> Result<Vec<HistoryEntry>, HistoryError> {
+pub fn account_history(
+    log: &(impl EventStore + ?Sized),
+    account: Uuid,
+) -> Result<Vec<HistoryEntry>, HistoryError> {
     history_until(log, account, None).map(|(entries, _)| entries)
 }
 
 /// The history up to `as_of` (inclusive) and the account's state at that point (`None` when
 /// the account did not exist yet), including the projects that used it then.
 pub fn history_as_of(
-    log: &EventLog,
+    log: &(impl EventStore + ?Sized),
     account: Uuid,
     as_of: AsOf,
 ) -> Result<(Vec<HistoryEntry>, Option<AccountRow>), HistoryError> {
@@ -129,44 +132,47 @@ pub fn history_as_of(
 ///
 /// Reads the log from position 1 (projects name their account only in their first event, so
 /// no index says which projects used an account in the past): for `--as-of`, not for a hot path.
-pub fn state_as_of(log: &EventLog, account: Uuid, as_of: AsOf) -> Result<Option<AccountRow>, HistoryError> {
+pub fn state_as_of(
+    log: &(impl EventStore + ?Sized),
+    account: Uuid,
+    as_of: AsOf,
+) -> Result<Option<AccountRow>, HistoryError> {
     let own = StreamId::account(account);
     let mut dashboard = Dashboard::new();
     // Once one of the account's events is past the point, all later ones are too (a stream is
     // folded without gaps).
     let mut own_done = false;
-    // Borrowed reads: only the account's own events and project events are decoded.
-    'log: for segment in log.read_all_raw(1) {
-        for raw in segment?.events() {
-            let raw = raw?;
-            if let AsOf::Position(p) = as_of {
-                if raw.position() > p {
-                    break 'log;
-                }
+    // Only the account's own events and project events are decoded (EventStore::read_selected).
+    let reads = |stream: &str, _: &str| stream == own.as_str() || stream.starts_with("project-");
+    for item in log.read_selected(1, &reads) {
+        let Selected::Event(env) = item? else { continue };
+        if let AsOf::Position(p) = as_of {
+            if env.position > p {
+                break;
             }
-            let included = as_of.includes(raw.position(), raw.recorded_at());
-            let wanted = if raw.stream_id() == own.as_str() {
-                own_done |= !included;
-                !own_done
-            } else {
-                included && raw.stream_id().starts_with("project-")
-            };
-            if wanted {
-                dashboard.apply(&raw.decode()?).map_err(|e| match e {
-                    ProjectionError::Fold { source, .. } => HistoryError::Fold { account, source },
-                    other => HistoryError::Replay {
-                        account,
-                        detail: other.to_string(),
-                    },
-                })?;
-            }
+        }
+        let included = as_of.includes(env.position, env.recorded_at);
+        let wanted = if env.stream_id == own {
+            own_done |= !included;
+            !own_done
+        } else {
+            included
+        };
+        if wanted {
+            dashboard.apply(&env).map_err(|e| match e {
+                ProjectionError::Fold { source, .. } => HistoryError::Fold { account, source },
+                other => HistoryError::Replay {
+                    account,
+                    detail: other.to_string(),
+                },
+            })?;
         }
     }
     Ok(dashboard.reader().get_by_id(account).map(|row| (*row).clone()))
 }
 
 fn history_until(
-    log: &EventLog,
+    log: &(impl EventStore + ?Sized),
     account: Uuid,
     as_of: Option<AsOf>,
 ) -> Result<(Vec<HistoryEntry>, Option<AccountRow>), HistoryError> {

@@ -3,9 +3,9 @@
 //! events changed, so a crash never applies an event twice or skips one. Events are applied in
 //! chunks (one batch a chunk) because one sled batch per event would make rebuilds crawl.
 
-use crate::read_ahead::{self, Item};
+use crate::read_ahead;
 use crate::ProjectionError;
-use forgelink_events::{Envelope, EventLog, LogError};
+use forgelink_events::{Envelope, EventStore, LogError, Selected};
 use serde::Serialize;
 use std::fmt;
 use tokio::sync::watch;
@@ -167,7 +167,7 @@ impl<P: Projection> Runner<P> {
 
     /// Applies everything after the checkpoint up to the log's current head. Returns how many
     /// events were applied.
-    pub fn catch_up(&mut self, log: &EventLog) -> Result<u64, ProjectionError> {
+    pub fn catch_up(&mut self, log: &(impl EventStore + ?Sized)) -> Result<u64, ProjectionError> {
         self.catch_up_to(log, log.head(), &mut |_, _| {})
     }
 
@@ -175,7 +175,7 @@ impl<P: Projection> Runner<P> {
     /// `progress(checkpoint, until)` after each chunk.
     pub fn catch_up_to(
         &mut self,
-        log: &EventLog,
+        log: &(impl EventStore + ?Sized),
         until: u64,
         progress: &mut dyn FnMut(u64, u64),
     ) -> Result<u64, ProjectionError> {
@@ -198,7 +198,7 @@ impl<P: Projection> Runner<P> {
     /// Drops the state and replays the log from position 1, calling `progress(done, total)`.
     pub fn rebuild(
         &mut self,
-        log: &EventLog,
+        log: &(impl EventStore + ?Sized),
         progress: &mut dyn FnMut(u64, u64),
     ) -> Result<u64, ProjectionError> {
         self.wipe()?;
@@ -209,7 +209,7 @@ impl<P: Projection> Runner<P> {
 
     /// Catches up, then applies every new commit as the log's head moves. Runs until the log
     /// shuts down; cancel-safe (drop the future to stop: every chunk is committed or not at all).
-    pub async fn follow(&mut self, log: &EventLog) -> Result<(), ProjectionError> {
+    pub async fn follow(&mut self, log: &(impl EventStore + ?Sized)) -> Result<(), ProjectionError> {
         let mut head = log.subscribe();
         self.check_not_ahead(log)?;
         loop {
@@ -232,7 +232,7 @@ impl<P: Projection> Runner<P> {
         }
     }
 
-    fn check_not_ahead(&self, log: &EventLog) -> Result<(), ProjectionError> {
+    fn check_not_ahead(&self, log: &(impl EventStore + ?Sized)) -> Result<(), ProjectionError> {
         let head = log.head();
         if self.checkpoint > head {
             return Err(ProjectionError::AheadOfLog {
@@ -264,7 +264,7 @@ impl<P: Projection> Runner<P> {
     /// here, after the reader is done, exactly as for a short step.
     fn step(
         &mut self,
-        log: &EventLog,
+        log: &(impl EventStore + ?Sized),
         until: u64,
         chunk: usize,
         progress: &mut dyn FnMut(u64, u64),
@@ -273,7 +273,7 @@ impl<P: Projection> Runner<P> {
         let want = chunk.min(usize::try_from(until - self.checkpoint).unwrap_or(usize::MAX));
         let reads = self.projection.reads();
         if want < self.options.read_ahead_from.max(1) {
-            return self.apply_items(read_ahead::items(log, from, reads), until, chunk, progress);
+            return self.apply_items(log.read_selected(from, &reads), until, chunk, progress);
         }
         std::thread::scope(|scope| {
             let (tx, rx) = std::sync::mpsc::sync_channel(read_ahead::BATCHES);
@@ -284,7 +284,7 @@ impl<P: Projection> Runner<P> {
 
     fn apply_items(
         &mut self,
-        items: impl Iterator<Item = Result<Item, LogError>>,
+        items: impl Iterator<Item = Result<Selected, LogError>>,
         until: u64,
         chunk: usize,
         progress: &mut dyn FnMut(u64, u64),
@@ -313,7 +313,7 @@ impl<P: Projection> Runner<P> {
                 });
                 break;
             }
-            if let Item::Event(env) = &item {
+            if let Selected::Event(env) = &item {
                 if let Err(e) = self.projection.apply(env) {
                     failure = Some(e);
                     break;
@@ -400,7 +400,7 @@ pub struct Verification {
 /// the same position, and returns where the two differ (empty when they agree).
 pub fn verify<P: Projection + Default>(
     live: &mut Runner<P>,
-    log: &EventLog,
+    log: &(impl EventStore + ?Sized),
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<Verification, ProjectionError> {
     live.catch_up(log)?;

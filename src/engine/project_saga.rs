@@ -8,7 +8,7 @@
 use super::projects::is_project_event;
 use super::{EngineError, Inner};
 use crate::domain::{evolve, evolve_project, AccountState, AccountStatus, ProjectState, ProjectStatus};
-use forgelink_events::{Envelope, Event, Metadata, Provider};
+use forgelink_events::{Envelope, Event, Metadata, Provider, Selected};
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
@@ -195,18 +195,15 @@ impl Follower {
         until: u64,
         mut start: impl FnMut(ProjectEffect),
     ) -> Result<(), forgelink_events::LogError> {
-        for segment in inner.log.read_all_raw(*cursor + 1) {
-            let segment = segment?;
-            for raw in segment.events() {
-                let raw = raw?;
-                if raw.position() > until {
-                    return Ok(());
-                }
-                *cursor = raw.position();
-                if !(raw.stream_id().starts_with("account-") || raw.stream_id().starts_with("project-")) {
-                    continue;
-                }
-                self.fold(inner, &raw.decode()?).into_iter().for_each(&mut start);
+        let streams = |stream: &str, _: &str| stream.starts_with("account-") || stream.starts_with("project-");
+        for item in inner.log.read_selected(*cursor + 1, &streams) {
+            let item = item?;
+            if item.position() > until {
+                return Ok(());
+            }
+            *cursor = item.position();
+            if let Selected::Event(envelope) = item {
+                self.fold(inner, &envelope).into_iter().for_each(&mut start);
             }
         }
         Ok(())

@@ -9,7 +9,7 @@ use super::retire::Retirer;
 use super::Inner;
 use crate::domain::{evolve, AccountState};
 use crate::saga::{pending_effects_with, react_with, Effect, EffectRunner, ProviderEffectRunner};
-use forgelink_events::{Envelope, Event, Grant, Metadata};
+use forgelink_events::{Envelope, Event, Grant, Metadata, Selected};
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, Weak};
 use uuid::Uuid;
@@ -152,21 +152,16 @@ impl SagaState {
         until: u64,
         mut react: impl FnMut(&AccountState, &Envelope),
     ) -> Result<(), forgelink_events::LogError> {
-        for segment in inner.log.read_all_raw(*cursor + 1) {
-            let segment = segment?;
-            for raw in segment.events() {
-                let raw = raw?;
-                if raw.position() > until {
-                    return Ok(());
-                }
-                *cursor = raw.position();
-                if !raw.stream_id().starts_with("account-") {
-                    continue;
-                }
-                let envelope = raw.decode()?;
-                if let Some(state) = self.fold(inner, &envelope) {
-                    react(state, &envelope);
-                }
+        let accounts = |stream: &str, _: &str| stream.starts_with("account-");
+        for item in inner.log.read_selected(*cursor + 1, &accounts) {
+            let item = item?;
+            if item.position() > until {
+                return Ok(());
+            }
+            *cursor = item.position();
+            let Selected::Event(envelope) = item else { continue };
+            if let Some(state) = self.fold(inner, &envelope) {
+                react(state, &envelope);
             }
         }
         Ok(())
