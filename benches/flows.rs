@@ -77,7 +77,10 @@ impl FlowBench {
     }
 
     fn over(world: Arc<World>, next: u64) -> FlowBench {
-        let fsyncs_at_start = (world.engine.log().as_sled().map_or(0, |l| l.flushes()), world.engine.vault().fsyncs());
+        let fsyncs_at_start = (
+            world.engine.log().as_sled().map_or(0, |l| l.flushes()),
+            world.engine.vault().fsyncs(),
+        );
         FlowBench {
             world,
             next: AtomicU64::new(next),
@@ -153,7 +156,8 @@ impl FlowBench {
                 format!("{name} {:.1?}", pct(each, 0.5))
             })
             .collect();
-        let log_fsyncs = self.world.engine.log().as_sled().map_or(0, |l| l.flushes()) - self.fsyncs_at_start.0;
+        let log_fsyncs =
+            self.world.engine.log().as_sled().map_or(0, |l| l.flushes()) - self.fsyncs_at_start.0;
         let vault_fsyncs = self.world.engine.vault().fsyncs() - self.fsyncs_at_start.1;
         println!(
             "SUMMARY {label}: {flows} flows in {busy:.2?} = {:.1} flows/s; flow latency p50 {:.1?}, p99 {:.1?}, max {:.1?}; fsyncs per flow: log {:.2}, vault {:.2}; step medians: {}",

@@ -187,7 +187,8 @@ fn probe(dir: PathBuf) {
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
     // Without the index snapshot first: the open scans every segment (and its clean close
     // writes the snapshot again).
-    std::fs::remove_file(dir.join("log").join("index.snapshot")).expect("a clean close left an index snapshot");
+    std::fs::remove_file(dir.join("log").join("index.snapshot"))
+        .expect("a clean close left an index snapshot");
     let t = Instant::now();
     let log = EventLog::open(dir.join("log"), LogOptions::default()).expect("the log opens");
     let open_scan = t.elapsed();
@@ -425,7 +426,10 @@ fn main() {
         field(&pieces, "open_rss_kib") / 1024.0
     );
     let raw_per_s = events as f64 / scan.as_secs_f64();
-    for (name, key) in [("read_all (decoded)", "read_all_ms"), ("read_all_raw (borrowed)", "read_all_raw_ms")] {
+    for (name, key) in [
+        ("read_all (decoded)", "read_all_ms"),
+        ("read_all_raw (borrowed)", "read_all_raw_ms"),
+    ] {
         let per_s = field(&pieces, "events") / (field(&pieces, key) / 1e3);
         println!(
             "| {name} of {events} events | {:.0} events/s | — | raw segment scan {:.0} events/s | {:.3}x |",

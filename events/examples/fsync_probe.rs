@@ -17,7 +17,11 @@ fn main() {
     let block = [7u8; 512];
     // Interleaved, so both see the same load.
     let mut totals = [0f64; 3];
-    let names = ["fsync (sync_all, as sled)", "fdatasync (sync_data, as SQLite)", "fsync, file growing"];
+    let names = [
+        "fsync (sync_all, as sled)",
+        "fdatasync (sync_data, as SQLite)",
+        "fsync, file growing",
+    ];
     let mut files: Vec<std::fs::File> = (0..3)
         .map(|i| {
             let f = std::fs::File::create(dir.path().join(format!("f{i}"))).expect("a file");

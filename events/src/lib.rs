@@ -20,8 +20,8 @@ pub use envelope::{decode_envelope, Envelope, EnvelopeError, Metadata, StreamId}
 pub use error::{ExpectedVersion, LogError};
 pub use event::{claimed_installation, installation_claim, DecodeError, Event};
 pub use log::{
-    plant_raw_records, raw_record_from_json_line, AppendOutcome, Durability, EventLog, LogOptions, OpenReport,
-    RawEvent, RawSegment, RawSegments, ReadAll,
+    plant_raw_records, raw_record_from_json_line, AppendOutcome, Durability, EventLog, LogOptions,
+    OpenReport, RawEvent, RawSegment, RawSegments, ReadAll,
 };
 #[doc(hidden)]
 pub use pg::testing as pg_testing;

@@ -67,16 +67,31 @@ fn a_reopened_log_builds_its_index_from_the_snapshot_and_answers_as_a_scan_does(
         let before = answers(&log, &commands);
         (commands, before)
     };
-    assert!(dir.path().join(SNAPSHOT).exists(), "a clean close writes the snapshot");
+    assert!(
+        dir.path().join(SNAPSHOT).exists(),
+        "a clean close writes the snapshot"
+    );
     let log = reopen(dir.path());
     let head = log.head();
-    assert_eq!(log.open_report(), OpenReport { snapshot_covers: head, head });
+    assert_eq!(
+        log.open_report(),
+        OpenReport {
+            snapshot_covers: head,
+            head
+        }
+    );
     assert_eq!(answers(&log, &commands), before);
     // A repeated command still gets its first outcome, and new appends follow on.
     let rt = runtime();
     let first = log.read_all(1).next().unwrap().unwrap();
     let again = rt
-        .block_on(log.append(&first.stream_id, ExpectedVersion::Any, vec![failed("x")], commands[0], meta()))
+        .block_on(log.append(
+            &first.stream_id,
+            ExpectedVersion::Any,
+            vec![failed("x")],
+            commands[0],
+            meta(),
+        ))
         .unwrap();
     assert!(again.duplicate && again.first_position == 1);
     let version = log.stream_version(&first.stream_id).unwrap();
@@ -89,7 +104,10 @@ fn a_reopened_log_builds_its_index_from_the_snapshot_and_answers_as_a_scan_does(
             meta(),
         ))
         .unwrap();
-    assert_eq!((next.first_position, next.stream_version), (head + 1, version + 1));
+    assert_eq!(
+        (next.first_position, next.stream_version),
+        (head + 1, version + 1)
+    );
 }
 
 #[test]
@@ -164,7 +182,10 @@ fn a_snapshot_is_written_while_the_log_runs_every_so_many_events() {
     std::fs::write(&path, taken).unwrap();
     let log = reopen(dir.path());
     let report = log.open_report();
-    assert!(report.snapshot_covers >= 10 && report.snapshot_covers < report.head, "{report:?}");
+    assert!(
+        report.snapshot_covers >= 10 && report.snapshot_covers < report.head,
+        "{report:?}"
+    );
     assert_eq!(answers(&log, &commands), expected);
 }
 
@@ -183,7 +204,12 @@ fn the_borrowed_reader_yields_what_read_all_does_from_any_position() {
                 let event = event.unwrap();
                 let envelope = event.decode().unwrap();
                 assert_eq!(
-                    (event.position(), event.stream_id(), event.stream_version(), event.event_type()),
+                    (
+                        event.position(),
+                        event.stream_id(),
+                        event.stream_version(),
+                        event.event_type()
+                    ),
                     (
                         envelope.position,
                         envelope.stream_id.as_str(),

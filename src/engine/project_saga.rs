@@ -195,7 +195,8 @@ impl Follower {
         until: u64,
         mut start: impl FnMut(ProjectEffect),
     ) -> Result<(), forgelink_events::LogError> {
-        let streams = |stream: &str, _: &str| stream.starts_with("account-") || stream.starts_with("project-");
+        let streams =
+            |stream: &str, _: &str| stream.starts_with("account-") || stream.starts_with("project-");
         for item in inner.log.read_selected(*cursor + 1, &streams) {
             let item = item?;
             if item.position() > until {

@@ -9,9 +9,9 @@ mod jsonl;
 pub use jsonl::{plant_raw_records, raw_record_from_json_line};
 pub(crate) mod keys;
 mod legacy;
+mod raw;
 mod read;
 mod record;
-mod raw;
 mod segment;
 mod snapshot;
 mod storage;
@@ -60,7 +60,9 @@ pub struct LogOptions {
     /// always written at a clean close. 0 = only at a clean close.
     pub snapshot_every: u64,
     /// How long the writer polls its queue after a commit before it sleeps (see writer.rs,
-    /// `next_request`); zero sleeps at once.
+    /// `next_request`); zero (the default) sleeps at once. Measured on the loaded shared
+    /// machine, a 30 us poll did not help a lone writer (BENCHMARKS.md): the poll takes a core
+    /// the writer's caller needs.
     pub idle_spin: std::time::Duration,
 }
 
@@ -72,7 +74,7 @@ impl Default for LogOptions {
             queue_depth: 16384,
             cache_bytes: None,
             snapshot_every: 250_000,
-            idle_spin: std::time::Duration::from_micros(30),
+            idle_spin: std::time::Duration::ZERO,
         }
     }
 }

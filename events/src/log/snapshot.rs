@@ -84,7 +84,10 @@ pub(crate) fn load(dir: &Path, tree: &sled::Tree) -> Option<Index> {
     match decode(&bytes, tree) {
         Ok(index) => Some(index),
         Err(why) => {
-            tracing::warn!(why, "the event log's index snapshot is not used; scanning the log");
+            tracing::warn!(
+                why,
+                "the event log's index snapshot is not used; scanning the log"
+            );
             None
         }
     }
@@ -140,7 +143,13 @@ fn decode(bytes: &[u8], tree: &sled::Tree) -> Result<Index, &'static str> {
         let id = uuid::Uuid::from_bytes(r.take(16)?.try_into().map_err(|_| "cut short")?);
         let last_position = r.u64()?;
         let events = r.u32()?;
-        index.commands.insert(id, CommandEntry { last_position, events });
+        index.commands.insert(
+            id,
+            CommandEntry {
+                last_position,
+                events,
+            },
+        );
     }
     if r.at != r.bytes.len() {
         return Err("bytes left over");
@@ -173,17 +182,24 @@ struct Cursor<'a> {
 
 impl<'a> Cursor<'a> {
     fn take(&mut self, n: usize) -> Result<&'a [u8], &'static str> {
-        let s = self.bytes.get(self.at..self.at.saturating_add(n)).ok_or("cut short")?;
+        let s = self
+            .bytes
+            .get(self.at..self.at.saturating_add(n))
+            .ok_or("cut short")?;
         self.at += n;
         Ok(s)
     }
 
     fn u64(&mut self) -> Result<u64, &'static str> {
-        Ok(u64::from_le_bytes(self.take(8)?.try_into().map_err(|_| "cut short")?))
+        Ok(u64::from_le_bytes(
+            self.take(8)?.try_into().map_err(|_| "cut short")?,
+        ))
     }
 
     fn u32(&mut self) -> Result<u32, &'static str> {
-        Ok(u32::from_le_bytes(self.take(4)?.try_into().map_err(|_| "cut short")?))
+        Ok(u32::from_le_bytes(
+            self.take(4)?.try_into().map_err(|_| "cut short")?,
+        ))
     }
 
     fn v(&mut self) -> Result<u64, &'static str> {

@@ -138,7 +138,12 @@ impl Snapshots {
 
 /// Encodes the index as it is now and writes it once sled has made what it covers durable;
 /// returns the position covered (None when nothing was written).
-fn write_snapshot(dir: &std::path::Path, db: &sled::Db, tree: &sled::Tree, index: &RwLock<Index>) -> Option<u64> {
+fn write_snapshot(
+    dir: &std::path::Path,
+    db: &sled::Db,
+    tree: &sled::Tree,
+    index: &RwLock<Index>,
+) -> Option<u64> {
     let (covers, bytes) = {
         let index = index.read().unwrap_or_else(|e| e.into_inner());
         let last = index.last_segment()?;
