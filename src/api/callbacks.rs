@@ -121,32 +121,15 @@ pub const ERROR_STYLE: &str =
     "body{font-family:system-ui,sans-serif;max-width:40rem;margin:4rem auto;padding:0 1rem;color:#222}\
     .alert{border-left:4px solid #c0392b;background:#fdecea;padding:1rem}";
 
-/// An HTML page explaining a refused callback.
+/// An HTML page explaining a refused callback (the person's browser is always what reads it).
 pub fn error_page(e: &ApiError) -> Response {
-    let field = e
-        .field
-        .as_deref()
-        .map(|f| format!("<p>The problem is with <code>{}</code>.</p>", escape(f)))
-        .unwrap_or_default();
-    let hint = e
-        .hint
-        .as_deref()
-        .map(|h| format!("<p>{}</p>", escape(h)))
-        .unwrap_or_default();
-    let body = format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Link not completed</title>\
-         <style>{ERROR_STYLE}</style></head>\
-         <body><h1>The account was not linked</h1><div class=\"alert\" role=\"alert\"><p>{}</p>{field}{hint}</div>\
-         <p><a href=\"/\">Back to the accounts</a>, then start the link again from the account's page.</p></body></html>",
-        escape(&e.error)
-    );
-    (e.status, Html(body)).into_response()
-}
-
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&#39;")
+    let mut text = e.error.clone();
+    if let Some(f) = &e.field {
+        text.push_str(&format!(". The problem is with `{f}`"));
+    }
+    if let Some(h) = &e.hint {
+        text.push_str(&format!(". {h}"));
+    }
+    text.push_str(". Go back to the accounts, then start the link again from the account's page.");
+    super::pages::error_page(e.status, "The account was not linked", &text)
 }

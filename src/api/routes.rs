@@ -16,13 +16,13 @@
 use super::auth::{Credential, Role};
 use super::error::ApiError;
 use super::{
-    callbacks, commands, deliveries, headers, limits, link_continue, pages, queries, session, webhooks,
-    AppState,
+    audit, callbacks, commands, deliveries, headers, limits, link_continue, openapi, pages, problem, queries,
+    session, webhooks, AppState,
 };
 use axum::extract::DefaultBodyLimit;
 use axum::extract::{Request, State};
 use axum::http::{Method, StatusCode};
-use axum::middleware::{from_fn_with_state, map_response, Next};
+use axum::middleware::{from_fn, from_fn_with_state, map_response, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, MethodRouter};
 use axum::Router;
@@ -64,6 +64,7 @@ pub fn table() -> Vec<Route> {
     let (g, p) = (Method::GET, Method::POST);
     vec![
         row(g.clone(), "/healthz", None, get(queries::healthz)),
+        row(g.clone(), openapi::PATH, None, get(openapi::serve)),
         row(g.clone(), "/login", None, get(session::login)),
         row(p.clone(), "/logout", Session, post(session::logout)),
         row(g.clone(), "/callback/{provider}", None, get(callbacks::callback)),
@@ -110,6 +111,8 @@ pub fn table() -> Vec<Route> {
             get(queries::workspaces),
         ),
         row(g.clone(), "/v1/events", Viewer, get(queries::events)),
+        row(g.clone(), "/v1/export", Viewer, get(audit::export)),
+        row(g.clone(), "/v1/projections/verify", Admin, get(audit::verify)),
         row(g.clone(), "/v1/events/stream", Viewer, get(queries::stream)),
         row(g.clone(), "/v1/deliveries", Viewer, get(deliveries::list)),
         row(
@@ -165,11 +168,14 @@ pub fn router(state: AppState) -> Router {
         };
         router = router.route(r.path, guarded);
     }
+    // Inner to outer: every refusal a problem, load shedding, a browser's page instead of the
+    // problem, the headers every answer carries.
     router
         .fallback(fallback)
-        .layer(map_response(limits::json_refusals))
-        .layer(map_response(headers::secure_headers))
+        .layer(from_fn(problem::refusals))
         .layer(from_fn_with_state(state.clone(), limits::shed_load))
+        .layer(from_fn(problem::pages_for_browsers))
+        .layer(map_response(headers::secure_headers))
         .layer(DefaultBodyLimit::max(limits::DEFAULT_BODY_BYTES))
         .with_state(state)
 }
@@ -218,11 +224,11 @@ async fn page_guard(state: &AppState, mut req: Request, next: Next, at_least: Op
             req.extensions_mut().insert(signed);
             next.run(req).await
         }
-        Ok(Some(_)) => session::forbidden_page("Your sign-in can view the dashboard but not change it."),
+        Ok(Some(_)) => session::forbidden("your sign-in can view the dashboard but not change it"),
         Ok(None) if access.bearer_role(req.headers()).is_ok_and(|r| r.is_some()) => {
-            session::forbidden_page("The pages need a signed-in session, not an API token.")
+            session::forbidden("the pages need a signed-in session, not an API token")
         }
-        Ok(None) | Err(_) => session::sign_in_page(),
+        Ok(None) | Err(_) => session::sign_in(),
     }
 }
 
@@ -231,8 +237,9 @@ async fn fallback(State(state): State<AppState>, req: Request) -> Response {
         Credential::Bearer(_) | Credential::Session(_) => {
             ApiError::not_found(format!("no route {} {}", req.method(), req.uri().path())).into_response()
         }
-        Credential::None | Credential::Invalid => {
-            ApiError::unauthorized("send Authorization: Bearer TOKEN").into_response()
-        }
+        Credential::None | Credential::Invalid => ApiError::unauthorized(
+            "send Authorization: Bearer TOKEN (in a browser: open a one-time login link)",
+        )
+        .into_response(),
     }
 }

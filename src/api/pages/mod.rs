@@ -7,6 +7,7 @@
 mod account;
 mod accounts;
 pub mod csrf;
+mod error_page;
 pub(crate) mod layout;
 mod link;
 pub(crate) mod live;
@@ -20,6 +21,8 @@ use crate::engine::{CommandMessage, CommandReply, EngineError, Request};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use maud::html;
+
+pub use error_page::error_page;
 
 // The handlers, routed in `super::routes`.
 pub(crate) use account::show as account_page;
