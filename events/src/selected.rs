@@ -10,8 +10,10 @@ use crate::{Envelope, EventLog, LogError, PgLog, Store};
 /// `(stream id, event type) -> whether the reader reads that event`.
 pub type EventFilter<'a> = &'a (dyn Fn(&str, &str) -> bool + Sync);
 
-/// One position of the log, as a selective reader gets it.
+/// One position of the log, as a selective reader gets it. (Not boxed: most items of a
+/// dashboard or saga read are events, and a box would add an allocation to each.)
 #[derive(Debug)]
+#[allow(clippy::large_enum_variant)]
 pub enum Selected {
     /// An event the reader reads, decoded.
     Event(Envelope),
