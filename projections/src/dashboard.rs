@@ -152,6 +152,23 @@ impl Dashboard {
     }
 }
 
+/// What the dashboard reads: every account event (each moves the row's version and activity)
+/// and the project events `apply_project` counts; pushes, renames and the rest of a project's
+/// life are not decoded.
+fn reads(stream_id: &str, event_type: &str) -> bool {
+    stream_id.starts_with("account-")
+        || stream_id.starts_with("project-")
+            && matches!(
+                event_type,
+                "ProjectCreated"
+                    | "ProjectImported"
+                    | "RepoAccessPending"
+                    | "RepoAutoAdded"
+                    | "RepoDeleted"
+                    | "ProjectDetached"
+            )
+}
+
 impl Projection for Dashboard {
     fn name(&self) -> &'static str {
         "dashboard"
@@ -201,6 +218,10 @@ impl Projection for Dashboard {
         *self.write() = Index::default();
         self.accounts = Members::default();
         self.projects = Members::default();
+    }
+
+    fn reads(&self) -> crate::EventFilter {
+        reads
     }
 
     fn apply(&mut self, env: &Envelope) -> Result<(), ProjectionError> {
