@@ -7,10 +7,15 @@
 mod account;
 mod accounts;
 pub mod csrf;
+mod history;
 pub(crate) mod layout;
 mod link;
 pub(crate) mod live;
+mod manage;
+mod notes;
 mod picker;
+mod projects;
+mod stepper;
 pub(crate) mod style;
 pub mod visitor;
 
@@ -25,7 +30,12 @@ use maud::html;
 pub(crate) use account::show as account_page;
 pub(crate) use accounts::show as accounts_page;
 pub(crate) use link::{create as create_account, new_form as new_account_form, restart as restart_link};
+pub(crate) use manage::{
+    confirm as unlink_confirm, reconcile as reconcile_account, rename as rename_account,
+    unlink as unlink_account,
+};
 pub(crate) use picker::save as save_details;
+pub(crate) use projects::{create as create_project, detach as detach_project, import as import_project};
 
 /// Runs one command message from a page as the signed-in person; answers once the dashboard
 /// shows it, so the page the person lands on next is current.
@@ -43,4 +53,16 @@ fn refused(signed: &Signed) -> Response {
         }
     };
     (StatusCode::FORBIDDEN, layout::page(signed, "Form expired", body)).into_response()
+}
+
+/// A page for a browser, in the app's layout, for a refusal or a failure that has no better
+/// place (an unknown address, a method a page does not take): `title` as the heading, `detail`
+/// under it, and the way back to the accounts.
+pub fn error_page(status: StatusCode, title: &str, detail: &str) -> Response {
+    let body = html! {
+        h1 { (title) }
+        div.alert role="alert" #error tabindex="-1" { (layout::plain(detail)) }
+        p { a.btn href="/" { "Open the accounts" } }
+    };
+    (status, layout::public_page(title, body)).into_response()
 }
