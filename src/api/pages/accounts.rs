@@ -63,7 +63,7 @@ pub async fn show(
                 h1 { "Accounts" }
                 p.sub { "Git provider accounts linked to the platform. New projects create their repositories in an account's scope." }
             }
-            a.btn.primary href="/accounts/new" { "Link account" }
+            @if signed.role >= crate::api::auth::Role::Admin { a.btn.primary href="/accounts/new" { "Link account" } }
         }
         @if let Some(gone) = search.unlinked.as_deref().filter(|n| !n.is_empty() && n.len() <= 63) {
             div.note role="status" #note { (gone) " was unlinked; the name " (gone) " is free again." }

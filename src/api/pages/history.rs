@@ -28,6 +28,9 @@ pub fn who(actor: &str, viewer: &str, provider: Provider) -> String {
 }
 
 fn capital(s: String) -> String {
+    if s.starts_with("forgelink") {
+        return s;
+    }
     let mut c = s.chars();
     match c.next() {
         Some(f) => f.to_uppercase().chain(c).collect(),

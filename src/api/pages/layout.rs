@@ -41,7 +41,7 @@ fn shell(signed: Option<&Signed>, title: &str, body: Markup) -> Markup {
                     }
                     @if let Some(signed) = signed {
                         form.signout method="post" action="/logout" {
-                            span.who { "Signed in as " strong { (signed.name) } " (" (signed.role.as_str()) ")" }
+                            span.who { "Signed in as " strong { (signed.name) " (" (signed.role.as_str()) ")" } }
                             (super::csrf::field(signed))
                             button.btn type="submit" { "Sign out" }
                         }
