@@ -118,13 +118,25 @@ async fn the_account_page_shows_every_event_of_its_history_in_peoples_words_once
     let site = start().await;
     let approval = site.link("github", "acme-history").await;
     site.approve(&approval).await;
-    let page = site.wait_for("acme-history", "active").await;
+    site.wait_for("acme-history", "active").await;
     let engine = site.demo.server.engine();
     let id = engine.resolve_account("acme-history").unwrap();
-    let events = engine
-        .log()
-        .read_stream(&forgelink_events::StreamId::account(id), 1)
-        .unwrap();
+    // Blueprint discovery may add an event after activation: read the page after the log.
+    let (mut events, mut page);
+    let mut tries = 0;
+    loop {
+        events = engine
+            .log()
+            .read_stream(&forgelink_events::StreamId::account(id), 1)
+            .unwrap();
+        page = site.visitor.get("/accounts/acme-history").await.unwrap();
+        let shown = page.body.matches("<time").count();
+        tries += 1;
+        if shown == events.len() || tries > 50 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
     let history = &page.body[page.body.find("id=\"history\"").unwrap()..];
     let history = history.split("</section>").next().unwrap();
     assert_eq!(history.matches("<li>").count(), events.len(), "{history}");

@@ -94,8 +94,15 @@ fn came_again(state: &AppState, account_id: uuid::Uuid, e: &crate::engine::Engin
         .hint("Link a new account from the accounts page if you still want it.");
         return error_page(&e);
     }
+    let approved = matches!(
+        account.status(),
+        crate::domain::AccountStatus::Active
+            | crate::domain::AccountStatus::AwaitingDetails
+            | crate::domain::AccountStatus::Suspended
+    );
     let note = match e {
         E::Domain(D::StateAlreadyUsed | D::AlreadyApproved { .. }) => "approval-used",
+        _ if approved => "approval-used",
         E::Domain(D::LinkAttemptExpired { .. }) => "link-expired",
         E::Domain(D::AttemptSuperseded { .. } | D::StateMismatch) => "link-superseded",
         E::Domain(D::LinkAttemptFailed { .. } | D::NotAllowed { .. } | D::NoLinkAttempt { .. }) => {

@@ -140,18 +140,13 @@ fn text_xpath(text: &str) -> String {
 
 /// The button or link a person would find by its words.
 pub async fn by_text(c: &Client, text: &str) -> Result<Element, Box<dyn std::error::Error>> {
-    let found = c
-        .wait()
-        .at_most(STEP)
-        .for_element(Locator::XPath(&text_xpath(text)))
-        .await;
-    found.map_err(|e| {
-        format!(
-            "no button or link says \"{text}\" at {}: {e}",
-            c.current_url().await.map(|u| u.to_string()).unwrap_or_default()
-        )
-        .into()
-    })
+    match c.wait().at_most(STEP).for_element(Locator::XPath(&text_xpath(text))).await {
+        Ok(e) => Ok(e),
+        Err(e) => {
+            let at = c.current_url().await.map(|u| u.to_string()).unwrap_or_default();
+            Err(format!("no button or link says \"{text}\" at {at}: {e}").into())
+        }
+    }
 }
 
 pub async fn click_text(c: &Client, text: &str) -> Outcome {

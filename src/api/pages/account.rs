@@ -137,7 +137,7 @@ pub async fn render(
                 div.note role="status" #note { (n) }
             }
             (stepper::render(&row, &events))
-            (connection(&row))
+            (connection(&row, &signed.name))
             @if let Some(p) = picker { (p) }
             (projects.markup)
             @if admin && row.status != AccountStatus::Unlinked { (manage::card(signed, &row, &view)) }
@@ -147,7 +147,7 @@ pub async fn render(
     (status, page(signed, &row.name, body)).into_response()
 }
 
-fn connection(row: &AccountRow) -> Markup {
+fn connection(row: &AccountRow, viewer: &str) -> Markup {
     let next = row.next_action().map(|a| a.text(row.provider));
     html! {
         section.card aria-labelledby="connection" {
@@ -159,7 +159,7 @@ fn connection(row: &AccountRow) -> Markup {
                 @if let Some(at) = row.linked_at {
                     dt { "Linked" } dd {
                         (at.format("%Y-%m-%d %H:%M UTC"))
-                        @if let Some(by) = &row.linked_by { " by " (by) }
+                        @if let Some(by) = &row.linked_by { " by " (history::who(by, viewer, row.provider)) }
                     }
                 }
                 @if let Some(e) = &row.last_error {
