@@ -328,7 +328,9 @@ async fn browser_refusals(req: Request, next: Next) -> Response {
 
 async fn fallback(State(state): State<AppState>, req: Request) -> Response {
     if wants_html(req.headers()) {
-        return pages::error_page(
+        let signed = state.inner.access.session(req.headers()).ok().flatten();
+        return pages::error_page_as(
+            signed.as_ref(),
             StatusCode::NOT_FOUND,
             "Page not found",
             "There is no page at this address. The accounts page links to everything forgelink shows.",

@@ -88,9 +88,16 @@ pub async fn open_browser(driver: &Driver, profile: &Path, width: u32) -> Client
         format!("--window-size={width},{height}"),
         format!("--user-data-dir={}", profile.display()),
     ];
+    let mut options = json!({ "binary": CHROMIUM, "args": args });
+    if width < 500 {
+        // Chromium's window is at least 500 px wide: a phone's screen is emulated instead.
+        options["mobileEmulation"] = json!({
+            "deviceMetrics": { "width": width, "height": height, "pixelRatio": 1, "touch": true, "mobile": true }
+        });
+    }
     let caps = json!({
         "browserName": "chrome",
-        "goog:chromeOptions": { "binary": CHROMIUM, "args": args }
+        "goog:chromeOptions": options
     });
     let serde_json::Value::Object(caps) = caps else {
         unreachable!()
@@ -140,7 +147,12 @@ fn text_xpath(text: &str) -> String {
 
 /// The button or link a person would find by its words.
 pub async fn by_text(c: &Client, text: &str) -> Result<Element, Box<dyn std::error::Error>> {
-    match c.wait().at_most(STEP).for_element(Locator::XPath(&text_xpath(text))).await {
+    match c
+        .wait()
+        .at_most(STEP)
+        .for_element(Locator::XPath(&text_xpath(text)))
+        .await
+    {
         Ok(e) => Ok(e),
         Err(e) => {
             let at = c.current_url().await.map(|u| u.to_string()).unwrap_or_default();
@@ -216,6 +228,22 @@ impl Checks {
             .dir
             .join(format!("{}px-{:02}-{name}.png", self.width, self.seen));
         std::fs::write(&file, c.screenshot().await?)?;
+        // A long page: its lower part (the projects) as a second picture.
+        let lower = c
+            .execute(
+                "var p = document.getElementById('projects');
+                 if (!p || document.documentElement.scrollHeight <= window.innerHeight) return false;
+                 p.scrollIntoView(); return true;",
+                vec![],
+            )
+            .await?;
+        if lower == json!(true) {
+            let file = self
+                .dir
+                .join(format!("{}px-{:02}-{name}-lower.png", self.width, self.seen));
+            std::fs::write(&file, c.screenshot().await?)?;
+            c.execute("window.scrollTo(0, 0); return true;", vec![]).await?;
+        }
         let url = c.current_url().await?;
         let viewport = c
             .execute(

@@ -69,7 +69,9 @@ fn line(env: &Envelope, before: &AccountRow, viewer: &str) -> String {
     match &env.event {
         Event::AccountNamed(e) => format!("{by} named the {on} account {}", e.unique_name),
         Event::LinkStarted(e) => {
-            let minutes = ((e.expires_at - env.recorded_at).num_seconds() + 30).div_euclid(60).max(1);
+            let minutes = ((e.expires_at - env.recorded_at).num_seconds() + 30)
+                .div_euclid(60)
+                .max(1);
             format!("{by} started linking; the approval on {on} must happen within {minutes} minutes")
         }
         Event::AuthorizationReceived(e) => match e.setup_action.as_deref() {

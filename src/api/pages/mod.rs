@@ -59,10 +59,19 @@ fn refused(signed: &Signed) -> Response {
 /// place (an unknown address, a method a page does not take): `title` as the heading, `detail`
 /// under it, and the way back to the accounts.
 pub fn error_page(status: StatusCode, title: &str, detail: &str) -> Response {
+    error_page_as(None, status, title, detail)
+}
+
+/// The same, with the signed-in person's name and sign-out in the header when there is one.
+pub fn error_page_as(signed: Option<&Signed>, status: StatusCode, title: &str, detail: &str) -> Response {
     let body = html! {
         h1 { (title) }
         div.alert role="alert" #error tabindex="-1" { (layout::plain(detail)) }
         p { a.btn href="/" { "Open the accounts" } }
     };
-    (status, layout::public_page(title, body)).into_response()
+    let page = match signed {
+        Some(s) => layout::page(s, title, body),
+        None => layout::public_page(title, body),
+    };
+    (status, page).into_response()
 }
