@@ -120,6 +120,7 @@ code { overflow-wrap:anywhere; }
   table.cards, table.cards tbody, table.cards tr, table.cards td { display:block; width:100%; }
   table.cards tr { border-bottom:1px solid var(--line); padding:.5rem 0; }
   table.cards td { border:none; padding:.3rem 1rem; display:grid; grid-template-columns:7.5rem 1fr; gap:.5rem; }
+  table.cards td > * { justify-self:start; }
   table.cards td::before { content:attr(data-label); color:var(--muted); font-size:.8rem; font-weight:600;
     text-transform:uppercase; letter-spacing:.04em; }
   table.cards tr.group-head td { display:block; }
