@@ -8,7 +8,7 @@ use crate::sentence::sentence;
 use crate::status::AccountStatus;
 use crate::{Dashboard, ProjectionError};
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
-use forgelink_events::{EventLog, LogError, StreamId};
+use forgelink_events::{EventStore, LogError, StreamId};
 use serde::Serialize;
 use std::fmt;
 use std::str::FromStr;
@@ -108,14 +108,17 @@ impl FromStr for AsOf {
 }
 
 /// Every event of the account's stream, oldest first, each as a sentence with its fields.
-pub fn account_history(log: &EventLog, account: Uuid) -> Result<Vec<HistoryEntry>, HistoryError> {
+pub fn account_history(
+    log: &(impl EventStore + ?Sized),
+    account: Uuid,
+) -> Result<Vec<HistoryEntry>, HistoryError> {
     history_until(log, account, None).map(|(entries, _)| entries)
 }
 
 /// The history up to `as_of` (inclusive) and the account's state at that point (`None` when
 /// the account did not exist yet), including the projects that used it then.
 pub fn history_as_of(
-    log: &EventLog,
+    log: &(impl EventStore + ?Sized),
     account: Uuid,
     as_of: AsOf,
 ) -> Result<(Vec<HistoryEntry>, Option<AccountRow>), HistoryError> {
@@ -129,7 +132,11 @@ pub fn history_as_of(
 ///
 /// Reads the log from position 1 (projects name their account only in their first event, so
 /// no index says which projects used an account in the past): for `--as-of`, not for a hot path.
-pub fn state_as_of(log: &EventLog, account: Uuid, as_of: AsOf) -> Result<Option<AccountRow>, HistoryError> {
+pub fn state_as_of(
+    log: &(impl EventStore + ?Sized),
+    account: Uuid,
+    as_of: AsOf,
+) -> Result<Option<AccountRow>, HistoryError> {
     let own = StreamId::account(account);
     let mut dashboard = Dashboard::new();
     // Once one of the account's events is past the point, all later ones are too (a stream is
@@ -163,7 +170,7 @@ pub fn state_as_of(log: &EventLog, account: Uuid, as_of: AsOf) -> Result<Option<
 }
 
 fn history_until(
-    log: &EventLog,
+    log: &(impl EventStore + ?Sized),
     account: Uuid,
     as_of: Option<AsOf>,
 ) -> Result<(Vec<HistoryEntry>, Option<AccountRow>), HistoryError> {

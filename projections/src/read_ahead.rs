@@ -2,7 +2,7 @@
 //! decoded envelopes in batches over a bounded channel while the runner's thread applies them.
 //! A profile of a rebuild showed reading and decoding at about half its time.
 
-use forgelink_events::{Envelope, EventLog, LogError};
+use forgelink_events::{Envelope, EventStore, LogError};
 
 /// By default, steps of at least this many events read the log on a second thread (a thread
 /// costs more than it saves on a short step).
@@ -15,7 +15,7 @@ pub(crate) const BATCHES: usize = 16;
 /// Reads up to `want` envelopes from `from` and sends them to the applying thread in batches;
 /// stops at the first error (sent on) or when the applying thread stops listening.
 pub(crate) fn read(
-    log: &EventLog,
+    log: &(impl EventStore + ?Sized),
     from: u64,
     want: usize,
     tx: std::sync::mpsc::SyncSender<Vec<Result<Envelope, LogError>>>,

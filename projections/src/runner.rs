@@ -5,7 +5,7 @@
 
 use crate::read_ahead;
 use crate::ProjectionError;
-use forgelink_events::{Envelope, EventLog, LogError};
+use forgelink_events::{Envelope, EventStore, LogError};
 use serde::Serialize;
 use std::fmt;
 use tokio::sync::watch;
@@ -155,7 +155,7 @@ impl<P: Projection> Runner<P> {
 
     /// Applies everything after the checkpoint up to the log's current head. Returns how many
     /// events were applied.
-    pub fn catch_up(&mut self, log: &EventLog) -> Result<u64, ProjectionError> {
+    pub fn catch_up(&mut self, log: &(impl EventStore + ?Sized)) -> Result<u64, ProjectionError> {
         self.catch_up_to(log, log.head(), &mut |_, _| {})
     }
 
@@ -163,7 +163,7 @@ impl<P: Projection> Runner<P> {
     /// `progress(checkpoint, until)` after each chunk.
     pub fn catch_up_to(
         &mut self,
-        log: &EventLog,
+        log: &(impl EventStore + ?Sized),
         until: u64,
         progress: &mut dyn FnMut(u64, u64),
     ) -> Result<u64, ProjectionError> {
@@ -186,7 +186,7 @@ impl<P: Projection> Runner<P> {
     /// Drops the state and replays the log from position 1, calling `progress(done, total)`.
     pub fn rebuild(
         &mut self,
-        log: &EventLog,
+        log: &(impl EventStore + ?Sized),
         progress: &mut dyn FnMut(u64, u64),
     ) -> Result<u64, ProjectionError> {
         self.wipe()?;
@@ -197,7 +197,7 @@ impl<P: Projection> Runner<P> {
 
     /// Catches up, then applies every new commit as the log's head moves. Runs until the log
     /// shuts down; cancel-safe (drop the future to stop: every chunk is committed or not at all).
-    pub async fn follow(&mut self, log: &EventLog) -> Result<(), ProjectionError> {
+    pub async fn follow(&mut self, log: &(impl EventStore + ?Sized)) -> Result<(), ProjectionError> {
         let mut head = log.subscribe();
         self.check_not_ahead(log)?;
         loop {
@@ -220,7 +220,7 @@ impl<P: Projection> Runner<P> {
         }
     }
 
-    fn check_not_ahead(&self, log: &EventLog) -> Result<(), ProjectionError> {
+    fn check_not_ahead(&self, log: &(impl EventStore + ?Sized)) -> Result<(), ProjectionError> {
         let head = log.head();
         if self.checkpoint > head {
             return Err(ProjectionError::AheadOfLog {
@@ -252,7 +252,7 @@ impl<P: Projection> Runner<P> {
     /// here, after the reader is done, exactly as for a short step.
     fn step(
         &mut self,
-        log: &EventLog,
+        log: &(impl EventStore + ?Sized),
         until: u64,
         chunk: usize,
         progress: &mut dyn FnMut(u64, u64),
@@ -384,7 +384,7 @@ pub struct Verification {
 /// the same position, and returns where the two differ (empty when they agree).
 pub fn verify<P: Projection + Default>(
     live: &mut Runner<P>,
-    log: &EventLog,
+    log: &(impl EventStore + ?Sized),
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<Verification, ProjectionError> {
     live.catch_up(log)?;

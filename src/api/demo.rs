@@ -21,6 +21,8 @@ pub struct DemoOptions {
     pub data_dir: PathBuf,
     /// The server's port on 127.0.0.1 (0: any free port).
     pub port: u16,
+    /// Where the event log lives (`--store`): None is the folder `data_dir/log`.
+    pub store: Option<forgelink_events::StoreLocation>,
     /// Adjusts the engine's configuration before it opens (tests: fast retries, a vault key).
     pub engine: Option<fn(&mut EngineConfig)>,
     /// A read-only token for the queries, if wanted.
@@ -34,6 +36,7 @@ impl DemoOptions {
         DemoOptions {
             data_dir: data_dir.into(),
             port: 0,
+            store: None,
             engine: None,
             viewer_token: None,
             inbox: crate::inbox::WorkerConfig::default(),
@@ -190,6 +193,7 @@ pub async fn start(options: DemoOptions) -> Result<DemoHandle, DemoError> {
     let base_url = format!("http://{local}");
 
     let mut engine = EngineConfig::new(&options.data_dir);
+    engine.store = options.store.clone();
     let github_config = github.client_config(&format!("{base_url}/callback/github"));
     let github_secret = github_config.webhook_secret.clone();
     engine.github = Some(github_config);

@@ -6,6 +6,9 @@
 //! ```toml
 //! listen = "127.0.0.1:8080"            # default
 //! data_dir = "/var/lib/forgelink"      # default ./forgelink-data (or --data-dir)
+//! store = "postgres://forgelink@db.internal/forgelink"  # the event log in PostgreSQL; default
+//!                                      # the folder DATA_DIR/log. The vault, the webhook inbox and
+//!                                      # the projections stay in data_dir for now.
 //! public_url = "https://forgelink.example.com"   # required: callbacks and webhooks derive from it
 //! vault_key_file = "/etc/forgelink/vault.key"  # outside the data folder; created on first start
 //! vault_key = "64 hex digits"          # instead of the file (or FORGELINK_VAULT_KEY); one is required
@@ -41,6 +44,7 @@ use std::path::{Path, PathBuf};
 const KEYS: &[&str] = &[
     "listen",
     "data_dir",
+    "store",
     "public_url",
     "vault_key",
     "vault_key_file",
@@ -191,6 +195,9 @@ impl Settings {
         let public_url = self.url("public_url", None)?;
         let mut engine = EngineConfig::new(data_dir);
         engine.webhook_base_url = Some(public_url.clone());
+        if let Some(store) = self.get("store") {
+            engine.store = Some(forgelink_events::StoreLocation::parse(store));
+        }
         if let Some(hex) = self.get("vault_key") {
             engine.vault_key = Some(
                 VaultKey::from_hex(hex.trim())

@@ -5,6 +5,7 @@
 
 use super::data::CliError;
 use forgelink::api::demo::{self, DemoHandle, DemoOptions};
+use forgelink_events::StoreLocation;
 use std::path::PathBuf;
 
 /// The demo's data folder unless `--data-dir` says otherwise.
@@ -19,6 +20,11 @@ pub struct Args {
     /// prints the result and exits (0 only if all three accounts end active).
     #[arg(long)]
     pub walkthrough: bool,
+    /// Where the event log lives: a PostgreSQL address (postgres://user@host:port/db) puts it
+    /// there; default the folder DATA_DIR/log. The vault, the webhook inbox and the
+    /// projections stay in the data folder either way.
+    #[arg(long, value_name = "STORE", env = "FORGELINK_STORE")]
+    pub store: Option<String>,
 }
 
 pub fn run(data_dir: Option<PathBuf>, args: Args) -> Result<(), CliError> {
@@ -26,10 +32,12 @@ pub fn run(data_dir: Option<PathBuf>, args: Args) -> Result<(), CliError> {
     if !args.walkthrough {
         super::init_tracing();
     }
+    let store = args.store.as_deref().map(StoreLocation::parse);
     let runtime = super::runtime()?;
     runtime.block_on(async move {
         let mut options = DemoOptions::new(&data_dir);
         options.port = args.port;
+        options.store = store.clone();
         let handle = demo::start(options)
             .await
             .map_err(|e| CliError::Message(e.to_string()))?;
@@ -38,7 +46,7 @@ pub fn run(data_dir: Option<PathBuf>, args: Args) -> Result<(), CliError> {
             handle.shutdown().await;
             return result;
         }
-        print_banner(&handle, &data_dir);
+        print_banner(&handle, &data_dir, store.as_ref());
         let _ = tokio::signal::ctrl_c().await;
         println!("Stopping...");
         handle.shutdown().await;
@@ -51,7 +59,7 @@ async fn walkthrough(handle: &DemoHandle) -> Result<(), CliError> {
     super::walkthrough::run(handle).await
 }
 
-fn print_banner(handle: &DemoHandle, data_dir: &std::path::Path) {
+fn print_banner(handle: &DemoHandle, data_dir: &std::path::Path, store: Option<&StoreLocation>) {
     println!("forgelink demo is running on {}", handle.base_url);
     println!();
     println!("  Dashboard (one-time login link): {}", handle.login_link());
@@ -61,6 +69,9 @@ fn print_banner(handle: &DemoHandle, data_dir: &std::path::Path) {
         handle.admin_token.expose()
     );
     println!("  Data folder:  {}", data_dir.display());
+    if let Some(store) = store {
+        println!("  Event log:    {}", store.describe());
+    }
     println!(
         "  Webhook secrets (to sign deliveries by hand): {}",
         handle.secrets_file.display()

@@ -55,7 +55,9 @@ pub enum Command {
     /// Reads a JSON Lines export into an empty data folder.
     Import(import::Args),
     /// Runs the HTTP server (API, callbacks, webhooks, dashboard) with settings from --config
-    /// FILE and FORGELINK_* variables.
+    /// FILE and FORGELINK_* variables. The event log is in DATA_DIR/log, or in PostgreSQL with
+    /// `store = "postgres://user@host/db"` (FORGELINK_STORE); the vault, the webhook inbox and
+    /// the projections stay in the data folder either way.
     Serve(serve::Args),
     /// Runs the server with the three sandbox providers in-process, on 127.0.0.1.
     #[cfg(feature = "demo")]

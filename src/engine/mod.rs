@@ -41,7 +41,7 @@ use crate::providers::github::{GitHubClient, GitHubConfig};
 use crate::providers::gitlab::{GitLabClient, GitLabConfig};
 use crate::saga::RetryPolicy;
 use crate::vault::{Vault, VaultKey};
-use forgelink_events::{Durability, EventLog, LogOptions, StreamId};
+use forgelink_events::{Durability, LogOptions, Store, StoreLocation, StreamId};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -53,8 +53,13 @@ pub const DEFAULT_LINK_TTL: chrono::Duration = chrono::Duration::minutes(30);
 /// Everything the engine needs to start.
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
-    /// The log lives in `data_dir/log`, the vault in `data_dir/vault`.
+    /// The log lives in `data_dir/log` (unless `store` says otherwise), the vault in
+    /// `data_dir/vault`.
     pub data_dir: PathBuf,
+    /// Where the event log lives (`store`, `FORGELINK_STORE`): None is the sled folder
+    /// `data_dir/log`; a PostgreSQL address puts the log there. The vault, the webhook inbox
+    /// and the projections stay in `data_dir` either way.
+    pub store: Option<StoreLocation>,
     pub durability: Durability,
     /// The most memory the event log's page cache may take (`log_cache_mb`); `None` sizes it
     /// to the log on disk, between 8 and 128 MiB.
@@ -97,6 +102,7 @@ impl EngineConfig {
     pub fn new(data_dir: impl Into<PathBuf>) -> Self {
         EngineConfig {
             data_dir: data_dir.into(),
+            store: None,
             durability: Durability::Flush,
             log_cache_bytes: None,
             link_ttl: DEFAULT_LINK_TTL,
@@ -131,7 +137,7 @@ pub struct Engine {
 }
 
 pub(crate) struct Inner {
-    pub log: EventLog,
+    pub log: Store,
     pub vault: Arc<Vault>,
     pub clients: Clients,
     pub config: EngineConfig,
@@ -167,8 +173,12 @@ impl Engine {
     pub async fn open(config: EngineConfig) -> Result<Engine, EngineError> {
         std::fs::create_dir_all(&config.data_dir)
             .map_err(|e| EngineError::Io(format!("cannot create {}: {e}", config.data_dir.display())))?;
-        let log = EventLog::open(
-            config.data_dir.join("log"),
+        let location = config
+            .store
+            .clone()
+            .unwrap_or_else(|| StoreLocation::Folder(config.data_dir.join("log")));
+        let log = Store::open(
+            &location,
             LogOptions {
                 durability: config.durability,
                 cache_bytes: config.log_cache_bytes,
@@ -250,7 +260,7 @@ impl Engine {
     }
 
     /// The event log, for queries, projections and export.
-    pub fn log(&self) -> &EventLog {
+    pub fn log(&self) -> &Store {
         &self.inner.log
     }
 

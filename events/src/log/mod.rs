@@ -16,6 +16,9 @@ mod storage;
 mod writer;
 
 pub use read::ReadAll;
+// The record format and its decoding, shared with the PostgreSQL store (same bytes in both).
+pub(crate) use read::decode_at;
+pub(crate) use record::Record;
 
 use crate::{Event, ExpectedVersion, LogError, Metadata, StreamId};
 use index::Index;
