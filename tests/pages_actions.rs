@@ -87,6 +87,21 @@ async fn a_person_creates_imports_reconciles_renames_and_unlinks_from_the_pages_
         );
     }
 
+    // A viewer sees the same page without a form to act with.
+    let link = site
+        .demo
+        .server
+        .state()
+        .login_link_for("vic", forgelink::api::auth::Role::Viewer);
+    let mut viewer = forgelink::api::pages::visitor::Visitor::new(&site.demo.base_url).unwrap();
+    viewer.sign_in(&link).await.unwrap();
+    let seen = viewer.get("/accounts/acme-gh").await.unwrap();
+    assert!(seen.body.contains("acme/web"), "{}", seen.body);
+    for action in ["Create project", "Reconcile now", "Unlink", ">Import<", "Detach"] {
+        assert!(!seen.body.contains(action), "a viewer is offered {action}");
+    }
+    assert!(!viewer.get("/").await.unwrap().body.contains("Link account"));
+
     let checked = post(&site, &imported, "/accounts/acme-gh/reconcile", &[]).await;
     assert!(
         checked.body.contains("forgelink checked the provider"),

@@ -100,7 +100,24 @@ pub fn alert(message: Option<&str>) -> Markup {
 
 /// A message for a person: the Markdown backticks of engine messages dropped.
 pub fn plain(message: &str) -> String {
-    message.replace('`', "")
+    let message = message.replace('`', "");
+    // "the name x is already taken by account-27f9…; choose another name": whose it is, is an
+    // internal id, never shown.
+    match (message.find(" is already taken by "), message.find(';')) {
+        (Some(at), Some(end)) if end > at => {
+            format!("{} is already taken{}", &message[..at], &message[end..])
+        }
+        _ => message,
+    }
+}
+
+#[cfg(test)]
+#[test]
+fn a_taken_name_is_said_without_whose_internal_id() {
+    assert_eq!(
+        plain("the name `x` is already taken by account-27f9ab; choose another name"),
+        "the name x is already taken; choose another name"
+    );
 }
 
 /// "1 account", "3 accounts".

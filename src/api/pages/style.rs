@@ -74,6 +74,7 @@ form.signout { margin-left:auto; display:flex; gap:.75rem; align-items:center; }
 form.signout .btn { padding:.25rem .75rem; white-space:nowrap; }
 .btn { white-space:nowrap; }
 .spaced { margin-top:1.25rem; }
+.head > form, .head > a.btn { margin-bottom:1rem; }
 ul.plain { list-style:none; padding:0; margin:0; }
 ul.plain li { display:flex; gap:.75rem; align-items:center; flex-wrap:wrap; padding:.4rem 0; border-bottom:1px solid var(--line); }
 ul.plain li:last-child { border-bottom:none; }
@@ -81,6 +82,7 @@ ul.plain li:last-child { border-bottom:none; }
 .inline { display:inline; margin:0; }
 .row-form { display:flex; gap:.5rem; align-items:flex-end; flex-wrap:wrap; }
 .row-form .field { margin:0; }
+table + .row-form, p + .row-form { margin-top:1rem; }
 .row-form input[type=text] { min-width:12rem; }
 .filters { display:flex; gap:.75rem; align-items:flex-end; flex-wrap:wrap; margin-bottom:1rem; }
 .filters .field { margin:0; }
