@@ -187,12 +187,6 @@ pub fn url_segment(s: &str) -> String {
         .replace('+', "%20")
 }
 
-/// The style sheet of the callback's own pages (listed in the pages' CSP by its hash); the
-/// pages now use the app's layout, this stays for a page cached before.
-pub const ERROR_STYLE: &str =
-    "body{font-family:system-ui,sans-serif;max-width:40rem;margin:4rem auto;padding:0 1rem;color:#222}\
-    .alert{border-left:4px solid #c0392b;background:#fdecea;padding:1rem}";
-
 /// A page explaining a refused callback, in the app's layout.
 pub fn error_page(e: &ApiError) -> Response {
     error_page_for(e, None)
