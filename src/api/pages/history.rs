@@ -27,15 +27,15 @@ pub fn who(actor: &str, viewer: &str, provider: Provider) -> String {
     }
 }
 
+/// The first word capitalized where it is ours ("you", "the"); a person's or a provider's
+/// name stays as it is written.
 fn capital(s: String) -> String {
-    if s.starts_with("forgelink") {
-        return s;
+    for (lower, upper) in [("you ", "You "), ("the ", "The ")] {
+        if let Some(rest) = s.strip_prefix(lower) {
+            return format!("{upper}{rest}");
+        }
     }
-    let mut c = s.chars();
-    match c.next() {
-        Some(f) => f.to_uppercase().chain(c).collect(),
-        None => s,
-    }
+    s
 }
 
 /// The account's history, newest last, for the person `viewer`.

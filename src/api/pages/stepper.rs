@@ -171,3 +171,125 @@ pub fn render(row: &AccountRow, events: &[Envelope]) -> Markup {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{TimeZone, Utc};
+    use forgelink_events::{AccountNamed, AuthorizationReceived, LinkFailed, LinkStarted, StreamId};
+    use uuid::Uuid;
+
+    const ACCOUNT: Uuid = Uuid::from_u128(7);
+    const ATTEMPT: Uuid = Uuid::from_u128(8);
+
+    fn events(provider: Provider, list: Vec<Event>) -> Vec<Envelope> {
+        let mut all = vec![Event::from(AccountNamed {
+            account_id: ACCOUNT,
+            provider,
+            unique_name: "acme".into(),
+        })];
+        all.extend(list);
+        all.into_iter()
+            .enumerate()
+            .map(|(i, event)| Envelope {
+                position: i as u64 + 1,
+                stream_id: StreamId::account(ACCOUNT),
+                stream_version: i as u64 + 1,
+                event_id: Uuid::from_u128(100 + i as u128),
+                stored_schema_version: event.schema_version(),
+                command_id: Uuid::from_u128(200 + i as u128),
+                correlation_id: Uuid::from_u128(300),
+                causation_id: None,
+                recorded_at: Utc.with_ymd_and_hms(2026, 12, 7, 10, 0, i as u32).unwrap(),
+                actor: "ann".into(),
+                event,
+            })
+            .collect()
+    }
+
+    fn started() -> Event {
+        LinkStarted {
+            attempt_id: ATTEMPT,
+            state_hash: "h".into(),
+            authorize_url: "https://example.test/approve".into(),
+            expires_at: Utc.with_ymd_and_hms(2026, 12, 7, 10, 30, 0).unwrap(),
+        }
+        .into()
+    }
+
+    fn at(events: &[Envelope]) -> Position {
+        let row = AccountRow::fold(events.iter()).unwrap().unwrap();
+        position(&row, events).unwrap()
+    }
+
+    #[test]
+    fn each_provider_has_its_own_steps_ending_active() {
+        for (provider, n) in [
+            (Provider::GitHub, 4),
+            (Provider::GitLab, 5),
+            (Provider::Bitbucket, 5),
+        ] {
+            assert_eq!(steps(provider).len(), n);
+            assert_eq!(steps(provider).last(), Some(&"Active"));
+        }
+    }
+
+    #[test]
+    fn a_link_waiting_for_approval_is_at_the_providers_step_with_what_to_do() {
+        let p = at(&events(Provider::GitHub, vec![started()]));
+        assert_eq!((p.at, p.stopped), (1, false));
+        assert!(p.help.starts_with("Install the app on GitHub"), "{}", p.help);
+    }
+
+    #[test]
+    fn a_failed_link_shows_the_step_it_stopped_at_and_why() {
+        let failed = |reason: &str| -> Event {
+            LinkFailed {
+                attempt_id: Some(ATTEMPT),
+                reason: reason.into(),
+            }
+            .into()
+        };
+        let cancelled = at(&events(
+            Provider::GitLab,
+            vec![started(), failed("the approval was cancelled on GitLab")],
+        ));
+        assert_eq!((cancelled.at, cancelled.stopped), (1, true));
+        assert!(
+            cancelled.help.contains("cancelled on GitLab"),
+            "{}",
+            cancelled.help
+        );
+        let received: Event = AuthorizationReceived {
+            attempt_id: ATTEMPT,
+            installation_id: Some(42),
+            setup_action: Some("install".into()),
+            code_ref: None,
+        }
+        .into();
+        let unverified = at(&events(
+            Provider::GitHub,
+            vec![started(), received, failed("GitHub kept answering 500")],
+        ));
+        assert_eq!(
+            (unverified.at, unverified.stopped),
+            (2, true),
+            "stopped at back and verified"
+        );
+        assert!(unverified.help.contains("500"), "{}", unverified.help);
+    }
+
+    #[test]
+    fn the_history_says_who_in_peoples_words_with_one_time_each() {
+        let evs = events(Provider::GitHub, vec![started()]);
+        let lines = super::super::history::lines(&evs, "ann");
+        assert_eq!(lines.len(), 2);
+        assert_eq!(lines[0].text, "You named the GitHub account acme");
+        assert_eq!(
+            lines[1].text,
+            "You started linking; the approval on GitHub must happen within 30 minutes"
+        );
+        let other = super::super::history::lines(&evs, "bob");
+        assert_eq!(other[0].text, "ann named the GitHub account acme");
+    }
+}

@@ -18,7 +18,7 @@ header.top nav a:hover { text-decoration:underline; }
 .logo { display:inline-grid; place-items:center; width:1.7rem; height:1.7rem; border-radius:6px;
   background:var(--accent); font-weight:800; }
 main { max-width:1040px; margin:2rem auto; padding:0 1.5rem; }
-main:focus { outline:none; }
+main:focus, [tabindex="-1"]:focus { outline:none; }
 h1 { font-size:1.6rem; margin:0 0 .25rem; }
 h2 { font-size:1.15rem; margin:0 0 .75rem; }
 .sub { color:var(--muted); margin:0 0 1.5rem; }
