@@ -215,3 +215,19 @@ async fn a_viewer_with_a_made_up_cookie_cannot_start_a_link_from_the_pages() {
     assert!(h.demo.server.engine().resolve_account("viewer-made").is_err());
     h.demo.shutdown().await;
 }
+
+#[test]
+fn the_audit_reads_of_the_command_line_are_routes_with_the_roles_they_need() {
+    let need = |method: Method, path: &str| {
+        table()
+            .into_iter()
+            .find(|r| r.method == method && r.path == path)
+            .map(|r| r.need)
+    };
+    // The export holds what /v1/events pages through: a viewer may read it.
+    assert_eq!(need(Method::GET, "/v1/export"), Some(Need::Viewer));
+    // The comparison replays the whole log: an operator's call.
+    assert_eq!(need(Method::GET, "/v1/projections/verify"), Some(Need::Admin));
+    assert_eq!(need(Method::GET, "/v1/accounts/{id}/history"), Some(Need::Viewer));
+    assert_eq!(need(Method::GET, "/v1/deliveries"), Some(Need::Viewer));
+}

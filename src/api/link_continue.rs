@@ -87,12 +87,7 @@ fn open_once(state: &AppState, token: &str) -> Opened {
 }
 
 fn page(status: StatusCode, title: &str, text: &str) -> Response {
-    let body = maud::html! {
-        h1 { (title) }
-        p { (text) }
-        p { a.btn href="/" { "Open the accounts" } }
-    };
-    (status, super::pages::layout::public_page(title, body)).into_response()
+    super::pages::error_page(status, title, text)
 }
 
 /// `GET /callback/continue/{token}`: binds the link to this browser on first use and sends it on

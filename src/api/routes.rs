@@ -16,13 +16,13 @@
 use super::auth::{Credential, Role};
 use super::error::ApiError;
 use super::{
-    callbacks, commands, deliveries, headers, limits, link_continue, pages, queries, session, webhooks,
-    AppState,
+    audit, callbacks, commands, deliveries, headers, limits, link_continue, openapi, pages, problem, queries,
+    session, webhooks, AppState,
 };
 use axum::extract::DefaultBodyLimit;
 use axum::extract::{Request, State};
 use axum::http::{Method, StatusCode};
-use axum::middleware::{from_fn_with_state, map_response, Next};
+use axum::middleware::{from_fn, from_fn_with_state, map_response, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, MethodRouter};
 use axum::Router;
@@ -64,6 +64,7 @@ pub fn table() -> Vec<Route> {
     let (g, p) = (Method::GET, Method::POST);
     vec![
         row(g.clone(), "/healthz", None, get(queries::healthz)),
+        row(g.clone(), openapi::PATH, None, get(openapi::serve)),
         row(g.clone(), "/login", None, get(session::login)),
         row(p.clone(), "/logout", Session, post(session::logout)),
         row(g.clone(), "/callback/{provider}", None, get(callbacks::callback)),
@@ -110,6 +111,8 @@ pub fn table() -> Vec<Route> {
             get(queries::workspaces),
         ),
         row(g.clone(), "/v1/events", Viewer, get(queries::events)),
+        row(g.clone(), "/v1/export", Viewer, get(audit::export)),
+        row(g.clone(), "/v1/projections/verify", Admin, get(audit::verify)),
         row(g.clone(), "/v1/events/stream", Viewer, get(queries::stream)),
         row(g.clone(), "/v1/deliveries", Viewer, get(deliveries::list)),
         row(
@@ -214,12 +217,14 @@ pub fn router(state: AppState) -> Router {
         };
         router = router.route(r.path, guarded);
     }
+    // Inner to outer: every refusal a problem, load shedding, a browser's page instead of the
+    // problem, the headers every answer carries.
     router
         .fallback(fallback)
-        .layer(axum::middleware::from_fn(browser_refusals))
-        .layer(map_response(limits::json_refusals))
-        .layer(map_response(headers::secure_headers))
+        .layer(from_fn(problem::refusals))
         .layer(from_fn_with_state(state.clone(), limits::shed_load))
+        .layer(from_fn(problem::pages_for_browsers))
+        .layer(map_response(headers::secure_headers))
         .layer(DefaultBodyLimit::max(limits::DEFAULT_BODY_BYTES))
         .with_state(state)
 }
@@ -268,15 +273,15 @@ async fn page_guard(state: &AppState, mut req: Request, next: Next, at_least: Op
             req.extensions_mut().insert(signed);
             next.run(req).await
         }
-        Ok(Some(_)) => session::forbidden_page("Your sign-in can view the dashboard but not change it."),
+        Ok(Some(_)) => session::forbidden("your sign-in can view the dashboard but not change it"),
         Ok(None) if access.bearer_role(req.headers()).is_ok_and(|r| r.is_some()) => {
-            session::forbidden_page("The pages need a signed-in session, not an API token.")
+            session::forbidden("the pages need a signed-in session, not an API token")
         }
         // Back from a provider: a `SameSite=Strict` session cookie is not sent on a navigation
         // that began on another site. The page loads itself again from here, and that load
         // carries it; without a session the second load gets the sign-in page.
         Ok(None) if req.method() == Method::GET && cross_site(req.headers()) => reload_page(req.uri()),
-        Ok(None) | Err(_) => session::sign_in_page(),
+        Ok(None) | Err(_) => session::sign_in(),
     }
 }
 
@@ -302,32 +307,9 @@ fn reload_page(uri: &axum::http::Uri) -> Response {
     (StatusCode::OK, page).into_response()
 }
 
-/// True when the request comes from a browser reading pages (it asks for HTML first), not an
-/// API client.
-pub fn wants_html(headers: &axum::http::HeaderMap) -> bool {
-    let accept = headers
-        .get(axum::http::header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    accept.contains("text/html") && !accept.starts_with("application/json")
-}
-
-/// A browser gets a page in the app's layout where the router would answer an empty 405.
-async fn browser_refusals(req: Request, next: Next) -> Response {
-    let html = wants_html(req.headers());
-    let response = next.run(req).await;
-    if html && response.status() == StatusCode::METHOD_NOT_ALLOWED {
-        return pages::error_page(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "This address cannot do that",
-            "This page was asked for in a way it does not take (a form sent again, perhaps). Open it from the accounts.",
-        );
-    }
-    response
-}
-
 async fn fallback(State(state): State<AppState>, req: Request) -> Response {
-    if wants_html(req.headers()) {
+    let api = req.uri().path().starts_with("/v1");
+    if !api && super::problem::prefers_html(req.headers()) {
         let signed = state.inner.access.session(req.headers()).ok().flatten();
         return pages::error_page_as(
             signed.as_ref(),
@@ -340,8 +322,9 @@ async fn fallback(State(state): State<AppState>, req: Request) -> Response {
         Credential::Bearer(_) | Credential::Session(_) => {
             ApiError::not_found(format!("no route {} {}", req.method(), req.uri().path())).into_response()
         }
-        Credential::None | Credential::Invalid => {
-            ApiError::unauthorized("send Authorization: Bearer TOKEN").into_response()
-        }
+        Credential::None | Credential::Invalid => ApiError::unauthorized(
+            "send Authorization: Bearer TOKEN (in a browser: open a one-time login link)",
+        )
+        .into_response(),
     }
 }

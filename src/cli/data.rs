@@ -31,6 +31,9 @@ pub enum CliError {
     /// A message from a subcommand (serve, demo, send) that says what to fix.
     #[error("{0}")]
     Message(String),
+    /// The command line itself is wrong (exit status 2, as for what clap refuses).
+    #[error("{0}")]
+    Usage(String),
 }
 
 /// The data folder given with `--data-dir`.

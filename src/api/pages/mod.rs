@@ -7,6 +7,7 @@
 mod account;
 mod accounts;
 pub mod csrf;
+mod error_page;
 mod history;
 pub(crate) mod layout;
 mod link;
@@ -25,6 +26,8 @@ use crate::engine::{CommandMessage, CommandReply, EngineError, Request};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use maud::html;
+
+pub use error_page::{error_page, error_page_as};
 
 // The handlers, routed in `super::routes`.
 pub(crate) use account::show as account_page;
@@ -53,25 +56,4 @@ fn refused(signed: &Signed) -> Response {
         }
     };
     (StatusCode::FORBIDDEN, layout::page(signed, "Form expired", body)).into_response()
-}
-
-/// A page for a browser, in the app's layout, for a refusal or a failure that has no better
-/// place (an unknown address, a method a page does not take): `title` as the heading, `detail`
-/// under it, and the way back to the accounts.
-pub fn error_page(status: StatusCode, title: &str, detail: &str) -> Response {
-    error_page_as(None, status, title, detail)
-}
-
-/// The same, with the signed-in person's name and sign-out in the header when there is one.
-pub fn error_page_as(signed: Option<&Signed>, status: StatusCode, title: &str, detail: &str) -> Response {
-    let body = html! {
-        h1 { (title) }
-        div.alert role="alert" #error tabindex="-1" { (layout::plain(detail)) }
-        p { a.btn href="/" { "Open the accounts" } }
-    };
-    let page = match signed {
-        Some(s) => layout::page(s, title, body),
-        None => layout::public_page(title, body),
-    };
-    (status, page).into_response()
 }

@@ -1,0 +1,30 @@
+//! THE page a browser sees for a refusal (a status of 400 or more) where an API client gets the
+//! `application/problem+json` body: the same words (title, detail) in the pages' layout, without
+//! the signed-in header (the person may not be signed in). Every refusal a browser reads goes
+//! through [`error_page`]: the router's layer for problem answers on non-`/v1` paths, the OAuth
+//! callbacks and the one-time link pages.
+
+use super::layout;
+use crate::api::auth::Signed;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use maud::html;
+
+/// A whole HTML page with `status`: `title` as its heading, `detail` as its text.
+pub fn error_page(status: StatusCode, title: &str, detail: &str) -> Response {
+    error_page_as(None, status, title, detail)
+}
+
+/// The same, with the signed-in person's name and sign-out in the header when there is one.
+pub fn error_page_as(signed: Option<&Signed>, status: StatusCode, title: &str, detail: &str) -> Response {
+    let body = html! {
+        h1 { (title) }
+        div.alert role="alert" #error tabindex="-1" { p { (layout::plain(detail)) } }
+        p { a.btn href="/" { "Open the accounts" } }
+    };
+    let page = match signed {
+        Some(s) => layout::page(s, title, body),
+        None => layout::public_page(title, body),
+    };
+    (status, page).into_response()
+}
