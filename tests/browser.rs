@@ -186,7 +186,7 @@ async fn sign_out_and_spent_link(c: &Client, ck: &mut Checks, login_link: &str) 
     wait_text(c, "h1", "Signed out").await?;
     ck.page(c, "signed-out").await?;
     c.goto(login_link).await?;
-    wait_text(c, "h1", "not valid").await?;
+    wait_text(c, "#error", "not valid").await?;
     ck.page(c, "login-link-spent").await
 }
 

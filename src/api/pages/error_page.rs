@@ -17,6 +17,8 @@ pub fn error_page(status: StatusCode, title: &str, detail: &str) -> Response {
 
 /// The same, with the signed-in person's name and sign-out in the header when there is one.
 pub fn error_page_as(signed: Option<&Signed>, status: StatusCode, title: &str, detail: &str) -> Response {
+    let title = heading(status, title);
+    let title = title.as_str();
     let body = html! {
         h1 { (title) }
         div.alert role="alert" #error tabindex="-1" { p { (layout::plain(detail)) } }
@@ -27,4 +29,22 @@ pub fn error_page_as(signed: Option<&Signed>, status: StatusCode, title: &str, d
         None => layout::public_page(title, body),
     };
     (status, page).into_response()
+}
+
+/// A heading in a person's words where the title is only the status's name ("Unauthorized").
+fn heading(status: StatusCode, title: &str) -> String {
+    if status.canonical_reason() != Some(title) {
+        return title.to_string();
+    }
+    match status {
+        StatusCode::UNAUTHORIZED => "Sign in to forgelink",
+        StatusCode::FORBIDDEN => "Not allowed",
+        StatusCode::NOT_FOUND => "Page not found",
+        StatusCode::METHOD_NOT_ALLOWED => "This address cannot do that",
+        StatusCode::GONE => "No longer here",
+        StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE => "Busy: try again in a moment",
+        s if s.is_server_error() => "Something went wrong on our side",
+        _ => "That did not work",
+    }
+    .to_string()
 }
