@@ -1,32 +1,13 @@
 //! Every bad input the API refuses: a 4xx RFC 9457 problem (`application/problem+json`:
 //! `type`, `title`, `status`, `detail`, `field`?, `hint`?) that names the problem, and nothing
-//! appended to the log; the router's own refusals (no such route, a method the path does not
-//! take, a query that does not parse, a body that is not a form) in the same format, and a
-//! browser's as an HTML page outside `/v1`. Also who may call what (tokens, the login link).
+//! appended to the log (the router's own refusals: `http_problems.rs`). Also who may call what
+//! (tokens, the login link).
 
 mod http_support;
 
-use http_support::{Http, VIEWER};
+use http_support::{assert_problem, problem, Http, VIEWER};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-
-/// Checks that `r` is a problem with `status`; gives its body.
-async fn problem(r: reqwest::Response, status: StatusCode) -> Value {
-    assert_eq!(r.status(), status, "{}", r.url());
-    let kind = r.headers()["content-type"].to_str().unwrap().to_string();
-    assert_eq!(kind, "application/problem+json", "{}", r.url());
-    let p: Value = r.json().await.unwrap();
-    assert_problem(&p, status);
-    p
-}
-
-fn assert_problem(p: &Value, status: StatusCode) {
-    assert_eq!(p["status"], status.as_u16(), "{p}");
-    assert_eq!(p["type"], "about:blank", "{p}");
-    assert_eq!(p["title"], status.canonical_reason().unwrap(), "{p}");
-    assert!(p["detail"].as_str().is_some_and(|d| !d.is_empty()), "{p}");
-    assert_eq!(p["error"], p["detail"], "the old field says the same: {p}");
-}
 
 /// Sends `body`, checks the status, that the problem names `field`, and that the log did not grow.
 async fn refused(h: &Http, body: impl Into<reqwest::Body>, status: StatusCode, field: Option<&str>) -> Value {
@@ -341,133 +322,5 @@ async fn the_account_list_pages_in_name_order_and_refuses_a_bad_limit() {
         let (status, _) = h.get(&format!("/v1/accounts?{bad}")).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}");
     }
-    h.demo.shutdown().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_routers_own_refusals_are_problems_too() {
-    let h = Http::start().await;
-    let c = &h.client;
-    let before = h.head();
-    // No such route (with a credential; without one it is 401, above).
-    let r = c
-        .get(h.url("/v1/nowhere"))
-        .bearer_auth(VIEWER)
-        .send()
-        .await
-        .unwrap();
-    let p = problem(r, StatusCode::NOT_FOUND).await;
-    assert!(p["detail"].as_str().unwrap().contains("/v1/nowhere"), "{p}");
-    // A method the path does not take: 405 with the methods it takes.
-    let r = c
-        .delete(h.url("/v1/commands"))
-        .bearer_auth(h.admin())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.headers()["allow"], "POST");
-    let p = problem(r, StatusCode::METHOD_NOT_ALLOWED).await;
-    assert!(p["detail"].as_str().unwrap().contains("DELETE"), "{p}");
-    // A query that does not parse names its parameter.
-    let r = c
-        .get(h.url("/v1/accounts?limit=two"))
-        .bearer_auth(VIEWER)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(problem(r, StatusCode::BAD_REQUEST).await["field"], "limit");
-    let r = c
-        .get(h.url("/v1/deliveries?state=lost"))
-        .bearer_auth(VIEWER)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(problem(r, StatusCode::BAD_REQUEST).await["field"], "state");
-    // A login-link request that is not JSON, and one with a bad role.
-    for (body, field) in [("{nope", None), (r#"{"for": "a", "role": "root"}"#, Some("role"))] {
-        let r = c
-            .post(h.url("/v1/login-links"))
-            .bearer_auth(h.admin())
-            .header("content-type", "application/json")
-            .body(body)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(problem(r, StatusCode::BAD_REQUEST).await["field"].as_str(), field);
-    }
-    // A webhook in a type no provider sends, and one whose signature does not hold.
-    let r = c
-        .post(h.url("/webhooks/github"))
-        .header("content-type", "text/plain")
-        .body("hello")
-        .send()
-        .await
-        .unwrap();
-    problem(r, StatusCode::UNSUPPORTED_MEDIA_TYPE).await;
-    let r = c
-        .post(h.url("/webhooks/gitlab"))
-        .header("content-type", "application/json")
-        .header("x-gitlab-token", "wrong")
-        .body("{}")
-        .send()
-        .await
-        .unwrap();
-    problem(r, StatusCode::UNAUTHORIZED).await;
-    // A viewer token on a page, a bad retry number.
-    let r = c.get(h.url("/")).bearer_auth(VIEWER).send().await.unwrap();
-    problem(r, StatusCode::FORBIDDEN).await;
-    let r = c
-        .post(h.url("/v1/deliveries/seven/retry"))
-        .bearer_auth(h.admin())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(problem(r, StatusCode::BAD_REQUEST).await["field"], "id");
-    assert_eq!(h.head(), before, "no refusal appended anything");
-    h.demo.shutdown().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_browser_gets_a_refusal_as_a_page_outside_the_api_and_a_problem_inside_it() {
-    let h = Http::start().await;
-    let c = &h.client;
-    let browser = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
-    // Words for a person: a page that needs a session says how to sign in; an unknown address
-    // is a page not found, signed in or not.
-    for (path, status, words) in [
-        ("/", StatusCode::UNAUTHORIZED, "Sign in to forgelink"),
-        ("/nowhere", StatusCode::NOT_FOUND, "Page not found"),
-    ] {
-        let r = c.get(h.url(path)).header("accept", browser).send().await.unwrap();
-        assert_eq!(r.status(), status, "{path}");
-        let kind = r.headers()["content-type"].to_str().unwrap().to_string();
-        assert!(kind.starts_with("text/html"), "{path}: {kind}");
-        assert!(r.headers().contains_key("content-security-policy"), "{path}");
-        let page = r.text().await.unwrap();
-        assert!(
-            page.contains(words) && page.contains("name=\"viewport\""),
-            "{page}"
-        );
-        if status == StatusCode::UNAUTHORIZED {
-            assert!(page.contains("login link"), "{page}");
-        }
-    }
-    let r = c
-        .get(h.url("/accounts/nobody/none"))
-        .bearer_auth(VIEWER)
-        .header("accept", browser)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::NOT_FOUND);
-    assert!(r.text().await.unwrap().contains("<h1>Page not found</h1>"));
-    // The API answers problems whatever the Accept header says.
-    let r = c
-        .get(h.url("/v1/accounts"))
-        .header("accept", browser)
-        .send()
-        .await
-        .unwrap();
-    problem(r, StatusCode::UNAUTHORIZED).await;
     h.demo.shutdown().await;
 }

@@ -37,6 +37,7 @@ pub enum CliError {
 }
 
 /// The data folder given with `--data-dir`.
+#[derive(Clone)]
 pub struct DataDir {
     root: PathBuf,
 }
@@ -44,6 +45,10 @@ pub struct DataDir {
 impl DataDir {
     pub fn new(root: PathBuf) -> Self {
         DataDir { root }
+    }
+
+    pub fn root(&self) -> &std::path::Path {
+        &self.root
     }
 
     pub fn log_dir(&self) -> PathBuf {

@@ -14,6 +14,7 @@ mod export;
 mod history;
 mod import;
 mod login_link;
+mod migrate;
 mod openapi;
 mod reconcile;
 mod remote;
@@ -68,6 +69,9 @@ pub enum Command {
     Export(export::Args),
     /// Reads a JSON Lines export into an empty data folder.
     Import(import::Args),
+    /// Copies the event log of a data folder into an empty PostgreSQL database (for
+    /// `store = "postgres://…"`), checking the copy is byte for byte the same.
+    Migrate(migrate::Args),
     /// Runs the HTTP server (API, callbacks, webhooks, dashboard) with settings from --config
     /// FILE and FORGELINK_* variables. The event log is in DATA_DIR/log, or in PostgreSQL with
     /// `store = "postgres://user@host/db"` (FORGELINK_STORE); the vault, the webhook inbox and
@@ -115,6 +119,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Replay(args) => replay::run(&dir, args),
         Command::Export(args) => export::run(&dir, args),
         Command::Import(args) => import::run(&dir, args),
+        Command::Migrate(args) => migrate::run(&dir, args),
         Command::Serve(args) => serve::run(given, args),
         #[cfg(feature = "demo")]
         Command::Demo(args) => demo::run(given, args),

@@ -68,8 +68,8 @@ pub const SETTINGS: &[Setting] = &[
         Some("the folder DATA_DIR/log"),
         "\"postgres://forgelink@db.internal:5432/forgelink\"",
         "Where the event log lives: a folder (sled), or a PostgreSQL database as\n\
-         postgres://USER[:PASSWORD]@HOST[:PORT]/DB, shared by several instances. The vault, the\n\
-         webhook inbox and the projections stay in data_dir either way.",
+         postgres://USER[:PASSWORD]@HOST[:PORT]/DB (one instance per database until instances\n\
+         share the saga work). The vault, the webhook inbox and the projections stay in data_dir.",
     ),
     s(
         "public_url",

@@ -221,8 +221,14 @@ pub fn operation(method: &str, path: &str) -> Option<Op> {
             ..op("getAccount", "accounts", "One account by id or unique name")
         },
         ("GET", "/v1/accounts/{id}/history") => Op {
+            params: vec![query(
+                "as_of",
+                json!({"type": "string"}),
+                "Stop at a global position (a number) or a time (RFC 3339, or `YYYY-MM-DD HH:MM:SS` UTC); `state` is then the account at that point.",
+            )],
             responses: vec![
-                ("200", ok("Every event of the account, in words.", "History")),
+                ("200", ok("Every event of the account, in words, and its state.", "History")),
+                ("400", problem("`as_of` is neither a position nor a time.", api_refused)),
                 ("404", problem("No account with that id or name.", api_refused)),
             ],
             ..op("getAccountHistory", "accounts", "An account's audit history")
@@ -256,6 +262,20 @@ pub fn operation(method: &str, path: &str) -> Option<Op> {
             ],
             ..op("listEvents", "log", "The log, paged by position")
         },
+        ("GET", "/v1/export") => Op {
+            responses: vec![("200", json!({"description": "Every event in position order, one stored envelope a line \
+                (as `forgelink export` writes them).",
+                "content": {"application/x-ndjson": {"schema": {"type": "string"}}}}))],
+            ..op("exportLog", "log", "The whole log as JSON Lines")
+        },
+        ("GET", "/v1/projections/verify") => Op {
+            responses: vec![("200", json!({"description": "The live dashboard compared with a rebuild from the log \
+                at one position (empty `differences`: they agree).",
+                "content": {"application/json": {"schema": {"type": "object", "required": ["position", "differences"],
+                    "properties": {"position": {"type": "integer", "minimum": 0},
+                        "differences": {"type": "array", "items": {"type": "object"}}}}}}}))],
+            ..op("verifyProjections", "log", "Compares the dashboard with a rebuild from the log")
+        },
         ("GET", "/v1/events/stream") => Op {
             params: vec![
                 query("from", json!({"type": "integer", "minimum": 0}), "The first position (else after Last-Event-ID, else from now on)."),
@@ -267,6 +287,15 @@ pub fn operation(method: &str, path: &str) -> Option<Op> {
                 ("400", problem("`from` is not a number.", api_refused)),
             ],
             ..op("streamEvents", "log", "The log as server-sent events")
+        },
+        ("GET", "/v1/export") => Op {
+            responses: vec![("200", json!({"description": "Every event in position order, one stored envelope a line, byte for byte as `forgelink export` writes it (streamed).",
+                "content": {"application/x-ndjson": {"schema": {"type": "string"}}}}))],
+            ..op("exportLog", "log", "The whole log as JSON Lines")
+        },
+        ("GET", "/v1/projections/verify") => Op {
+            responses: vec![("200", ok("Where the live dashboard differs from a rebuild from the log (nothing: it matches).", "Verification"))],
+            ..op("verifyDashboard", "log", "Compares the live dashboard with a rebuild from the log")
         },
         ("GET", "/v1/deliveries") => Op {
             params: vec![

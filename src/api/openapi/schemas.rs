@@ -185,8 +185,32 @@ fn replies() -> Map<String, Value> {
                 "event_type": {"type": "string"}, "sentence": {"type": "string"},
                 "status_after": {"type": "string", "enum": names(&AccountStatus::ALL, |s| s.as_str())},
             }}),
-            json!({}),
+            json!({
+                "name": {"type": "string", "description": "The account's unique name."},
+                "as_of": {"description": "The point asked for with `as_of`, or null.",
+                    "oneOf": [{"type": "null"},
+                        {"type": "object", "required": ["position"], "properties": {"position": {"type": "integer"}}},
+                        {"type": "object", "required": ["time"], "properties": {"time": {"type": "string", "format": "date-time"}}}]},
+                "state": {"description": "The account at that point (now without `as_of`); null when it did not exist yet.",
+                    "oneOf": [{"type": "null"}, {"$ref": "#/components/schemas/Account"}]},
+            }),
         ),
+    );
+    m.insert(
+        "Verification".into(),
+        json!({
+            "description": "The live dashboard compared with a rebuild from the log at one position.",
+            "type": "object",
+            "required": ["position", "differences"],
+            "properties": {
+                "position": {"type": "integer", "description": "The log position both were compared at."},
+                "differences": {"type": "array", "description": "Empty when they agree.", "items": {
+                    "type": "object", "required": ["key", "field", "live", "rebuilt"], "properties": {
+                        "key": {"type": "string", "description": "The account (name and id) or project."},
+                        "field": {"type": "string"}, "live": {"type": "string"}, "rebuilt": {"type": "string"},
+                    }}},
+            },
+        }),
     );
     m.insert(
         "Groups".into(),
