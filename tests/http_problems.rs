@@ -108,7 +108,10 @@ async fn a_browser_gets_a_refusal_as_a_page_outside_the_api_and_a_problem_inside
         assert!(kind.starts_with("text/html"), "{path}: {kind}");
         assert!(r.headers().contains_key("content-security-policy"), "{path}");
         let page = r.text().await.unwrap();
-        assert!(page.contains(words) && page.contains("name=\"viewport\""), "{page}");
+        assert!(
+            page.contains(words) && page.contains("name=\"viewport\""),
+            "{page}"
+        );
         if status == StatusCode::UNAUTHORIZED {
             assert!(page.contains("login link"), "{page}");
         }
