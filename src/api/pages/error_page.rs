@@ -21,7 +21,7 @@ pub fn error_page_as(signed: Option<&Signed>, status: StatusCode, title: &str, d
     let title = title.as_str();
     let body = html! {
         h1 { (title) }
-        div.alert role="alert" #error tabindex="-1" { p { (layout::plain(detail)) } }
+        div.alert role="alert" #error tabindex="-1" { p { (sentences(&layout::plain(detail))) } }
         p { a.btn href="/" { "Open the accounts" } }
     };
     let page = match signed {
@@ -47,4 +47,34 @@ fn heading(status: StatusCode, title: &str) -> String {
         _ => "That did not work",
     }
     .to_string()
+}
+
+/// Each sentence of a refusal's words starting with a capital ("this login link is not valid.
+/// a login link works once" reads as two sentences).
+fn sentences(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut start = true;
+    for c in text.chars() {
+        if start && c.is_alphabetic() {
+            out.extend(c.to_uppercase());
+            start = false;
+        } else {
+            out.push(c);
+            if c == '.' || c == '?' || c == '!' {
+                start = true;
+            } else if !c.is_whitespace() {
+                start = false;
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+#[test]
+fn each_sentence_of_a_refusal_starts_with_a_capital() {
+    assert_eq!(
+        sentences("this login link is not valid. a login link works once (forgelink login-link --for NAME)."),
+        "This login link is not valid. A login link works once (forgelink login-link --for NAME)."
+    );
 }
