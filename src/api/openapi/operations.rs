@@ -262,20 +262,6 @@ pub fn operation(method: &str, path: &str) -> Option<Op> {
             ],
             ..op("listEvents", "log", "The log, paged by position")
         },
-        ("GET", "/v1/export") => Op {
-            responses: vec![("200", json!({"description": "Every event in position order, one stored envelope a line \
-                (as `forgelink export` writes them).",
-                "content": {"application/x-ndjson": {"schema": {"type": "string"}}}}))],
-            ..op("exportLog", "log", "The whole log as JSON Lines")
-        },
-        ("GET", "/v1/projections/verify") => Op {
-            responses: vec![("200", json!({"description": "The live dashboard compared with a rebuild from the log \
-                at one position (empty `differences`: they agree).",
-                "content": {"application/json": {"schema": {"type": "object", "required": ["position", "differences"],
-                    "properties": {"position": {"type": "integer", "minimum": 0},
-                        "differences": {"type": "array", "items": {"type": "object"}}}}}}}))],
-            ..op("verifyProjections", "log", "Compares the dashboard with a rebuild from the log")
-        },
         ("GET", "/v1/events/stream") => Op {
             params: vec![
                 query("from", json!({"type": "integer", "minimum": 0}), "The first position (else after Last-Event-ID, else from now on)."),
