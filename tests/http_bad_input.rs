@@ -157,7 +157,7 @@ async fn bad_command_messages_are_refused_with_the_field_named_and_nothing_appen
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_callback_with_a_forged_state_shows_a_readable_page_and_records_nothing() {
+async fn a_callback_with_a_forged_state_shows_a_readable_page_with_what_helps_and_records_nothing() {
     let h = Http::start().await;
     h.start_link("gitlab", "acme-gitlab").await;
     let before = h.head();
@@ -173,7 +173,11 @@ async fn a_callback_with_a_forged_state_shows_a_readable_page_and_records_nothin
         .unwrap()
         .starts_with("text/html"));
     let page = r.text().await.unwrap();
-    assert!(page.contains("not linked") && page.contains("state"), "{page}");
+    let main = page.split("<main").nth(1).unwrap_or_default();
+    assert!(
+        main.contains("does not recognise") && main.contains("Continue linking") && !main.contains("state"),
+        "in plain words, with the one action that helps: {page}"
+    );
     let r = h
         .client
         .get(h.url("/callback/github?installation_id=abc&state=x"))

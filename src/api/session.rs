@@ -8,16 +8,14 @@ use super::error::ApiError;
 use super::AppState;
 use axum::extract::{Query, State};
 use axum::http::{header, StatusCode};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::{Extension, Form};
 use serde::Deserialize;
 use std::collections::HashMap;
 
-fn small_page(title: &str, heading: &str, text: &str) -> Html<String> {
-    Html(format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title></head>\
-         <body><h1>{heading}</h1><p>{text}</p></body></html>"
-    ))
+/// A page in the app's layout for someone not (or no longer) signed in.
+fn small_page(title: &str, heading: &str, text: maud::Markup) -> maud::Markup {
+    super::pages::layout::public_page(title, maud::html! { h1 { (heading) } p { (text) } })
 }
 
 /// What a request without a (valid) session gets instead of a page.
@@ -35,7 +33,11 @@ pub fn forbidden(why: &str) -> Response {
 }
 
 /// `GET /login?token=ONE_TIME`: spends the token, sets the session cookie, redirects to `/`.
-pub async fn login(State(state): State<AppState>, Query(q): Query<HashMap<String, String>>) -> Response {
+pub async fn login(
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
     let access = &state.inner.access;
     match q.get("token").and_then(|t| access.redeem_login_token(t)) {
         Some(session) => (
@@ -46,6 +48,10 @@ pub async fn login(State(state): State<AppState>, Query(q): Query<HashMap<String
             ],
         )
             .into_response(),
+        // A spent link opened again by someone still signed in: they are where they wanted to be.
+        None if matches!(access.session(&headers), Ok(Some(_))) => {
+            (StatusCode::SEE_OTHER, [(header::LOCATION, "/".to_string())]).into_response()
+        }
         None => ApiError::new(StatusCode::UNAUTHORIZED, "this login link is not valid")
             .field("token")
             .hint("a login link works once and expires; ask an admin for a new one (`forgelink login-link --for NAME`)")
@@ -73,7 +79,7 @@ pub async fn logout(
     let page = small_page(
         "Signed out",
         "Signed out",
-        "<a href=\"/\">Sign in again</a> with a new login link.",
+        maud::html! { "Sign in again with a new login link." },
     );
     (
         StatusCode::OK,

@@ -353,6 +353,65 @@ pub fn operation(method: &str, path: &str) -> Option<Op> {
             ],
             ..op("saveDetailsForm", "pages", "Chooses the group or workspace and saves the details (form)")
         },
+        ("GET", "/accounts") => Op {
+            responses: vec![("303", redirect("To the new-account form (a reload after a refused form)."))],
+            ..op("accountsFormAgain", "pages", "The new-account form again")
+        },
+        ("POST", "/accounts/{name}/projects") => Op {
+            body: Some(form(json!({"csrf": {"type": "string"}, "name": {"type": "string"}}), &[])),
+            responses: vec![
+                ("303", redirect("Created: back to the account's page, which follows the project.")),
+                ("4XX", problem("Refused: the page again with what is wrong, or a problem.", page_refused)),
+            ],
+            ..op("createProjectForm", "pages", "Creates a project on the account (form)")
+        },
+        ("POST", "/accounts/{name}/import") => Op {
+            body: Some(form(json!({"csrf": {"type": "string"}, "repository": {"type": "string"}, "name": {"type": "string"}}), &[])),
+            responses: vec![
+                ("303", redirect("Imported: back to the account's page.")),
+                ("4XX", problem("Refused: the page again with what is wrong, or a problem.", page_refused)),
+            ],
+            ..op("importProjectForm", "pages", "Imports a blueprint repository as a project (form)")
+        },
+        ("POST", "/accounts/{name}/projects/{id}/detach") => Op {
+            body: Some(form(json!({"csrf": {"type": "string"}}), &[])),
+            responses: vec![
+                ("303", redirect("Detached: back to the account's page.")),
+                ("4XX", problem("Refused: the page again with what is wrong, or a problem.", page_refused)),
+            ],
+            ..op("detachProjectForm", "pages", "Detaches a project from its repository (form)")
+        },
+        ("POST", "/accounts/{name}/reconcile") => Op {
+            body: Some(form(json!({"csrf": {"type": "string"}}), &[])),
+            responses: vec![
+                ("303", redirect("Reconciled: the account's page says what was found.")),
+                ("4XX", problem("Refused: the page again with what is wrong, or a problem.", page_refused)),
+            ],
+            ..op("reconcileAccountForm", "pages", "Reconciles the account now (form)")
+        },
+        ("POST", "/accounts/{name}/rename") => Op {
+            body: Some(form(json!({"csrf": {"type": "string"}, "to": {"type": "string"}}), &[])),
+            responses: vec![
+                ("303", redirect("Renamed: on to the account's page under its new name.")),
+                ("4XX", problem("Refused: the page again with what is wrong, or a problem.", page_refused)),
+            ],
+            ..op("renameAccountForm", "pages", "Renames the account (form)")
+        },
+        ("GET", "/accounts/{name}/unlink") => Op {
+            responses: vec![
+                ("200", html("The confirmation: what happens to the projects and the credentials.")),
+                ("404", html("No such account.")),
+            ],
+            ..op("unlinkAccountPage", "pages", "Confirms unlinking an account")
+        },
+        ("POST", "/accounts/{name}/unlink") => Op {
+            body: Some(form(json!({"csrf": {"type": "string"}}), &[])),
+            responses: vec![
+                ("303", redirect("Unlinked: back to the accounts, the name free.")),
+                ("4XX", problem("Refused: the page again with what is wrong, or a problem.", page_refused)),
+            ],
+            ..op("unlinkAccountForm", "pages", "Unlinks the account (form)")
+        },
         _ => return None,
     })
 }
