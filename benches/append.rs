@@ -121,6 +121,19 @@ fn durable_writes(c: &mut Criterion) {
             |b, &writers| b.iter_custom(|iters| rt.block_on(append_concurrently(&log, writers, iters))),
         );
     }
+    // The lone writer with the writer polling its queue for 30 us before it sleeps
+    // (LogOptions::idle_spin), in the same run: what the poll saves or costs.
+    let spin = EventLog::open(
+        dir.path().join("log-spin"),
+        LogOptions {
+            idle_spin: Duration::from_micros(30),
+            ..LogOptions::default()
+        },
+    )
+    .unwrap();
+    g.bench_function(BenchmarkId::new("forgelink_append_idle_spin_30us", 1), |b| {
+        b.iter_custom(|iters| rt.block_on(append_concurrently(&spin, 1, iters)))
+    });
     g.finish();
 }
 
@@ -263,6 +276,21 @@ fn reads(c: &mut Criterion) {
     drop((tree, per_event));
     drop(db);
     let log = EventLog::open(dir.path(), LogOptions::default()).unwrap();
+    // The borrowed reader: every event's header fields, no payload decoded.
+    g.bench_function("forgelink_read_all_raw", |b| {
+        b.iter(|| {
+            let mut sum = 0u64;
+            for segment in log.read_all_raw(1) {
+                for event in segment.unwrap().events() {
+                    let event = event.unwrap();
+                    std::hint::black_box((event.stream_id(), event.event_type(), event.data()));
+                    sum += event.position();
+                }
+            }
+            assert_eq!(sum, EVENTS * (EVENTS + 1) / 2);
+            sum
+        })
+    });
     g.bench_function("forgelink_read_all", |b| {
         b.iter(|| {
             let sum: u64 = log.read_all(1).map(|e| e.unwrap().position).sum();

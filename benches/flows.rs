@@ -62,6 +62,8 @@ struct FlowBench {
     batches: Mutex<Vec<f64>>,
     flows: AtomicU64,
     busy: Mutex<Duration>,
+    /// The log's group-commit flushes and the vault's fsyncs when counting started.
+    fsyncs_at_start: (u64, u64),
 }
 
 impl FlowBench {
@@ -75,6 +77,10 @@ impl FlowBench {
     }
 
     fn over(world: Arc<World>, next: u64) -> FlowBench {
+        let fsyncs_at_start = (
+            world.engine.log().as_sled().map_or(0, |l| l.flushes()),
+            world.engine.vault().fsyncs(),
+        );
         FlowBench {
             world,
             next: AtomicU64::new(next),
@@ -82,6 +88,7 @@ impl FlowBench {
             batches: Mutex::new(Vec::new()),
             flows: AtomicU64::new(0),
             busy: Mutex::new(Duration::ZERO),
+            fsyncs_at_start,
         }
     }
 
@@ -149,12 +156,17 @@ impl FlowBench {
                 format!("{name} {:.1?}", pct(each, 0.5))
             })
             .collect();
+        let log_fsyncs =
+            self.world.engine.log().as_sled().map_or(0, |l| l.flushes()) - self.fsyncs_at_start.0;
+        let vault_fsyncs = self.world.engine.vault().fsyncs() - self.fsyncs_at_start.1;
         println!(
-            "SUMMARY {label}: {flows} flows in {busy:.2?} = {:.1} flows/s; flow latency p50 {:.1?}, p99 {:.1?}, max {:.1?}; step medians: {}",
+            "SUMMARY {label}: {flows} flows in {busy:.2?} = {:.1} flows/s; flow latency p50 {:.1?}, p99 {:.1?}, max {:.1?}; fsyncs per flow: log {:.2}, vault {:.2}; step medians: {}",
             flows as f64 / busy.as_secs_f64().max(f64::EPSILON),
             pct(whole.clone(), 0.50),
             pct(whole.clone(), 0.99),
             pct(whole, 1.0),
+            log_fsyncs as f64 / flows as f64,
+            vault_fsyncs as f64 / flows as f64,
             medians.join(", "),
         );
     }

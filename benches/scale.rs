@@ -158,8 +158,9 @@ fn build_log(dir: &Path, accounts: usize) -> Duration {
     started.elapsed()
 }
 
-/// Opens the log's sled database and reads every event record's bytes straight from it: the
-/// floor any start-up scan can reach. Returns the count, the open time and the scan time.
+/// Opens the log's sled database and reads every segment's bytes straight from it, counting the
+/// events each holds: the floor any start-up scan can reach. Returns the event count, the open
+/// time and the scan time.
 fn raw_scan(dir: &Path) -> (usize, Duration, Duration) {
     let started = Instant::now();
     let db = sled::open(dir.join("log")).expect("sled opens");
@@ -168,8 +169,9 @@ fn raw_scan(dir: &Path) -> (usize, Duration, Duration) {
     let started = Instant::now();
     let mut n = 0;
     for item in tree.range(&[b'g'][..]..&[b'h'][..]) {
-        std::hint::black_box(item.expect("a record").1.len());
-        n += 1;
+        // A segment (events/src/log/segment.rs): format byte, then its event count (u32 BE).
+        let segment = item.expect("a segment").1;
+        n += u32::from_be_bytes(segment[1..5].try_into().expect("a segment header")) as usize;
     }
     (n, open, started.elapsed())
 }
@@ -183,12 +185,34 @@ fn probe(dir: PathBuf) {
         .build()
         .expect("a tokio runtime");
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    // Without the index snapshot first: the open scans every segment (and its clean close
+    // writes the snapshot again).
+    std::fs::remove_file(dir.join("log").join("index.snapshot"))
+        .expect("a clean close left an index snapshot");
+    let t = Instant::now();
+    let log = EventLog::open(dir.join("log"), LogOptions::default()).expect("the log opens");
+    let open_scan = t.elapsed();
+    assert_eq!(log.open_report().snapshot_covers, 0);
+    drop(log);
+    let rss_before = vm_rss_kib();
     let t = Instant::now();
     let log = EventLog::open(dir.join("log"), LogOptions::default()).expect("the log opens");
     let open = t.elapsed();
+    let rss_open = vm_rss_kib().saturating_sub(rss_before);
+    assert!(log.open_report().snapshot_covers > 0, "{:?}", log.open_report());
+    let index_bytes = log.index_bytes();
     let t = Instant::now();
     let n = log.read_all(1).filter(|e| e.is_ok()).count();
     let read = t.elapsed();
+    let t = Instant::now();
+    let mut raw = 0;
+    for segment in log.read_all_raw(1) {
+        for event in segment.expect("a segment").events() {
+            raw += event.expect("an event").stream_version() as usize & 1;
+        }
+    }
+    std::hint::black_box(raw);
+    let read_raw = t.elapsed();
     drop(log);
     let engine = rt.block_on(async {
         let mut config = EngineConfig::new(&dir);
@@ -202,9 +226,11 @@ fn probe(dir: PathBuf) {
         took
     });
     println!(
-        "PROBE log_open_ms={:.0} read_all_ms={:.0} events={n} engine_open_ms={:.0}",
+        "PROBE log_open_ms={:.0} log_open_scan_ms={:.0} index_bytes={index_bytes} open_rss_kib={rss_open} read_all_ms={:.0} read_all_raw_ms={:.0} events={n} engine_open_ms={:.0}",
         ms(open),
+        ms(open_scan),
         ms(read),
+        ms(read_raw),
         ms(engine)
     );
 }
@@ -365,7 +391,7 @@ fn main() {
     println!("warm: {warm}");
     println!("pieces: {pieces}");
     println!(
-        "raw sled: open {:.0} ms, scan of {events} event records {:.0} ms",
+        "raw sled: open {:.0} ms, scan of the segments holding {events} events {:.0} ms",
         sled_open.as_secs_f64() * 1e3,
         scan.as_secs_f64() * 1e3
     );
@@ -384,6 +410,38 @@ fn main() {
             ms / scan_ms
         );
     }
+    let accounts_seen = field(&warm, "accounts");
+    println!(
+        "| log open with the index snapshot / scanning every segment | {:.0} / {:.0} ms | — | raw sled open + scan {:.0} ms | {:.2}x / {:.2}x |",
+        field(&pieces, "log_open_ms"),
+        field(&pieces, "log_open_scan_ms"),
+        scan_ms,
+        field(&pieces, "log_open_ms") / scan_ms,
+        field(&pieces, "log_open_scan_ms") / scan_ms,
+    );
+    println!(
+        "| in-memory log index | {:.1} MiB ({:.0} B/account; RSS +{:.1} MiB at open) | — | — | — |",
+        field(&pieces, "index_bytes") / 1048576.0,
+        field(&pieces, "index_bytes") / accounts_seen,
+        field(&pieces, "open_rss_kib") / 1024.0
+    );
+    let raw_per_s = events as f64 / scan.as_secs_f64();
+    for (name, key) in [
+        ("read_all (decoded)", "read_all_ms"),
+        ("read_all_raw (borrowed)", "read_all_raw_ms"),
+    ] {
+        let per_s = field(&pieces, "events") / (field(&pieces, key) / 1e3);
+        println!(
+            "| {name} of {events} events | {:.0} events/s | — | raw segment scan {:.0} events/s | {:.3}x |",
+            per_s,
+            raw_per_s,
+            per_s / raw_per_s
+        );
+    }
+    println!(
+        "| Engine::open (both saga resumes) | {:.2} s | — | — | — |",
+        field(&pieces, "engine_open_ms") / 1e3
+    );
     for (name, line) in [("restart", &warm), ("first start", &cold)] {
         println!(
             "| VmRSS after {name} | {:.0} MiB | — | — | — |",

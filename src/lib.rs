@@ -1,8 +1,10 @@
 //! forgelink: links GitHub, GitLab and Bitbucket Cloud accounts to an infrastructure platform.
 //! The engine: pure domain deciders, sagas that drive provider calls, the provider clients, the
-//! sandbox wiring, the vault, and the HTTP and CLI shells over one engine handle.
+//! sandbox wiring, the vault, the HTTP and CLI shells over one engine handle, and the typed
+//! client of the HTTP API (`client`).
 
 pub mod api;
+pub mod client;
 pub mod domain;
 pub mod engine;
 pub mod group_flush;

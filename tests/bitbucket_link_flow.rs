@@ -211,7 +211,10 @@ async fn a_denied_grant_is_recorded_and_the_account_can_be_linked_again() {
         (&["LinkFailed".to_string()][..], "failed")
     );
     let state = w.engine.account_state(id).unwrap();
-    assert_eq!(state.last_error.as_deref(), Some("access denied on Bitbucket"));
+    assert_eq!(
+        state.last_error.as_deref(),
+        Some("the approval was cancelled on Bitbucket")
+    );
 
     let url = start_link(&w.engine, NAME).await;
     callback(&w.engine, &w.sandbox.approve(&url).await.unwrap())

@@ -148,7 +148,10 @@ async fn a_denied_approval_is_recorded_and_the_account_can_be_linked_again() {
     assert_eq!(reply.status, "failed");
     assert_eq!(reply.next_action.as_deref(), Some("start a new link"));
     let state = w.engine.account_state(id).unwrap();
-    assert_eq!(state.last_error.as_deref(), Some("access denied on GitLab"));
+    assert_eq!(
+        state.last_error.as_deref(),
+        Some("the approval was cancelled on GitLab")
+    );
 
     let url = start_link(&w.engine, NAME).await;
     callback(&w.engine, &w.sandbox.approve(&url).await.unwrap())

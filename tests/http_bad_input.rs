@@ -1,21 +1,20 @@
-//! Every bad input the API refuses: a 4xx JSON error `{error, field?, hint?}` that names the
-//! problem, and nothing appended to the log. Also who may call what (tokens, the login link).
+//! Every bad input the API refuses: a 4xx RFC 9457 problem (`application/problem+json`:
+//! `type`, `title`, `status`, `detail`, `field`?, `hint`?) that names the problem, and nothing
+//! appended to the log (the router's own refusals: `http_problems.rs`). Also who may call what
+//! (tokens, the login link).
 
 mod http_support;
 
-use http_support::{Http, VIEWER};
+use http_support::{assert_problem, problem, Http, VIEWER};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-/// Sends `body`, checks the status, that the error names `field`, and that the log did not grow.
+/// Sends `body`, checks the status, that the problem names `field`, and that the log did not grow.
 async fn refused(h: &Http, body: impl Into<reqwest::Body>, status: StatusCode, field: Option<&str>) -> Value {
     let before = h.head();
     let (got, answer) = h.post_raw(body).await;
     assert_eq!(got, status, "{answer}");
-    assert!(
-        answer["error"].as_str().is_some_and(|e| !e.is_empty()),
-        "{answer}"
-    );
+    assert_problem(&answer, status);
     assert_eq!(answer["field"].as_str(), field, "{answer}");
     assert_eq!(h.head(), before, "a refused command appends nothing");
     answer
@@ -128,8 +127,8 @@ async fn bad_command_messages_are_refused_with_the_field_named_and_nothing_appen
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
-    assert_eq!(r.json::<Value>().await.unwrap()["field"], "Content-Type");
+    let p = problem(r, StatusCode::UNSUPPORTED_MEDIA_TYPE).await;
+    assert_eq!(p["field"], "Content-Type");
     assert_eq!(h.head(), before);
 
     // Metrics count every refusal above and the one command applied.
@@ -158,7 +157,7 @@ async fn bad_command_messages_are_refused_with_the_field_named_and_nothing_appen
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_callback_with_a_forged_state_shows_a_readable_page_and_records_nothing() {
+async fn a_callback_with_a_forged_state_shows_a_readable_page_with_what_helps_and_records_nothing() {
     let h = Http::start().await;
     h.start_link("gitlab", "acme-gitlab").await;
     let before = h.head();
@@ -174,7 +173,11 @@ async fn a_callback_with_a_forged_state_shows_a_readable_page_and_records_nothin
         .unwrap()
         .starts_with("text/html"));
     let page = r.text().await.unwrap();
-    assert!(page.contains("not linked") && page.contains("state"), "{page}");
+    let main = page.split("<main").nth(1).unwrap_or_default();
+    assert!(
+        main.contains("does not recognise") && main.contains("Continue linking") && !main.contains("state"),
+        "in plain words, with the one action that helps: {page}"
+    );
     let r = h
         .client
         .get(h.url("/callback/github?installation_id=abc&state=x"))
@@ -200,7 +203,7 @@ async fn without_a_token_everything_but_the_open_doors_is_401_and_a_viewer_canno
         "/nowhere",
     ] {
         let r = c.get(h.url(path)).send().await.unwrap();
-        assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "{path}");
+        problem(r, StatusCode::UNAUTHORIZED).await;
     }
     let r = c
         .get(h.url("/v1/accounts"))
@@ -208,7 +211,7 @@ async fn without_a_token_everything_but_the_open_doors_is_401_and_a_viewer_canno
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    problem(r, StatusCode::UNAUTHORIZED).await;
     let before = h.head();
     let msg = json!({"type": "NameAccount", "provider": "github", "unique_name": "sneaky"}).to_string();
     let r = c
@@ -218,7 +221,7 @@ async fn without_a_token_everything_but_the_open_doors_is_401_and_a_viewer_canno
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    problem(r, StatusCode::UNAUTHORIZED).await;
     let r = c
         .post(h.url("/v1/commands"))
         .bearer_auth(VIEWER)
@@ -227,7 +230,7 @@ async fn without_a_token_everything_but_the_open_doors_is_401_and_a_viewer_canno
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    problem(r, StatusCode::FORBIDDEN).await;
     assert_eq!(h.head(), before, "neither appended anything");
     // The viewer reads; health is open.
     assert_eq!(h.get("/v1/accounts").await.0, StatusCode::OK);

@@ -75,7 +75,8 @@ async fn every_page_carries_a_hash_based_csp_and_the_other_browser_headers() {
         ("/login?token=spent", false),
         ("/callback/github?state=forged", false),
     ] {
-        let mut req = h.client.get(h.url(path));
+        // As a browser asks: a refusal outside /v1 is a page only for one (else a problem).
+        let mut req = h.client.get(h.url(path)).header("accept", "text/html,*/*;q=0.8");
         if with_session {
             req = req.header("cookie", &cookie);
         }

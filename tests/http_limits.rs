@@ -172,9 +172,11 @@ async fn requests_over_the_in_flight_cap_are_shed_and_a_slow_body_is_a_408() {
     let shed = client.get(format!("{url}/healthz")).send().await.unwrap();
     assert_eq!(shed.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(shed.headers()["retry-after"], "5");
-    assert!(shed.json::<Value>().await.unwrap()["error"].is_string());
+    assert_eq!(shed.headers()["content-type"], "application/problem+json");
+    assert_eq!(shed.json::<Value>().await.unwrap()["status"], 503);
     let slow = slow.await.unwrap();
     assert!(slow.starts_with("HTTP/1.1 408"), "{slow}");
+    assert!(slow.contains("application/problem+json"), "{slow}");
     assert!(slow.contains("did not arrive in time"), "{slow}");
     let after = client.get(format!("{url}/healthz")).send().await.unwrap();
     assert_eq!(after.status(), StatusCode::OK, "the slot is free again");
@@ -182,7 +184,7 @@ async fn requests_over_the_in_flight_cap_are_shed_and_a_slow_body_is_a_408() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn bodies_over_their_cap_are_the_json_413_and_large_ones_together_meet_the_budget() {
+async fn bodies_over_their_cap_are_the_problem_413_and_large_ones_together_meet_the_budget() {
     let site = start(|l| l.body_budget = 1024 * 1024).await;
     let url = format!("http://{}", site.server.addr);
     let client = reqwest::Client::new();
@@ -198,8 +200,8 @@ async fn bodies_over_their_cap_are_the_json_413_and_large_ones_together_meet_the
         .unwrap();
     let answer = String::from_utf8_lossy(&buf[..n]);
     assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
-    assert!(answer.contains("application/json"), "{answer}");
-    // A login link request over 64 KiB, a command over twice its own cap: the same JSON 413.
+    assert!(answer.contains("application/problem+json"), "{answer}");
+    // A login link request over 64 KiB, a command over twice its own cap: the same problem 413.
     for (path, size) in [("/v1/login-links", 70 * 1024), ("/v1/commands", 200 * 1024)] {
         let r = client
             .post(format!("{url}{path}"))
@@ -210,9 +212,10 @@ async fn bodies_over_their_cap_are_the_json_413_and_large_ones_together_meet_the
             .await
             .unwrap();
         assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE, "{path}");
+        assert_eq!(r.headers()["content-type"], "application/problem+json", "{path}");
         let body: Value = r.json().await.unwrap();
         assert!(
-            body["error"].as_str().unwrap().contains("larger than"),
+            body["detail"].as_str().unwrap().contains("larger than") && body["status"] == 413,
             "{path}: {body}"
         );
     }
@@ -236,11 +239,12 @@ async fn bodies_over_their_cap_are_the_json_413_and_large_ones_together_meet_the
     let answer = exchange(site.server.addr, head, chunks, Duration::ZERO).await;
     assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
     assert!(answer.contains("retry-after: 5"), "{answer}");
+    assert!(answer.contains("application/problem+json"), "{answer}");
     site.server.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_webhook_body_past_25_mb_is_cut_with_the_json_413() {
+async fn a_webhook_body_past_25_mb_is_cut_with_the_problem_413() {
     let site = start(|l| l.body_budget = 64 * 1024 * 1024).await;
     let stream = TcpStream::connect(site.server.addr).await.unwrap();
     let (mut read, mut write) = stream.into_split();
@@ -269,7 +273,7 @@ async fn a_webhook_body_past_25_mb_is_cut_with_the_json_413() {
     let answer = String::from_utf8_lossy(&got);
     assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
     assert!(
-        answer.contains("application/json") && answer.contains("larger than"),
+        answer.contains("application/problem+json") && answer.contains("larger than"),
         "{answer}"
     );
     writer.abort();

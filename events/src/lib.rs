@@ -11,6 +11,7 @@ mod log;
 mod pg;
 pub mod project;
 mod provider;
+mod selected;
 mod store;
 pub mod upcast;
 
@@ -19,11 +20,13 @@ pub use envelope::{decode_envelope, Envelope, EnvelopeError, Metadata, StreamId}
 pub use error::{ExpectedVersion, LogError};
 pub use event::{claimed_installation, installation_claim, DecodeError, Event};
 pub use log::{
-    plant_raw_records, raw_record_from_json_line, AppendOutcome, Durability, EventLog, LogOptions, ReadAll,
+    plant_raw_records, raw_record_from_json_line, AppendOutcome, Durability, EventLog, LogOptions,
+    OpenReport, RawEvent, RawSegment, RawSegments, ReadAll,
 };
 #[doc(hidden)]
 pub use pg::testing as pg_testing;
 pub use pg::{redact as redact_store_address, PgLog, PgOptions, PgReadAll};
 pub use project::*;
 pub use provider::{Provider, UnknownProvider};
+pub use selected::{EventFilter, Selected, SelectedEvents};
 pub use store::{EventStore, Store, StoreEvents, StoreLocation};

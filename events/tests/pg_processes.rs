@@ -220,3 +220,65 @@ fn acknowledged_appends_survive_sigkills_of_the_appending_process() {
         "the children acknowledged something before being killed"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_writer_that_holds_the_head_and_rolls_back_leaves_no_gap_and_blocks_no_reader() {
+    let Some(db) = test_database() else { return };
+    let log = PgLog::open(db.url(), PgOptions::default()).unwrap();
+    let s = StreamId::account(Uuid::new_v4());
+    log.append(
+        &s,
+        ExpectedVersion::Any,
+        vec![failed("a")],
+        Uuid::new_v4(),
+        meta(),
+    )
+    .await
+    .unwrap();
+    // Another process's writer in the middle of its transaction: it holds the head row.
+    let (other, conn) = tokio_postgres::connect(db.url(), tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    other
+        .batch_execute("BEGIN; UPDATE forgelink_head SET position = position + 5 WHERE id = 1")
+        .await
+        .unwrap();
+    let waiting = {
+        let (log, s) = (log.clone(), s.clone());
+        tokio::spawn(async move {
+            log.append(
+                &s,
+                ExpectedVersion::Exact(1),
+                vec![failed("b")],
+                Uuid::new_v4(),
+                meta(),
+            )
+            .await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(!waiting.is_finished(), "our append waits for the head row");
+    let read = {
+        let log = log.clone();
+        tokio::task::spawn_blocking(move || log.read_all(1).map(|e| e.unwrap().position).collect::<Vec<_>>())
+            .await
+            .unwrap()
+    };
+    assert_eq!(
+        read,
+        vec![1],
+        "a reader is not held up and sees the committed prefix"
+    );
+    other.batch_execute("ROLLBACK").await.unwrap();
+    let o = waiting.await.unwrap().unwrap();
+    assert_eq!(
+        o.first_position, 2,
+        "the rolled-back positions are given again: no gap"
+    );
+    let all: Vec<u64> =
+        tokio::task::spawn_blocking(move || log.read_all(1).map(|e| e.unwrap().position).collect())
+            .await
+            .unwrap();
+    assert_eq!(all, vec![1, 2]);
+}

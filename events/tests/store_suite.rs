@@ -89,6 +89,7 @@ on_both_backends!(
     subscribers_see_the_head_move_after_each_commit,
     export_then_import_into_an_empty_store_gives_byte_identical_json_lines,
     import_refuses_a_store_that_is_not_empty,
+    a_selective_read_decodes_what_it_selects_and_passes_every_other_position,
 );
 
 async fn racing_writers_win_each_version_exactly_once_and_positions_stay_dense(f: Fixture) {
@@ -419,6 +420,31 @@ async fn subscribers_see_the_head_move_after_each_commit(f: Fixture) {
     assert_eq!(*rx.borrow_and_update(), 2);
     let ids: std::collections::HashSet<Uuid> = log.read_all(1).map(|e| e.unwrap().event_id).collect();
     assert_eq!(ids.len(), 2, "every event gets its own id");
+}
+
+async fn a_selective_read_decodes_what_it_selects_and_passes_every_other_position(f: Fixture) {
+    let log = f.open();
+    fill(&log).await;
+    let all = all_dense(&log);
+    let chosen = StreamId::account(Uuid::from_u128(3));
+    let reads = |stream: &str, event_type: &str| stream == chosen.as_str() && event_type == "LinkFailed";
+    for from in [1, 7, all.len() as u64, all.len() as u64 + 1] {
+        let mut next = from;
+        for item in log.read_selected(from, &reads) {
+            let item = item.unwrap();
+            assert_eq!(item.position(), next, "every position, in order");
+            let expected = &all[next as usize - 1];
+            match item {
+                Selected::Event(e) => assert_eq!(&e, expected),
+                Selected::Skipped(_) => assert!(
+                    !(expected.stream_id == chosen && expected.event.event_type() == "LinkFailed"),
+                    "position {next} was selected"
+                ),
+            }
+            next += 1;
+        }
+        assert_eq!(next, all.len() as u64 + 1, "up to the head, from {from}");
+    }
 }
 
 /// A log with names, renames, several streams and actors with characters JSON escapes.

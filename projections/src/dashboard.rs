@@ -152,6 +152,23 @@ impl Dashboard {
     }
 }
 
+/// What the dashboard reads: every account event (each moves the row's version and activity)
+/// and the project events `apply_project` counts; pushes, renames and the rest of a project's
+/// life are not decoded.
+fn reads(stream_id: &str, event_type: &str) -> bool {
+    stream_id.starts_with("account-")
+        || stream_id.starts_with("project-")
+            && matches!(
+                event_type,
+                "ProjectCreated"
+                    | "ProjectImported"
+                    | "RepoAccessPending"
+                    | "RepoAutoAdded"
+                    | "RepoDeleted"
+                    | "ProjectDetached"
+            )
+}
+
 impl Projection for Dashboard {
     fn name(&self) -> &'static str {
         "dashboard"
@@ -203,6 +220,10 @@ impl Projection for Dashboard {
         self.projects = Members::default();
     }
 
+    fn reads(&self) -> crate::EventFilter {
+        reads
+    }
+
     fn apply(&mut self, env: &Envelope) -> Result<(), ProjectionError> {
         let Some(id) = env.stream_id.entity_id() else {
             return Ok(());
@@ -237,39 +258,53 @@ impl Projection for Dashboard {
     }
 
     fn differences(&self, rebuilt: &Self) -> Vec<Difference> {
-        let (live, other) = (self.read(), rebuilt.read());
-        let mut out = Vec::new();
-        let ids: std::collections::BTreeSet<Uuid> = live
-            .accounts
-            .keys()
-            .chain(other.accounts.keys())
-            .copied()
-            .collect();
-        for id in ids {
-            let (a, b) = (live.accounts.get(&id), other.accounts.get(&id));
-            let key = a
-                .or(b)
-                .map_or_else(|| id.to_string(), |r| format!("{} ({id})", r.name));
-            // The stored fields only: derived ones (the next action) would repeat each difference.
-            let stored = |r: &Arc<AccountRow>| serde_json::to_value(&**r).unwrap_or_default();
-            out.extend(diff_values(&key, a.map(stored), b.map(stored)));
-        }
-        let ids: std::collections::BTreeSet<Uuid> = live
-            .projects
-            .keys()
-            .chain(other.projects.keys())
-            .copied()
-            .collect();
-        for id in ids {
-            let as_json = |l: &ProjectLink| serde_json::to_value(l).unwrap_or_default();
-            let (a, b) = (
-                live.projects.get(&id).map(as_json),
-                other.projects.get(&id).map(as_json),
-            );
-            out.extend(diff_values(&format!("project {id}"), a, b));
-        }
-        out
+        index_differences(&self.read(), &rebuilt.read())
     }
+}
+
+impl DashboardReader {
+    /// Where this (live) dashboard differs from `rebuilt`, field by field: what
+    /// [`crate::verify`] reports, for a server whose runner owns the live dashboard and lends
+    /// out only readers.
+    pub fn differences(&self, rebuilt: &DashboardReader) -> Vec<Difference> {
+        let (live, other) = (self.index(), rebuilt.index());
+        index_differences(&live, &other)
+    }
+}
+
+/// Field-by-field differences of two dashboards' contents (accounts, then projects).
+fn index_differences(live: &Index, other: &Index) -> Vec<Difference> {
+    let mut out = Vec::new();
+    let ids: std::collections::BTreeSet<Uuid> = live
+        .accounts
+        .keys()
+        .chain(other.accounts.keys())
+        .copied()
+        .collect();
+    for id in ids {
+        let (a, b) = (live.accounts.get(&id), other.accounts.get(&id));
+        let key = a
+            .or(b)
+            .map_or_else(|| id.to_string(), |r| format!("{} ({id})", r.name));
+        // The stored fields only: derived ones (the next action) would repeat each difference.
+        let stored = |r: &Arc<AccountRow>| serde_json::to_value(&**r).unwrap_or_default();
+        out.extend(diff_values(&key, a.map(stored), b.map(stored)));
+    }
+    let ids: std::collections::BTreeSet<Uuid> = live
+        .projects
+        .keys()
+        .chain(other.projects.keys())
+        .copied()
+        .collect();
+    for id in ids {
+        let as_json = |l: &ProjectLink| serde_json::to_value(l).unwrap_or_default();
+        let (a, b) = (
+            live.projects.get(&id).map(as_json),
+            other.projects.get(&id).map(as_json),
+        );
+        out.extend(diff_values(&format!("project {id}"), a, b));
+    }
+    out
 }
 
 /// Field-by-field differences of two JSON objects (or of one missing).

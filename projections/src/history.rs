@@ -8,7 +8,7 @@ use crate::sentence::sentence;
 use crate::status::AccountStatus;
 use crate::{Dashboard, ProjectionError};
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
-use forgelink_events::{EventStore, LogError, StreamId};
+use forgelink_events::{EventStore, LogError, Selected, StreamId};
 use serde::Serialize;
 use std::fmt;
 use std::str::FromStr;
@@ -142,8 +142,10 @@ pub fn state_as_of(
     // Once one of the account's events is past the point, all later ones are too (a stream is
     // folded without gaps).
     let mut own_done = false;
-    for env in log.read_all(1) {
-        let env = env?;
+    // Only the account's own events and project events are decoded (EventStore::read_selected).
+    let reads = |stream: &str, _: &str| stream == own.as_str() || stream.starts_with("project-");
+    for item in log.read_selected(1, &reads) {
+        let Selected::Event(env) = item? else { continue };
         if let AsOf::Position(p) = as_of {
             if env.position > p {
                 break;
@@ -154,7 +156,7 @@ pub fn state_as_of(
             own_done |= !included;
             !own_done
         } else {
-            included && env.stream_id.is_project()
+            included
         };
         if wanted {
             dashboard.apply(&env).map_err(|e| match e {

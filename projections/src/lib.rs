@@ -25,7 +25,7 @@ pub use account::{AccountRow, FoldError};
 pub use dashboard::{AccountFilter, Counts, Dashboard, DashboardReader, ProjectLink};
 pub use error::ProjectionError;
 pub use history::{account_history, history_as_of, state_as_of, AsOf, BadAsOf, HistoryEntry, HistoryError};
-pub use runner::{verify, Difference, Projection, Runner, RunnerOptions, Verification};
+pub use runner::{verify, Difference, EventFilter, Projection, Runner, RunnerOptions, Verification};
 pub use sentence::sentence;
 pub use status::{AccountStatus, NextAction, Scope, UnknownStatus};
 pub use store::ProjectionStore;

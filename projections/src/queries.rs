@@ -146,6 +146,11 @@ impl DashboardReader {
         self.shared.read().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// The whole index, read-locked (for comparing two dashboards).
+    pub(crate) fn index(&self) -> RwLockReadGuard<'_, Index> {
+        self.read()
+    }
+
     /// The accounts `filter` lets through, ordered by name (case-insensitive).
     pub fn list(&self, filter: AccountFilter) -> Vec<Arc<AccountRow>> {
         let idx = self.read();

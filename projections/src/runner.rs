@@ -5,7 +5,7 @@
 
 use crate::read_ahead;
 use crate::ProjectionError;
-use forgelink_events::{Envelope, EventStore, LogError};
+use forgelink_events::{Envelope, EventStore, LogError, Selected};
 use serde::Serialize;
 use std::fmt;
 use tokio::sync::watch;
@@ -37,6 +37,18 @@ pub trait Projection: Send {
     fn differences(&self, rebuilt: &Self) -> Vec<Difference>
     where
         Self: Sized;
+    /// Which events `apply` reads, by stream id and event type: the others are not decoded
+    /// and never passed to `apply` (the checkpoint moves past them all the same).
+    fn reads(&self) -> EventFilter {
+        every_event
+    }
+}
+
+/// Which stored events a projection reads: `(stream id, event type) -> reads it`.
+pub type EventFilter = fn(&str, &str) -> bool;
+
+fn every_event(_: &str, _: &str) -> bool {
+    true
 }
 
 /// One disagreement found by [`verify`].
@@ -259,19 +271,20 @@ impl<P: Projection> Runner<P> {
     ) -> Result<usize, ProjectionError> {
         let from = self.checkpoint + 1;
         let want = chunk.min(usize::try_from(until - self.checkpoint).unwrap_or(usize::MAX));
+        let reads = self.projection.reads();
         if want < self.options.read_ahead_from.max(1) {
-            return self.apply_items(log.read_all(from), until, chunk, progress);
+            return self.apply_items(log.read_selected(from, &reads), until, chunk, progress);
         }
         std::thread::scope(|scope| {
             let (tx, rx) = std::sync::mpsc::sync_channel(read_ahead::BATCHES);
-            scope.spawn(move || read_ahead::read(log, from, want, tx));
+            scope.spawn(move || read_ahead::read(log, from, want, reads, tx));
             self.apply_items(rx.into_iter().flatten(), until, chunk, progress)
         })
     }
 
     fn apply_items(
         &mut self,
-        items: impl Iterator<Item = Result<Envelope, LogError>>,
+        items: impl Iterator<Item = Result<Selected, LogError>>,
         until: u64,
         chunk: usize,
         progress: &mut dyn FnMut(u64, u64),
@@ -281,27 +294,30 @@ impl<P: Projection> Runner<P> {
         let mut applied = 0;
         let mut failure = None;
         for item in items {
-            let env = match item {
-                Ok(env) => env,
+            let item = match item {
+                Ok(item) => item,
                 Err(source) => {
                     failure = Some(ProjectionError::Log { projection, source });
                     break;
                 }
             };
-            if env.position > until {
+            let position = item.position();
+            if position > until {
                 break;
             }
-            if env.position != next {
+            if position != next {
                 failure = Some(ProjectionError::Gap {
                     projection,
                     expected: next,
-                    got: env.position,
+                    got: position,
                 });
                 break;
             }
-            if let Err(e) = self.projection.apply(&env) {
-                failure = Some(e);
-                break;
+            if let Selected::Event(env) = &item {
+                if let Err(e) = self.projection.apply(env) {
+                    failure = Some(e);
+                    break;
+                }
             }
             next += 1;
             applied += 1;

@@ -127,7 +127,22 @@ pub enum NextAction {
 }
 
 impl NextAction {
-    /// The action in words, naming the provider where it matters.
+    /// Every next action, for the tests that check each has its own words.
+    pub const ALL: [NextAction; 10] = [
+        NextAction::StartLinking,
+        NextAction::ApproveOnProvider,
+        NextAction::WaitForVerification,
+        NextAction::SelectGroup,
+        NextAction::SelectWorkspaceAndProjectKey,
+        NextAction::SaveDetails,
+        NextAction::GrantRepositoryAccess,
+        NextAction::UnsuspendInstallation,
+        NextAction::Relink,
+        NextAction::StartLinkingAgain,
+    ];
+
+    /// The action in words, naming the provider where it matters: THE words for it, used by
+    /// the command reply, the dashboard, the pages and the CLI alike.
     pub fn text(self, provider: Provider) -> String {
         match self {
             NextAction::StartLinking => "start linking".into(),
@@ -137,29 +152,82 @@ impl NextAction {
             NextAction::SelectWorkspaceAndProjectKey => "select a workspace and project key".into(),
             NextAction::SaveDetails => "save details".into(),
             NextAction::GrantRepositoryAccess => "grant repository access".into(),
-            NextAction::UnsuspendInstallation => "unsuspend the GitHub App installation".into(),
+            NextAction::UnsuspendInstallation => {
+                format!("unsuspend the installation on {}", provider.display_name())
+            }
             NextAction::Relink => "re-link required".into(),
-            NextAction::StartLinkingAgain => "start linking again".into(),
+            NextAction::StartLinkingAgain => "start a new link".into(),
         }
     }
 
     /// The next action for a row, from its status, provider and scope.
     pub fn for_row(row: &AccountRow) -> Option<NextAction> {
+        NextAction::for_status(
+            row.status,
+            row.provider,
+            row.verifying,
+            row.scope.is_some(),
+            row.repos_awaiting_access,
+        )
+    }
+
+    /// The next action from what decides it: the status, the provider, whether forgelink is
+    /// verifying an approval, whether the group / workspace is chosen, and how many
+    /// repositories wait for access. The engine's reply and the dashboard both ask here.
+    pub fn for_status(
+        status: AccountStatus,
+        provider: Provider,
+        verifying: bool,
+        scope_chosen: bool,
+        repos_awaiting_access: u32,
+    ) -> Option<NextAction> {
         use AccountStatus as S;
-        Some(match row.status {
+        Some(match status {
             S::Pending => NextAction::StartLinking,
-            S::AwaitingApproval if row.verifying => NextAction::WaitForVerification,
+            S::AwaitingApproval if verifying => NextAction::WaitForVerification,
             S::AwaitingApproval => NextAction::ApproveOnProvider,
-            S::AwaitingDetails => match (row.provider, &row.scope) {
-                (Provider::GitLab, None) => NextAction::SelectGroup,
-                (Provider::Bitbucket, None) => NextAction::SelectWorkspaceAndProjectKey,
+            S::AwaitingDetails => match (provider, scope_chosen) {
+                (Provider::GitLab, false) => NextAction::SelectGroup,
+                (Provider::Bitbucket, false) => NextAction::SelectWorkspaceAndProjectKey,
                 _ => NextAction::SaveDetails,
             },
-            S::Active if row.repos_awaiting_access > 0 => NextAction::GrantRepositoryAccess,
+            S::Active if repos_awaiting_access > 0 => NextAction::GrantRepositoryAccess,
             S::Active | S::Unlinked => return None,
             S::Suspended => NextAction::UnsuspendInstallation,
             S::Disconnected => NextAction::Relink,
             S::Failed | S::Expired => NextAction::StartLinkingAgain,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_next_action_has_its_own_words_for_every_provider() {
+        for provider in [Provider::GitHub, Provider::GitLab, Provider::Bitbucket] {
+            let texts: std::collections::BTreeSet<String> =
+                NextAction::ALL.iter().map(|a| a.text(provider)).collect();
+            assert_eq!(
+                texts.len(),
+                NextAction::ALL.len(),
+                "two actions share words: {texts:?}"
+            );
+            assert!(texts.iter().all(|t| !t.is_empty() && !t.contains('`')));
+        }
+    }
+
+    #[test]
+    fn every_status_has_exactly_one_next_action_text_once_its_facts_are_fixed() {
+        for status in AccountStatus::ALL {
+            for provider in [Provider::GitHub, Provider::GitLab, Provider::Bitbucket] {
+                let a = NextAction::for_status(status, provider, false, true, 0);
+                let b = NextAction::for_status(status, provider, false, true, 0);
+                assert_eq!(a, b);
+                let settled = matches!(status, AccountStatus::Active | AccountStatus::Unlinked);
+                assert_eq!(a.is_none(), settled, "{status}: {a:?}");
+            }
+        }
     }
 }

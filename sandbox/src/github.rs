@@ -13,6 +13,7 @@ mod changes;
 mod deliveries_api;
 mod hooks;
 mod install_page;
+mod manifest;
 mod repo_api;
 mod repos;
 mod world;
@@ -119,6 +120,8 @@ pub(crate) struct Shared {
     pub outbox: Arc<hooks::Outbox>,
     /// User tokens revoked through `DELETE /applications/{client_id}/token`.
     pub revoked_user_tokens: std::sync::atomic::AtomicUsize,
+    /// App registrations from a manifest waiting for their code's conversion.
+    pub manifest_codes: Mutex<std::collections::HashMap<String, manifest::Registration>>,
     /// Where the world is kept between runs (the demo), and the port it was served on.
     pub save_file: Option<SaveFile>,
     pub port: std::sync::atomic::AtomicU16,
@@ -172,6 +175,12 @@ impl Shared {
 
     pub fn world(&self) -> MutexGuard<'_, World> {
         self.world.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn manifest_codes(
+        &self,
+    ) -> MutexGuard<'_, std::collections::HashMap<String, manifest::Registration>> {
+        self.manifest_codes.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     pub fn base(&self) -> &str {
@@ -273,12 +282,14 @@ impl GitHubSandbox {
             rate_used: Mutex::new(std::collections::HashMap::new()),
             outbox,
             revoked_user_tokens: Default::default(),
+            manifest_codes: Default::default(),
             save_file,
             port: Default::default(),
         });
         let keeper = shared.clone();
         let router = api::router(shared.clone())
             .merge(install_page::router(shared.clone()))
+            .merge(manifest::router(shared.clone()))
             .layer(axum::middleware::from_fn(
                 move |request: axum::extract::Request, next: axum::middleware::Next| {
                     let keeper = keeper.clone();
@@ -467,6 +478,14 @@ impl GitHubSandbox {
     pub fn set_suspended(&self, installation_id: u64, suspended: bool) {
         if let Some(i) = self.shared.world().installations.get_mut(&installation_id) {
             i.suspended_at = suspended.then(chrono::Utc::now);
+        }
+    }
+
+    /// Makes every app-manifest code issued so far older than its hour.
+    pub fn expire_manifest_codes(&self) {
+        let past = chrono::Utc::now() - chrono::Duration::seconds(1);
+        for r in self.shared.manifest_codes().values_mut() {
+            r.expires_at = past;
         }
     }
 

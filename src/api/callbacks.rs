@@ -1,9 +1,12 @@
 //! `GET /callback/github|gitlab|bitbucket`: where a provider sends the person back after the
 //! approval. The query becomes a `CompleteAuthorization` command (the `state` binds it to one
 //! account's link attempt; no login needed), then the person is redirected (303) to that
-//! account's dashboard page, which shows the next step. A refused callback is answered with a
-//! page a person can read, saying what to do. A callback without a `state` runs nothing and
-//! calls no provider: it gets a neutral page (a GitHub `setup_action=update` only schedules a
+//! account's dashboard page, which shows the next step. A callback that comes again (a reload,
+//! Back to the provider and approve again, a late one after the link ended) is not an error for
+//! the person: they are sent to the account as it is now, with a note saying what happened. A
+//! refusal with no account to show is answered with a page in the app's layout that says, in
+//! plain words, the one thing that helps. A callback without a `state` runs nothing and calls no
+//! provider: it gets a neutral page (a GitHub `setup_action=update` only schedules a
 //! rate-limited reconciliation, see `setup_updates`).
 
 use super::error::ApiError;
@@ -14,7 +17,7 @@ use crate::secret::Secret;
 use crate::webhooks::Provider;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use std::collections::HashMap;
 
 pub async fn callback(
@@ -24,7 +27,9 @@ pub async fn callback(
     headers: HeaderMap,
 ) -> Response {
     let Ok(provider) = provider.parse::<Provider>() else {
-        return error_page(&ApiError::not_found(format!("no callback for `{provider}`")));
+        return error_page(&ApiError::not_found(
+            "forgelink links only GitHub, GitLab and Bitbucket accounts",
+        ));
     };
     if query.get("state").is_none_or(|s| s.is_empty()) {
         if provider == Provider::GitHub && query.get("setup_action").map(String::as_str) == Some("update") {
@@ -45,9 +50,9 @@ pub async fn callback(
         link_binding::Check::Refused => {
             let e = ApiError::new(
                 StatusCode::FORBIDDEN,
-                "this approval was started in another browser",
+                "This approval was started in another browser, so it cannot be finished here.",
             )
-            .hint("finish the approval in the browser that started the link, or start the link again here");
+            .hint("Finish it in the browser that started the link, or open the account here and choose Continue linking.");
             return error_page(&e);
         }
     };
@@ -64,8 +69,72 @@ pub async fn callback(
             let to = format!("/accounts/{}", url_segment(&name));
             (StatusCode::SEE_OTHER, [(header::LOCATION, to)]).into_response()
         }
-        Err(e) => error_page(&ApiError::from(e)),
+        Err(e) => match state.inner.engine.account_of_state(&oauth_state) {
+            Some(account_id) => came_again(&state, account_id, &e),
+            None => error_page(&spent_state(provider)),
+        },
     }
+}
+
+/// A callback for a known account that could not run (already used, expired, superseded, the
+/// link ended): the account as it is now, with a note; a real refusal (the installation is
+/// another account's) on a page that names it.
+fn came_again(state: &AppState, account_id: uuid::Uuid, e: &crate::engine::EngineError) -> Response {
+    use crate::domain::DomainError as D;
+    use crate::engine::EngineError as E;
+    let Ok(account) = state.inner.engine.account_state(account_id) else {
+        return error_page(&ApiError::from(clone_error(e)));
+    };
+    let name = account.unique_name.clone();
+    if account.status() == crate::domain::AccountStatus::Unlinked {
+        let e = ApiError::new(
+            StatusCode::GONE,
+            format!("The account {name} was unlinked, so this approval no longer applies."),
+        )
+        .hint("Link a new account from the accounts page if you still want it.");
+        return error_page(&e);
+    }
+    let approved = matches!(
+        account.status(),
+        crate::domain::AccountStatus::Active
+            | crate::domain::AccountStatus::AwaitingDetails
+            | crate::domain::AccountStatus::Suspended
+    );
+    let note = match e {
+        E::Domain(D::StateAlreadyUsed | D::AlreadyApproved { .. }) => "approval-used",
+        _ if approved => "approval-used",
+        E::Domain(D::LinkAttemptExpired { .. }) => "link-expired",
+        E::Domain(D::AttemptSuperseded { .. } | D::StateMismatch) => "link-superseded",
+        E::Domain(D::LinkAttemptFailed { .. } | D::NotAllowed { .. } | D::NoLinkAttempt { .. }) => {
+            "link-closed"
+        }
+        E::UnknownState => "link-closed",
+        other => {
+            let e = ApiError::from(clone_error(other));
+            return error_page_for(&e, Some(&name));
+        }
+    };
+    let to = format!("/accounts/{}?note={note}", url_segment(&name));
+    (StatusCode::SEE_OTHER, [(header::LOCATION, to)]).into_response()
+}
+
+fn clone_error(e: &crate::engine::EngineError) -> crate::engine::EngineError {
+    crate::engine::EngineError::Invalid {
+        field: e.field().unwrap_or("state"),
+        message: e.to_string(),
+    }
+}
+
+/// The refusal of a `state` forgelink does not know (spent long ago, or changed).
+fn spent_state(provider: Provider) -> ApiError {
+    ApiError::new(
+        StatusCode::FORBIDDEN,
+        format!(
+            "forgelink does not recognise this return from {}: the link it belonged to is over, or the address was changed.",
+            provider.display_name()
+        ),
+    )
+    .hint("Open the account and choose Continue linking (or Link again): forgelink sends you to the provider with a fresh link.")
 }
 
 /// The callback's query as the `CompleteAuthorization` it asks for; a malformed field is refused
@@ -99,14 +168,16 @@ pub fn callback_request(query: &HashMap<String, String>) -> Result<Request, ApiE
 
 /// The answer to a callback that carries no `state`: the same page whatever else it carries.
 fn neutral_page() -> Response {
-    let body = format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>forgelink</title>\
-         <style>{ERROR_STYLE}</style></head><body><h1>Nothing to complete here</h1>\
-         <p>This address completes a link started from forgelink. If you changed forgelink's \
-         installation on the provider, forgelink picks the change up shortly by itself.</p>\
-         <p><a href=\"/\">Open the accounts</a></p></body></html>"
-    );
-    (StatusCode::OK, Html(body)).into_response()
+    let body = maud::html! {
+        h1 { "Nothing to complete here" }
+        p { "This address completes a link started from forgelink. If you changed forgelink's installation on the provider, forgelink picks the change up shortly by itself." }
+        p { a.btn href="/" { "Open the accounts" } }
+    };
+    (
+        StatusCode::OK,
+        super::pages::layout::public_page("Nothing to complete", body),
+    )
+        .into_response()
 }
 
 /// A name as one URL path segment.
@@ -116,37 +187,28 @@ pub fn url_segment(s: &str) -> String {
         .replace('+', "%20")
 }
 
-/// The style sheet of the callback's own pages (listed in the pages' CSP by its hash).
-pub const ERROR_STYLE: &str =
-    "body{font-family:system-ui,sans-serif;max-width:40rem;margin:4rem auto;padding:0 1rem;color:#222}\
-    .alert{border-left:4px solid #c0392b;background:#fdecea;padding:1rem}";
-
-/// An HTML page explaining a refused callback.
+/// A page explaining a refused callback, in the app's layout.
 pub fn error_page(e: &ApiError) -> Response {
-    let field = e
-        .field
-        .as_deref()
-        .map(|f| format!("<p>The problem is with <code>{}</code>.</p>", escape(f)))
-        .unwrap_or_default();
-    let hint = e
-        .hint
-        .as_deref()
-        .map(|h| format!("<p>{}</p>", escape(h)))
-        .unwrap_or_default();
-    let body = format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Link not completed</title>\
-         <style>{ERROR_STYLE}</style></head>\
-         <body><h1>The account was not linked</h1><div class=\"alert\" role=\"alert\"><p>{}</p>{field}{hint}</div>\
-         <p><a href=\"/\">Back to the accounts</a>, then start the link again from the account's page.</p></body></html>",
-        escape(&e.error)
-    );
-    (e.status, Html(body)).into_response()
+    error_page_for(e, None)
 }
 
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&#39;")
+fn error_page_for(e: &ApiError, account: Option<&str>) -> Response {
+    let body = maud::html! {
+        h1 { "This approval could not be used" }
+        div.alert role="alert" #error tabindex="-1" {
+            p { (super::pages::layout::plain(&e.error)) }
+            @if let Some(h) = &e.hint { p { (super::pages::layout::plain(h)) } }
+        }
+        div.actions {
+            @if let Some(name) = account {
+                a.btn.primary href={ "/accounts/" (url_segment(name)) } { "Open " (name) }
+            }
+            a.btn href="/" { "Open the accounts" }
+        }
+    };
+    (
+        e.status,
+        super::pages::layout::public_page("Approval not used", body),
+    )
+        .into_response()
 }

@@ -1,121 +1,123 @@
 //! Reading a command message from JSON at the edge, so every refusal names the field at fault:
 //! malformed JSON, an unknown `type`, an unknown, missing or mistyped field. serde's own errors
-//! for tagged and flattened enums lose the field name, so the shape is checked against a small
-//! table first, and serde then only builds the value.
+//! for tagged and flattened enums lose the field name, so the shape is checked first, and serde
+//! then only builds the value. The shape checked is THE description of the messages: the JSON
+//! Schema derived from [`CommandMessage`] (its envelope fields and one shape per `Request`
+//! variant), read once into one schema per message type ([`message_schemas`]); the OpenAPI
+//! document shows the same schemas, so the check and the document cannot disagree.
 
 use super::error::ApiError;
 use crate::engine::{CommandMessage, Request};
-use serde_json::{Map, Value};
+use serde_json::{json, Map, Value};
+use std::sync::OnceLock;
 
-/// What a field must hold.
-#[derive(Clone, Copy)]
-enum Kind {
-    Text,
-    Uuid,
-    Unsigned,
-    Provider,
+/// One message type's shape: `{"type": "object", "properties": ..., "required": [...],
+/// "additionalProperties": false}`, its `type` field a `const`.
+#[derive(Debug, Clone)]
+pub struct MessageSchema {
+    /// The message type, e.g. `StartLink`.
+    pub name: String,
+    pub schema: Map<String, Value>,
 }
 
-impl Kind {
-    fn describe(self) -> &'static str {
-        match self {
-            Kind::Text => "a string",
-            Kind::Uuid => "a UUID string",
-            Kind::Unsigned => "a non-negative integer",
-            Kind::Provider => "one of \"github\", \"gitlab\", \"bitbucket\"",
-        }
+impl MessageSchema {
+    fn properties(&self) -> impl Iterator<Item = (&String, &Value)> {
+        self.schema
+            .get("properties")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
     }
 
-    fn accepts(self, v: &Value) -> bool {
-        match self {
-            Kind::Text => v.is_string(),
-            Kind::Uuid => v.as_str().is_some_and(|s| uuid::Uuid::parse_str(s).is_ok()),
-            Kind::Unsigned => v.is_u64(),
-            Kind::Provider => v
-                .as_str()
-                .is_some_and(|s| s.parse::<crate::webhooks::Provider>().is_ok()),
-        }
+    fn required(&self, field: &str) -> bool {
+        self.schema
+            .get("required")
+            .and_then(Value::as_array)
+            .is_some_and(|r| r.iter().any(|f| f == field))
     }
 }
 
-/// (field, kind, required)
-type Field = (&'static str, Kind, bool);
+/// Every message type's shape, in the order of `Request`, derived from the Rust types once.
+pub fn message_schemas() -> &'static [MessageSchema] {
+    static SCHEMAS: OnceLock<Vec<MessageSchema>> = OnceLock::new();
+    SCHEMAS.get_or_init(|| {
+        let generator = schemars::generate::SchemaSettings::draft2020_12().into_generator();
+        let root = generator.into_root_schema_for::<CommandMessage>().to_value();
+        let envelope = root["properties"].as_object().cloned().unwrap_or_default();
+        let variants = root["oneOf"].as_array().cloned().unwrap_or_default();
+        variants
+            .iter()
+            .filter_map(|v| {
+                let name = v["properties"]["type"]["const"].as_str()?.to_string();
+                let mut properties = v["properties"].as_object().cloned().unwrap_or_default();
+                properties.insert(
+                    "type".into(),
+                    json!({"description": "The message type.", "type": "string", "const": name}),
+                );
+                properties.extend(envelope.clone());
+                let mut schema = Map::new();
+                schema.insert("title".into(), json!(name));
+                if let Some(d) = v.get("description") {
+                    schema.insert("description".into(), d.clone());
+                }
+                schema.insert("type".into(), json!("object"));
+                schema.insert("properties".into(), Value::Object(properties));
+                schema.insert("required".into(), v["required"].clone());
+                schema.insert("additionalProperties".into(), json!(false));
+                Some(MessageSchema { name, schema })
+            })
+            .collect()
+    })
+}
 
-const COMMON: &[Field] = &[
-    ("command_id", Kind::Uuid, false),
-    ("correlation_id", Kind::Uuid, false),
-    ("actor", Kind::Text, false),
-];
+/// The JSON type a field's schema names, other than `null`.
+fn json_type(prop: &Value) -> Option<&str> {
+    match &prop["type"] {
+        Value::String(t) => Some(t.as_str()),
+        Value::Array(ts) => ts.iter().filter_map(Value::as_str).find(|t| *t != "null"),
+        _ => None,
+    }
+}
 
-/// Every message type and its own fields.
-const TYPES: &[(&str, &[Field])] = &[
-    (
-        "NameAccount",
-        &[
-            ("provider", Kind::Provider, true),
-            ("unique_name", Kind::Text, true),
-            ("account_id", Kind::Uuid, false),
-        ],
-    ),
-    ("StartLink", &[("account", Kind::Text, true)]),
-    (
-        "CompleteAuthorization",
-        &[
-            ("state", Kind::Text, false),
-            ("installation_id", Kind::Unsigned, false),
-            ("setup_action", Kind::Text, false),
-            ("code", Kind::Text, false),
-            ("error", Kind::Text, false),
-        ],
-    ),
-    (
-        "SelectGroup",
-        &[("account", Kind::Text, true), ("group_id", Kind::Unsigned, true)],
-    ),
-    (
-        "SelectWorkspace",
-        &[
-            ("account", Kind::Text, true),
-            ("workspace", Kind::Text, true),
-            ("project_key", Kind::Text, true),
-        ],
-    ),
-    ("SaveDetails", &[("account", Kind::Text, true)]),
-    (
-        "RenameAccount",
-        &[("account", Kind::Text, true), ("to", Kind::Text, true)],
-    ),
-    (
-        "UnlinkAccount",
-        &[("account", Kind::Text, true), ("reason", Kind::Text, false)],
-    ),
-    (
-        "CreateProject",
-        &[
-            ("project_id", Kind::Uuid, false),
-            ("name", Kind::Text, true),
-            ("account", Kind::Text, true),
-        ],
-    ),
-    (
-        "ImportProject",
-        &[
-            ("project_id", Kind::Uuid, false),
-            ("name", Kind::Text, true),
-            ("account", Kind::Text, true),
-            ("repository", Kind::Text, true),
-        ],
-    ),
-    (
-        "DetachProject",
-        &[("project_id", Kind::Uuid, true), ("reason", Kind::Text, false)],
-    ),
-    ("Reconcile", &[("account", Kind::Text, false)]),
-];
+fn nullable(prop: &Value) -> bool {
+    prop["type"]
+        .as_array()
+        .is_some_and(|ts| ts.iter().any(|t| t == "null"))
+}
+
+/// What a field must hold, in words; `None` for a shape this check does not know.
+fn describe(prop: &Value) -> Option<String> {
+    if let Some(values) = prop["enum"].as_array() {
+        let names: Vec<String> = values.iter().map(Value::to_string).collect();
+        return Some(format!("one of {}", names.join(", ")));
+    }
+    match (json_type(prop)?, prop["format"].as_str()) {
+        ("string", Some("uuid")) => Some("a UUID string".into()),
+        ("string", None) => Some("a string".into()),
+        ("integer", _) if prop["minimum"] == json!(0) => Some("a non-negative integer".into()),
+        _ => None,
+    }
+}
+
+/// True when `v` fits the field's schema (null only where the schema allows it).
+fn accepts(prop: &Value, v: &Value) -> bool {
+    if v.is_null() {
+        return nullable(prop);
+    }
+    if let Some(values) = prop["enum"].as_array() {
+        return values.contains(v);
+    }
+    match (json_type(prop), prop["format"].as_str()) {
+        (Some("string"), Some("uuid")) => v.as_str().is_some_and(|s| uuid::Uuid::parse_str(s).is_ok()),
+        (Some("string"), _) => v.is_string(),
+        (Some("integer"), _) => v.is_u64(),
+        _ => false,
+    }
+}
 
 /// The message types, for hints.
 pub fn message_types() -> Vec<&'static str> {
-    TYPES.iter().map(|(t, _)| *t).collect()
+    message_schemas().iter().map(|m| m.name.as_str()).collect()
 }
 
 /// Parses and checks a command message.
@@ -162,37 +164,39 @@ fn check_shape(map: &Map<String, Value>) -> Result<(), ApiError> {
                 .hint(types()))
         }
     };
-    let Some((_, fields)) = TYPES.iter().find(|(t, _)| *t == kind) else {
+    let Some(message) = message_schemas().iter().find(|m| m.name == kind) else {
         return Err(
             ApiError::bad_request(format!("unknown command type `{}`", shorten(kind)))
                 .field("type")
                 .hint(types()),
         );
     };
-    for name in map.keys() {
-        if name != "type" && !COMMON.iter().chain(fields.iter()).any(|(f, _, _)| f == name) {
-            let allowed: Vec<&str> = COMMON.iter().chain(fields.iter()).map(|(f, _, _)| *f).collect();
-            return Err(
-                ApiError::bad_request(format!("unknown field `{}` for {kind}", shorten(name)))
-                    .field(name.clone())
-                    .hint(format!("{kind} takes {}", allowed.join(", "))),
-            );
-        }
+    let known = |name: &str| message.properties().any(|(f, _)| f == name);
+    if let Some(name) = map.keys().find(|name| !known(name)) {
+        let allowed: Vec<&str> = message
+            .properties()
+            .map(|(f, _)| f.as_str())
+            .filter(|f| *f != "type")
+            .collect();
+        return Err(
+            ApiError::bad_request(format!("unknown field `{}` for {kind}", shorten(name)))
+                .field(name.clone())
+                .hint(format!("{kind} takes {}", allowed.join(", "))),
+        );
     }
-    for (name, field_kind, required) in COMMON.iter().chain(fields.iter()) {
-        match map.get(*name) {
-            None | Some(Value::Null) if *required => {
+    for (name, prop) in message.properties().filter(|(f, _)| *f != "type") {
+        let what = describe(prop).unwrap_or_else(|| "as described".into());
+        match map.get(name) {
+            None | Some(Value::Null) if message.required(name) => {
                 return Err(
                     ApiError::bad_request(format!("missing field `{name}` for {kind}"))
-                        .field(*name)
-                        .hint(format!("`{name}` must be {}", field_kind.describe())),
+                        .field(name.clone())
+                        .hint(format!("`{name}` must be {what}")),
                 )
             }
-            None | Some(Value::Null) => {}
-            Some(v) if !field_kind.accepts(v) => {
-                return Err(
-                    ApiError::bad_request(format!("`{name}` must be {}", field_kind.describe())).field(*name),
-                )
+            None => {}
+            Some(v) if !accepts(prop, v) => {
+                return Err(ApiError::bad_request(format!("`{name}` must be {what}")).field(name.clone()))
             }
             Some(_) => {}
         }
@@ -238,6 +242,26 @@ mod tests {
             field_of(r#"{"type":"NameAccount","provider":"svn","unique_name":"a"}"#).as_deref(),
             Some("provider")
         );
+    }
+
+    #[test]
+    fn every_field_of_every_message_has_a_shape_the_check_understands() {
+        assert_eq!(message_schemas().len(), 12, "one shape per Request variant");
+        for m in message_schemas() {
+            for (name, prop) in m.properties().filter(|(f, _)| *f != "type") {
+                assert!(describe(prop).is_some(), "{}.{name}: {prop}", m.name);
+            }
+        }
+        assert!(message_types().contains(&"CompleteAuthorization"));
+    }
+
+    #[test]
+    fn a_null_is_refused_where_the_description_allows_none() {
+        assert_eq!(
+            field_of(r#"{"type":"StartLink","account":"a","actor":null}"#).as_deref(),
+            Some("actor")
+        );
+        assert!(parse_command(br#"{"type":"Reconcile","account":null}"#).is_ok());
     }
 
     #[test]

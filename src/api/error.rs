@@ -1,24 +1,55 @@
-//! `ApiError`: every refusal of the HTTP API as a status code and a JSON body
-//! `{"error": ..., "field": ..., "hint": ...}` that names the problem and, where there is one,
-//! the input field at fault and what to do instead. Engine and domain errors map here.
+//! `ApiError`: every refusal of the HTTP API as a status code and an RFC 9457 problem
+//! (`application/problem+json`): `{"type", "title", "status", "detail", "field"?, "hint"?}` that
+//! names the problem and, where there is one, the input field at fault and what to do instead
+//! ([`Problem`]; `error` repeats `detail` for clients written before problem details). Engine and
+//! domain errors map here; `problem` turns every other refusal (the router's own) into one.
 
 use crate::domain::ErrorKind;
 use crate::engine::EngineError;
-use axum::http::StatusCode;
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use forgelink_events::LogError;
-use serde::Serialize;
+use serde::{Serialize, Serializer};
+
+/// The media type of every refusal.
+pub const PROBLEM_JSON: &str = "application/problem+json";
 
 /// A refused or failed API request.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct ApiError {
-    #[serde(skip)]
     pub status: StatusCode,
+    /// What went wrong, in words (the problem's `detail`).
     pub error: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub hint: Option<String>,
+}
+
+/// A refusal as the client reads it: an RFC 9457 problem details object.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct Problem {
+    /// The kind of problem; `about:blank`: the status says it (its title is the status's name).
+    #[serde(rename = "type")]
+    #[schemars(example = &"about:blank")]
+    pub kind: String,
+    /// The status's name, e.g. `Bad Request`.
+    #[schemars(example = &"Bad Request")]
+    pub title: String,
+    /// The HTTP status code.
+    #[schemars(example = 400, range(min = 400, max = 599))]
+    pub status: u16,
+    /// What went wrong in this request, in words.
+    #[schemars(example = &"missing field `account` for StartLink")]
+    pub detail: String,
+    /// The input at fault (a JSON field, a query parameter, a header), when one is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(example = &"account")]
+    pub field: Option<String>,
+    /// What to do instead, when there is something to say.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(example = &"`account` must be a string")]
+    pub hint: Option<String>,
+    /// The same words as `detail`, for clients written before problem details.
+    pub error: String,
 }
 
 impl ApiError {
@@ -59,9 +90,34 @@ impl ApiError {
     }
 }
 
+impl ApiError {
+    /// The problem details a client reads.
+    pub fn problem(&self) -> Problem {
+        Problem {
+            kind: "about:blank".into(),
+            title: self.status.canonical_reason().unwrap_or("Error").into(),
+            status: self.status.as_u16(),
+            detail: self.error.clone(),
+            field: self.field.clone(),
+            hint: self.hint.clone(),
+            error: self.error.clone(),
+        }
+    }
+}
+
+impl Serialize for ApiError {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.problem().serialize(s)
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, axum::Json(&self)).into_response()
+        let body = serde_json::to_vec(&self.problem()).unwrap_or_default();
+        let mut r = (self.status, body).into_response();
+        r.headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+        r
     }
 }
 

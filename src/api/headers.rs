@@ -24,9 +24,7 @@ fn hash_source(text: &str) -> String {
 pub fn content_security_policy() -> &'static str {
     static CSP: OnceLock<String> = OnceLock::new();
     CSP.get_or_init(|| {
-        let styles = [super::pages::style::STYLE, super::callbacks::ERROR_STYLE]
-            .map(hash_source)
-            .join(" ");
+        let styles = hash_source(super::pages::style::STYLE);
         let script = hash_source(super::pages::live::SCRIPT);
         format!(
             "default-src 'none'; style-src {styles}; script-src {script}; connect-src 'self'; \

@@ -9,7 +9,8 @@
 //!   says so), a body that finds the budget spent 503 with `Retry-After`, a body too slow 408;
 //!   so many large or slow unauthenticated bodies cannot grow the server's memory without bound.
 //!
-//! Every such refusal, like any other, is the JSON `{error, hint}` of [`ApiError`].
+//! Every such refusal, like any other, is the problem details (`application/problem+json`) of
+//! [`ApiError`].
 
 use super::error::ApiError;
 use super::AppState;
@@ -134,19 +135,4 @@ async fn read_within(State(state): State<AppState>, max: usize, req: Request, ne
     let response = next.run(Request::from_parts(parts, Body::from(bytes))).await;
     drop(permits);
     response
-}
-
-/// Turns any 413 a body extractor answers (plain text) into the JSON refusal; for
-/// `Router::layer(map_response(json_refusals))`.
-pub async fn json_refusals(r: Response) -> Response {
-    let json = r
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
-    if r.status() == StatusCode::PAYLOAD_TOO_LARGE && !json {
-        too_large(DEFAULT_BODY_BYTES)
-    } else {
-        r
-    }
 }

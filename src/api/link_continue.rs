@@ -12,7 +12,7 @@ use super::AppState;
 use crate::secret::Secret;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
 
 /// Opening a continuation URL reads and marks its record in one step.
@@ -87,11 +87,7 @@ fn open_once(state: &AppState, token: &str) -> Opened {
 }
 
 fn page(status: StatusCode, title: &str, text: &str) -> Response {
-    let body = format!(
-        "<!doctype html><html><head><meta charset=\"utf-8\"><title>{title}</title></head>\
-         <body><h1>{title}</h1><p>{text}</p></body></html>"
-    );
-    (status, Html(body)).into_response()
+    super::pages::error_page(status, title, text)
 }
 
 /// `GET /callback/continue/{token}`: binds the link to this browser on first use and sends it on

@@ -6,6 +6,7 @@
 //! Who may call which route is stated in ONE table, [`routes::table`]; the router is built
 //! from it. Bodies are capped and webhook bodies streamed against a memory budget ([`limits`]).
 
+mod audit;
 pub mod auth;
 mod callbacks;
 mod command_json;
@@ -20,7 +21,9 @@ pub(crate) mod link_binding;
 mod link_continue;
 pub mod listener;
 pub mod metrics;
+pub mod openapi;
 pub mod pages;
+pub mod problem;
 mod queries;
 pub mod routes;
 pub mod server;

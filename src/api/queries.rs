@@ -11,7 +11,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use forgelink_projections::{account_history, AccountFilter, AccountStatus};
+use forgelink_projections::{account_history, history_as_of, AccountFilter, AccountStatus, AsOf};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::convert::Infallible;
@@ -101,10 +101,48 @@ pub async fn get_account(
     }
 }
 
-pub async fn history(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+#[derive(Deserialize)]
+pub struct HistoryQuery {
+    /// A global position or a time (RFC 3339, or `YYYY-MM-DD HH:MM:SS` UTC).
+    as_of: Option<String>,
+}
+
+/// `GET /v1/accounts/{id}/history[?as_of=TIME|POSITION]`: `{"account_id", "name", "history":
+/// [...], "as_of", "state"}`; `state` is the account as of that point (`null` when it did not
+/// exist yet), or now without `as_of`.
+pub async fn history(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<HistoryQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let as_of = match q.as_of.as_deref().filter(|s| !s.trim().is_empty()) {
+        None => None,
+        Some(s) => Some(
+            s.parse::<AsOf>()
+                .map_err(|e| ApiError::bad_request(e.to_string()).field("as_of"))?,
+        ),
+    };
+    state.dashboard_current().await;
     let account = find(&state, &id)?;
-    let entries = account_history(state.inner.engine.log(), account).map_err(ApiError::internal)?;
-    Ok(Json(json!({ "account_id": account, "history": entries })))
+    let log = state.inner.engine.log();
+    let (entries, row) = match as_of {
+        Some(point) => history_as_of(log, account, point).map_err(ApiError::internal)?,
+        None => (
+            account_history(log, account).map_err(ApiError::internal)?,
+            state.inner.dashboard.get_by_id(account).map(|r| (*r).clone()),
+        ),
+    };
+    let name = match state.inner.dashboard.get_by_id(account) {
+        Some(r) => r.name.to_string(),
+        None => id,
+    };
+    Ok(Json(json!({
+        "account_id": account,
+        "name": name,
+        "history": entries,
+        "as_of": as_of,
+        "state": row.map(|r| r.to_json()),
+    })))
 }
 
 pub async fn groups(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {

@@ -16,13 +16,13 @@
 use super::auth::{Credential, Role};
 use super::error::ApiError;
 use super::{
-    callbacks, commands, deliveries, headers, limits, link_continue, pages, queries, session, webhooks,
-    AppState,
+    audit, callbacks, commands, deliveries, headers, limits, link_continue, openapi, pages, problem, queries,
+    session, webhooks, AppState,
 };
 use axum::extract::DefaultBodyLimit;
 use axum::extract::{Request, State};
 use axum::http::{Method, StatusCode};
-use axum::middleware::{from_fn_with_state, map_response, Next};
+use axum::middleware::{from_fn, from_fn_with_state, map_response, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, MethodRouter};
 use axum::Router;
@@ -64,6 +64,7 @@ pub fn table() -> Vec<Route> {
     let (g, p) = (Method::GET, Method::POST);
     vec![
         row(g.clone(), "/healthz", None, get(queries::healthz)),
+        row(g.clone(), openapi::PATH, None, get(openapi::serve)),
         row(g.clone(), "/login", None, get(session::login)),
         row(p.clone(), "/logout", Session, post(session::logout)),
         row(g.clone(), "/callback/{provider}", None, get(callbacks::callback)),
@@ -110,6 +111,8 @@ pub fn table() -> Vec<Route> {
             get(queries::workspaces),
         ),
         row(g.clone(), "/v1/events", Viewer, get(queries::events)),
+        row(g.clone(), "/v1/export", Viewer, get(audit::export)),
+        row(g.clone(), "/v1/projections/verify", Admin, get(audit::verify)),
         row(g.clone(), "/v1/events/stream", Viewer, get(queries::stream)),
         row(g.clone(), "/v1/deliveries", Viewer, get(deliveries::list)),
         row(
@@ -128,6 +131,13 @@ pub fn table() -> Vec<Route> {
         row(g.clone(), "/", Session, get(pages::accounts_page)),
         row(g.clone(), "/accounts/new", Session, get(pages::new_account_form)),
         row(p.clone(), "/accounts", AdminSession, post(pages::create_account)),
+        // A reload of the address a refused form was answered at.
+        row(
+            g.clone(),
+            "/accounts",
+            Session,
+            get(|| async { axum::response::Redirect::to("/accounts/new") }),
+        ),
         row(g.clone(), "/accounts/{name}", Session, get(pages::account_page)),
         row(
             p.clone(),
@@ -136,10 +146,52 @@ pub fn table() -> Vec<Route> {
             post(pages::restart_link),
         ),
         row(
-            p,
+            p.clone(),
             "/accounts/{name}/details",
             AdminSession,
             post(pages::save_details),
+        ),
+        row(
+            p.clone(),
+            "/accounts/{name}/projects",
+            AdminSession,
+            post(pages::create_project),
+        ),
+        row(
+            p.clone(),
+            "/accounts/{name}/import",
+            AdminSession,
+            post(pages::import_project),
+        ),
+        row(
+            p.clone(),
+            "/accounts/{name}/projects/{id}/detach",
+            AdminSession,
+            post(pages::detach_project),
+        ),
+        row(
+            p.clone(),
+            "/accounts/{name}/reconcile",
+            AdminSession,
+            post(pages::reconcile_account),
+        ),
+        row(
+            p.clone(),
+            "/accounts/{name}/rename",
+            AdminSession,
+            post(pages::rename_account),
+        ),
+        row(
+            g.clone(),
+            "/accounts/{name}/unlink",
+            Session,
+            get(pages::unlink_confirm),
+        ),
+        row(
+            p,
+            "/accounts/{name}/unlink",
+            AdminSession,
+            post(pages::unlink_account),
         ),
     ]
 }
@@ -165,11 +217,14 @@ pub fn router(state: AppState) -> Router {
         };
         router = router.route(r.path, guarded);
     }
+    // Inner to outer: every refusal a problem, load shedding, a browser's page instead of the
+    // problem, the headers every answer carries.
     router
         .fallback(fallback)
-        .layer(map_response(limits::json_refusals))
-        .layer(map_response(headers::secure_headers))
+        .layer(from_fn(problem::refusals))
         .layer(from_fn_with_state(state.clone(), limits::shed_load))
+        .layer(from_fn(problem::pages_for_browsers))
+        .layer(map_response(headers::secure_headers))
         .layer(DefaultBodyLimit::max(limits::DEFAULT_BODY_BYTES))
         .with_state(state)
 }
@@ -218,21 +273,58 @@ async fn page_guard(state: &AppState, mut req: Request, next: Next, at_least: Op
             req.extensions_mut().insert(signed);
             next.run(req).await
         }
-        Ok(Some(_)) => session::forbidden_page("Your sign-in can view the dashboard but not change it."),
+        Ok(Some(_)) => session::forbidden("your sign-in can view the dashboard but not change it"),
         Ok(None) if access.bearer_role(req.headers()).is_ok_and(|r| r.is_some()) => {
-            session::forbidden_page("The pages need a signed-in session, not an API token.")
+            session::forbidden("the pages need a signed-in session, not an API token")
         }
-        Ok(None) | Err(_) => session::sign_in_page(),
+        // Back from a provider: a `SameSite=Strict` session cookie is not sent on a navigation
+        // that began on another site. The page loads itself again from here, and that load
+        // carries it; without a session the second load gets the sign-in page.
+        Ok(None) if req.method() == Method::GET && cross_site(req.headers()) => reload_page(req.uri()),
+        Ok(None) | Err(_) => session::sign_in(),
     }
 }
 
+fn cross_site(headers: &axum::http::HeaderMap) -> bool {
+    headers
+        .get("sec-fetch-site")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v == "cross-site")
+}
+
+/// A page that loads `uri` again, now as a navigation from this site.
+fn reload_page(uri: &axum::http::Uri) -> Response {
+    let to = uri
+        .path_and_query()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "/".into());
+    let body = maud::html! {
+        meta http-equiv="refresh" content={ "0;url=" (to) };
+        h1 { "Opening forgelink…" }
+        p { a.btn.primary href=(to) { "Continue" } }
+    };
+    let page = super::pages::layout::public_page("Opening", body);
+    (StatusCode::OK, page).into_response()
+}
+
 async fn fallback(State(state): State<AppState>, req: Request) -> Response {
+    let api = req.uri().path().starts_with("/v1");
+    if !api && super::problem::prefers_html(req.headers()) {
+        let signed = state.inner.access.session(req.headers()).ok().flatten();
+        return pages::error_page_as(
+            signed.as_ref(),
+            StatusCode::NOT_FOUND,
+            "Page not found",
+            "There is no page at this address. The accounts page links to everything forgelink shows.",
+        );
+    }
     match state.inner.access.credential(req.headers()) {
         Credential::Bearer(_) | Credential::Session(_) => {
             ApiError::not_found(format!("no route {} {}", req.method(), req.uri().path())).into_response()
         }
-        Credential::None | Credential::Invalid => {
-            ApiError::unauthorized("send Authorization: Bearer TOKEN").into_response()
-        }
+        Credential::None | Credential::Invalid => ApiError::unauthorized(
+            "send Authorization: Bearer TOKEN (in a browser: open a one-time login link)",
+        )
+        .into_response(),
     }
 }

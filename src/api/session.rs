@@ -1,43 +1,43 @@
 //! Signing in and out of the dashboard: `GET /login?token=ONE_TIME` spends a login link and sets
 //! the session cookie; `POST /logout` (with the page's CSRF token) ends the session on the
-//! server and clears the cookie. Also the two pages a refused browser sees: "sign in" (401) and
-//! "not allowed" (403).
+//! server and clears the cookie. Also the two refusals of the pages: "sign in" (401) and "not
+//! allowed" (403), problems like every refusal (a browser sees them as pages, see `problem`).
 
 use super::auth::Signed;
+use super::error::ApiError;
 use super::AppState;
 use axum::extract::{Query, State};
 use axum::http::{header, StatusCode};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::{Extension, Form};
 use serde::Deserialize;
 use std::collections::HashMap;
 
-fn small_page(title: &str, heading: &str, text: &str) -> Html<String> {
-    Html(format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title></head>\
-         <body><h1>{heading}</h1><p>{text}</p></body></html>"
-    ))
+/// A page in the app's layout for someone not (or no longer) signed in.
+fn small_page(title: &str, heading: &str, text: maud::Markup) -> maud::Markup {
+    super::pages::layout::public_page(title, maud::html! { h1 { (heading) } p { (text) } })
 }
 
-/// What a browser without a (valid) session sees instead of a page.
-pub fn sign_in_page() -> Response {
-    let page = small_page(
-        "Sign in",
-        "Sign in to forgelink",
-        "Open a one-time login link. An admin makes one with <code>forgelink login-link --for NAME</code> \
-         (or <code>POST /v1/login-links</code> with the admin token); <code>forgelink demo</code> prints one.",
-    );
-    (StatusCode::UNAUTHORIZED, page).into_response()
+/// What a request without a (valid) session gets instead of a page.
+pub fn sign_in() -> Response {
+    ApiError::unauthorized(
+        "open a one-time login link: an admin makes one with `forgelink login-link --for NAME` \
+         (or POST /v1/login-links with the admin token); `forgelink demo` prints one",
+    )
+    .into_response()
 }
 
-/// What a signed-in browser sees where its sign-in does not reach.
-pub fn forbidden_page(why: &str) -> Response {
-    let page = small_page("Not allowed", "Not allowed", why);
-    (StatusCode::FORBIDDEN, page).into_response()
+/// What a signed-in person gets where their sign-in does not reach.
+pub fn forbidden(why: &str) -> Response {
+    ApiError::new(StatusCode::FORBIDDEN, why).into_response()
 }
 
 /// `GET /login?token=ONE_TIME`: spends the token, sets the session cookie, redirects to `/`.
-pub async fn login(State(state): State<AppState>, Query(q): Query<HashMap<String, String>>) -> Response {
+pub async fn login(
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
     let access = &state.inner.access;
     match q.get("token").and_then(|t| access.redeem_login_token(t)) {
         Some(session) => (
@@ -48,15 +48,14 @@ pub async fn login(State(state): State<AppState>, Query(q): Query<HashMap<String
             ],
         )
             .into_response(),
-        None => {
-            let page = small_page(
-                "Login link not valid",
-                "This login link is not valid",
-                "A login link works once and expires. Ask an admin for a new one \
-                 (<code>forgelink login-link --for NAME</code>).",
-            );
-            (StatusCode::UNAUTHORIZED, page).into_response()
+        // A spent link opened again by someone still signed in: they are where they wanted to be.
+        None if matches!(access.session(&headers), Ok(Some(_))) => {
+            (StatusCode::SEE_OTHER, [(header::LOCATION, "/".to_string())]).into_response()
         }
+        None => ApiError::new(StatusCode::UNAUTHORIZED, "this login link is not valid")
+            .field("token")
+            .hint("a login link works once and expires; ask an admin for a new one (`forgelink login-link --for NAME`)")
+            .into_response(),
     }
 }
 
@@ -74,13 +73,13 @@ pub async fn logout(
 ) -> Response {
     let access = &state.inner.access;
     if !access.verify_csrf(&signed, form.csrf.as_deref()) {
-        return forbidden_page("This sign-out was not sent from this session's page; open the page again.");
+        return forbidden("this sign-out was not sent from this session's page; open the page again");
     }
     access.sign_out(&signed);
     let page = small_page(
         "Signed out",
         "Signed out",
-        "<a href=\"/\">Sign in again</a> with a new login link.",
+        maud::html! { "Sign in again with a new login link." },
     );
     (
         StatusCode::OK,

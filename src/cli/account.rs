@@ -1,6 +1,9 @@
-//! `forgelink account NAME [--json]`: everything the dashboard knows about one account.
+//! `forgelink account NAME [--json] [--server URL --token T]`: everything the dashboard knows
+//! about one account, from the data folder or a running server (`GET /v1/accounts/{name}`).
+//! `--json` prints the account object as that route answers it.
 
 use super::data::{print_json, CliError, DataDir};
+use super::remote::{self, Remote};
 use forgelink_projections::AccountRow;
 
 #[derive(Debug, clap::Args)]
@@ -10,15 +13,20 @@ pub struct Args {
     /// JSON for machines instead of text.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub remote: Remote,
 }
 
 pub fn run(dir: &DataDir, args: Args) -> Result<(), CliError> {
-    let (_log, runner) = dir.dashboard()?;
-    let row = runner
-        .projection()
-        .reader()
-        .get_by_name(&args.name)
-        .ok_or(CliError::NoSuchAccount(args.name))?;
+    let found = match args.remote.client()? {
+        Some(client) => remote::block_on(client.account(&args.name))?,
+        None => {
+            let (_log, runner) = dir.dashboard()?;
+            let row = runner.projection().reader().get_by_name(&args.name);
+            row.map(|r| (*r).clone())
+        }
+    };
+    let row = found.ok_or(CliError::NoSuchAccount(args.name))?;
     if args.json {
         return print_json(&row.to_json());
     }

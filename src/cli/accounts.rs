@@ -1,7 +1,12 @@
-//! `forgelink accounts [--provider P] [--status S] [--json]`: the Account Management page.
+//! `forgelink accounts [--provider P] [--status S] [--json] [--server URL --token T]`: the
+//! Account Management page, from the data folder or from a running server (`GET
+//! /v1/accounts`), printed the same way. `--json` prints an array of account objects, each as
+//! `GET /v1/accounts/{name}` answers it.
 
 use super::data::{print_json, CliError, DataDir};
+use super::remote::{self, Remote};
 use super::table;
+use forgelink::client::AccountsFilter;
 use forgelink_events::Provider;
 use forgelink_projections::{AccountFilter, AccountRow, AccountStatus};
 
@@ -16,17 +21,32 @@ pub struct Args {
     /// JSON for machines instead of a table.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub remote: Remote,
 }
 
 pub fn run(dir: &DataDir, args: Args) -> Result<(), CliError> {
-    let (_log, runner) = dir.dashboard()?;
-    let reader = runner.projection().reader();
-    let filter = AccountFilter {
-        provider: args.provider,
-        status: args.status,
+    let rows: Vec<AccountRow> = match args.remote.client()? {
+        Some(client) => remote::block_on(client.accounts(AccountsFilter {
+            provider: args.provider,
+            status: args.status,
+        }))?,
+        None => {
+            let (_log, runner) = dir.dashboard()?;
+            let filter = AccountFilter {
+                provider: args.provider,
+                status: args.status,
+            };
+            let rows = runner.projection().reader().list(filter);
+            rows.iter().map(|r| (**r).clone()).collect()
+        }
     };
-    let rows = reader.list(filter);
-    if args.json {
+    print(&rows, args.json)
+}
+
+/// The table and its summary line, or the JSON array.
+fn print(rows: &[AccountRow], json: bool) -> Result<(), CliError> {
+    if json {
         let json: Vec<serde_json::Value> = rows.iter().map(|r| r.to_json()).collect();
         return print_json(&json);
     }
@@ -44,10 +64,10 @@ pub fn run(dir: &DataDir, args: Args) -> Result<(), CliError> {
         "LAST ACTIVITY",
         "NEXT ACTION",
     ];
-    let cells: Vec<Vec<String>> = rows.iter().map(|r| cells(r)).collect();
+    let cells: Vec<Vec<String>> = rows.iter().map(cells).collect();
     print!("{}", table::render(&header, &cells));
     let mut by_status: Vec<(AccountStatus, usize)> = Vec::new();
-    for row in &rows {
+    for row in rows {
         match by_status.iter_mut().find(|(s, _)| *s == row.status) {
             Some((_, n)) => *n += 1,
             None => by_status.push((row.status, 1)),

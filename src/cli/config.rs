@@ -3,31 +3,14 @@
 //! Every setting is checked before anything starts; a missing or bad one stops start-up with a
 //! message naming it (by its file key and its variable).
 //!
-//! ```toml
-//! listen = "127.0.0.1:8080"            # default
-//! data_dir = "/var/lib/forgelink"      # default ./forgelink-data (or --data-dir)
-//! store = "postgres://forgelink@db.internal/forgelink"  # the event log in PostgreSQL; default
-//!                                      # the folder DATA_DIR/log. The vault, the webhook inbox and
-//!                                      # the projections stay in data_dir for now.
-//! public_url = "https://forgelink.example.com"   # required: callbacks and webhooks derive from it
-//! vault_key_file = "/etc/forgelink/vault.key"  # outside the data folder; created on first start
-//! vault_key = "64 hex digits"          # instead of the file (or FORGELINK_VAULT_KEY); one is required
-//! log_cache_mb = 64                    # the event log's page cache; default: the log's size, 8-128
-//! admin_token = "..."                  # required
-//! viewer_token = "..."
-//!
-//! [github]      # web_url (https://github.com), api_url (https://api.github.com; GHES:
-//!               # https://HOST/api/v3), app_id, app_slug, client_id, client_secret,
-//!               # private_key_file, webhook_secret
-//! [gitlab]      # base_url (https://gitlab.com; `/api/v4` may follow), client_id,
-//!               # client_secret, webhook_token
-//! [bitbucket]   # web_url (https://bitbucket.org), api_url (https://api.bitbucket.org/2.0, with
-//!               # or without /2.0), key, secret, webhook_secret
-//! ```
+//! The keys, their variables, defaults and when each is required are one table,
+//! [`super::settings_table::SETTINGS`]; `forgelink config --example` prints it as a commented
+//! `forgelink.toml`.
 //!
 //! Base URLs are accepted in every form the providers document and refused otherwise, naming the
 //! setting and the expected form (`forgelink::providers::base_url`).
 
+use super::settings_table::env_name;
 use forgelink::api::{ServerConfig, WebhookSecrets};
 use forgelink::engine::EngineConfig;
 use forgelink::providers::base_url;
@@ -41,34 +24,9 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 /// Every key the file may hold, in `section.key` form.
-const KEYS: &[&str] = &[
-    "listen",
-    "data_dir",
-    "store",
-    "public_url",
-    "vault_key",
-    "vault_key_file",
-    "log_cache_mb",
-    "admin_token",
-    "viewer_token",
-    "github.web_url",
-    "github.api_url",
-    "github.app_id",
-    "github.app_slug",
-    "github.client_id",
-    "github.client_secret",
-    "github.private_key_file",
-    "github.webhook_secret",
-    "gitlab.base_url",
-    "gitlab.client_id",
-    "gitlab.client_secret",
-    "gitlab.webhook_token",
-    "bitbucket.web_url",
-    "bitbucket.api_url",
-    "bitbucket.key",
-    "bitbucket.secret",
-    "bitbucket.webhook_secret",
-];
+fn keys() -> impl Iterator<Item = &'static str> {
+    super::settings_table::SETTINGS.iter().map(|s| s.key)
+}
 
 /// A setting that stops start-up.
 #[derive(Debug, thiserror::Error)]
@@ -81,10 +39,6 @@ pub enum ConfigError {
         env: String,
         problem: String,
     },
-}
-
-fn env_name(key: &str) -> String {
-    format!("FORGELINK_{}", key.replace('.', "_").to_ascii_uppercase())
 }
 
 fn bad(key: &str, problem: impl Into<String>) -> ConfigError {
@@ -119,7 +73,7 @@ impl Settings {
             flatten("", &table, &mut values)?;
         }
         let env: BTreeMap<String, String> = env.collect();
-        for key in KEYS {
+        for key in keys() {
             if let Some(v) = env.get(&env_name(key)) {
                 values.insert(key.to_string(), v.clone());
             }
@@ -250,7 +204,9 @@ impl Settings {
                 redirect_uri: format!("{public_url}/callback/gitlab"),
                 scopes: GitLabConfig::default_scopes(),
             };
-            secrets.gitlab = Some(self.secret("gitlab.webhook_token")?);
+            // Only for a webhook added by hand (a group hook): forgelink's own project hooks
+            // carry their own secrets. Without it such deliveries are refused.
+            secrets.gitlab = self.get("gitlab.webhook_token").map(|t| Secret::new(t.trim()));
             engine.gitlab = Some(gitlab);
         }
         if self.section_used("bitbucket") {
@@ -268,7 +224,10 @@ impl Settings {
                 client_id: self.required("bitbucket.key")?.trim().to_string(),
                 client_secret: self.secret("bitbucket.secret")?,
             };
-            secrets.bitbucket = Some(self.secret("bitbucket.webhook_secret")?);
+            // Only for a webhook added by hand (a workspace hook), as for GitLab.
+            secrets.bitbucket = self
+                .get("bitbucket.webhook_secret")
+                .map(|t| Secret::new(t.trim()));
             engine.bitbucket = Some(bitbucket);
         }
         let admin = self.secret("admin_token")?;
@@ -323,11 +282,15 @@ fn flatten(prefix: &str, table: &toml::Table, out: &mut BTreeMap<String, String>
         };
         match v {
             toml::Value::Table(t) if prefix.is_empty() => flatten(&key, t, out)?,
-            _ if !KEYS.contains(&key.as_str()) => {
+            _ if !keys().any(|k| k == key) => {
+                let known: Vec<&str> = keys().collect();
                 return Err(bad(
                     &key,
-                    format!("is not a forgelink setting; known settings: {}", KEYS.join(", ")),
-                ))
+                    format!(
+                        "is not a forgelink setting; known settings: {} (`forgelink config --example` shows them all)",
+                        known.join(", ")
+                    ),
+                ));
             }
             toml::Value::String(s) => {
                 out.insert(key, s.clone());

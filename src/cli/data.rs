@@ -31,9 +31,13 @@ pub enum CliError {
     /// A message from a subcommand (serve, demo, send) that says what to fix.
     #[error("{0}")]
     Message(String),
+    /// The command line itself is wrong (exit status 2, as for what clap refuses).
+    #[error("{0}")]
+    Usage(String),
 }
 
 /// The data folder given with `--data-dir`.
+#[derive(Clone)]
 pub struct DataDir {
     root: PathBuf,
 }
@@ -41,6 +45,10 @@ pub struct DataDir {
 impl DataDir {
     pub fn new(root: PathBuf) -> Self {
         DataDir { root }
+    }
+
+    pub fn root(&self) -> &std::path::Path {
+        &self.root
     }
 
     pub fn log_dir(&self) -> PathBuf {

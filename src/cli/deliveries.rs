@@ -6,8 +6,10 @@
 //! `--server`), and a retried delivery is processed when the server next starts.
 
 use super::data::{print_json, CliError, DataDir};
+use super::remote::{self, Remote};
 use super::table;
 use forgelink::api::deliveries::delivery_json;
+use forgelink::client::DeliveriesFilter;
 use forgelink::inbox::{DeliveryState, InboxStore};
 use forgelink_events::Provider;
 use serde_json::{json, Value};
@@ -34,16 +36,6 @@ pub struct Args {
     pub remote: Remote,
 }
 
-#[derive(Debug, clap::Args)]
-pub struct Remote {
-    /// A running server to ask, e.g. http://127.0.0.1:8080.
-    #[arg(long, value_name = "URL", env = "FORGELINK_SERVER", global = true)]
-    pub server: Option<String>,
-    /// The token for --server (the admin token to retry).
-    #[arg(long, env = "FORGELINK_TOKEN", hide_env_values = true, global = true)]
-    pub token: Option<String>,
-}
-
 #[derive(Debug, clap::Subcommand)]
 pub enum Action {
     /// Puts a parked delivery (by the ID the list shows), or every parked one, back in the queue.
@@ -66,19 +58,12 @@ pub fn run(data_dir: Option<PathBuf>, args: Args) -> Result<(), CliError> {
 }
 
 fn list(data_dir: &std::path::Path, args: &Args) -> Result<(), CliError> {
-    let answer = match &args.remote.server {
-        Some(server) => {
-            let mut query = vec![("limit", args.limit.to_string())];
-            query.extend(args.state.map(|s| ("state", s.as_str().to_string())));
-            query.extend(args.provider.map(|p| ("provider", p.as_str().to_string())));
-            remote(
-                server,
-                args.remote.token.as_deref(),
-                reqwest::Method::GET,
-                "/v1/deliveries",
-                &query,
-            )?
-        }
+    let answer = match args.remote.client()? {
+        Some(client) => remote::block_on(client.deliveries(&DeliveriesFilter {
+            state: args.state.map(|s| s.as_str().to_string()),
+            provider: args.provider,
+            limit: Some(args.limit),
+        }))?,
         None => {
             let store = open(data_dir)?;
             let found = store
@@ -148,12 +133,8 @@ fn list(data_dir: &std::path::Path, args: &Args) -> Result<(), CliError> {
 }
 
 fn retry(data_dir: &std::path::Path, r: &Remote, id: Option<u64>, all: bool) -> Result<(), CliError> {
-    if let Some(server) = &r.server {
-        let path = match id.filter(|_| !all) {
-            Some(id) => format!("/v1/deliveries/{id}/retry"),
-            None => "/v1/deliveries/retry-parked".to_string(),
-        };
-        let answer = remote(server, r.token.as_deref(), reqwest::Method::POST, &path, &[])?;
+    if let Some(client) = r.client()? {
+        let answer = remote::block_on(client.retry_deliveries(id.filter(|_| !all)))?;
         println!("{} deliveries back in the queue", answer["count"]);
         return Ok(());
     }
@@ -192,35 +173,5 @@ fn open(data_dir: &std::path::Path) -> Result<InboxStore, CliError> {
         CliError::Message(format!(
             "{e}; when a server is running, ask it with --server URL (and --token)"
         ))
-    })
-}
-
-fn remote(
-    server: &str,
-    token: Option<&str>,
-    method: reqwest::Method,
-    path: &str,
-    query: &[(&str, String)],
-) -> Result<Value, CliError> {
-    let url = format!("{}{path}", server.trim_end_matches('/'));
-    let runtime = super::runtime()?;
-    runtime.block_on(async {
-        let mut req = reqwest::Client::new().request(method, &url).query(query);
-        if let Some(t) = token {
-            req = req.bearer_auth(t);
-        }
-        let response = req
-            .send()
-            .await
-            .map_err(|e| CliError::Message(format!("cannot reach {url}: {e}")))?;
-        let status = response.status();
-        let body: Value = response.json().await.unwrap_or(Value::Null);
-        if status.is_success() {
-            Ok(body)
-        } else {
-            Err(CliError::Message(format!(
-                "the server refused ({status}): {body}"
-            )))
-        }
     })
 }

@@ -4,6 +4,7 @@
 
 mod account;
 mod accounts;
+mod completions;
 mod config;
 mod data;
 mod deliveries;
@@ -13,10 +14,15 @@ mod export;
 mod history;
 mod import;
 mod login_link;
+mod migrate;
+mod openapi;
 mod reconcile;
+mod remote;
 mod replay;
 mod send;
 mod serve;
+mod settings_table;
+mod setup;
 mod table;
 #[cfg(feature = "demo")]
 mod walkthrough;
@@ -29,7 +35,16 @@ use std::process::ExitCode;
 
 /// Links GitHub, GitLab and Bitbucket Cloud accounts to the platform; queries and audits them.
 #[derive(Debug, Parser)]
-#[command(name = "forgelink", version, about)]
+#[command(
+    name = "forgelink",
+    version,
+    about,
+    after_help = "Exit status: 0 when the command did what it says, 1 when it failed (the reason \
+                  is on stderr), 2 when the command line is wrong.\n\
+                  The read commands (accounts, account, history, replay --verify, export, \
+                  deliveries) take --server URL --token T (or FORGELINK_SERVER and \
+                  FORGELINK_TOKEN) to ask a running server, and print the same as against a folder."
+)]
 pub struct Cli {
     /// The data folder: the event log is in DIR/log, the projections in DIR/projections
     /// [default: ./forgelink-data; ./forgelink-demo for `demo`].
@@ -51,9 +66,12 @@ pub enum Command {
     /// Rebuilds the projections from the log, or with --verify compares them with a rebuild.
     Replay(replay::Args),
     /// Writes the whole log to stdout as JSON Lines.
-    Export,
+    Export(export::Args),
     /// Reads a JSON Lines export into an empty data folder.
     Import(import::Args),
+    /// Copies the event log of a data folder into an empty PostgreSQL database (for
+    /// `store = "postgres://…"`), checking the copy is byte for byte the same.
+    Migrate(migrate::Args),
     /// Runs the HTTP server (API, callbacks, webhooks, dashboard) with settings from --config
     /// FILE and FORGELINK_* variables. The event log is in DATA_DIR/log, or in PostgreSQL with
     /// `store = "postgres://user@host/db"` (FORGELINK_STORE); the vault, the webhook inbox and
@@ -72,13 +90,26 @@ pub enum Command {
     Reconcile(reconcile::Args),
     /// Lists the webhook inbox (pending, done, parked deliveries); `retry` puts parked ones back.
     Deliveries(deliveries::Args),
+    /// Writes the OpenAPI 3.1 document of the HTTP API (served at /v1/openapi.json) to
+    /// docs/openapi.json or --out FILE.
+    Openapi(openapi::Args),
+    /// Registers forgelink with a provider: GitHub from an app manifest; for GitLab and
+    /// Bitbucket, prints the OAuth application / consumer settings to enter.
+    Setup(setup::Args),
+    /// Prints a complete commented forgelink.toml (`--example`): every setting of `serve`.
+    Config(settings_table::Args),
+    /// Prints the shell completion script for bash, zsh or fish.
+    Completions(completions::Args),
 }
 
 /// Runs the command and turns its outcome into an exit code (errors go to stderr).
 pub fn run(cli: Cli) -> ExitCode {
     let given = cli.data_dir.clone();
     let dir = data::DataDir::new(cli.data_dir.unwrap_or_else(|| PathBuf::from("./forgelink-data")));
-    if !matches!(cli.command, Command::Serve(_) | Command::Demo(_)) {
+    if !matches!(
+        cli.command,
+        Command::Serve(_) | Command::Demo(_) | Command::Setup(_)
+    ) {
         quiet_on_closed_pipe();
     }
     let result = match cli.command {
@@ -86,8 +117,9 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Account(args) => account::run(&dir, args),
         Command::History(args) => history::run(&dir, args),
         Command::Replay(args) => replay::run(&dir, args),
-        Command::Export => export::run(&dir),
+        Command::Export(args) => export::run(&dir, args),
         Command::Import(args) => import::run(&dir, args),
+        Command::Migrate(args) => migrate::run(&dir, args),
         Command::Serve(args) => serve::run(given, args),
         #[cfg(feature = "demo")]
         Command::Demo(args) => demo::run(given, args),
@@ -95,9 +127,17 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Reconcile(args) => reconcile::run(given, args),
         Command::Deliveries(args) => deliveries::run(given, args),
         Command::LoginLink(args) => login_link::run(args),
+        Command::Openapi(args) => openapi::run(args),
+        Command::Completions(args) => completions::run(args),
+        Command::Config(args) => settings_table::run(args),
+        Command::Setup(args) => setup::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e @ data::CliError::Usage(_)) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::FAILURE

@@ -1,11 +1,16 @@
 //! `forgelink replay [--verify]`: rebuilds the dashboard from position 1, or with `--verify`
 //! rebuilds it into a scratch store and prints every difference from the live one. Long
-//! replays show a progress bar on stderr.
+//! replays show a progress bar on stderr. `--verify --server URL --token ADMIN` asks a running
+//! server to compare its live dashboard (`GET /v1/projections/verify`); `--json` prints
+//! `{"position": P, "differences": [{"key", "field", "live", "rebuilt"}]}`, and differences
+//! end the command with status 1.
 
 use super::data::{print_json, CliError, DataDir};
+use super::remote::{self, Remote};
 use forgelink_events::EventLog;
 use forgelink_projections::{verify, Dashboard, Runner};
 use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::Value;
 use std::time::Instant;
 
 /// Replays shorter than this finish before a bar is worth drawing.
@@ -19,9 +24,22 @@ pub struct Args {
     /// JSON for machines instead of text.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub remote: Remote,
 }
 
 pub fn run(dir: &DataDir, args: Args) -> Result<(), CliError> {
+    if let Some(client) = args.remote.client()? {
+        if !args.verify {
+            return Err(CliError::Usage(
+                "a running server keeps its dashboard current itself: with --server only \
+                 `replay --verify` is offered (stop the server to rebuild a folder)"
+                    .into(),
+            ));
+        }
+        let result = remote::block_on(client.verify())?;
+        return report(&result, args.json);
+    }
     let log = dir.open_log()?;
     let started = Instant::now();
     if !args.verify {
@@ -45,28 +63,38 @@ pub fn run(dir: &DataDir, args: Args) -> Result<(), CliError> {
     let bar = progress_bar(log.head());
     let result = verify(&mut live, &log, &mut |done, _| bar.set_position(done))?;
     bar.finish_and_clear();
-    if args.json {
-        print_json(&result)?;
-    }
-    if result.differences.is_empty() {
-        if args.json {
-            return Ok(());
+    let result = serde_json::to_value(&result).map_err(|e| CliError::Write(e.into()))?;
+    report(&result, args.json)
+}
+
+/// Prints a comparison (`{"position", "differences"}`); differences are a failure.
+fn report(result: &Value, json: bool) -> Result<(), CliError> {
+    let position = result["position"].as_u64().unwrap_or(0);
+    let differences = result["differences"].as_array().cloned().unwrap_or_default();
+    if json {
+        print_json(result)?;
+    } else if differences.is_empty() {
+        println!("the dashboard matches a rebuild from the log (position {position})");
+    } else {
+        let text = |d: &Value, k: &str| d[k].as_str().unwrap_or_default().to_string();
+        for d in &differences {
+            // As `Difference` displays itself.
+            let line = format!(
+                "{} {}: live {} but rebuilt {}",
+                text(d, "key"),
+                text(d, "field"),
+                text(d, "live"),
+                text(d, "rebuilt")
+            );
+            println!("{}", super::table::escape(&line));
         }
-        println!(
-            "the dashboard matches a rebuild from the log (position {})",
-            result.position
-        );
+    }
+    if differences.is_empty() {
         return Ok(());
     }
-    if !args.json {
-        for d in &result.differences {
-            println!("{d}");
-        }
-    }
     Err(CliError::Verify(format!(
-        "{} differences between the live dashboard and a rebuild at position {}; run `forgelink replay` to rebuild it",
-        result.differences.len(),
-        result.position
+        "{} differences between the live dashboard and a rebuild at position {position}; run `forgelink replay` to rebuild it",
+        differences.len(),
     )))
 }
 

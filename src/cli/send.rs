@@ -46,32 +46,17 @@ fn read_input(file: &str) -> Result<Vec<u8>, CliError> {
     Ok(body)
 }
 
+/// Posts the message through the API client; prints the reply as JSON.
 pub(super) async fn post(server: &str, token: Option<&str>, body: Vec<u8>) -> Result<(), CliError> {
-    let token = token.ok_or_else(|| {
-        CliError::Message("--server needs the admin token: pass --token or set FORGELINK_TOKEN".into())
-    })?;
-    let url = format!("{}/v1/commands", server.trim_end_matches('/'));
-    let response = reqwest::Client::new()
-        .post(&url)
-        .bearer_auth(token)
-        .header(reqwest::header::CONTENT_TYPE, "application/json")
-        .body(body)
-        .send()
-        .await
-        .map_err(|e| CliError::Message(format!("cannot reach {url}: {e}")))?;
-    let status = response.status();
-    let text = response
-        .text()
-        .await
-        .map_err(|e| CliError::Message(format!("reading the answer of {url}: {e}")))?;
-    if status.is_success() {
-        println!("{text}");
-        Ok(())
-    } else {
-        Err(CliError::Message(format!(
-            "the server refused the command ({status}): {text}"
-        )))
-    }
+    let remote = super::remote::Remote {
+        server: Some(server.to_string()),
+        token: token.map(str::to_string),
+    };
+    let Some(client) = remote.client()? else {
+        return Err(CliError::Usage("--server is empty".into()));
+    };
+    let reply = client.execute_raw(body).await?;
+    super::data::print_json(&reply)
 }
 
 async fn apply(data_dir: Option<PathBuf>, config: Option<PathBuf>, body: Vec<u8>) -> Result<(), CliError> {

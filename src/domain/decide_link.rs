@@ -96,7 +96,7 @@ pub(super) fn complete_authorization(
     };
     if let Some(error) = cb.error {
         return match error {
-            "access_denied" => failed(format!("access denied on {on}")),
+            "access_denied" => failed(format!("the approval was cancelled on {on}")),
             other => failed(format!(
                 "{on} refused the link ({}); start a new link",
                 shorten(other)

@@ -59,27 +59,29 @@ impl fmt::Display for AccountStatus {
     }
 }
 
-/// What a person has to do next, in words for the dashboard; `None` when nothing is needed.
+/// What a person has to do next, in the dashboard's own words (`forgelink_projections::
+/// NextAction`, the one vocabulary): the command reply, the dashboard, the CLI and the pages
+/// say the same thing for the same state. `None` when nothing is needed.
 pub fn next_action(state: &AccountState) -> Option<String> {
+    use forgelink_projections::{AccountStatus as Shown, NextAction};
     let provider = state.provider?;
-    let on = provider.display_name();
-    let action = match state.status() {
-        AccountStatus::None | AccountStatus::Active | AccountStatus::Unlinked => return None,
-        AccountStatus::Pending => "start a link".to_string(),
-        AccountStatus::AwaitingApproval => match &state.attempt {
-            Some(a) if a.authorization.is_some() => format!("wait: verifying the approval with {on}"),
-            _ => format!("approve on {on}"),
-        },
-        AccountStatus::AwaitingDetails => match provider {
-            Provider::GitLab if state.group.is_none() => "select a group".to_string(),
-            Provider::Bitbucket if state.workspace.is_none() => {
-                "select a workspace and project key".to_string()
-            }
-            _ => "save details".to_string(),
-        },
-        AccountStatus::Suspended => format!("unsuspend the installation on {on}"),
-        AccountStatus::Disconnected => "re-link required".to_string(),
-        AccountStatus::Failed | AccountStatus::Expired => "start a new link".to_string(),
+    let shown = match state.status() {
+        AccountStatus::None => return None,
+        AccountStatus::Pending => Shown::Pending,
+        AccountStatus::AwaitingApproval => Shown::AwaitingApproval,
+        AccountStatus::AwaitingDetails => Shown::AwaitingDetails,
+        AccountStatus::Active => Shown::Active,
+        AccountStatus::Suspended => Shown::Suspended,
+        AccountStatus::Disconnected => Shown::Disconnected,
+        AccountStatus::Failed => Shown::Failed,
+        AccountStatus::Expired => Shown::Expired,
+        AccountStatus::Unlinked => Shown::Unlinked,
     };
-    Some(action)
+    let verifying = matches!(&state.attempt, Some(a) if a.authorization.is_some());
+    let scope_chosen = match provider {
+        Provider::GitLab => state.group.is_some(),
+        Provider::Bitbucket => state.workspace.is_some(),
+        Provider::GitHub => true,
+    };
+    NextAction::for_status(shown, provider, verifying, scope_chosen, 0).map(|a| a.text(provider))
 }

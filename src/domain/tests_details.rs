@@ -194,15 +194,15 @@ fn a_new_approval_after_relinking_clears_the_old_selection() {
 }
 
 #[test]
-fn the_dashboard_names_the_next_step_at_every_status() {
+fn the_reply_names_the_next_step_at_every_status_in_the_dashboards_words() {
     let cases: Vec<(Vec<forgelink_events::Event>, Option<&str>)> = vec![
         (vec![], None),
-        (vec![named(Provider::GitHub)], Some("start a link")),
+        (vec![named(Provider::GitHub)], Some("start linking")),
         (awaiting_approval(Provider::GitHub), Some("approve on GitHub")),
         (awaiting_approval(Provider::GitLab), Some("approve on GitLab")),
         (
             verifying(Provider::GitHub),
-            Some("wait: verifying the approval with GitHub"),
+            Some("none: forgelink is verifying the approval"),
         ),
         (approved_history(Provider::GitLab), Some("select a group")),
         (

@@ -131,7 +131,7 @@ fn a_new_link_may_start_after_failure_expiry_or_disconnect() {
         awaiting_approval(Provider::GitLab),
         LinkFailed {
             attempt_id: Some(ATTEMPT),
-            reason: "access denied on GitLab".into(),
+            reason: "the approval was cancelled on GitLab".into(),
         },
     );
     let expired = and(
@@ -248,9 +248,9 @@ fn a_callback_before_any_link_was_started_is_refused() {
 #[test]
 fn access_denied_at_the_provider_fails_the_link_naming_the_provider() {
     for (provider, reason) in [
-        (Provider::GitLab, "access denied on GitLab"),
-        (Provider::Bitbucket, "access denied on Bitbucket"),
-        (Provider::GitHub, "access denied on GitHub"),
+        (Provider::GitLab, "the approval was cancelled on GitLab"),
+        (Provider::Bitbucket, "the approval was cancelled on Bitbucket"),
+        (Provider::GitHub, "the approval was cancelled on GitHub"),
     ] {
         let state = given(awaiting_approval(provider))
             .when(C::CompleteAuthorization {

@@ -17,7 +17,7 @@ pub trait DeliveryHealer: Send + Sync {
 }
 
 /// One account's line of a reconciliation report.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct ReconcileLine {
     /// The account's unique name.
     pub account: String,
@@ -31,7 +31,7 @@ pub struct ReconcileLine {
 }
 
 /// What a reconciliation did.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct ReconcileReport {
     pub accounts: Vec<ReconcileLine>,
     /// GitHub deliveries forgelink had no record of, taken into the inbox.

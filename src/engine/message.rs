@@ -5,14 +5,16 @@
 
 use crate::secret::Secret;
 use forgelink_events::Provider;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 /// One command message: `{"type": "StartLink", "account": "acme-infra", ...}`.
 ///
 /// Unknown fields are refused by [`Request`] (serde cannot combine `deny_unknown_fields` with
-/// `flatten` on the outer struct, so the check lives on the inner one).
-#[derive(Debug, Clone, Deserialize)]
+/// `flatten` on the outer struct, so the check lives on the inner one). Its JSON Schema (the
+/// envelope fields here, one shape per [`Request`] variant) is the one description of a message.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 pub struct CommandMessage {
     /// Idempotency key: the same id again returns the first outcome and appends nothing.
     #[serde(default)]
@@ -22,6 +24,7 @@ pub struct CommandMessage {
     pub correlation_id: Option<Uuid>,
     /// Who sends it (a person's name, a service).
     #[serde(default = "default_actor")]
+    #[schemars(example = &"alice")]
     pub actor: String,
     #[serde(flatten)]
     pub request: Request,
@@ -47,81 +50,151 @@ impl CommandMessage {
     }
 }
 
-/// What the message asks for. `Debug` shows every field but the callback's raw `state`, which
-/// works like a password until the link ends.
-#[derive(Clone, Deserialize)]
+/// What the message asks for. This enum, its doc comments and its examples are THE one
+/// description of the command messages: the edge checks a message against the JSON Schema
+/// derived from it (`api::command_json`), and the OpenAPI document (`api::openapi`) shows it.
+/// `Debug` shows every field but the callback's raw `state`, which works like a password until
+/// the link ends.
+#[derive(Clone, Deserialize, JsonSchema)]
 #[serde(tag = "type", deny_unknown_fields)]
 pub enum Request {
+    /// Names a new account for a provider; the name is unique (case-insensitive).
     NameAccount {
+        /// The Git provider of the account.
+        #[schemars(schema_with = "provider_schema")]
         provider: Provider,
+        /// The account's unique name: letters, digits, `-`, `_` and `.`.
+        #[schemars(example = &"acme-infra")]
         unique_name: String,
+        /// The account's id; a new one when absent.
         #[serde(default)]
         account_id: Option<Uuid>,
     },
+    /// Starts (or starts again) linking the account: the reply's `authorize_url` is where the
+    /// person approves it on the provider.
     StartLink {
+        /// The account's unique name or id.
+        #[schemars(example = &"acme-infra")]
         account: String,
     },
     /// The provider sent the person back: the callback's query, as it came.
     CompleteAuthorization {
+        /// The `state` the link was started with.
         #[serde(default)]
         state: Option<String>,
+        /// GitHub: the installation the person approved.
         #[serde(default)]
+        #[schemars(example = 41872633)]
         installation_id: Option<u64>,
+        /// GitHub: `install`, `update` or `request`.
         #[serde(default)]
+        #[schemars(example = &"install")]
         setup_action: Option<String>,
+        /// The OAuth authorization code.
         #[serde(default)]
+        #[schemars(with = "Option<String>")]
         code: Option<Secret>,
+        /// The provider's refusal, e.g. `access_denied`.
         #[serde(default)]
+        #[schemars(example = &"access_denied")]
         error: Option<String>,
     },
+    /// GitLab: the group new repositories go to (one the account's grant can see).
     SelectGroup {
+        /// The account's unique name or id.
+        #[schemars(example = &"acme-gitlab")]
         account: String,
+        /// The GitLab group's id.
+        #[schemars(example = 42)]
         group_id: u64,
     },
+    /// Bitbucket: the workspace and project new repositories go to.
     SelectWorkspace {
+        /// The account's unique name or id.
+        #[schemars(example = &"acme-bitbucket")]
         account: String,
+        /// The workspace's slug.
+        #[schemars(example = &"acme")]
         workspace: String,
+        /// The project's key in that workspace.
+        #[schemars(example = &"INFRA")]
         project_key: String,
     },
+    /// Saves the account's details: the last step, after which it is active.
     SaveDetails {
+        /// The account's unique name or id.
+        #[schemars(example = &"acme-infra")]
         account: String,
     },
+    /// Gives the account a new unique name.
     RenameAccount {
+        /// The account's unique name or id.
+        #[schemars(example = &"acme-infra")]
         account: String,
+        /// The new unique name.
+        #[schemars(example = &"acme-platform")]
         to: String,
     },
+    /// Unlinks the account: its credentials are revoked and destroyed.
     UnlinkAccount {
+        /// The account's unique name or id.
+        #[schemars(example = &"acme-infra")]
         account: String,
+        /// Why, for the history.
         #[serde(default)]
+        #[schemars(example = &"moved to another provider")]
         reason: Option<String>,
     },
     /// A platform project on an active account; the saga creates its repository.
     CreateProject {
+        /// The project's id; a new one when absent.
         #[serde(default)]
         project_id: Option<Uuid>,
+        /// The project's name (the repository's name).
+        #[schemars(example = &"payments")]
         name: String,
+        /// The account's unique name or id.
+        #[schemars(example = &"acme-infra")]
         account: String,
     },
     /// A platform project bound to an existing repository (`owner/name` or the provider's id)
     /// the account can see; no repository is created.
     ImportProject {
+        /// The project's id; a new one when absent.
         #[serde(default)]
         project_id: Option<Uuid>,
+        /// The project's name.
+        #[schemars(example = &"payments")]
         name: String,
+        /// The account's unique name or id.
+        #[schemars(example = &"acme-infra")]
         account: String,
+        /// The repository, `owner/name` or the provider's id.
+        #[schemars(example = &"acme/payments")]
         repository: String,
     },
     /// The project stops using its repository.
     DetachProject {
+        /// The project's id.
         project_id: Uuid,
+        /// Why, for the history.
         #[serde(default)]
+        #[schemars(example = &"the repository moved")]
         reason: Option<String>,
     },
     /// Asks the providers for the truth now: one account, or every active one.
     Reconcile {
+        /// The account's unique name or id; every active account when absent.
         #[serde(default)]
+        #[schemars(example = &"acme-infra")]
         account: Option<String>,
     },
+}
+
+/// The providers by their wire names, as a JSON Schema.
+fn provider_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    let names: Vec<&str> = Provider::ALL.iter().map(|p| p.as_str()).collect();
+    schemars::json_schema!({ "type": "string", "enum": names, "examples": ["github"] })
 }
 
 impl std::fmt::Debug for Request {
@@ -227,7 +300,7 @@ impl Request {
 }
 
 /// What a command did.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct CommandReply {
     pub account_id: Uuid,
     /// The project the command concerned, for project commands.

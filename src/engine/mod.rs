@@ -305,6 +305,17 @@ impl Engine {
             .copied()
     }
 
+    /// The account a callback's `state` was made for, spent or not (the vault keeps the map),
+    /// so that a reloaded or late callback can show that account as it is now.
+    pub fn account_of_state(&self, oauth_state: &str) -> Option<Uuid> {
+        let v = self
+            .inner
+            .vault
+            .get(&link::state_ref(&hash_state(oauth_state)))
+            .ok()??;
+        Uuid::parse_str(v.expose()).ok()
+    }
+
     /// Stops the saga loop and every effect in flight, and waits until they are gone, so the
     /// folders can be opened again as soon as the last handle is dropped.
     pub async fn shutdown(&self) {

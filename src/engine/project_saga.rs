@@ -8,7 +8,7 @@
 use super::projects::is_project_event;
 use super::{EngineError, Inner};
 use crate::domain::{evolve, evolve_project, AccountState, AccountStatus, ProjectState, ProjectStatus};
-use forgelink_events::{Envelope, Event, Metadata, Provider};
+use forgelink_events::{Envelope, Event, Metadata, Provider, Selected};
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
@@ -114,11 +114,7 @@ pub(crate) fn start(inner: &Arc<Inner>) -> Result<(), EngineError> {
         in_flight: Arc::default(),
     };
     let mut cursor = 0;
-    for envelope in inner.log.read_all(1) {
-        let envelope = envelope?;
-        cursor = envelope.position;
-        f.fold(inner, &envelope);
-    }
+    f.follow(inner, &mut cursor, u64::MAX, |_| {})?;
     let weak = Arc::downgrade(inner);
     let mut resume: Vec<ProjectEffect> = f
         .projects
@@ -165,21 +161,22 @@ pub(crate) fn start(inner: &Arc<Inner>) -> Result<(), EngineError> {
             // may not be visible to a stream read yet (the effect would find no project).
             let published = *head.borrow_and_update();
             let Some(inner) = weak.upgrade() else { return };
-            for envelope in inner.log.read_all(cursor + 1) {
-                let Ok(envelope) = envelope else {
-                    tracing::error!(
-                        position = cursor + 1,
-                        "project saga cannot read the log; it stops here"
-                    );
-                    return;
-                };
-                if envelope.position > published {
-                    break;
-                }
-                cursor = envelope.position;
-                for effect in f.fold(&inner, &envelope) {
-                    f.launch(&inner, &weak, effect);
-                }
+            // Read and fold on the blocking pool, not on an async worker (see the account
+            // saga's loop); launch here, so nothing starts once the engine stopped this task.
+            let step = tokio::task::spawn_blocking(move || {
+                let mut effects = Vec::new();
+                let read = f.follow(&inner, &mut cursor, published, |e| effects.push(e));
+                (f, cursor, inner, effects, read)
+            })
+            .await;
+            let Ok((back, at, inner, effects, read)) = step else { return };
+            (f, cursor) = (back, at);
+            for effect in effects {
+                f.launch(&inner, &weak, effect);
+            }
+            if let Err(e) = read {
+                tracing::error!(error = %e, position = cursor + 1, "project saga cannot read the log; it stops here");
+                return;
             }
         }
     });
@@ -188,6 +185,31 @@ pub(crate) fn start(inner: &Arc<Inner>) -> Result<(), EngineError> {
 }
 
 impl Follower {
+    /// Folds every event after `cursor` up to `until` (and the head at the call), moving
+    /// `cursor`, handing the effects they start to `start`. Events of other streams are skipped
+    /// from their stored header, without decoding.
+    fn follow(
+        &mut self,
+        inner: &Inner,
+        cursor: &mut u64,
+        until: u64,
+        mut start: impl FnMut(ProjectEffect),
+    ) -> Result<(), forgelink_events::LogError> {
+        let streams =
+            |stream: &str, _: &str| stream.starts_with("account-") || stream.starts_with("project-");
+        for item in inner.log.read_selected(*cursor + 1, &streams) {
+            let item = item?;
+            if item.position() > until {
+                return Ok(());
+            }
+            *cursor = item.position();
+            if let Selected::Event(envelope) = item {
+                self.fold(inner, &envelope).into_iter().for_each(&mut start);
+            }
+        }
+        Ok(())
+    }
+
     /// Folds one envelope and returns the effects it starts.
     fn fold(&mut self, inner: &Inner, envelope: &Envelope) -> Vec<ProjectEffect> {
         let Some(id) = envelope.stream_id.entity_id() else {

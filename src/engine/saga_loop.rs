@@ -9,7 +9,7 @@ use super::retire::Retirer;
 use super::Inner;
 use crate::domain::{evolve, AccountState};
 use crate::saga::{pending_effects_with, react_with, Effect, EffectRunner, ProviderEffectRunner};
-use forgelink_events::{Envelope, Event, Grant, Metadata};
+use forgelink_events::{Envelope, Event, Grant, Metadata, Selected};
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, Weak};
 use uuid::Uuid;
@@ -48,11 +48,7 @@ pub(crate) fn start(inner: &Arc<Inner>) -> Result<(), super::EngineError> {
     };
     // Resume: fold everything committed so far, then run what each account still owes.
     let mut cursor = 0;
-    for envelope in inner.log.read_all(1) {
-        let envelope = envelope?;
-        cursor = envelope.position;
-        saga.fold(inner, &envelope);
-    }
+    saga.follow(inner, &mut cursor, u64::MAX, |_, _| {})?;
     let weak = Arc::downgrade(inner);
     let lead = inner.config.refresh_ahead;
     let owed: Vec<Effect> = saga
@@ -79,25 +75,47 @@ pub(crate) fn start(inner: &Arc<Inner>) -> Result<(), super::EngineError> {
             // Only what the log has published (see the project saga's loop).
             let published = *head.borrow_and_update();
             let Some(inner) = weak.upgrade() else { return };
-            for envelope in inner.log.read_all(cursor + 1) {
-                match envelope {
-                    Ok(envelope) if envelope.position > published => break,
-                    Ok(envelope) => {
-                        cursor = envelope.position;
-                        let state = saga.fold(&inner, &envelope).cloned().unwrap_or_default();
-                        for effect in react_with(&state, &envelope, lead) {
-                            saga.launch(&inner, &weak, effect, Some(&envelope));
-                        }
+            // The reads and folds run on the blocking pool, not on an async worker, where they
+            // held up the HTTP tasks queued behind them (issue 13's profile); the effects are
+            // launched back here, so none starts once the engine has stopped this task.
+            let step = tokio::task::spawn_blocking(move || {
+                let mut reactions = Vec::new();
+                let read = saga.follow(&inner, &mut cursor, published, |state, envelope| {
+                    for effect in react_with(state, envelope, lead) {
+                        reactions.push((effect, Cause::of(envelope)));
                     }
-                    Err(e) => {
-                        tracing::error!(error = %e, position = cursor + 1, "saga loop cannot read the log; it stops here");
-                        return;
-                    }
-                }
+                });
+                (saga, cursor, inner, reactions, read)
+            })
+            .await;
+            let Ok((back, at, inner, reactions, read)) = step else { return };
+            (saga, cursor) = (back, at);
+            for (effect, cause) in reactions {
+                saga.launch(&inner, &weak, effect, Some(cause));
+            }
+            if let Err(e) = read {
+                tracing::error!(error = %e, position = cursor + 1, "saga loop cannot read the log; it stops here");
+                return;
             }
         }
     });
     Ok(())
+}
+
+/// The event an effect reacts to: its flow and its id.
+#[derive(Clone, Copy)]
+struct Cause {
+    correlation_id: Uuid,
+    event_id: Uuid,
+}
+
+impl Cause {
+    fn of(envelope: &Envelope) -> Cause {
+        Cause {
+            correlation_id: envelope.correlation_id,
+            event_id: envelope.event_id,
+        }
+    }
 }
 
 /// A refresh that was cut short (see `refresh.rs`) runs at once on start-up, not at its
@@ -124,6 +142,31 @@ fn resume_interrupted_refresh(inner: &Inner, effect: Effect) -> Effect {
 }
 
 impl SagaState {
+    /// Folds every event after `cursor` up to `until` (and the head at the call), moving
+    /// `cursor`, and hands each account event with its account's new state to `react`. Only
+    /// account streams are decoded; the others are skipped from their stored header.
+    fn follow(
+        &mut self,
+        inner: &Inner,
+        cursor: &mut u64,
+        until: u64,
+        mut react: impl FnMut(&AccountState, &Envelope),
+    ) -> Result<(), forgelink_events::LogError> {
+        let accounts = |stream: &str, _: &str| stream.starts_with("account-");
+        for item in inner.log.read_selected(*cursor + 1, &accounts) {
+            let item = item?;
+            if item.position() > until {
+                return Ok(());
+            }
+            *cursor = item.position();
+            let Selected::Event(envelope) = item else { continue };
+            if let Some(state) = self.fold(inner, &envelope) {
+                react(state, &envelope);
+            }
+        }
+        Ok(())
+    }
+
     /// Folds an envelope into its account and keeps the installation index current; the
     /// account's state after it (none for other streams). Borrowed, not cloned: the resume
     /// folds every event of the log and looks at none of them.
@@ -156,7 +199,7 @@ impl SagaState {
     }
 
     /// Runs `effect` as a task unless the same effect is already running.
-    fn launch(&self, inner: &Inner, weak: &Weak<Inner>, effect: Effect, cause: Option<&Envelope>) {
+    fn launch(&self, inner: &Inner, weak: &Weak<Inner>, effect: Effect, cause: Option<Cause>) {
         let key = effect.outcome_command_id();
         if !self.in_flight.lock().map(|mut s| s.insert(key)).unwrap_or(false) {
             return;

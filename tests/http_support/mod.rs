@@ -206,3 +206,21 @@ pub fn query_value(url: &str, key: &str) -> String {
         .map(|(_, v)| v.into_owned())
         .unwrap_or_else(|| panic!("{url} has no {key}"))
 }
+
+/// Checks that `r` is a problem with `status`; gives its body.
+pub async fn problem(r: reqwest::Response, status: StatusCode) -> Value {
+    assert_eq!(r.status(), status, "{}", r.url());
+    let kind = r.headers()["content-type"].to_str().unwrap().to_string();
+    assert_eq!(kind, "application/problem+json", "{}", r.url());
+    let p: Value = r.json().await.unwrap();
+    assert_problem(&p, status);
+    p
+}
+
+pub fn assert_problem(p: &Value, status: StatusCode) {
+    assert_eq!(p["status"], status.as_u16(), "{p}");
+    assert_eq!(p["type"], "about:blank", "{p}");
+    assert_eq!(p["title"], status.canonical_reason().unwrap(), "{p}");
+    assert!(p["detail"].as_str().is_some_and(|d| !d.is_empty()), "{p}");
+    assert_eq!(p["error"], p["detail"], "the old field says the same: {p}");
+}

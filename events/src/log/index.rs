@@ -1,7 +1,7 @@
 //! The in-memory index of the log: where each segment starts, the positions of every stream's
-//! events (so a stream's version is its length), and each command id's outcome. Nothing here is
-//! stored: it is rebuilt at open from the record headers of the segments (no payload is parsed),
-//! and only the single writer changes it, after its batch is durable. Readers take it briefly
+//! events (so a stream's version is its length), and each command id's outcome. It is rebuilt at
+//! open from the index snapshot (snapshot.rs) plus the record headers of the segments written
+//! after it (no payload is parsed), and only the single writer changes it, after its batch is durable. Readers take it briefly
 //! under a read lock and copy out what they need.
 
 use super::record::{Record, RecordHead};
@@ -23,11 +23,11 @@ pub(crate) struct CommandEntry {
 #[derive(Default)]
 pub(crate) struct Index {
     /// The first position of every segment, ascending.
-    segments: Vec<u64>,
+    pub(crate) segments: Vec<u64>,
     /// Each stream's event positions: version `v` is at `[v - 1]`.
-    streams: Map<Box<str>, Vec<u64>>,
-    commands: Map<Uuid, CommandEntry>,
-    head: u64,
+    pub(crate) streams: Map<Box<str>, Vec<u64>>,
+    pub(crate) commands: Map<Uuid, CommandEntry>,
+    pub(crate) head: u64,
 }
 
 impl Index {
@@ -124,6 +124,11 @@ impl Index {
             });
         self.head = r.position;
         Ok(())
+    }
+
+    /// The first position of the last segment (None for an empty log).
+    pub fn last_segment(&self) -> Option<u64> {
+        self.segments.last().copied()
     }
 
     /// The in-memory size of the index, roughly (for the start-up report and the benches).

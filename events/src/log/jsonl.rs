@@ -93,7 +93,7 @@ pub fn raw_record_from_json_line(line: &str) -> Result<Vec<u8>, LogError> {
 pub fn plant_raw_records(dir: &std::path::Path, lines: &[&str]) -> Result<(), LogError> {
     let db = super::storage::open_db(dir, None)?;
     let tree = super::legacy::open_current(&db)?;
-    let head = super::read::rebuild_index(&tree)?.head();
+    let head = super::snapshot::open_index(dir, &tree)?.0.head();
     let mut segment = super::segment::SegmentBuilder::default();
     for (i, line) in lines.iter().enumerate() {
         let bytes = raw_record_from_json_line(line)?;

@@ -9,12 +9,15 @@ mod jsonl;
 pub use jsonl::{plant_raw_records, raw_record_from_json_line};
 pub(crate) mod keys;
 mod legacy;
+mod raw;
 mod read;
 mod record;
 mod segment;
+mod snapshot;
 mod storage;
 mod writer;
 
+pub use raw::{RawEvent, RawSegment, RawSegments};
 pub use read::ReadAll;
 // The record format and its decoding, shared with the PostgreSQL store (same bytes in both).
 pub(crate) use read::decode_at;
@@ -52,6 +55,15 @@ pub struct LogOptions {
     /// The most memory sled may use to cache the log's pages; `None` sizes it to the data on
     /// disk, between 8 MiB and 128 MiB (see `storage::cache_bytes`).
     pub cache_bytes: Option<u64>,
+    /// Write the index snapshot (snapshot.rs) again once this many events were appended since
+    /// the last one, so that an open after a crash scans at most about this many events; one is
+    /// always written at a clean close. 0 = only at a clean close.
+    pub snapshot_every: u64,
+    /// How long the writer polls its queue after a commit before it sleeps (see writer.rs,
+    /// `next_request`); zero (the default) sleeps at once. Measured on the loaded shared
+    /// machine, a 30 us poll did not help a lone writer (BENCHMARKS.md): the poll takes a core
+    /// the writer's caller needs.
+    pub idle_spin: std::time::Duration,
 }
 
 impl Default for LogOptions {
@@ -61,6 +73,8 @@ impl Default for LogOptions {
             max_batch: 4096,
             queue_depth: 16384,
             cache_bytes: None,
+            snapshot_every: 250_000,
+            idle_spin: std::time::Duration::ZERO,
         }
     }
 }
@@ -98,6 +112,17 @@ struct Inner {
     tx: Mutex<Option<mpsc::Sender<Request>>>,
     head_rx: watch::Receiver<u64>,
     writer: Mutex<Option<std::thread::JoinHandle<()>>>,
+    opened: OpenReport,
+    flushes: Arc<std::sync::atomic::AtomicU64>,
+}
+
+/// How an open built the in-memory index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct OpenReport {
+    /// The position the index snapshot covered (0: none was used, every segment was scanned).
+    pub snapshot_covers: u64,
+    /// The log's head at open; `head - snapshot_covers` events were scanned.
+    pub head: u64,
 }
 
 impl Drop for Inner {
@@ -119,11 +144,13 @@ impl EventLog {
         let path = path.as_ref().to_path_buf();
         let db = storage::open_db(&path, options.cache_bytes)?;
         let tree = legacy::open_current(&db)?;
-        let index = read::rebuild_index(&tree)?;
+        let (index, snapshot_covers) = snapshot::open_index(&path, &tree)?;
         let head = index.head();
+        tracing::debug!(head, snapshot_covers, "event log index built");
         let index = Arc::new(RwLock::new(index));
         let (head_tx, head_rx) = watch::channel(head);
         let (tx, rx) = mpsc::channel(options.queue_depth.max(1));
+        let flushes = Arc::new(std::sync::atomic::AtomicU64::new(0));
         let writer = Writer {
             db: db.clone(),
             tree: tree.clone(),
@@ -132,6 +159,9 @@ impl EventLog {
             durability: options.durability,
             max_batch: options.max_batch.max(1),
             head_tx,
+            snapshots: writer::Snapshots::new(path.clone(), snapshot_covers, options.snapshot_every),
+            idle_spin: options.idle_spin,
+            flushes: flushes.clone(),
         };
         let handle = std::thread::Builder::new()
             .name("forgelink-log-writer".into())
@@ -145,8 +175,18 @@ impl EventLog {
                 tx: Mutex::new(Some(tx)),
                 head_rx,
                 writer: Mutex::new(Some(handle)),
+                opened: OpenReport {
+                    snapshot_covers,
+                    head,
+                },
+                flushes,
             }),
         })
+    }
+
+    /// How the open built its index: from a snapshot and how far it covered.
+    pub fn open_report(&self) -> OpenReport {
+        self.inner.opened
     }
 
     /// The folder this log lives in.
@@ -226,6 +266,12 @@ impl EventLog {
     /// The in-memory index's approximate size in bytes (stream positions, command outcomes).
     pub fn index_bytes(&self) -> usize {
         self.index().approximate_bytes()
+    }
+
+    /// How many fsyncs the writer made for group commits since the log was opened (one per
+    /// durable batch, however many appends it held).
+    pub fn flushes(&self) -> u64 {
+        self.inner.flushes.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Flushes everything to disk now.

@@ -164,17 +164,25 @@ impl Iterator for ReadAll {
 
 /// Decodes the record at `position`, naming the position in any error.
 pub(crate) fn decode_at(position: u64, bytes: &[u8]) -> Result<Envelope, LogError> {
-    let r = Record::decode(position, bytes)?;
-    let event =
-        Event::decode(r.event_type, r.schema_version, r.data, r.recorded_at).map_err(|e| match e {
-            DecodeError::UnknownType { event_type, .. } | DecodeError::NewerSchema { event_type, .. } => {
-                LogError::UnknownEventType { position, event_type }
-            }
-            other => LogError::CorruptRecord {
-                position,
-                detail: other.to_string(),
-            },
-        })?;
+    envelope_of(position, &Record::decode(position, bytes)?)
+}
+
+/// The typed event of a decoded record (upcast when stored in an older schema).
+pub(crate) fn event_of(position: u64, r: &Record<'_>) -> Result<Event, LogError> {
+    Event::decode(r.event_type, r.schema_version, r.data, r.recorded_at).map_err(|e| match e {
+        DecodeError::UnknownType { event_type, .. } | DecodeError::NewerSchema { event_type, .. } => {
+            LogError::UnknownEventType { position, event_type }
+        }
+        other => LogError::CorruptRecord {
+            position,
+            detail: other.to_string(),
+        },
+    })
+}
+
+/// The envelope of a decoded record.
+pub(crate) fn envelope_of(position: u64, r: &Record<'_>) -> Result<Envelope, LogError> {
+    let event = event_of(position, r)?;
     Ok(Envelope {
         position: r.position,
         stream_id: StreamId::new(r.stream_id)
@@ -191,16 +199,16 @@ pub(crate) fn decode_at(position: u64, bytes: &[u8]) -> Result<Envelope, LogErro
     })
 }
 
-/// Builds the in-memory index from every segment's record headers, checking that positions
-/// are dense from 1 and that each stream's versions follow each other.
-pub(crate) fn rebuild_index(tree: &sled::Tree) -> Result<Index, LogError> {
-    let mut index = Index::default();
-    for item in tree.range(keys::segments_from(1)) {
+/// Adds to `index` every stored segment from the one starting at `from` (its head + 1) from
+/// their record headers, checking that positions are dense and that each stream's versions
+/// follow each other.
+pub(crate) fn add_segments_from(index: &mut Index, tree: &sled::Tree, from: u64) -> Result<(), LogError> {
+    for item in tree.range(keys::segments_from(from)) {
         let (key, bytes) = item?;
         let Some(first) = keys::first_position_of_segment_key(&key) else {
             continue;
         };
         index.add_segment(&Segment::parse(first, &bytes)?)?;
     }
-    Ok(index)
+    Ok(())
 }

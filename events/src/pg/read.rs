@@ -17,6 +17,9 @@ use tokio_postgres::{AsyncMessage, NoTls};
 const PAGE: i64 = 512;
 /// Records per import transaction.
 const IMPORT_CHUNK: usize = 2048;
+/// Stored records with their positions, and the head they were read up to.
+type Page = (u64, Vec<(u64, Vec<u8>)>);
+
 /// How often the listener reads the head row besides the notifications.
 const POLL: Duration = Duration::from_millis(250);
 
@@ -49,7 +52,7 @@ impl PgLog {
     }
 
     /// Up to `PAGE` records from `from` to `until` (None: the head now), with that bound.
-    fn page(&self, from: u64, until: Option<u64>) -> Result<(u64, Vec<(u64, Vec<u8>)>), LogError> {
+    fn page(&self, from: u64, until: Option<u64>) -> Result<Page, LogError> {
         let pool = self.pool();
         self.block(async move {
             let c = pool.get().await.map_err(storage)?;

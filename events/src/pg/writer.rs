@@ -224,7 +224,12 @@ impl PgWriter {
 
     /// Sends the staged rows, the new head and the notification, and commits.
     async fn write(&mut self, staged: Staged, next: u64) -> Result<(), LogError> {
-        let c = self.conn().await?;
+        // The connection the transaction was begun on: never a new one, which would run these
+        // statements outside it.
+        let c = self
+            .conn
+            .as_ref()
+            .ok_or_else(|| storage("the connection was lost in the middle of a transaction"))?;
         let Staged {
             changed_names,
             new_commands,

@@ -13,6 +13,7 @@ use crate::{
     AppendOutcome, Envelope, Event, EventLog, ExpectedVersion, LogError, LogOptions, Metadata, ReadAll,
     StreamId,
 };
+use crate::{EventFilter, SelectedEvents};
 use crate::{PgLog, PgOptions, PgReadAll};
 use std::future::Future;
 use std::io::{BufRead, Write};
@@ -50,6 +51,9 @@ pub trait EventStore: Send + Sync {
     fn name_owner(&self, unique_name: &str) -> Result<Option<StreamId>, LogError>;
     /// The first outcome of `command_id`, if it was ever appended.
     fn command_outcome(&self, command_id: &Uuid) -> Result<Option<AppendOutcome>, LogError>;
+    /// Every event from `from_position` (1 = all) up to the head, decoded where `reads(stream
+    /// id, event type)` wants it and as a bare position where not (selected.rs).
+    fn read_selected<'a>(&self, from_position: u64, reads: EventFilter<'a>) -> SelectedEvents<'a>;
 }
 
 macro_rules! forward_store {
@@ -86,6 +90,9 @@ macro_rules! forward_store {
             }
             fn command_outcome(&self, command_id: &Uuid) -> Result<Option<AppendOutcome>, LogError> {
                 <$ty>::command_outcome(self, command_id)
+            }
+            fn read_selected<'a>(&self, from_position: u64, reads: EventFilter<'a>) -> SelectedEvents<'a> {
+                <$ty>::read_selected(self, from_position, reads)
             }
         }
     };
@@ -143,7 +150,9 @@ impl From<PgLog> for Store {
     }
 }
 
-/// The iterator of [`Store::read_all`].
+/// The iterator of [`Store::read_all`]. (The sled variant is the larger; a `read_all` is made
+/// once per page of a follower's catch-up, so boxing it would buy nothing.)
+#[allow(clippy::large_enum_variant)]
 pub enum StoreEvents {
     Sled(ReadAll),
     Postgres(PgReadAll),

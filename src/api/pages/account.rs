@@ -1,84 +1,153 @@
-//! `GET /accounts/{name}`: one account's page: its connection status and next action, the group
-//! or workspace pickers while it awaits its details, what it can see, and its audit history.
+//! `GET /accounts/{name}`: one account's page: where its link is (the provider's steps), its
+//! connection and next action, the group or workspace pickers while it awaits its details, its
+//! projects (create, import a blueprint, detach), what it can see, what a person can do with it
+//! (reconcile, rename, unlink) and its history in people's words.
 //! The row is folded from the account's own stream, so the page shows a command's effect at
 //! once even when the dashboard projection is a moment behind.
 
 use super::layout::{account_href, alert, page, provider_badge, status_badge};
-use super::{csrf, live, picker};
-use crate::api::auth::Signed;
+use super::{csrf, history, manage, notes, picker, projects, stepper};
+use crate::api::auth::{Role, Signed};
 use crate::api::AppState;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
-use forgelink_events::StreamId;
-use forgelink_projections::{account_history, AccountRow, AccountStatus, HistoryEntry};
+use forgelink_events::{Envelope, StreamId};
+use forgelink_projections::{AccountRow, AccountStatus};
 use maud::{html, Markup};
 
 pub async fn show(
     State(state): State<AppState>,
     Extension(signed): Extension<Signed>,
     Path(name): Path<String>,
+    Query(note): Query<notes::Note>,
 ) -> Response {
-    render(&state, &signed, &name, None, StatusCode::OK).await
+    let view = View {
+        note: note.text(),
+        ..View::default()
+    };
+    render(&state, &signed, &name, view, StatusCode::OK).await
+}
+
+/// What a page shows beyond the account itself: a refusal (tied to a field when it names one)
+/// or a note about what was just done.
+#[derive(Debug, Default)]
+pub struct View {
+    pub error: Option<String>,
+    /// The form field the error is about (`project`, `to`), so it is marked there.
+    pub field: Option<&'static str>,
+    pub note: Option<String>,
+}
+
+impl View {
+    pub fn error(message: impl Into<String>) -> View {
+        View {
+            error: Some(super::layout::plain(&message.into())),
+            ..View::default()
+        }
+    }
+
+    pub fn on_field(mut self, field: &'static str) -> View {
+        self.field = Some(field);
+        self
+    }
+}
+
+/// The account's events, oldest first.
+pub fn events_of(state: &AppState, name: &str) -> Option<Vec<Envelope>> {
+    let engine = &state.inner.engine;
+    let id = engine.resolve_account(name).ok()?;
+    engine.log().read_stream(&StreamId::account(id), 1).ok()
 }
 
 /// The account's current row, folded from its stream, with the dashboard's project count.
 pub fn current_row(state: &AppState, name: &str) -> Option<AccountRow> {
-    let engine = &state.inner.engine;
-    let id = engine.resolve_account(name).ok()?;
-    let events = engine.log().read_stream(&StreamId::account(id), 1).ok()?;
+    row_of(state, &events_of(state, name)?)
+}
+
+fn row_of(state: &AppState, events: &[Envelope]) -> Option<AccountRow> {
     let mut row = AccountRow::fold(events.iter()).ok()??;
-    if let Some(dash) = state.inner.dashboard.get_by_id(id) {
+    if let Some(dash) = state.inner.dashboard.get_by_id(row.id) {
         row.projects = dash.projects;
     }
     Some(row)
 }
 
-/// The page, with `error` shown in an alert and answered with `status`.
+/// Who named the account (the first event's actor).
+pub fn named_by(state: &AppState, row: &AccountRow) -> Option<String> {
+    let events = state
+        .inner
+        .engine
+        .log()
+        .read_stream(&StreamId::account(row.id), 1)
+        .ok()?;
+    events.first().map(|e| e.actor.clone())
+}
+
+/// The page for an account that does not exist (any more).
+pub fn not_found(signed: &Signed, name: &str) -> Response {
+    let body = html! {
+        p { a href="/" { "← Accounts" } }
+        h1 { "No such account" }
+        div.alert role="alert" #error tabindex="-1" {
+            "No account is named " strong { (name) } ". It may have been unlinked or renamed."
+        }
+        p { a.btn href="/" { "Open the accounts" } }
+    };
+    (StatusCode::NOT_FOUND, page(signed, "No such account", body)).into_response()
+}
+
+/// The page, with `view`'s error or note, answered with `status`.
 pub async fn render(
     state: &AppState,
     signed: &Signed,
     name: &str,
-    error: Option<String>,
+    view: View,
     status: StatusCode,
 ) -> Response {
-    let Some(row) = current_row(state, name) else {
-        let body = html! {
-            p { a href="/" { "← Accounts" } }
-            h1 { "No such account" }
-            (alert(Some(&format!("no account is named `{name}`"))))
-        };
-        return (StatusCode::NOT_FOUND, page(signed, "No such account", body)).into_response();
+    let Some(events) = events_of(state, name) else {
+        return not_found(signed, name);
     };
-    let history = account_history(state.inner.engine.log(), row.id).unwrap_or_default();
-    let picker = if row.status == AccountStatus::AwaitingDetails {
+    let Some(row) = row_of(state, &events) else {
+        return not_found(signed, name);
+    };
+    let admin = signed.role >= Role::Admin;
+    let picker = if row.status == AccountStatus::AwaitingDetails && admin {
         Some(picker::render(state, signed, &row).await)
     } else {
         None
     };
+    let projects = projects::panel(state, signed, &row, &view);
+    let busy = row.verifying || projects.busy;
+    let lines = history::lines(&events, &signed.name);
     let body = html! {
         p { a href="/" { "← Accounts" } }
-        div #live data-stream=(row.id.to_string()) data-poll=[row.verifying.then_some("1")] {
+        // While projects are being made, any event may be theirs: listen to all.
+        div #live data-stream=(if projects.busy { String::new() } else { row.id.to_string() }) data-poll=[busy.then_some("1")] {
             div.head {
                 div {
                     h1 { (row.name) }
                     p.sub { (provider_badge(row.provider)) " · " (status_badge(row.status)) }
                 }
-                (link_action(signed, &row))
+                @if admin { (link_action(signed, &row)) }
             }
-            (alert(error.as_deref()))
-            (connection(&row))
+            (alert(view.error.as_deref().filter(|_| view.field.is_none())))
+            @if let Some(n) = &view.note {
+                div.note role="status" #note { (n) }
+            }
+            (stepper::render(&row, &events))
+            (connection(&row, &signed.name))
             @if let Some(p) = picker { (p) }
-            (holdings(&row))
-            (history_card(&history))
+            (projects.markup)
+            @if admin && row.status != AccountStatus::Unlinked { (manage::card(signed, &row, &view)) }
+            (history_card(&lines))
         }
-        (live::script())
     };
     (status, page(signed, &row.name, body)).into_response()
 }
 
-fn connection(row: &AccountRow) -> Markup {
+fn connection(row: &AccountRow, viewer: &str) -> Markup {
     let next = row.next_action().map(|a| a.text(row.provider));
     html! {
         section.card aria-labelledby="connection" {
@@ -90,61 +159,45 @@ fn connection(row: &AccountRow) -> Markup {
                 @if let Some(at) = row.linked_at {
                     dt { "Linked" } dd {
                         (at.format("%Y-%m-%d %H:%M UTC"))
-                        @if let Some(by) = &row.linked_by { " by " (by) }
+                        @if let Some(by) = &row.linked_by { " by " (history::who(by, viewer, row.provider)) }
                     }
                 }
                 @if let Some(e) = &row.last_error {
-                    dt { "Last error" } dd { (e) }
+                    dt { "Last problem" } dd { (super::layout::plain(e)) }
                 }
             }
             @if row.verifying {
-                p.note role="status" { "forgelink is verifying the approval with " (row.provider.display_name()) "…" }
+                p.note role="status" { "forgelink is checking the approval with " (row.provider.display_name()) "…" }
             }
         }
     }
 }
 
-/// "Start linking" where a new attempt may start.
+/// "Continue linking" / "Link again" where a new attempt may start.
 fn link_action(signed: &Signed, row: &AccountRow) -> Markup {
     let label = match row.status {
         AccountStatus::Pending => "Start linking",
-        AccountStatus::AwaitingApproval if !row.verifying => "Restart approval",
+        AccountStatus::AwaitingApproval if !row.verifying => "Continue linking",
         AccountStatus::Failed | AccountStatus::Expired | AccountStatus::Disconnected => "Link again",
         _ => return html! {},
     };
     html! {
-        form method="post" action={ (account_href(&row.name)) "/link" } {
+        form.inline method="post" action={ (account_href(&row.name)) "/link" } {
             (csrf::field(signed))
-            button.btn.primary type="submit" { (label) }
+            button.btn.primary type="submit" #link-action { (label) }
         }
     }
 }
 
-fn holdings(row: &AccountRow) -> Markup {
-    html! {
-        section.card aria-labelledby="projects" {
-            h2 #projects { "Projects and repositories" }
-            p { strong #project-count { (row.projects) } " platform projects use this account." }
-            @if row.repositories.is_empty() {
-                p.muted { "No repositories visible yet." }
-            } @else {
-                ul #repositories {
-                    @for r in &row.repositories { li { code { (r.full_name) } } }
-                }
-            }
-        }
-    }
-}
-
-fn history_card(history: &[HistoryEntry]) -> Markup {
+fn history_card(lines: &[history::Line]) -> Markup {
     html! {
         section.card aria-labelledby="history" {
             h2 #history { "History" }
             ol.history {
-                @for h in history.iter().rev() {
+                @for h in lines.iter().rev() {
                     li {
-                        time datetime=(h.recorded_at.to_rfc3339()) { (h.recorded_at.format("%Y-%m-%d %H:%M:%S")) }
-                        span { (h.sentence) }
+                        time datetime=(h.at.to_rfc3339()) { (h.at.format("%Y-%m-%d %H:%M:%S")) }
+                        span { (h.text) }
                     }
                 }
             }

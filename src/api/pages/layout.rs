@@ -10,6 +10,16 @@ use maud::{html, Markup, PreEscaped, DOCTYPE};
 
 /// A whole page for `signed`: `title` names it in the tab, `body` is the main content.
 pub fn page(signed: &Signed, title: &str, body: Markup) -> Markup {
+    shell(Some(signed), title, body)
+}
+
+/// A page for someone not signed in (sign-in, a spent login link, a link that came back to
+/// another browser): the same look, without the person's name and the sign-out.
+pub fn public_page(title: &str, body: Markup) -> Markup {
+    shell(None, title, body)
+}
+
+fn shell(signed: Option<&Signed>, title: &str, body: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
@@ -27,17 +37,18 @@ pub fn page(signed: &Signed, title: &str, body: Markup) -> Markup {
                         "forgelink"
                     }
                     nav aria-label="Main" {
-                        a href="/" { "Settings" }
-                        span aria-hidden="true" { " › " }
-                        a href="/" aria-current="page" { "Accounts" }
+                        a href="/" { "Accounts" }
                     }
-                    form.signout method="post" action="/logout" {
-                        span { (signed.name) " (" (signed.role.as_str()) ")" }
-                        (super::csrf::field(signed))
-                        button.btn type="submit" { "Sign out" }
+                    @if let Some(signed) = signed {
+                        form.signout method="post" action="/logout" {
+                            span.who { "Signed in as " strong { (signed.name) " (" (signed.role.as_str()) ")" } }
+                            (super::csrf::field(signed))
+                            button.btn type="submit" { "Sign out" }
+                        }
                     }
                 }
                 main #main tabindex="-1" { (body) }
+                (super::live::script())
             }
         }
     }
@@ -74,15 +85,47 @@ pub fn status_badge(status: AccountStatus) -> Markup {
     }
 }
 
-/// A refused command or a failed call, announced to assistive technology.
+/// A refused command or a failed call, announced to assistive technology; the page's script
+/// moves the focus to it.
 pub fn alert(message: Option<&str>) -> Markup {
     html! {
         @if let Some(m) = message {
-            div.alert role="alert" #error {
+            div.alert role="alert" #error tabindex="-1" {
                 strong { "Could not do that: " }
-                (m)
+                (plain(m))
             }
         }
+    }
+}
+
+/// A message for a person: the Markdown backticks of engine messages dropped.
+pub fn plain(message: &str) -> String {
+    let message = message.replace('`', "");
+    // "the name x is already taken by account-27f9…; choose another name": whose it is, is an
+    // internal id, never shown.
+    match (message.find(" is already taken by "), message.find(';')) {
+        (Some(at), Some(end)) if end > at => {
+            format!("{} is already taken{}", &message[..at], &message[end..])
+        }
+        _ => message,
+    }
+}
+
+#[cfg(test)]
+#[test]
+fn a_taken_name_is_said_without_whose_internal_id() {
+    assert_eq!(
+        plain("the name `x` is already taken by account-27f9ab; choose another name"),
+        "the name x is already taken; choose another name"
+    );
+}
+
+/// "1 account", "3 accounts".
+pub fn count(n: usize, one: &str, many: &str) -> String {
+    if n == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{n} {many}")
     }
 }
 

@@ -2,12 +2,16 @@
 //! (`/v1/events/stream`) and, when an event for what the page shows arrives, fetches the page
 //! again and swaps in its `#live` part. While forgelink itself is verifying an approval the page
 //! also asks again every two seconds, so it settles even where the stream is cut by a proxy.
-//! It also narrows the Bitbucket project keys to the chosen workspace.
+//! It also narrows the Bitbucket project keys to the chosen workspace, and moves the focus to a
+//! refused form's message so that a screen reader reads it first. It is in every page's layout.
 
 use maud::{html, Markup, PreEscaped};
 
 pub const SCRIPT: &str = r#"
 (function () {
+  // A refused form: its message takes the focus, so it is read first.
+  var error = document.getElementById('error');
+  if (error) error.focus();
   var live = document.getElementById('live');
   if (!live) return;
   var want = live.getAttribute('data-stream') || '';
@@ -62,7 +66,7 @@ pub const SCRIPT: &str = r#"
 })();
 "#;
 
-/// The script tag; put it after the `#live` element.
+/// The script tag; the layout puts it at the end of every page.
 pub fn script() -> Markup {
     html! { script { (PreEscaped(SCRIPT)) } }
 }

@@ -7,10 +7,16 @@
 mod account;
 mod accounts;
 pub mod csrf;
+mod error_page;
+mod history;
 pub(crate) mod layout;
 mod link;
 pub(crate) mod live;
+mod manage;
+mod notes;
 mod picker;
+mod projects;
+mod stepper;
 pub(crate) mod style;
 pub mod visitor;
 
@@ -21,11 +27,18 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use maud::html;
 
+pub use error_page::{error_page, error_page_as};
+
 // The handlers, routed in `super::routes`.
 pub(crate) use account::show as account_page;
 pub(crate) use accounts::show as accounts_page;
 pub(crate) use link::{create as create_account, new_form as new_account_form, restart as restart_link};
+pub(crate) use manage::{
+    confirm as unlink_confirm, reconcile as reconcile_account, rename as rename_account,
+    unlink as unlink_account,
+};
 pub(crate) use picker::save as save_details;
+pub(crate) use projects::{create as create_project, detach as detach_project, import as import_project};
 
 /// Runs one command message from a page as the signed-in person; answers once the dashboard
 /// shows it, so the page the person lands on next is current.

@@ -99,7 +99,7 @@ fn unavailable(message: &str) -> Markup {
     html! {
         section.card aria-labelledby="details" {
             h2 #details { "Details" }
-            (alert(Some(&format!("the choices could not be read from the provider: {message}"))))
+            (alert(Some(&format!("the choices could not be read from the provider: {message}. Reload the page to try again."))))
         }
     }
 }
@@ -128,10 +128,19 @@ pub async fn save(
     }
     let fail = |m: String| {
         let (state, signed, name) = (state.clone(), signed.clone(), name.clone());
-        async move { account::render(&state, &signed, &name, Some(m), StatusCode::UNPROCESSABLE_ENTITY).await }
+        async move {
+            account::render(
+                &state,
+                &signed,
+                &name,
+                account::View::error(m),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
     };
     let Some(row) = account::current_row(&state, &name) else {
-        return fail(format!("no account is named `{name}`")).await;
+        return account::not_found(&signed, &name);
     };
     let select = match row.provider {
         Provider::GitLab => {

@@ -131,7 +131,11 @@ impl Visitor {
     }
 
     fn request(&self, method: reqwest::Method, url: &Url) -> reqwest::RequestBuilder {
-        let mut req = self.http.request(method, url.clone());
+        // As a browser's navigation asks: a refusal then comes as a page, not a problem.
+        let mut req = self.http.request(method, url.clone()).header(
+            reqwest::header::ACCEPT,
+            "text/html,application/xhtml+xml,*/*;q=0.8",
+        );
         if self.same_origin(url) {
             let header = self
                 .cookies

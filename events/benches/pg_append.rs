@@ -4,12 +4,13 @@
 //! 64 connections, and our durable append (lock the head row, check, insert, COMMIT) from 1
 //! and 64 concurrent writers of one process, which group-commits them.
 //!
-//! `cargo bench --bench pg_append`; needs PostgreSQL on 127.0.0.1:5432 (user postgres, trust),
+//! `cargo bench -p forgelink-events --bench pg_append`; needs PostgreSQL on 127.0.0.1:5432 (user postgres, trust),
 //! creates and drops its own database. Results and ratios in BENCHMARKS.md.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use forgelink_events::pg_testing::test_database;
 use forgelink_events::*;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio_postgres::NoTls;
 use uuid::Uuid;
@@ -54,26 +55,26 @@ fn per_iteration(elapsed: Duration, iters: u64, done: u64) -> Duration {
     elapsed.mul_f64(iters as f64 / done.max(1) as f64)
 }
 
-async fn raw_clients(url: &str, n: usize) -> Vec<tokio_postgres::Client> {
+async fn raw_clients(url: &str, n: usize) -> Vec<Arc<tokio_postgres::Client>> {
     let mut clients = Vec::with_capacity(n);
     for _ in 0..n {
         let (c, conn) = tokio_postgres::connect(url, NoTls).await.unwrap();
         tokio::spawn(conn);
-        clients.push(c);
+        clients.push(Arc::new(c));
     }
     clients
 }
 
 /// `iters` autocommitted INSERTs over `clients.len()` connections, each on its own stream.
-async fn raw_inserts(clients: &[tokio_postgres::Client], iters: u64) -> Duration {
+async fn raw_inserts(clients: &[Arc<tokio_postgres::Client>], iters: u64) -> Duration {
     let per = iters.div_ceil(clients.len() as u64);
     let bytes = sample_bytes();
     let start = Instant::now();
     let mut tasks = Vec::new();
     for c in clients {
-        let bytes = bytes.clone();
+        let (c, bytes) = (c.clone(), bytes.clone());
         let stream = Uuid::new_v4().to_string();
-        tasks.push(async move {
+        tasks.push(tokio::spawn(async move {
             let st = c
                 .prepare("INSERT INTO raw_events (stream_id, stream_version, record) VALUES ($1, $2, $3)")
                 .await
@@ -81,9 +82,11 @@ async fn raw_inserts(clients: &[tokio_postgres::Client], iters: u64) -> Duration
             for v in 0..per {
                 c.execute(&st, &[&stream, &(v as i64), &bytes]).await.unwrap();
             }
-        });
+        }));
     }
-    futures_util::future::join_all(tasks).await;
+    for t in tasks {
+        t.await.unwrap();
+    }
     per_iteration(start.elapsed(), iters, per * clients.len() as u64)
 }
 
