@@ -216,7 +216,7 @@ async fn a_delivery_that_keeps_failing_is_parked_shown_and_recorded_by_a_retry()
     visitor.sign_in(&h.demo.login_link()).await.unwrap();
     let page = visitor.get("/").await.unwrap().body;
     assert!(
-        page.contains("1 webhook deliveries could not be recorded"),
+        page.contains("1 webhook delivery could not be recorded"),
         "{page}"
     );
     assert_eq!(count_events(&h, "RepoAccessPending"), 0);
