@@ -87,10 +87,24 @@ fn inbox_error(e: sled::Error) -> String {
 
 impl InboxStore {
     pub fn open(path: &Path) -> Result<InboxStore, String> {
-        let db = sled::Config::new()
-            .path(path)
-            .open()
-            .map_err(|e| format!("cannot open the webhook inbox in {}: {e}", path.display()))?;
+        // A folder still locked by a just-closed store's last handle (sled's own threads let go
+        // of it a moment after the drop) is tried again for up to a second.
+        let mut tries = 0;
+        let db = loop {
+            match sled::Config::new().path(path).open() {
+                Ok(db) => break db,
+                Err(sled::Error::Io(e)) if e.kind() == std::io::ErrorKind::WouldBlock && tries < 20 => {
+                    tries += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+                Err(e) => {
+                    return Err(format!(
+                        "cannot open the webhook inbox in {}: {e}",
+                        path.display()
+                    ))
+                }
+            }
+        };
         let last = db
             .scan_prefix(b"r")
             .keys()
