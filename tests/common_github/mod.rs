@@ -114,6 +114,15 @@ pub async fn world_on(owner: &str, repos: Option<&[&str]>, tune: impl FnOnce(&mu
         common_oauth::wait_for_status(&engine, account_id, "active").await,
         "active"
     );
+    // Let the blueprint discovery that activation starts finish its GitHub calls, so that a
+    // fault a test switches on next is met by the call the test makes, not by that discovery.
+    let memo = config.data_dir.join("blueprints").join(format!("{account_id}.json"));
+    for _ in 0..200 {
+        if memo.exists() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     let installation_id = match engine.account_state(account_id).unwrap().grant {
         Some(Grant::GithubInstallation { installation_id, .. }) => installation_id,
         other => panic!("{other:?}"),
