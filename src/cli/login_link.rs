@@ -17,7 +17,12 @@ pub struct Args {
     #[arg(long, value_name = "URL", env = "FORGELINK_SERVER")]
     pub server: String,
     /// The admin token.
-    #[arg(long, env = "FORGELINK_TOKEN", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "FORGELINK_TOKEN",
+        hide_env_values = true,
+        allow_hyphen_values = true
+    )]
     pub token: String,
 }
 

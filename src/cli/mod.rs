@@ -171,3 +171,34 @@ fn init_tracing() {
         .with_writer(std::io::stderr)
         .try_init();
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{Cli, Command};
+    use clap::Parser;
+
+    /// Tokens are base64url: about one in 64 starts with `-`, which must still be the token.
+    #[test]
+    fn a_token_that_starts_with_a_dash_is_read_as_the_token() {
+        let token = "-Uq3vJ_token-value";
+        let at = |cmd: &[&str]| {
+            let mut args = vec!["forgelink"];
+            args.extend_from_slice(cmd);
+            args.extend_from_slice(&["--server", "http://127.0.0.1:1", "--token", token]);
+            Cli::try_parse_from(args).unwrap_or_else(|e| panic!("{cmd:?}: {e}")).command
+        };
+        match at(&["accounts"]) {
+            Command::Accounts(a) => assert_eq!(a.remote.token.as_deref(), Some(token)),
+            other => panic!("{other:?}"),
+        }
+        match at(&["reconcile", "acme"]) {
+            Command::Reconcile(a) => assert_eq!(a.token.as_deref(), Some(token)),
+            other => panic!("{other:?}"),
+        }
+        match at(&["login-link", "--for", "alice"]) {
+            Command::LoginLink(a) => assert_eq!(a.token, token),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(at(&["send", "{}"]), Command::Send(_)));
+    }
+}

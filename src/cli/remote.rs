@@ -17,7 +17,8 @@ pub struct Remote {
         value_name = "T",
         env = "FORGELINK_TOKEN",
         hide_env_values = true,
-        global = true
+        global = true,
+        allow_hyphen_values = true
     )]
     pub token: Option<String>,
 }

@@ -17,7 +17,12 @@ pub struct Args {
     #[arg(long, value_name = "URL", env = "FORGELINK_SERVER")]
     pub server: Option<String>,
     /// The admin token for --server.
-    #[arg(long, env = "FORGELINK_TOKEN", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "FORGELINK_TOKEN",
+        hide_env_values = true,
+        allow_hyphen_values = true
+    )]
     pub token: Option<String>,
     /// Without --server: the settings (provider credentials) to apply the command with.
     #[arg(long, value_name = "FILE")]

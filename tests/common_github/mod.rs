@@ -116,7 +116,10 @@ pub async fn world_on(owner: &str, repos: Option<&[&str]>, tune: impl FnOnce(&mu
     );
     // Let the blueprint discovery that activation starts finish its GitHub calls, so that a
     // fault a test switches on next is met by the call the test makes, not by that discovery.
-    let memo = config.data_dir.join("blueprints").join(format!("{account_id}.json"));
+    let memo = config
+        .data_dir
+        .join("blueprints")
+        .join(format!("{account_id}.json"));
     for _ in 0..200 {
         if memo.exists() {
             break;
