@@ -185,7 +185,9 @@ mod tests {
             let mut args = vec!["forgelink"];
             args.extend_from_slice(cmd);
             args.extend_from_slice(&["--server", "http://127.0.0.1:1", "--token", token]);
-            Cli::try_parse_from(args).unwrap_or_else(|e| panic!("{cmd:?}: {e}")).command
+            Cli::try_parse_from(args)
+                .unwrap_or_else(|e| panic!("{cmd:?}: {e}"))
+                .command
         };
         match at(&["accounts"]) {
             Command::Accounts(a) => assert_eq!(a.remote.token.as_deref(), Some(token)),
