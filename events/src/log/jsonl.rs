@@ -9,8 +9,6 @@ use crate::LogError;
 use std::io::{BufRead, Write};
 use tokio::sync::oneshot;
 
-const IMPORT_CHUNK: usize = 2048;
-
 impl EventLog {
     /// Writes every event, in position order, one JSON object a line. Returns the count.
     pub fn export(&self, mut out: impl Write) -> Result<u64, LogError> {
@@ -45,23 +43,8 @@ impl EventLog {
             )));
         }
         let mut total = 0;
-        let mut chunk = Vec::with_capacity(IMPORT_CHUNK);
-        for (i, line) in input.lines().enumerate() {
-            let line = line?;
-            if line.trim().is_empty() {
-                continue;
-            }
-            let bad = |e: &dyn std::fmt::Display| LogError::Import(format!("line {}: {e}", i + 1));
-            let env = decode_envelope(line.as_bytes()).map_err(|e| bad(&e))?;
-            let stored = StoredEnvelope::parse(line.as_bytes()).map_err(|e| bad(&e))?;
-            chunk.push((env, Record::from_stored(&stored).encode()));
-            if chunk.len() == IMPORT_CHUNK {
-                total += self.import_chunk(std::mem::take(&mut chunk)).await?;
-                progress(total);
-            }
-        }
-        if !chunk.is_empty() {
-            total += self.import_chunk(chunk).await?;
+        for chunk in crate::log::import_chunks(input) {
+            total += self.import_chunk(chunk?).await?;
             progress(total);
         }
         Ok(total)
@@ -105,4 +88,42 @@ pub fn plant_raw_records(dir: &std::path::Path, lines: &[&str]) -> Result<(), Lo
     }
     db.flush()?;
     Ok(())
+}
+
+/// The lines of an export, parsed and checked one by one (blank lines skipped), in chunks of up
+/// to 2,048 envelopes with the record bytes each backend stores; an unreadable line ends it with
+/// an error naming the line.
+pub(crate) fn import_chunks(
+    input: impl BufRead,
+) -> impl Iterator<Item = Result<Vec<(crate::Envelope, Vec<u8>)>, LogError>> {
+    const CHUNK: usize = 2048;
+    let mut lines = input.lines().enumerate();
+    let mut failed = false;
+    std::iter::from_fn(move || {
+        if failed {
+            return None;
+        }
+        let mut chunk = Vec::with_capacity(CHUNK);
+        while chunk.len() < CHUNK {
+            let Some((i, line)) = lines.next() else { break };
+            let parsed = line.map_err(LogError::from).and_then(|line| {
+                if line.trim().is_empty() {
+                    return Ok(None);
+                }
+                let bad = |e: &dyn std::fmt::Display| LogError::Import(format!("line {}: {e}", i + 1));
+                let env = decode_envelope(line.as_bytes()).map_err(|e| bad(&e))?;
+                let stored = StoredEnvelope::parse(line.as_bytes()).map_err(|e| bad(&e))?;
+                Ok(Some((env, Record::from_stored(&stored).encode())))
+            });
+            match parsed {
+                Ok(Some(entry)) => chunk.push(entry),
+                Ok(None) => {}
+                Err(e) => {
+                    failed = true;
+                    return Some(Err(e));
+                }
+            }
+        }
+        (!chunk.is_empty()).then_some(Ok(chunk))
+    })
 }

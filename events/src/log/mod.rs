@@ -20,6 +20,7 @@ mod writer;
 pub use raw::{RawEvent, RawSegment, RawSegments};
 pub use read::ReadAll;
 // The record format and its decoding, shared with the PostgreSQL store (same bytes in both).
+pub(crate) use jsonl::import_chunks;
 pub(crate) use read::decode_at;
 pub(crate) use record::Record;
 

@@ -3,7 +3,6 @@
 //! commits.
 
 use super::{schema, storage, PgLog};
-use crate::envelope::{decode_envelope, StoredEnvelope};
 use crate::log::{decode_at, Record};
 use crate::{Envelope, LogError, StreamId};
 use std::collections::VecDeque;
@@ -16,7 +15,6 @@ use tokio_postgres::{AsyncMessage, NoTls};
 /// Events per page of `read_all` and `export`.
 const PAGE: i64 = 512;
 /// Records per import transaction.
-const IMPORT_CHUNK: usize = 2048;
 /// Stored records with their positions, and the head they were read up to.
 type Page = (u64, Vec<(u64, Vec<u8>)>);
 
@@ -106,23 +104,8 @@ impl PgLog {
             )));
         }
         let mut total = 0;
-        let mut chunk = Vec::with_capacity(IMPORT_CHUNK);
-        for (i, line) in input.lines().enumerate() {
-            let line = line?;
-            if line.trim().is_empty() {
-                continue;
-            }
-            let bad = |e: &dyn std::fmt::Display| LogError::Import(format!("line {}: {e}", i + 1));
-            let env = decode_envelope(line.as_bytes()).map_err(|e| bad(&e))?;
-            let stored = StoredEnvelope::parse(line.as_bytes()).map_err(|e| bad(&e))?;
-            chunk.push((env, Record::from_stored(&stored).encode()));
-            if chunk.len() == IMPORT_CHUNK {
-                total += self.import_chunk(std::mem::take(&mut chunk)).await?;
-                progress(total);
-            }
-        }
-        if !chunk.is_empty() {
-            total += self.import_chunk(chunk).await?;
+        for chunk in crate::log::import_chunks(input) {
+            total += self.import_chunk(chunk?).await?;
             progress(total);
         }
         Ok(total)
