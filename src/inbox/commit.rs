@@ -1,16 +1,19 @@
 //! The inbox's single writer and its on-disk forms. Everything written to the inbox goes
-//! through one thread: new deliveries (their record, dedupe keys and "waiting" marker) and
-//! processing marks (done, failed for now, parked). It takes every job waiting in its queue,
-//! checks the new deliveries' dedupe keys (against the database and the batch itself), writes
-//! the whole lot as ONE sled batch and flushes once when the batch holds a new delivery (group
-//! commit). A delivery is answered only once it is on disk; a mark is not waited for: it rides
-//! along with the next flush, and after a crash a delivery at worst shows as pending again and
-//! is processed again, which records nothing twice (its commands carry ids derived from it).
+//! through one thread: new deliveries and processing marks (done, failed for now, parked). It
+//! takes every job waiting in its queue, checks the new deliveries' dedupe keys (against the
+//! index and the batch itself), appends the new deliveries to the journal as frames with ONE
+//! write and ONE `fdatasync` (group commit; see `journal.rs`), then writes their index keys and
+//! the marks to sled as one batch, without a flush of its own. A delivery is answered only once
+//! its frame is on disk; its index keys reach the disk with sled's next flush and are rebuilt
+//! from the journal at open if a crash came first. A mark is not waited for either: after a
+//! crash a delivery at worst shows as pending again and is processed again, which records
+//! nothing twice (its commands carry ids derived from it).
 //!
 //! A record is written once and never rewritten: one format byte, the length of its JSON
 //! description (provider, ids, event, headers), the description, then the body as received.
 //! Its processing state lives apart under its own small key (`s` + sequence).
 
+use super::journal::{self, Journal};
 use super::{DeliveryState, StoredDelivery};
 use chrono::{DateTime, Utc};
 use forgelink_events::Provider;
@@ -82,7 +85,15 @@ struct Description {
 }
 
 /// A delivery as written: format byte, description length (u32 BE), description, body.
+#[cfg(test)]
 pub fn encode(d: &StoredDelivery) -> Vec<u8> {
+    let mut out = Vec::new();
+    encode_into(&mut out, d);
+    out
+}
+
+/// [`encode`], appended to `out`.
+pub fn encode_into(out: &mut Vec<u8>, d: &StoredDelivery) {
     let description = serde_json::to_vec(&DescriptionRef {
         provider: d.provider,
         delivery_id: &d.delivery_id,
@@ -92,12 +103,11 @@ pub fn encode(d: &StoredDelivery) -> Vec<u8> {
         headers: &d.headers,
     })
     .unwrap_or_default();
-    let mut out = Vec::with_capacity(5 + description.len() + d.body.len());
+    out.reserve(5 + description.len() + d.body.len());
     out.push(FORMAT);
     out.extend_from_slice(&(description.len() as u32).to_be_bytes());
     out.extend_from_slice(&description);
     out.extend_from_slice(d.body.as_bytes());
-    out
 }
 
 /// A delivery read back (its progress as written in an older record, else pending).
@@ -173,10 +183,13 @@ pub struct Accepted {
 
 /// A job for the writer.
 pub enum Job {
-    /// Store a delivery unless a dedupe key is known; answer once it is on disk.
+    /// Store a delivery unless a dedupe key is known; answer once it is on disk. `id_key`: the
+    /// delivery id's own index key, when no dedupe key starts with the delivery id (see
+    /// `InboxStore::find`).
     Accept {
         record: StoredDelivery,
         keys: Vec<Vec<u8>>,
+        id_key: Option<Vec<u8>>,
         done: oneshot::Sender<Result<Accepted, String>>,
     },
     /// Record how processing stands (nobody waits).
@@ -186,27 +199,72 @@ pub enum Job {
 /// Marks handed to the writer and not yet written: readers see them first.
 pub type Unwritten = Arc<Mutex<HashMap<u64, Progress>>>;
 
-/// The writer: waits for one job, takes every other one already waiting, writes them as one
-/// batch (one flush when a delivery is among them), and answers.
-pub fn group_commit(db: sled::Db, rx: mpsc::Receiver<Job>, unwritten: Unwritten, mut last: u64) {
+/// The meta key holding how far the journal is indexed in sled (u64 BE byte offset).
+pub const JOURNAL_INDEXED: &[u8] = b"m\0journal-indexed";
+
+/// The index keys of one journal frame, into `batch`: where it lies (`l`), its dedupe and id
+/// keys, and the pending marker unless `progress` (its `s` key, when it has one) says otherwise.
+pub fn index_frame(
+    batch: &mut sled::Batch,
+    frame: &journal::Frame<'_>,
+    offset: u64,
+    len: usize,
+    progress: Option<DeliveryState>,
+) {
+    let seq = frame.seq.to_be_bytes();
+    batch.insert(&key(b'l', frame.seq), &journal::location(offset, len));
+    for k in &frame.keys {
+        batch.insert(*k, &seq);
+    }
+    match progress.unwrap_or(DeliveryState::Pending) {
+        DeliveryState::Pending => batch.insert(&key(b'p', frame.seq), &[]),
+        DeliveryState::Parked => batch.insert(&key(b'x', frame.seq), &[]),
+        DeliveryState::Done => {}
+    }
+}
+
+/// The writer's state between groups.
+pub struct Writer {
+    pub db: sled::Db,
+    pub journal: Arc<Journal>,
+    pub unwritten: Unwritten,
+    /// The last sequence number given.
+    pub last: u64,
+    /// Where the journal ends.
+    pub end: u64,
+}
+
+/// The writer: waits for one job, takes every other one already waiting, appends the new
+/// deliveries to the journal (one write, one `fdatasync`), indexes them and writes the marks
+/// (one sled batch, no flush), and answers.
+pub fn group_commit(mut w: Writer, rx: mpsc::Receiver<Job>) {
+    // Kept from group to group: no fresh buffers (and no page faults) per group.
+    let mut frames: Vec<u8> = Vec::with_capacity(1 << 20);
+    let mut staged: HashMap<Vec<u8>, u64> = HashMap::new();
+    let mut group: Vec<Job> = Vec::with_capacity(64);
+    let mut answers: Vec<Accepted> = Vec::with_capacity(64);
     while let Ok(first) = rx.recv() {
-        let mut group = vec![first];
+        group.push(first);
         while group.len() < MAX_BATCH {
             match rx.try_recv() {
                 Ok(j) => group.push(j),
                 Err(_) => break,
             }
         }
-        let mut batch = sled::Batch::default();
-        let mut staged: HashMap<Vec<u8>, u64> = HashMap::new();
-        let mut answers = Vec::new();
+        frames.clear();
+        staged.clear();
+        answers.clear();
+        let mut index = sled::Batch::default();
+        let mut marks = sled::Batch::default();
         let mut marked = Vec::new();
-        let start = last;
+        let start = w.last;
         for job in &mut group {
             match job {
-                Job::Accept { record, keys, .. } => {
+                Job::Accept {
+                    record, keys, id_key, ..
+                } => {
                     let earlier = keys.iter().find_map(|k| {
-                        staged.get(k).copied().or_else(|| match db.get(k) {
+                        staged.get(k).copied().or_else(|| match w.db.get(k) {
                             Ok(v) => v.map(|v| seq_of(&v)),
                             Err(e) => {
                                 tracing::error!(error = %e, "webhook inbox cannot read its dedupe index");
@@ -218,54 +276,63 @@ pub fn group_commit(db: sled::Db, rx: mpsc::Receiver<Job>, unwritten: Unwritten,
                         answers.push(Accepted { seq, duplicate: true });
                         continue;
                     }
-                    last += 1;
-                    record.seq = last;
+                    w.last += 1;
+                    record.seq = w.last;
                     record.state = DeliveryState::Pending;
-                    batch.insert(&key(b'r', last), encode(record));
-                    batch.insert(&key(b'p', last), &[]);
-                    let seq = last.to_be_bytes();
-                    batch.insert(id_key(record.provider, &record.delivery_id), &seq);
+                    let mut frame_keys: Vec<&[u8]> = keys.iter().map(Vec::as_slice).collect();
+                    frame_keys.extend(id_key.as_deref());
+                    let offset = w.end + frames.len() as u64;
+                    let len =
+                        journal::encode(&mut frames, w.last, &frame_keys, |out| encode_into(out, record));
+                    let frame = journal::Frame {
+                        seq: w.last,
+                        keys: frame_keys,
+                        record: &[],
+                    };
+                    index_frame(&mut index, &frame, offset, len, None);
                     for k in keys.iter() {
-                        batch.insert(k.as_slice(), &seq);
-                        staged.insert(k.clone(), last);
+                        staged.insert(k.clone(), w.last);
                     }
                     answers.push(Accepted {
-                        seq: last,
+                        seq: w.last,
                         duplicate: false,
                     });
                 }
                 Job::Mark { seq, progress } => {
                     let value = serde_json::to_vec(&*progress).unwrap_or_default();
-                    batch.insert(&key(b's', *seq), value);
+                    marks.insert(&key(b's', *seq), value);
                     for (prefix, state) in [(b'p', DeliveryState::Pending), (b'x', DeliveryState::Parked)] {
                         if progress.state == state {
-                            batch.insert(&key(prefix, *seq), &[]);
+                            marks.insert(&key(prefix, *seq), &[]);
                         } else {
-                            batch.remove(&key(prefix, *seq));
+                            marks.remove(&key(prefix, *seq));
                         }
                     }
                     marked.push((*seq, progress.clone()));
                 }
             }
         }
-        let mut result = db.apply_batch(batch);
-        if result.is_ok() && last != start {
-            result = db.flush().map(|_| ());
+        let mut result = Ok(());
+        if w.last != start {
+            result = store_group(&mut w, &frames, index);
+            if result.is_err() {
+                w.last = start;
+            }
         }
-        let result = result.map_err(|e| format!("webhook inbox: {e}"));
-        if result.is_err() {
-            last = start;
-            tracing::error!(error = ?result, "webhook inbox could not write");
+        if !marked.is_empty() {
+            if let Err(e) = w.db.apply_batch(marks) {
+                tracing::error!(error = %e, "webhook inbox could not record how deliveries were processed");
+            }
         }
-        if let Ok(mut u) = unwritten.lock() {
+        if let Ok(mut u) = w.unwritten.lock() {
             for (seq, progress) in marked {
                 if u.get(&seq) == Some(&progress) {
                     u.remove(&seq);
                 }
             }
         }
-        let mut answers = answers.into_iter();
-        for job in group {
+        let mut answers = answers.drain(..);
+        for job in group.drain(..) {
             if let Job::Accept { done, .. } = job {
                 if let Some(a) = answers.next() {
                     let _ = done.send(result.clone().map(|()| a));
@@ -273,6 +340,26 @@ pub fn group_commit(db: sled::Db, rx: mpsc::Receiver<Job>, unwritten: Unwritten,
             }
         }
     }
+}
+
+/// Makes one group's frames durable, then indexes them; on failure the journal is cut back.
+fn store_group(w: &mut Writer, frames: &[u8], mut index: sled::Batch) -> Result<(), String> {
+    if let Err(e) = w.journal.append(w.end, frames) {
+        tracing::error!(error = %e, "webhook inbox could not write");
+        if let Err(e) = w.journal.truncate(w.end) {
+            tracing::error!(error = %e, "webhook inbox could not cut its journal back");
+        }
+        return Err(format!("webhook inbox: {e}"));
+    }
+    w.end += frames.len() as u64;
+    index.insert(JOURNAL_INDEXED, &w.end.to_be_bytes());
+    // The frames are durable; should indexing fail, the next open indexes them from the
+    // journal. Until then they cannot be found, so the senders are told it failed (a retry
+    // stored again is processed again, which records nothing twice).
+    w.db.apply_batch(index).map_err(|e| {
+        tracing::error!(error = %e, "webhook inbox could not index what it wrote");
+        format!("webhook inbox: {e}")
+    })
 }
 
 #[cfg(test)]

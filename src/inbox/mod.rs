@@ -8,6 +8,7 @@
 //! the key in its single writer, so two copies arriving together are stored once.
 
 mod commit;
+mod journal;
 pub mod order;
 pub mod redeliver;
 mod store;

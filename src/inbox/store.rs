@@ -1,25 +1,31 @@
-//! The inbox's storage: one sled database (`{data_dir}/deliveries`) holding every accepted
-//! delivery (its id, event, the headers the parser reads and the body), its dedupe keys and its
-//! processing state. Every write goes through one writer thread (`commit.rs`) that checks the
-//! dedupe keys and writes whatever is waiting as one sled batch with one flush (group commit):
-//! a storm of deliveries costs one flush per batch, `accept` returns only once the delivery is
-//! on disk, and two copies of one delivery arriving together cannot both be stored.
+//! The inbox's storage, in one folder (`{data_dir}/deliveries`): the journal (`inbox.log`, see
+//! `journal.rs`), an append-only file holding every delivery accepted (its id, event, the
+//! headers the parser reads and the body), and a sled database beside it holding the index:
+//! dedupe keys, where each delivery lies in the journal, and processing state. Every write goes
+//! through one writer thread (`commit.rs`) that checks the dedupe keys and appends whatever is
+//! waiting to the journal with one write and one `fdatasync` (group commit): a storm of
+//! deliveries costs one fsync per batch, `accept` returns only once the delivery is on disk,
+//! and two copies of one delivery arriving together cannot both be stored. The index is
+//! written without a flush of its own; what a crash took of it is rebuilt from the journal at
+//! open.
 //!
 //! | key                              | value                                   |
 //! |----------------------------------|-----------------------------------------|
-//! | `r` + sequence (u64 BE)          | the delivery, written once (`commit.rs`)|
+//! | `l` + sequence (u64 BE)          | where its frame lies in the journal     |
+//! | `r` + sequence                   | the delivery (folders written before the journal) |
 //! | `s` + sequence                   | how processing stands, small JSON       |
 //! | `k` + provider `/` + dedupe key  | its sequence (u64 BE)                   |
-//! | `i` + provider `/` + delivery id | its sequence (u64 BE)                   |
+//! | `i` + provider `/` + delivery id | its sequence, when no dedupe key starts with the id |
 //! | `p` + sequence                   | empty: waiting to be processed          |
 //! | `x` + sequence                   | empty: parked                           |
 //! | `m` + name                       | a number of its own (u64 BE)            |
 //!
 //! Processing marks (`done`, a failed attempt, `parked`) are handed to the writer without
-//! waiting: they are visible to readers at once and reach the disk with the next flush (see
+//! waiting: they are visible to readers at once and reach the disk with sled's next flush (see
 //! `commit.rs` for why that is safe).
 
-use super::commit::{self, key, seq_of, Job, Progress, Unwritten};
+use super::commit::{self, key, seq_of, Job, Progress, Unwritten, Writer};
+use super::journal::Journal;
 use super::{DeliveryState, StoredDelivery};
 use forgelink_events::Provider;
 use std::path::Path;
@@ -41,6 +47,7 @@ pub struct InboxStore {
 /// open it again.
 struct Shared {
     db: sled::Db,
+    journal: Arc<Journal>,
     writer: Option<mpsc::Sender<Job>>,
     thread: Option<std::thread::JoinHandle<()>>,
     unwritten: Unwritten,
@@ -105,15 +112,23 @@ impl InboxStore {
                 }
             }
         };
-        let last = db
-            .scan_prefix(b"r")
-            .keys()
-            .next_back()
-            .transpose()
-            .map_err(inbox_error)?
-            .map_or(0, |k| seq_of(&k[1..]));
+        let journal = Arc::new(
+            Journal::open(path)
+                .map_err(|e| format!("cannot open the webhook inbox journal in {}: {e}", path.display()))?,
+        );
+        let end = index_journal(&db, &journal)?;
+        let last_of = |prefix: &[u8]| -> Result<u64, String> {
+            Ok(db
+                .scan_prefix(prefix)
+                .keys()
+                .next_back()
+                .transpose()
+                .map_err(inbox_error)?
+                .map_or(0, |k| seq_of(&k[1..])))
+        };
+        let last = last_of(b"r")?.max(last_of(b"l")?);
         let count = |prefix: &[u8]| db.scan_prefix(prefix).keys().count() as u64;
-        let (all, pending, parked) = (count(b"r"), count(b"p"), count(b"x"));
+        let (all, pending, parked) = (count(b"r") + count(b"l"), count(b"p"), count(b"x"));
         let counts = Counts::default();
         counts.pending.store(pending, Ordering::Relaxed);
         counts.parked.store(parked, Ordering::Relaxed);
@@ -122,13 +137,20 @@ impl InboxStore {
             .store(all.saturating_sub(pending + parked), Ordering::Relaxed);
         let (writer, rx) = mpsc::channel();
         let unwritten = Unwritten::default();
-        let (write_db, write_unwritten) = (db.clone(), unwritten.clone());
+        let state = Writer {
+            db: db.clone(),
+            journal: journal.clone(),
+            unwritten: unwritten.clone(),
+            last,
+            end,
+        };
         let thread = std::thread::Builder::new()
             .name("forgelink-inbox".into())
-            .spawn(move || commit::group_commit(write_db, rx, write_unwritten, last))
+            .spawn(move || commit::group_commit(state, rx))
             .map_err(|e| format!("cannot start the webhook inbox writer: {e}"))?;
         let shared = Shared {
             db,
+            journal,
             writer: Some(writer),
             thread: Some(thread),
             unwritten,
@@ -148,12 +170,26 @@ impl InboxStore {
     /// Stores a delivery unless one of its dedupe keys was stored before; on disk before it
     /// returns. `record.seq` is assigned here.
     pub async fn accept(&self, record: StoredDelivery, keys: &[String]) -> Result<Accepted, String> {
+        // The delivery id is found through a dedupe key that starts with it (`find`); only
+        // when none does (GitLab's `Idempotency-Key`) does it get an index key of its own.
+        let id = &record.delivery_id;
+        let found_by_keys = !id.contains('/')
+            && keys.iter().any(|k| {
+                k.strip_prefix(id.as_str())
+                    .is_some_and(|rest| rest.starts_with('/'))
+            });
+        let id_key = (!found_by_keys).then(|| commit::id_key(record.provider, id));
         let keys = keys
             .iter()
             .map(|k| commit::dedupe_key(record.provider, k))
             .collect();
         let (done, wait) = oneshot::channel();
-        self.send(Job::Accept { record, keys, done })?;
+        self.send(Job::Accept {
+            record,
+            keys,
+            id_key,
+            done,
+        })?;
         let accepted = wait
             .await
             .map_err(|_| "webhook inbox: its writer stopped".to_string())??;
@@ -168,14 +204,22 @@ impl InboxStore {
         Ok(self.find(provider, delivery_id)?.is_some())
     }
 
-    /// The sequence number of the delivery stored under this provider delivery id, if any.
+    /// The sequence number of the latest delivery stored under this provider delivery id, if
+    /// any: through its dedupe keys that start with the id, or its own `i` key.
     pub fn find(&self, provider: Provider, delivery_id: &str) -> Result<Option<u64>, String> {
-        let v = self
-            .shared
-            .db
+        let db = &self.shared.db;
+        let mut found = db
             .get(commit::id_key(provider, delivery_id))
-            .map_err(inbox_error)?;
-        Ok(v.map(|v| seq_of(&v)))
+            .map_err(inbox_error)?
+            .map(|v| seq_of(&v));
+        if !delivery_id.contains('/') {
+            let prefix = commit::dedupe_key(provider, &format!("{delivery_id}/"));
+            for item in db.scan_prefix(prefix) {
+                let (_, v) = item.map_err(inbox_error)?;
+                found = found.max(Some(seq_of(&v)));
+            }
+        }
+        Ok(found)
     }
 
     /// How processing of a delivery stands (a mark not yet written included), if it was
@@ -208,10 +252,17 @@ impl InboxStore {
 
     /// One delivery by its sequence number.
     pub fn get(&self, seq: u64) -> Result<Option<StoredDelivery>, String> {
-        let Some(v) = self.shared.db.get(key(b'r', seq)).map_err(inbox_error)? else {
-            return Ok(None);
+        let db = &self.shared.db;
+        let mut d = match db.get(key(b'l', seq)).map_err(inbox_error)? {
+            Some(location) => {
+                let (_, record) = self.shared.journal.read(&location)?;
+                commit::decode(seq, &record)?
+            }
+            None => match db.get(key(b'r', seq)).map_err(inbox_error)? {
+                Some(v) => commit::decode(seq, &v)?,
+                None => return Ok(None),
+            },
         };
-        let mut d = commit::decode(seq, &v)?;
         if let Some(p) = self.progress(seq)? {
             p.apply_to(&mut d);
         }
@@ -291,10 +342,16 @@ impl InboxStore {
             }
             return Ok(out);
         }
-        for item in self.shared.db.scan_prefix(b"r").rev() {
+        // Journal records are all newer than the records of an older layout (`r`).
+        let db = &self.shared.db;
+        for item in db.scan_prefix(b"l").rev().chain(db.scan_prefix(b"r").rev()) {
             let (k, v) = item.map_err(inbox_error)?;
             let seq = seq_of(&k[1..]);
-            let mut d = commit::decode(seq, &v)?;
+            let mut d = if k[0] == b'l' {
+                commit::decode(seq, &self.shared.journal.read(&v)?.1)?
+            } else {
+                commit::decode(seq, &v)?
+            };
             if let Some(p) = self.progress(seq)? {
                 p.apply_to(&mut d);
             }
@@ -333,10 +390,63 @@ impl InboxStore {
 
     /// How many deliveries were ever stored.
     pub fn len(&self) -> usize {
-        self.shared.db.scan_prefix(b"r").count()
+        let db = &self.shared.db;
+        db.scan_prefix(b"l").count() + db.scan_prefix(b"r").count()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.shared.db.scan_prefix(b"r").next().is_none()
+        let db = &self.shared.db;
+        db.scan_prefix(b"l").next().is_none() && db.scan_prefix(b"r").next().is_none()
     }
+}
+
+/// Indexes the journal's frames that sled does not know of yet (a crash came before sled's
+/// flush), cuts a torn tail off, and returns where the journal ends.
+fn index_journal(db: &sled::Db, journal: &Journal) -> Result<u64, String> {
+    let from = db
+        .get(commit::JOURNAL_INDEXED)
+        .map_err(inbox_error)?
+        .map_or(0, |v| seq_of(&v));
+    let written = journal.len().map_err(|e| format!("webhook inbox journal: {e}"))?;
+    if from > written {
+        return Err(format!(
+            "the webhook inbox journal is shorter ({written} bytes) than its index says ({from} bytes): \
+             deliveries are missing from it; restore the folder from a backup"
+        ));
+    }
+    let mut batch = sled::Batch::default();
+    let mut pending = 0usize;
+    let end = journal.replay(from, |frame, offset, len| {
+        let progress = match db.get(key(b's', frame.seq)).map_err(inbox_error)? {
+            Some(v) => Some(
+                serde_json::from_slice::<Progress>(&v)
+                    .map_err(|e| format!("webhook inbox: delivery {}: {e}", frame.seq))?
+                    .state,
+            ),
+            None => None,
+        };
+        commit::index_frame(&mut batch, frame, offset, len, progress);
+        pending += 1;
+        if pending >= 1024 {
+            db.apply_batch(std::mem::take(&mut batch)).map_err(inbox_error)?;
+            pending = 0;
+        }
+        Ok(())
+    })?;
+    if written > end {
+        tracing::warn!(
+            kept = end,
+            cut = written - end,
+            "the webhook inbox journal ended in a frame cut short (never acknowledged); cutting it off"
+        );
+        journal
+            .truncate(end)
+            .map_err(|e| format!("webhook inbox journal: {e}"))?;
+    }
+    if end != from || pending > 0 {
+        batch.insert(commit::JOURNAL_INDEXED, &end.to_be_bytes());
+        db.apply_batch(batch).map_err(inbox_error)?;
+        db.flush().map_err(inbox_error)?;
+    }
+    Ok(end)
 }
