@@ -118,7 +118,7 @@ fn forget_the_index(path: &Path) {
         .iter()
         .keys()
         .map(Result::unwrap)
-        .filter(|k| matches!(k[0], b'l' | b'k' | b'i' | b'p') || k.starts_with(b"m\0"))
+        .filter(|k| matches!(k[0], b'g' | b'k' | b'i' | b'p') || k.starts_with(b"m\0"))
         .collect();
     assert!(!lost.is_empty());
     for k in lost {
@@ -213,7 +213,8 @@ async fn a_journal_cut_short_in_its_last_frame_opens_without_it() {
 const CHILD: &str = "FORGELINK_INBOX_SIGKILL_CHILD";
 
 /// The child: accepts deliveries from 32 tasks at once and prints each one's id and number as
-/// soon as it is acknowledged, until it is killed.
+/// soon as it is acknowledged, until it is killed; every third is then marked done at once
+/// (`1` at the end of its line: it may or may not be pending after the kill).
 fn child(path: &Path, round: &str) {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -234,8 +235,14 @@ fn child(path: &Path, round: &str) {
                             .accept(delivery(Provider::GitHub, &id, &body), &[format!("{id}/h")])
                             .await
                             .unwrap();
+                        let marked = i % 3 == 0;
+                        if marked {
+                            let mut d = store.get(a.seq).unwrap().unwrap();
+                            d.state = DeliveryState::Done;
+                            store.update(&d).unwrap();
+                        }
                         let mut out = std::io::stdout().lock();
-                        writeln!(out, "{id} {}", a.seq).unwrap();
+                        writeln!(out, "ack {id} {} {}", a.seq, u8::from(marked)).unwrap();
                         out.flush().unwrap();
                     }
                 })
@@ -254,7 +261,7 @@ fn every_delivery_acknowledged_before_a_sigkill_is_there_after_it() {
     }
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("deliveries");
-    let mut acknowledged: Vec<(String, u64)> = Vec::new();
+    let mut acknowledged: Vec<(String, u64, bool)> = Vec::new();
     for round in 0..3 {
         let mut child = std::process::Command::new(std::env::current_exe().unwrap())
             .args([
@@ -274,8 +281,9 @@ fn every_delivery_acknowledged_before_a_sigkill_is_there_after_it() {
                 .lines()
                 .map_while(Result::ok)
                 .filter_map(|l| {
-                    let (id, seq) = l.split_once(' ')?;
-                    Some((id.to_string(), seq.parse::<u64>().ok()?))
+                    let mut f = l.strip_prefix("ack ")?.split(' ');
+                    let (id, seq, marked) = (f.next()?, f.next()?, f.next()?);
+                    Some((id.to_string(), seq.parse::<u64>().ok()?, marked == "1"))
                 })
                 .collect::<Vec<_>>()
         });
@@ -292,14 +300,19 @@ fn every_delivery_acknowledged_before_a_sigkill_is_there_after_it() {
         acknowledged.extend(acked);
 
         let store = InboxStore::open(&path).unwrap();
-        for (id, seq) in &acknowledged {
+        let pending = store.in_state(DeliveryState::Pending).unwrap();
+        for (id, seq, marked) in &acknowledged {
             assert_eq!(
                 store.find(Provider::GitHub, id).unwrap(),
                 Some(*seq),
                 "round {round}: {id} was acknowledged as {seq}"
             );
+            assert!(
+                *marked || pending.binary_search(seq).is_ok(),
+                "round {round}: {id} ({seq}) was never processed, so it is pending"
+            );
         }
-        let (id, seq) = acknowledged.last().unwrap().clone();
+        let (id, seq, _) = acknowledged.last().unwrap().clone();
         assert_eq!(store.get(seq).unwrap().unwrap().delivery_id, id);
         let rt = tokio::runtime::Runtime::new().unwrap();
         let again = rt

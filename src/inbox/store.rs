@@ -11,12 +11,12 @@
 //!
 //! | key                              | value                                   |
 //! |----------------------------------|-----------------------------------------|
-//! | `l` + sequence (u64 BE)          | where its frame lies in the journal     |
+//! | `g` + sequence (u64 BE)          | where the frames of the group commit that stored it and the ones after it lie in the journal |
 //! | `r` + sequence                   | the delivery (folders written before the journal) |
 //! | `s` + sequence                   | how processing stands, small JSON       |
 //! | `k` + provider `/` + dedupe key  | its sequence (u64 BE)                   |
 //! | `i` + provider `/` + delivery id | its sequence, when no dedupe key starts with the id |
-//! | `p` + sequence                   | empty: waiting to be processed          |
+//! | `p` + sequence                   | empty: waiting to be processed (written a second after it was stored, when it still is) |
 //! | `x` + sequence                   | empty: parked                           |
 //! | `m` + name                       | a number of its own (u64 BE)            |
 //!
@@ -24,8 +24,9 @@
 //! waiting: they are visible to readers at once and reach the disk with sled's next flush (see
 //! `commit.rs` for why that is safe).
 
-use super::commit::{self, key, seq_of, Job, Progress, Unwritten, Writer};
+use super::commit::{self, key, seq_of, Job, Unmarked, Unwritten, Writer};
 use super::journal::Journal;
+use super::record::{self, Progress};
 use super::{DeliveryState, StoredDelivery};
 use forgelink_events::Provider;
 use std::path::Path;
@@ -48,6 +49,7 @@ pub struct InboxStore {
 struct Shared {
     db: sled::Db,
     journal: Arc<Journal>,
+    unmarked: Unmarked,
     writer: Option<mpsc::Sender<Job>>,
     thread: Option<std::thread::JoinHandle<()>>,
     unwritten: Unwritten,
@@ -126,9 +128,24 @@ impl InboxStore {
                 .map_err(inbox_error)?
                 .map_or(0, |k| seq_of(&k[1..])))
         };
-        let last = last_of(b"r")?.max(last_of(b"l")?);
+        let last_group = match db
+            .scan_prefix(b"g")
+            .next_back()
+            .transpose()
+            .map_err(inbox_error)?
+        {
+            Some((k, v)) => seq_of(&k[1..]) + commit::group_len(&v) - 1,
+            None => 0,
+        };
+        let last = last_of(b"r")?.max(last_group);
+        mark_pending(&db, last)?;
         let count = |prefix: &[u8]| db.scan_prefix(prefix).keys().count() as u64;
-        let (all, pending, parked) = (count(b"r") + count(b"l"), count(b"p"), count(b"x"));
+        let in_groups: u64 = db
+            .scan_prefix(b"g")
+            .values()
+            .map(|v| v.map(|v| commit::group_len(&v)).map_err(inbox_error))
+            .sum::<Result<u64, String>>()?;
+        let (all, pending, parked) = (count(b"r") + in_groups, count(b"p"), count(b"x"));
         let counts = Counts::default();
         counts.pending.store(pending, Ordering::Relaxed);
         counts.parked.store(parked, Ordering::Relaxed);
@@ -137,12 +154,15 @@ impl InboxStore {
             .store(all.saturating_sub(pending + parked), Ordering::Relaxed);
         let (writer, rx) = mpsc::channel();
         let unwritten = Unwritten::default();
+        let unmarked = Unmarked::default();
         let state = Writer {
             db: db.clone(),
             journal: journal.clone(),
             unwritten: unwritten.clone(),
+            unmarked: unmarked.clone(),
             last,
             end,
+            marked_up_to: last,
         };
         let thread = std::thread::Builder::new()
             .name("forgelink-inbox".into())
@@ -151,6 +171,7 @@ impl InboxStore {
         let shared = Shared {
             db,
             journal,
+            unmarked,
             writer: Some(writer),
             thread: Some(thread),
             unwritten,
@@ -253,13 +274,13 @@ impl InboxStore {
     /// One delivery by its sequence number.
     pub fn get(&self, seq: u64) -> Result<Option<StoredDelivery>, String> {
         let db = &self.shared.db;
-        let mut d = match db.get(key(b'l', seq)).map_err(inbox_error)? {
+        let mut d = match self.location(seq)? {
             Some(location) => {
                 let (_, record) = self.shared.journal.read(&location)?;
-                commit::decode(seq, &record)?
+                record::decode(seq, &record)?
             }
             None => match db.get(key(b'r', seq)).map_err(inbox_error)? {
-                Some(v) => commit::decode(seq, &v)?,
+                Some(v) => record::decode(seq, &v)?,
                 None => return Ok(None),
             },
         };
@@ -267,6 +288,18 @@ impl InboxStore {
             p.apply_to(&mut d);
         }
         Ok(Some(d))
+    }
+
+    /// Where the journal frame of delivery `seq` lies, if it is in the journal.
+    fn location(&self, seq: u64) -> Result<Option<Vec<u8>>, String> {
+        let group = self
+            .shared
+            .db
+            .range(key(b'g', 0)..=key(b'g', seq))
+            .next_back()
+            .transpose()
+            .map_err(inbox_error)?;
+        Ok(group.and_then(|(k, v)| commit::location_in_group(seq_of(&k[1..]), &v, seq).map(<[u8]>::to_vec)))
     }
 
     /// Records how processing of a delivery stands (see the module docs: not waited for).
@@ -282,7 +315,11 @@ impl InboxStore {
         if let Ok(mut u) = self.shared.unwritten.lock() {
             u.insert(seq, progress.clone());
         }
-        self.send(Job::Mark { seq, progress })?;
+        self.send(Job::Mark {
+            seq,
+            before,
+            progress,
+        })?;
         if let Some(before) = before.filter(|b| *b != state) {
             self.shared.counts.of(before).fetch_sub(1, Ordering::Relaxed);
             self.shared.counts.of(state).fetch_add(1, Ordering::Relaxed);
@@ -304,6 +341,11 @@ impl InboxStore {
             .keys()
             .map(|k| k.map(|k| seq_of(&k[1..])).map_err(inbox_error))
             .collect::<Result<std::collections::BTreeSet<u64>, String>>()?;
+        if state == DeliveryState::Pending {
+            if let Ok(u) = self.shared.unmarked.lock() {
+                seqs.extend(u.keys());
+            }
+        }
         if let Ok(u) = self.shared.unwritten.lock() {
             for (seq, p) in u.iter() {
                 if p.state == state {
@@ -344,13 +386,28 @@ impl InboxStore {
         }
         // Journal records are all newer than the records of an older layout (`r`).
         let db = &self.shared.db;
-        for item in db.scan_prefix(b"l").rev().chain(db.scan_prefix(b"r").rev()) {
-            let (k, v) = item.map_err(inbox_error)?;
-            let seq = seq_of(&k[1..]);
-            let mut d = if k[0] == b'l' {
-                commit::decode(seq, &self.shared.journal.read(&v)?.1)?
-            } else {
-                commit::decode(seq, &v)?
+        let newest_first = db.scan_prefix(b"g").rev().flat_map(|group| match group {
+            Ok((k, v)) => {
+                let first = seq_of(&k[1..]);
+                (first..first + commit::group_len(&v))
+                    .rev()
+                    .filter_map(|seq| {
+                        let location = commit::location_in_group(first, &v, seq)?.to_vec();
+                        Some(Ok((seq, Stored::Journal(location))))
+                    })
+                    .collect::<Vec<_>>()
+            }
+            Err(e) => vec![Err(inbox_error(e))],
+        });
+        let old = db.scan_prefix(b"r").rev().map(|item| {
+            item.map(|(k, v)| (seq_of(&k[1..]), Stored::Sled(v)))
+                .map_err(inbox_error)
+        });
+        for item in newest_first.chain(old) {
+            let (seq, stored) = item?;
+            let mut d = match stored {
+                Stored::Journal(location) => record::decode(seq, &self.shared.journal.read(&location)?.1)?,
+                Stored::Sled(value) => record::decode(seq, &value)?,
             };
             if let Some(p) = self.progress(seq)? {
                 p.apply_to(&mut d);
@@ -391,13 +448,62 @@ impl InboxStore {
     /// How many deliveries were ever stored.
     pub fn len(&self) -> usize {
         let db = &self.shared.db;
-        db.scan_prefix(b"l").count() + db.scan_prefix(b"r").count()
+        let in_groups: u64 = db
+            .scan_prefix(b"g")
+            .values()
+            .filter_map(Result::ok)
+            .map(|v| commit::group_len(&v))
+            .sum();
+        in_groups as usize + db.scan_prefix(b"r").count()
     }
 
     pub fn is_empty(&self) -> bool {
         let db = &self.shared.db;
-        db.scan_prefix(b"l").next().is_none() && db.scan_prefix(b"r").next().is_none()
+        db.scan_prefix(b"g").next().is_none() && db.scan_prefix(b"r").next().is_none()
     }
+}
+
+/// Where a record is: where its frame lies in the journal, or the record itself (a sled value,
+/// in folders written before the journal).
+enum Stored {
+    Journal(Vec<u8>),
+    Sled(sled::IVec),
+}
+
+/// Writes the pending marker of every delivery after [`commit::PENDING_MARKED`] that has
+/// none and no mark saying it is finished (a crash came before the writer wrote them), so that
+/// from here on every delivery up to `last` has its marker or its mark.
+fn mark_pending(db: &sled::Db, last: u64) -> Result<(), String> {
+    // Absent: a folder written before markers were written late (every delivery has its
+    // marker), or a new one.
+    let marked = db
+        .get(commit::PENDING_MARKED)
+        .map_err(inbox_error)?
+        .map(|v| seq_of(&v));
+    if marked == Some(last) {
+        return Ok(());
+    }
+    let marked = marked.unwrap_or(last);
+    let mut batch = sled::Batch::default();
+    for seq in marked + 1..=last {
+        let state = match db.get(key(b's', seq)).map_err(inbox_error)? {
+            Some(v) => {
+                serde_json::from_slice::<Progress>(&v)
+                    .map_err(|e| format!("webhook inbox: delivery {seq}: {e}"))?
+                    .state
+            }
+            None => DeliveryState::Pending,
+        };
+        match state {
+            DeliveryState::Pending => batch.insert(&key(b'p', seq), &[]),
+            DeliveryState::Parked => batch.insert(&key(b'x', seq), &[]),
+            DeliveryState::Done => {}
+        }
+    }
+    batch.insert(commit::PENDING_MARKED, &last.to_be_bytes());
+    db.apply_batch(batch).map_err(inbox_error)?;
+    db.flush().map_err(inbox_error)?;
+    Ok(())
 }
 
 /// Indexes the journal's frames that sled does not know of yet (a crash came before sled's

@@ -75,7 +75,26 @@ const KEPT_KEYS: &[&str] = &[
 ];
 
 fn kept(key: &str) -> bool {
-    KEPT_KEYS.binary_search(&key).is_ok()
+    kept_key(key).is_some()
+}
+
+/// The longest kept key.
+const LONGEST_KEPT: usize = 24;
+
+/// The kept key equal to `key`, if any. Most keys of a large payload are not kept, so the keys
+/// are grouped by length first (a key of a length no kept key has costs one lookup), then
+/// searched within their group.
+fn kept_key(key: &str) -> Option<&'static str> {
+    static BY_LENGTH: std::sync::OnceLock<Vec<Vec<&'static str>>> = std::sync::OnceLock::new();
+    let groups = BY_LENGTH.get_or_init(|| {
+        let mut groups = vec![Vec::new(); LONGEST_KEPT + 1];
+        for k in KEPT_KEYS {
+            groups[k.len()].push(*k);
+        }
+        groups
+    });
+    let group = groups.get(key.len())?;
+    group.binary_search(&key).ok().map(|i| group[i])
 }
 
 /// Builds a [`Value`] of the kept keys only; the rest is skipped without being built.
@@ -104,7 +123,7 @@ impl serde::de::Visitor<'_> for Key {
         f.write_str("an object key")
     }
     fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
-        Ok(KEPT_KEYS.binary_search(&v).ok().map(|i| KEPT_KEYS[i]))
+        Ok(kept_key(v))
     }
 }
 
@@ -342,7 +361,10 @@ mod tests {
     #[test]
     fn kept_keys_are_sorted_and_unread_keys_are_dropped_but_still_checked() {
         assert!(
-            KEPT_KEYS.windows(2).all(|w| w[0] < w[1]),
+            KEPT_KEYS.windows(2).all(|w| w[0] < w[1])
+                && KEPT_KEYS
+                    .iter()
+                    .all(|k| k.len() <= LONGEST_KEPT && kept_key(k) == Some(*k)),
             "binary search needs them sorted"
         );
         let v = parse_object(
