@@ -67,6 +67,10 @@ impl Phase {
     }
 }
 
+fn samples_len(run: &load_client::Run) -> f64 {
+    run.samples.len().max(1) as f64
+}
+
 fn ms(d: Duration) -> String {
     format!("{:.2} ms", d.as_secs_f64() * 1e3)
 }
@@ -157,6 +161,7 @@ fn main() {
         let parse_rate = verify_parse_rate(&secret);
 
         let run = Uuid::new_v4().simple().to_string();
+        let server_cpu_before = load_client::cpu_time();
         let webhook_run = load_client::run_child(&[
             ("mode", "webhooks".into()),
             ("addr", addr.clone()),
@@ -166,7 +171,11 @@ fn main() {
             ("secret", secret.expose().to_string()),
         ])
         .await;
+        // The server's CPU time over the phase (this process: the server and nothing else
+        // runs meanwhile; the clients are the child's).
+        let server_cpu = load_client::cpu_time().saturating_sub(server_cpu_before);
         let hooks = Phase::of(&webhook_run);
+        let per = |cpu: Duration| cpu.as_secs_f64() * 1e6 / samples_len(&webhook_run);
         let samples = &webhook_run.samples;
         let sled_after = tokio::task::spawn_blocking(raw_sled_rate).await.expect("the anchor");
         let sled_rate = (sled_before + sled_after) / 2.0;
@@ -201,6 +210,12 @@ fn main() {
         println!();
         println!("http_load: {} deliveries over {connections} connections from a child process ({} answered 200, {refused} not, {duplicates} reported duplicate, all 200s found in the inbox); {} NameAccount commands over 64 clients", samples.len(), hooks.done, cmds.done);
         println!("load average before {load_before}, after {load_after}; raw sled insert+flush {sled_before:.0}/s before the webhook phase, {sled_after:.0}/s after");
+        let (server_us, client_us) = (per(server_cpu), per(webhook_run.client_cpu));
+        println!(
+            "CPU per delivery: server {server_us:.1} us, load generator {client_us:.1} us; the two cores could take {:.0}/s with the clients, {:.0}/s with the server alone",
+            2e6 / (server_us + client_us),
+            2e6 / server_us
+        );
         println!();
         println!("| figure | result | goal | anchor (same run) | ratio |");
         println!("| --- | --- | --- | --- | --- |");

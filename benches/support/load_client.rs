@@ -6,7 +6,8 @@
 //!
 //! The parent writes the job on the child's stdin, one `name=value` per line (`mode`, `addr`,
 //! `total`, `connections`, `run`, and `secret` for webhooks or `token` for commands); the child
-//! answers on stdout: `elapsed_ns=N`, then one line per request, `i status duplicate latency_ns`.
+//! answers on stdout: `elapsed_ns=N cpu_us=N` (its own CPU time, user and system), then one
+//! line per request, `i status duplicate latency_ns`.
 
 use forgelink::secret::Secret;
 use forgelink::webhooks;
@@ -54,7 +55,21 @@ pub struct Sample {
 /// What a child run measured.
 pub struct Run {
     pub elapsed: Duration,
+    /// The CPU time the load generator itself used (user and system).
+    pub client_cpu: Duration,
     pub samples: Vec<Sample>,
+}
+
+/// The CPU time this process has used so far (user and system, all its threads).
+pub fn cpu_time() -> Duration {
+    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+    // SAFETY: getrusage fills the struct it is given; RUSAGE_SELF is always valid.
+    let usage = unsafe {
+        libc::getrusage(libc::RUSAGE_SELF, usage.as_mut_ptr());
+        usage.assume_init()
+    };
+    let micros = |t: libc::timeval| t.tv_sec as u64 * 1_000_000 + t.tv_usec as u64;
+    Duration::from_micros(micros(usage.ru_utime) + micros(usage.ru_stime))
 }
 
 /// Runs the load in a child process and waits for its report. `job` is the `name=value` pairs.
@@ -82,12 +97,17 @@ pub async fn run_child(job: &[(&str, String)]) -> Run {
     assert!(out.status.success(), "the load generator failed: {}", out.status);
     let text = String::from_utf8_lossy(&out.stdout);
     let mut lines = text.lines();
-    let elapsed = lines
-        .next()
-        .and_then(|l| l.strip_prefix("elapsed_ns="))
-        .and_then(|n| n.parse().ok())
-        .map(Duration::from_nanos)
-        .expect("the report starts with elapsed_ns=");
+    let first = lines.next().unwrap_or_default();
+    let field = |name: &str| {
+        first
+            .split_whitespace()
+            .find_map(|f| f.strip_prefix(name)?.strip_prefix('=')?.parse::<u64>().ok())
+            .unwrap_or_else(|| panic!("the report starts with {name}=: {first}"))
+    };
+    let (elapsed, client_cpu) = (
+        Duration::from_nanos(field("elapsed_ns")),
+        Duration::from_micros(field("cpu_us")),
+    );
     let samples = lines
         .filter_map(|l| {
             let mut f = l.split_whitespace();
@@ -99,7 +119,11 @@ pub async fn run_child(job: &[(&str, String)]) -> Run {
             })
         })
         .collect();
-    Run { elapsed, samples }
+    Run {
+        elapsed,
+        client_cpu,
+        samples,
+    }
 }
 
 /// The child's main: reads the job, runs it on a one-thread runtime, writes the report.
@@ -134,7 +158,13 @@ pub fn child_main() {
     let run = runtime.block_on(load(&addr, total, connections, requests));
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
-    writeln!(out, "elapsed_ns={}", run.elapsed.as_nanos()).expect("the report");
+    writeln!(
+        out,
+        "elapsed_ns={} cpu_us={}",
+        run.elapsed.as_nanos(),
+        cpu_time().as_micros()
+    )
+    .expect("the report");
     for s in &run.samples {
         writeln!(
             out,
@@ -247,6 +277,7 @@ async fn load(
     }
     Run {
         elapsed: started.elapsed(),
+        client_cpu: Duration::ZERO,
         samples,
     }
 }

@@ -81,20 +81,33 @@ fn kept(key: &str) -> bool {
 /// The longest kept key.
 const LONGEST_KEPT: usize = 24;
 
-/// The kept key equal to `key`, if any. Most keys of a large payload are not kept, so the keys
-/// are grouped by length first (a key of a length no kept key has costs one lookup), then
-/// searched within their group.
+/// The kept key equal to `key`, if any. This runs for every key of every payload, and most
+/// keys of a large payload are not kept, so the keys are grouped by length (a key of a length no
+/// kept key has costs one lookup) and compared by their first eight bytes as one number before
+/// the rest is.
 fn kept_key(key: &str) -> Option<&'static str> {
-    static BY_LENGTH: std::sync::OnceLock<Vec<Vec<&'static str>>> = std::sync::OnceLock::new();
+    type Groups = Vec<Vec<(u64, &'static str)>>;
+    static BY_LENGTH: std::sync::OnceLock<Groups> = std::sync::OnceLock::new();
+    fn head(b: &[u8]) -> u64 {
+        let mut x = [0u8; 8];
+        let n = b.len().min(8);
+        x[..n].copy_from_slice(&b[..n]);
+        u64::from_le_bytes(x)
+    }
     let groups = BY_LENGTH.get_or_init(|| {
         let mut groups = vec![Vec::new(); LONGEST_KEPT + 1];
         for k in KEPT_KEYS {
-            groups[k.len()].push(*k);
+            groups[k.len()].push((head(k.as_bytes()), *k));
         }
         groups
     });
-    let group = groups.get(key.len())?;
-    group.binary_search(&key).ok().map(|i| group[i])
+    let b = key.as_bytes();
+    let h = head(b);
+    groups
+        .get(b.len())?
+        .iter()
+        .find(|(kh, k)| *kh == h && (b.len() <= 8 || k.as_bytes()[8..] == b[8..]))
+        .map(|(_, k)| *k)
 }
 
 /// Builds a [`Value`] of the kept keys only; the rest is skipped without being built.
