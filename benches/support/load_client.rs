@@ -19,6 +19,9 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+/// Writes request `i` into the buffer given.
+type Requests = Arc<dyn Fn(usize, &mut Vec<u8>) + Send + Sync>;
+
 /// Set (to anything) in the child's environment.
 pub const CHILD_ENV: &str = "FORGELINK_BENCH_LOAD_CLIENT";
 
@@ -150,7 +153,7 @@ pub fn child_main() {
         .enable_all()
         .build()
         .expect("a tokio runtime");
-    let requests: Arc<dyn Fn(usize, &mut Vec<u8>) + Send + Sync> = match get("mode").as_str() {
+    let requests: Requests = match get("mode").as_str() {
         "webhooks" => webhook_requests(&addr, &Secret::new(get("secret")), get("run")),
         "commands" => command_requests(&addr, get("token"), get("run")),
         other => panic!("unknown mode {other}"),
@@ -180,11 +183,7 @@ pub fn child_main() {
 }
 
 /// Request `i` of the webhook phase: a signed GitHub delivery of one of the samples.
-fn webhook_requests(
-    addr: &str,
-    secret: &Secret,
-    run: String,
-) -> Arc<dyn Fn(usize, &mut Vec<u8>) + Send + Sync> {
+fn webhook_requests(addr: &str, secret: &Secret, run: String) -> Requests {
     let samples: Vec<(String, Vec<u8>, String)> = FIXTURES
         .iter()
         .map(|(event, path)| {
@@ -212,11 +211,7 @@ fn webhook_requests(
 }
 
 /// Request `i` of the command phase: `NameAccount` on a new name.
-fn command_requests(
-    addr: &str,
-    token: String,
-    run: String,
-) -> Arc<dyn Fn(usize, &mut Vec<u8>) + Send + Sync> {
+fn command_requests(addr: &str, token: String, run: String) -> Requests {
     let addr = addr.to_string();
     Arc::new(move |i, out: &mut Vec<u8>| {
         let body = format!(r#"{{"type":"NameAccount","provider":"github","unique_name":"load-{run}-{i}"}}"#);
@@ -233,12 +228,7 @@ fn command_requests(
 
 /// `total` requests over `connections` keep-alive connections, each sending its next request
 /// when the answer to the last one is in (a closed loop).
-async fn load(
-    addr: &str,
-    total: usize,
-    connections: usize,
-    request: Arc<dyn Fn(usize, &mut Vec<u8>) + Send + Sync>,
-) -> Run {
+async fn load(addr: &str, total: usize, connections: usize, request: Requests) -> Run {
     let next = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
     let mut tasks = Vec::new();
