@@ -16,7 +16,6 @@
 
 use std::fs::File;
 use std::io::Read;
-use std::os::unix::fs::FileExt;
 use std::path::Path;
 
 /// The journal's file name in the inbox's folder.
@@ -127,7 +126,7 @@ impl Journal {
 
     /// Writes `frames` at `offset` (the end) and waits until they are on disk.
     pub fn append(&self, offset: u64, frames: &[u8]) -> std::io::Result<()> {
-        self.file.write_all_at(frames, offset)?;
+        positional::write_all_at(&self.file, frames, offset)?;
         self.file.sync_data()
     }
 
@@ -142,8 +141,7 @@ impl Journal {
         let bad = |why: &str| format!("webhook inbox journal: {why}");
         let (offset, len) = read_location(location).ok_or_else(|| bad("a malformed location"))?;
         let mut bytes = vec![0u8; len];
-        self.file
-            .read_exact_at(&mut bytes, offset)
+        positional::read_exact_at(&self.file, &mut bytes, offset)
             .map_err(|e| bad(&format!("cannot read the frame at {offset}: {e}")))?;
         let payload = checked(&bytes).ok_or_else(|| bad(&format!("the frame at {offset} is damaged")))?;
         let frame = parse(payload).ok_or_else(|| bad(&format!("the frame at {offset} is malformed")))?;
@@ -183,6 +181,47 @@ impl Journal {
             offset += (HEADER + len) as u64;
         }
         Ok(offset)
+    }
+}
+
+/// Reads and writes at an offset on a shared handle (no seek), on every platform.
+mod positional {
+    use std::fs::File;
+    use std::io;
+
+    #[cfg(unix)]
+    pub fn write_all_at(f: &File, buf: &[u8], offset: u64) -> io::Result<()> {
+        std::os::unix::fs::FileExt::write_all_at(f, buf, offset)
+    }
+
+    #[cfg(unix)]
+    pub fn read_exact_at(f: &File, buf: &mut [u8], offset: u64) -> io::Result<()> {
+        std::os::unix::fs::FileExt::read_exact_at(f, buf, offset)
+    }
+
+    #[cfg(windows)]
+    pub fn write_all_at(f: &File, mut buf: &[u8], mut offset: u64) -> io::Result<()> {
+        while !buf.is_empty() {
+            let n = std::os::windows::fs::FileExt::seek_write(f, buf, offset)?;
+            if n == 0 {
+                return Err(io::ErrorKind::WriteZero.into());
+            }
+            (buf, offset) = (&buf[n..], offset + n as u64);
+        }
+        Ok(())
+    }
+
+    #[cfg(windows)]
+    pub fn read_exact_at(f: &File, mut buf: &mut [u8], mut offset: u64) -> io::Result<()> {
+        while !buf.is_empty() {
+            let n = std::os::windows::fs::FileExt::seek_read(f, buf, offset)?;
+            if n == 0 {
+                return Err(io::ErrorKind::UnexpectedEof.into());
+            }
+            buf = &mut std::mem::take(&mut buf)[n..];
+            offset += n as u64;
+        }
+        Ok(())
     }
 }
 
