@@ -9,6 +9,12 @@
 //! waited for either: after a crash a delivery at worst shows as pending again and is processed
 //! again, which records nothing twice (its commands carry ids derived from it).
 //!
+//! The index is written key by key, never as a sled batch: each `apply_batch` makes sled seal
+//! and write out its current log buffer (twice), which cost more than the whole index. What a
+//! batch's atomicity gave is kept by [`checkpoint`]: how far the journal is indexed
+//! ([`JOURNAL_INDEXED`]) and how far every delivery has its marker ([`PENDING_MARKED`]) are
+//! recorded only after a sled flush that covers what they claim.
+//!
 //! Most deliveries are done a moment after they are stored (the receiving request's first
 //! attempt), so their "waiting" marker (`p`) is written only for those still pending a second
 //! after they were stored: the others never need one (nor its removal). Which deliveries have no
@@ -20,6 +26,7 @@ use super::record::{encode_into, Progress};
 use super::{DeliveryState, StoredDelivery};
 use forgelink_events::Provider;
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
@@ -142,18 +149,45 @@ pub fn index_frame(
     }
 }
 
+/// What the writer has written to sled so far (every index key and mark up to these was
+/// handed to sled): the numbers [`checkpoint`] records after a flush.
+#[derive(Default)]
+pub struct Written {
+    /// The journal is indexed up to this offset.
+    pub indexed: AtomicU64,
+    /// Every delivery up to this one has its pending marker or its mark.
+    pub marked: AtomicU64,
+}
+
+/// Makes everything the writer handed to sled durable, then records how far that goes (the
+/// records of how far become durable with the next flush; until then the older ones hold, which
+/// at worst makes the next open index or mark again what already was).
+pub fn checkpoint(db: &sled::Db, written: &Written, recorded: &mut (u64, u64)) -> Result<(), sled::Error> {
+    let now = (
+        written.indexed.load(Ordering::Acquire),
+        written.marked.load(Ordering::Acquire),
+    );
+    if now == *recorded {
+        return Ok(());
+    }
+    db.flush()?;
+    db.insert(JOURNAL_INDEXED, &now.0.to_be_bytes())?;
+    db.insert(PENDING_MARKED, &now.1.to_be_bytes())?;
+    *recorded = now;
+    Ok(())
+}
+
 /// The writer's state between groups.
 pub struct Writer {
     pub db: sled::Db,
     pub journal: Arc<Journal>,
     pub unwritten: Unwritten,
     pub unmarked: Unmarked,
+    pub written: Arc<Written>,
     /// The last sequence number given.
     pub last: u64,
     /// Where the journal ends.
     pub end: u64,
-    /// What [`PENDING_MARKED`] holds.
-    pub marked_up_to: u64,
 }
 
 /// What one group holds besides its jobs, kept from group to group (no fresh buffers, and no
@@ -206,7 +240,7 @@ fn store_new(w: &mut Writer, group: &mut [Job], scratch: &mut Scratch) -> Result
     locations.clear();
     staged.clear();
     answers.clear();
-    let mut index = sled::Batch::default();
+    let mut index: Vec<(Vec<u8>, u64)> = Vec::new();
     let start = w.last;
     for job in group.iter_mut() {
         let Job::Accept {
@@ -236,9 +270,8 @@ fn store_new(w: &mut Writer, group: &mut [Job], scratch: &mut Scratch) -> Result
         let offset = w.end + frames.len() as u64;
         let len = journal::encode(frames, w.last, &frame_keys, |out| encode_into(out, record));
         locations.push(journal::location(offset, len));
-        let seq = w.last.to_be_bytes();
         for k in frame_keys {
-            index.insert(k, &seq);
+            index.push((k.to_vec(), w.last));
         }
         for k in keys.iter() {
             staged.insert(k.clone(), w.last);
@@ -251,7 +284,6 @@ fn store_new(w: &mut Writer, group: &mut [Job], scratch: &mut Scratch) -> Result
     if w.last == start {
         return Ok(());
     }
-    index.insert(&key(b'g', start + 1), group_value(locations));
     if let Err(e) = w.journal.append(w.end, frames) {
         tracing::error!(error = %e, "webhook inbox could not write");
         if let Err(e) = w.journal.truncate(w.end) {
@@ -261,7 +293,6 @@ fn store_new(w: &mut Writer, group: &mut [Job], scratch: &mut Scratch) -> Result
         return Err(format!("webhook inbox: {e}"));
     }
     w.end += frames.len() as u64;
-    index.insert(JOURNAL_INDEXED, &w.end.to_be_bytes());
     if let Ok(mut unmarked) = w.unmarked.lock() {
         let now = Instant::now();
         unmarked.extend((start + 1..=w.last).map(|seq| (seq, now)));
@@ -269,16 +300,29 @@ fn store_new(w: &mut Writer, group: &mut [Job], scratch: &mut Scratch) -> Result
     // The frames are durable; should indexing fail, the next open indexes them from the
     // journal. Until then they cannot be found, so the senders are told it failed (a retry
     // stored again is processed again, which records nothing twice).
-    w.db.apply_batch(index).map_err(|e| {
-        tracing::error!(error = %e, "webhook inbox could not index what it wrote");
-        format!("webhook inbox: {e}")
-    })
+    let indexed = index
+        .iter()
+        .try_for_each(|(k, seq)| w.db.insert(k, &seq.to_be_bytes()).map(drop))
+        .and_then(|()| {
+            w.db.insert(key(b'g', start + 1), group_value(locations))
+                .map(drop)
+        });
+    match indexed {
+        Ok(()) => {
+            w.written.indexed.store(w.end, Ordering::Release);
+            Ok(())
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "webhook inbox could not index what it wrote");
+            Err(format!("webhook inbox: {e}"))
+        }
+    }
 }
 
 /// The group's marks, the pending markers of deliveries stored a while ago and still without
-/// one, and how far every delivery has its marker or mark: one sled batch, no flush.
+/// one, and how far every delivery has its marker or mark (sled, no flush).
 fn write_marks(w: &mut Writer, group: &[Job]) {
-    let mut batch = sled::Batch::default();
+    let mut batch: Vec<([u8; 9], Option<Vec<u8>>)> = Vec::new();
     let mut marked = Vec::new();
     let Ok(mut unmarked) = w.unmarked.lock() else {
         return;
@@ -292,7 +336,10 @@ fn write_marks(w: &mut Writer, group: &[Job]) {
         else {
             continue;
         };
-        batch.insert(&key(b's', *seq), serde_json::to_vec(progress).unwrap_or_default());
+        batch.push((
+            key(b's', *seq),
+            Some(serde_json::to_vec(progress).unwrap_or_default()),
+        ));
         // A delivery without its marker yet has no marker to remove.
         let no_marker = unmarked.remove(seq).is_some();
         for (prefix, state) in [(b'p', DeliveryState::Pending), (b'x', DeliveryState::Parked)] {
@@ -305,11 +352,7 @@ fn write_marks(w: &mut Writer, group: &[Job]) {
             if has == Some(wanted) {
                 continue;
             }
-            if wanted {
-                batch.insert(&key(prefix, *seq), &[]);
-            } else {
-                batch.remove(&key(prefix, *seq));
-            }
+            batch.push((key(prefix, *seq), wanted.then(Vec::new)));
         }
         marked.push((*seq, progress.clone()));
     }
@@ -318,20 +361,18 @@ fn write_marks(w: &mut Writer, group: &[Job]) {
         if now.duration_since(stored) < MARKER_AFTER {
             break;
         }
-        batch.insert(&key(b'p', seq), &[]);
+        batch.push((key(b'p', seq), Some(Vec::new())));
         unmarked.remove(&seq);
     }
     let up_to = unmarked.first_key_value().map_or(w.last, |(seq, _)| seq - 1);
     drop(unmarked);
-    if up_to == w.marked_up_to && marked.is_empty() {
-        return;
-    }
-    if up_to != w.marked_up_to {
-        batch.insert(PENDING_MARKED, &up_to.to_be_bytes());
-        w.marked_up_to = up_to;
-    }
-    if let Err(e) = w.db.apply_batch(batch) {
-        tracing::error!(error = %e, "webhook inbox could not record how deliveries were processed");
+    let written = batch.into_iter().try_for_each(|(k, v)| match v {
+        Some(v) => w.db.insert(k, v).map(drop),
+        None => w.db.remove(k).map(drop),
+    });
+    match written {
+        Ok(()) => w.written.marked.store(up_to, Ordering::Release),
+        Err(e) => tracing::error!(error = %e, "webhook inbox could not record how deliveries were processed"),
     }
     if let Ok(mut u) = w.unwritten.lock() {
         for (seq, progress) in marked {

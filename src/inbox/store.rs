@@ -24,7 +24,7 @@
 //! waiting: they are visible to readers at once and reach the disk with sled's next flush (see
 //! `commit.rs` for why that is safe).
 
-use super::commit::{self, key, seq_of, Job, Unmarked, Unwritten, Writer};
+use super::commit::{self, key, seq_of, Job, Unmarked, Unwritten, Writer, Written};
 use super::journal::Journal;
 use super::record::{self, Progress};
 use super::{DeliveryState, StoredDelivery};
@@ -52,9 +52,17 @@ struct Shared {
     unmarked: Unmarked,
     writer: Option<mpsc::Sender<Job>>,
     thread: Option<std::thread::JoinHandle<()>>,
+    written: Arc<Written>,
+    /// Dropped to stop the checkpoint thread.
+    stop_checkpoints: Option<mpsc::Sender<()>>,
+    checkpoints: Option<std::thread::JoinHandle<()>>,
     unwritten: Unwritten,
     counts: Counts,
 }
+
+/// How often what the writer handed to sled is flushed and recorded (`commit::checkpoint`): a
+/// crash replays at most this much of the journal more.
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Deliveries per state, kept in memory (counted once at open).
 #[derive(Default)]
@@ -79,6 +87,13 @@ impl Drop for Shared {
         self.writer.take();
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
+        }
+        self.stop_checkpoints.take();
+        if let Some(thread) = self.checkpoints.take() {
+            let _ = thread.join();
+        }
+        if let Err(e) = commit::checkpoint(&self.db, &self.written, &mut (u64::MAX, u64::MAX)) {
+            tracing::error!(error = %e, "webhook inbox could not record its index on closing");
         }
         let _ = self.db.flush();
     }
@@ -155,23 +170,43 @@ impl InboxStore {
         let (writer, rx) = mpsc::channel();
         let unwritten = Unwritten::default();
         let unmarked = Unmarked::default();
+        // What open established (indexed to the journal's end, every delivery marked).
+        let written = Arc::new(Written::default());
+        written.indexed.store(end, Ordering::Release);
+        written.marked.store(last, Ordering::Release);
         let state = Writer {
             db: db.clone(),
             journal: journal.clone(),
             unwritten: unwritten.clone(),
             unmarked: unmarked.clone(),
+            written: written.clone(),
             last,
             end,
-            marked_up_to: last,
         };
         let thread = std::thread::Builder::new()
             .name("forgelink-inbox".into())
             .spawn(move || commit::group_commit(state, rx))
             .map_err(|e| format!("cannot start the webhook inbox writer: {e}"))?;
+        let (stop_checkpoints, stopped) = mpsc::channel::<()>();
+        let (checkpoint_db, checkpoint_written) = (db.clone(), written.clone());
+        let checkpoints = std::thread::Builder::new()
+            .name("forgelink-inbox-checkpoint".into())
+            .spawn(move || {
+                let mut recorded = (end, last);
+                while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(CHECKPOINT_EVERY) {
+                    if let Err(e) = commit::checkpoint(&checkpoint_db, &checkpoint_written, &mut recorded) {
+                        tracing::error!(error = %e, "webhook inbox could not record its index");
+                    }
+                }
+            })
+            .map_err(|e| format!("cannot start the webhook inbox checkpoints: {e}"))?;
         let shared = Shared {
             db,
             journal,
             unmarked,
+            written,
+            stop_checkpoints: Some(stop_checkpoints),
+            checkpoints: Some(checkpoints),
             writer: Some(writer),
             thread: Some(thread),
             unwritten,
