@@ -146,6 +146,10 @@ pub(crate) struct Inner {
     /// GitHub installation id -> account, kept by the saga loop for `setup_action=update`
     /// callbacks and webhooks that name only the installation.
     pub installations: Mutex<HashMap<u64, Uuid>>,
+    /// GitHub installation requests waiting for an owner: (requester, organization), both
+    /// lowercase -> (account, attempt), kept by the saga loop for the `installation` `created`
+    /// webhook that names the requester.
+    pub install_requests: Mutex<HashMap<(String, String), (Uuid, Uuid)>>,
     /// Projects: which holds which repository, imports and reconciliations in progress.
     pub projects: projects::ProjectRuntime,
     /// The saga loop and every effect in flight. They hold only a `Weak` to this, so dropping
@@ -230,6 +234,7 @@ impl Engine {
                 config,
                 refresher,
                 installations: Mutex::new(HashMap::new()),
+                install_requests: Mutex::new(HashMap::new()),
                 projects: projects::ProjectRuntime::default(),
                 tasks: Mutex::new(tokio::task::JoinSet::new()),
                 unstoppable: adapters::Unstoppable::default(),

@@ -14,12 +14,12 @@ use uuid::Uuid;
 pub type Later = (String, std::time::Duration);
 
 /// A step's failure as the saga reports it: a reason for `FailLink`, or "later".
-enum Stop {
+pub(super) enum Stop {
     Fail(String),
     Later(Later),
 }
 
-fn stop(provider: &str, what: &str, policy: &RetryPolicy, e: StepError) -> Stop {
+pub(super) fn stop(provider: &str, what: &str, policy: &RetryPolicy, e: StepError) -> Stop {
     match e {
         StepError::Later { reason, after } => Stop::Later((reason, after)),
         StepError::Failed(e) => Stop::Fail(give_up_reason(provider, what, policy, &e)),

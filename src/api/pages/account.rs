@@ -178,6 +178,7 @@ fn link_action(signed: &Signed, row: &AccountRow) -> Markup {
     let label = match row.status {
         AccountStatus::Pending => "Start linking",
         AccountStatus::AwaitingApproval if !row.verifying => "Continue linking",
+        AccountStatus::AwaitingOwnerApproval if !row.verifying => "Link again",
         AccountStatus::Failed | AccountStatus::Expired | AccountStatus::Disconnected => "Link again",
         _ => return html! {},
     };
