@@ -85,7 +85,7 @@ fn line(env: &Envelope, before: &AccountRow, viewer: &str) -> String {
         ),
         Event::AuthorizationReceived(e) => match e.setup_action.as_deref() {
             Some("request") => {
-                format!("an owner approved the request on {on}; forgelink checked the installation")
+                format!("An owner approved the request on {on}; forgelink checked the installation")
             }
             _ => format!("{by} approved on {on} and came back; forgelink checked the approval"),
         },
