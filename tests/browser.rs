@@ -92,6 +92,8 @@ async fn github(c: &Client, base: &str, ck: &mut Checks, site: &demo::DemoHandle
     button.click().await?;
     wait_text(c, "#note", "imported").await?;
     wait_count(c, "tr[data-project='blueprints'] [data-status='ready']", 1).await?;
+    // An imported repository is linked like a created one.
+    wait_count(c, "tr[data-project='blueprints'] a.repo[href^='http']", 1).await?;
     wait_text(c, "#blueprint-count", "1 blueprint repository").await?;
     ck.page(c, "github-blueprint-imported").await
 }
