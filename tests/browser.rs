@@ -184,11 +184,11 @@ async fn dashboard(c: &Client, base: &str, ck: &mut Checks) -> Outcome {
     ck.page(c, "not-found").await
 }
 
-/// A member of `globex` asks for the install: the account waits for an owner and says so; the
+/// A member of `initech` asks for the install: the account waits for an owner and says so; the
 /// owner approves on GitHub's page; the account becomes active by itself.
 async fn github_request(c: &Client, base: &str, ck: &mut Checks, site: &demo::DemoHandle) -> Outcome {
     let org = demo::seed::GITHUB_MEMBER_ORG;
-    start_link(c, base, ck, "github", "globex-github").await?;
+    start_link(c, base, ck, "github", "initech-github").await?;
     // acme is linked already: the warning first, then on to GitHub for another organization.
     click_text(c, "Continue to GitHub").await?;
     find(c, "#org").await?.select_by_value(org).await?;
@@ -206,7 +206,7 @@ async fn github_request(c: &Client, base: &str, ck: &mut Checks, site: &demo::De
     .await?;
     click_text(c, "Approve and install").await?;
     wait_text(c, "#none", "No pending requests").await?;
-    c.goto(&format!("{base}/accounts/globex-github")).await?;
+    c.goto(&format!("{base}/accounts/initech-github")).await?;
     wait_count(c, "#status [data-status='active']", 1).await?;
     wait_count(c, "#steps li.done", 4).await?;
     wait_text(c, "ol.history", "An owner approved the request").await?;

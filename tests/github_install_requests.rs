@@ -1,5 +1,5 @@
 //! GitHub installation requests end to end over HTTP, against the demo's sandbox: a member of
-//! `globex` (who may not install apps there) links an account, GitHub sends them back with
+//! `initech` (who may not install apps there) links an account, GitHub sends them back with
 //! `setup_action=request` and no installation; the account waits for an owner; the owner
 //! approves on GitHub, whose `installation` `created` webhook names the requester, and the
 //! account becomes active on the new installation. A webhook naming someone else's request
@@ -25,7 +25,7 @@ async fn wait_account(h: &Http, name: &str, check: impl Fn(&Value) -> bool) -> V
     }
 }
 
-/// The member asks for the install on `globex`; the account waits for an owner, with the
+/// The member asks for the install on `initech`; the account waits for an owner, with the
 /// request identified on GitHub.
 async fn request(h: &Http, name: &str) {
     let url = h.start_link("github", name).await;
@@ -62,7 +62,7 @@ async fn request(h: &Http, name: &str) {
 #[tokio::test]
 async fn a_members_request_completes_when_an_owner_approves_it_on_github() {
     let h = Http::start().await;
-    request(&h, "globex-github").await;
+    request(&h, "initech-github").await;
     assert_eq!(
         h.demo.github.install_requests(),
         [(seed::GITHUB_MEMBER_ORG.to_string(), "octo-person".to_string())]
@@ -72,8 +72,8 @@ async fn a_members_request_completes_when_an_owner_approves_it_on_github() {
         .github
         .approve_install_request(seed::GITHUB_MEMBER_ORG)
         .expect("the owner approves");
-    assert_eq!(h.wait_status("globex-github", "active").await, "active");
-    let (_, body) = h.get("/v1/accounts/globex-github").await;
+    assert_eq!(h.wait_status("initech-github", "active").await, "active");
+    let (_, body) = h.get("/v1/accounts/initech-github").await;
     assert_eq!(body["installation_id"], json!(installation), "{body}");
     let repos: Vec<&str> = body["repositories"]
         .as_array()
@@ -81,9 +81,9 @@ async fn a_members_request_completes_when_an_owner_approves_it_on_github() {
         .iter()
         .filter_map(|r| r["full_name"].as_str())
         .collect();
-    assert_eq!(repos, ["globex/platform"], "{body}");
+    assert_eq!(repos, ["initech/platform"], "{body}");
     let engine = h.demo.server.engine();
-    let id = engine.resolve_account("globex-github").expect("the account");
+    let id = engine.resolve_account("initech-github").expect("the account");
     let history = engine
         .log()
         .read_stream(&StreamId::account(id), 1)
@@ -114,7 +114,7 @@ async fn a_members_request_completes_when_an_owner_approves_it_on_github() {
 #[tokio::test]
 async fn an_installation_created_for_someone_elses_request_completes_nothing() {
     let h = Http::start().await;
-    request(&h, "globex-github").await;
+    request(&h, "initech-github").await;
     // A signed `installation` `created` naming another requester on the same organization.
     let body = json!({
         "action": "created",
@@ -139,7 +139,7 @@ async fn an_installation_created_for_someone_elses_request_completes_nothing() {
         .expect("the server answers");
     assert!(r.status().is_success(), "{}", r.status());
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let (_, account) = h.get("/v1/accounts/globex-github").await;
+    let (_, account) = h.get("/v1/accounts/initech-github").await;
     assert_eq!(account["status"], "awaiting_owner_approval", "{account}");
     assert_eq!(account["installation_id"], Value::Null, "{account}");
 }

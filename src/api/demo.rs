@@ -108,8 +108,8 @@ pub mod seed {
     pub const GITHUB_REPOS: &[&str] = &["infra", "apps", "docs"];
     /// An organization where the demo's person is only a member: installing there makes an
     /// installation request, approved by an owner on the sandbox's
-    /// `/organizations/globex/settings/installations` page.
-    pub const GITHUB_MEMBER_ORG: &str = "globex";
+    /// `/organizations/initech/settings/installations` page.
+    pub const GITHUB_MEMBER_ORG: &str = "initech";
     pub const GITHUB_MEMBER_REPOS: &[&str] = &["platform"];
     pub const GITLAB_USER: &str = "alice";
     pub const GITLAB_GROUPS: &[&str] = &["acme", "acme/platform"];
