@@ -60,3 +60,72 @@ async fn migrate_copies_the_folders_log_into_postgresql_byte_for_byte() {
     assert!(err.contains("not empty"), "{err}");
     assert!(!err.contains("password"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrate_back_copies_the_database_into_a_new_folder_byte_for_byte() {
+    let Some(db) = test_database() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let folder_export = {
+        let log = open_log(dir.path());
+        account(&log, Provider::GitHub, "acme-infra", 6).await;
+        account(&log, Provider::Bitbucket, "alice-bb", 5).await;
+        let mut out = Vec::new();
+        log.export(&mut out).unwrap();
+        out
+    };
+    let back = tempfile::tempdir().unwrap();
+    let (url, from, to) = (
+        db.url().to_string(),
+        dir.path().to_str().unwrap().to_string(),
+        back.path().join("data").to_str().unwrap().to_string(),
+    );
+    let (there, again, twice) = tokio::task::spawn_blocking(move || {
+        let there = forgelink(std::path::Path::new(&from), &["migrate", "--to", &url]);
+        let again = forgelink(
+            std::path::Path::new(&from),
+            &["migrate", "--from", &url, "--to", &to],
+        );
+        let twice = forgelink(
+            std::path::Path::new(&from),
+            &["migrate", "--from", &url, "--to", &to],
+        );
+        (there, again, twice)
+    })
+    .await
+    .unwrap();
+    assert!(
+        there.status.success(),
+        "{}",
+        String::from_utf8_lossy(&there.stderr)
+    );
+    let said = stdout(&again);
+    assert!(
+        again.status.success(),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    assert!(
+        said.contains("copied ") && said.contains("byte for byte"),
+        "{said}"
+    );
+    // The folder made from the database exports exactly what the first folder did.
+    let returned = {
+        let log = open_log(&back.path().join("data"));
+        let mut out = Vec::new();
+        log.export(&mut out).unwrap();
+        assert!(
+            log.name_owner("ALICE-BB").unwrap().is_some(),
+            "the names are claimed again"
+        );
+        out
+    };
+    assert_eq!(
+        String::from_utf8(returned).unwrap(),
+        String::from_utf8(folder_export).unwrap()
+    );
+    // A folder that holds events already is not a target.
+    assert!(!twice.status.success());
+    let err = String::from_utf8_lossy(&twice.stderr);
+    assert!(err.contains("not empty"), "{err}");
+    assert!(!err.contains("password"), "{err}");
+}

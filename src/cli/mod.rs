@@ -69,8 +69,8 @@ pub enum Command {
     Export(export::Args),
     /// Reads a JSON Lines export into an empty data folder.
     Import(import::Args),
-    /// Copies the event log of a data folder into an empty PostgreSQL database (for
-    /// `store = "postgres://…"`), checking the copy is byte for byte the same.
+    /// Copies the event log between a data folder and a PostgreSQL database, either way (for
+    /// `store = "postgres://…"`, or back), checking the copy is byte for byte the same.
     Migrate(migrate::Args),
     /// Runs the HTTP server (API, callbacks, webhooks, dashboard) with settings from --config
     /// FILE and FORGELINK_* variables. The event log is in DATA_DIR/log, or in PostgreSQL with
