@@ -48,7 +48,7 @@ impl Side {
     /// The source: it must exist.
     fn open_source(&self) -> Result<Store, CliError> {
         match self {
-            Side::Folder(d) => Ok(d.open_log()?.into()),
+            Side::Folder(d) => Ok(d.open_folder_log(false)?.into()),
             Side::Database(url) => Ok(Store::open(
                 &StoreLocation::Postgres(url.clone()),
                 LogOptions::default(),
@@ -59,7 +59,7 @@ impl Side {
     /// The target: created when it is a folder.
     fn open_target(&self) -> Result<Store, CliError> {
         match self {
-            Side::Folder(d) => Ok(d.open_or_create_log()?.into()),
+            Side::Folder(d) => Ok(d.open_folder_log(true)?.into()),
             Side::Database(url) => Ok(Store::open(
                 &StoreLocation::Postgres(url.clone()),
                 LogOptions::default(),

@@ -105,7 +105,11 @@ pub enum Command {
 /// Runs the command and turns its outcome into an exit code (errors go to stderr).
 pub fn run(cli: Cli) -> ExitCode {
     let given = cli.data_dir.clone();
-    let dir = data::DataDir::new(cli.data_dir.unwrap_or_else(|| PathBuf::from("./forgelink-data")));
+    // The offline commands read the log where the server keeps it: `FORGELINK_STORE`.
+    let dir = data::DataDir::with_store(
+        cli.data_dir.unwrap_or_else(|| PathBuf::from("./forgelink-data")),
+        std::env::var("FORGELINK_STORE").ok(),
+    );
     if !matches!(
         cli.command,
         Command::Serve(_) | Command::Demo(_) | Command::Setup(_)
