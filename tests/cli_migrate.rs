@@ -7,18 +7,29 @@ use cli_support::*;
 use forgelink_events::pg_testing::test_database;
 use forgelink_events::{PgLog, PgOptions, Provider};
 
+/// A data folder in `dir` with these accounts (provider, name, seed steps); its export.
+async fn folder_with(dir: &std::path::Path, accounts: &[(Provider, &str, usize)]) -> Vec<u8> {
+    let log = open_log(dir);
+    for (provider, name, steps) in accounts {
+        account(&log, *provider, name, *steps).await;
+    }
+    let mut out = Vec::new();
+    log.export(&mut out).unwrap();
+    out
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn migrate_copies_the_folders_log_into_postgresql_byte_for_byte() {
     let Some(db) = test_database() else { return };
     let dir = tempfile::tempdir().unwrap();
-    let folder_export = {
-        let log = open_log(dir.path());
-        account(&log, Provider::GitHub, "acme-infra", 6).await;
-        account(&log, Provider::GitLab, "alice-gl", 6).await;
-        let mut out = Vec::new();
-        log.export(&mut out).unwrap();
-        out
-    };
+    let folder_export = folder_with(
+        dir.path(),
+        &[
+            (Provider::GitHub, "acme-infra", 6),
+            (Provider::GitLab, "alice-gl", 6),
+        ],
+    )
+    .await;
     let url = db.url().to_string();
     let from = dir.path().to_str().unwrap().to_string();
     let out = tokio::task::spawn_blocking(move || {
@@ -65,14 +76,14 @@ async fn migrate_copies_the_folders_log_into_postgresql_byte_for_byte() {
 async fn migrate_back_copies_the_database_into_a_new_folder_byte_for_byte() {
     let Some(db) = test_database() else { return };
     let dir = tempfile::tempdir().unwrap();
-    let folder_export = {
-        let log = open_log(dir.path());
-        account(&log, Provider::GitHub, "acme-infra", 6).await;
-        account(&log, Provider::Bitbucket, "alice-bb", 5).await;
-        let mut out = Vec::new();
-        log.export(&mut out).unwrap();
-        out
-    };
+    let folder_export = folder_with(
+        dir.path(),
+        &[
+            (Provider::GitHub, "acme-infra", 6),
+            (Provider::Bitbucket, "alice-bb", 5),
+        ],
+    )
+    .await;
     let back = tempfile::tempdir().unwrap();
     let (url, from, to) = (
         db.url().to_string(),
@@ -146,14 +157,14 @@ fn forgelink_on(dir: &std::path::Path, store: &str, args: &[&str]) -> std::proce
 async fn the_offline_commands_read_the_log_where_forgelink_store_says() {
     let Some(db) = test_database() else { return };
     let dir = tempfile::tempdir().unwrap();
-    let folder_export = {
-        let log = open_log(dir.path());
-        account(&log, Provider::GitHub, "acme-infra", 6).await;
-        account(&log, Provider::GitLab, "alice-gl", 6).await;
-        let mut out = Vec::new();
-        log.export(&mut out).unwrap();
-        out
-    };
+    let folder_export = folder_with(
+        dir.path(),
+        &[
+            (Provider::GitHub, "acme-infra", 6),
+            (Provider::GitLab, "alice-gl", 6),
+        ],
+    )
+    .await;
     // A data folder with no log of its own: everything comes from the database.
     let elsewhere = tempfile::tempdir().unwrap();
     let (url, from, other) = (

@@ -83,8 +83,19 @@ pub async fn verify_github_installation(
         })
     }
     .await;
+    settle(
+        attempt_id,
+        result.map(|grant| AccountCommand::ApproveInstall { attempt_id, grant }),
+    )
+}
+
+/// A step's end as the saga reports it: the command, `FailLink` with the reason, or [`Later`].
+pub(super) fn settle(
+    attempt_id: Uuid,
+    result: Result<AccountCommand, Stop>,
+) -> Result<AccountCommand, Later> {
     match result {
-        Ok(grant) => Ok(AccountCommand::ApproveInstall { attempt_id, grant }),
+        Ok(command) => Ok(command),
         Err(Stop::Later(later)) => Err(later),
         Err(Stop::Fail(reason)) => Ok(AccountCommand::FailLink {
             attempt_id: Some(attempt_id),

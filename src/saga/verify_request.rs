@@ -5,7 +5,7 @@
 
 use super::ports::GitHubPort;
 use super::retry::{run_step, RetryPolicy, StepError};
-use super::verify::{stop, Later, Stop};
+use super::verify::{settle, stop, Later, Stop};
 use crate::domain::AccountCommand;
 use forgelink_events::Grant;
 use uuid::Uuid;
@@ -14,17 +14,6 @@ const GH: &str = "GitHub";
 
 fn why<'p>(what: &'static str, policy: &'p RetryPolicy) -> impl Fn(StepError) -> Stop + 'p {
     move |e| stop(GH, what, policy, e)
-}
-
-fn settle(attempt_id: Uuid, result: Result<AccountCommand, Stop>) -> Result<AccountCommand, Later> {
-    match result {
-        Ok(command) => Ok(command),
-        Err(Stop::Later(later)) => Err(later),
-        Err(Stop::Fail(reason)) => Ok(AccountCommand::FailLink {
-            attempt_id: Some(attempt_id),
-            reason,
-        }),
-    }
 }
 
 /// Finds the person's pending request: who they are (their token, from the callback's code)

@@ -262,19 +262,7 @@ impl World {
                 (i.id, "update")
             }
             None => {
-                let id = 40_000_000 + self.id();
-                self.installations.insert(
-                    id,
-                    Installation {
-                        id,
-                        org: org.to_string(),
-                        user: user.to_string(),
-                        selection: selection.to_string(),
-                        repo_ids,
-                        suspended_at: None,
-                        created_at: Utc::now(),
-                    },
-                );
+                let id = self.new_installation(org, user, selection, repo_ids);
                 (id, "install")
             }
         };
@@ -322,20 +310,26 @@ impl World {
             .cloned()
             .ok_or_else(|| format!("There is no pending installation request for {org}."))?;
         self.requests.remove(&request.id);
+        let id = self.new_installation(org, OWNER_USER, &request.selection, request.repo_ids);
+        Ok((id, request.requester))
+    }
+
+    /// Installs the app on `org` for `user` (a new installation with a fresh id).
+    fn new_installation(&mut self, org: &str, user: &str, selection: &str, repo_ids: Vec<u64>) -> u64 {
         let id = 40_000_000 + self.id();
         self.installations.insert(
             id,
             Installation {
                 id,
                 org: org.to_string(),
-                user: OWNER_USER.to_string(),
-                selection: request.selection,
-                repo_ids: request.repo_ids,
+                user: user.to_string(),
+                selection: selection.to_string(),
+                repo_ids,
                 suspended_at: None,
                 created_at: Utc::now(),
             },
         );
-        Ok((id, request.requester))
+        id
     }
 
     /// A fresh single-use OAuth code for `user` (10 minutes).
