@@ -68,25 +68,35 @@ pub async fn verify_github_installation(
                 facts.installation_id
             )));
         }
-        let what = "list the installation's repositories";
-        let repositories = run_step(policy, GH, what, || {
-            github.installation_repositories(installation_id)
-        })
-        .await
-        .map_err(why(what))?;
-        Ok(Grant::GithubInstallation {
-            installation_id,
-            account_login: facts.account_login,
-            target_type: facts.target_type,
-            repository_selection: facts.repository_selection,
-            repositories,
-        })
+        installation_grant(github, policy, facts).await
     }
     .await;
     settle(
         attempt_id,
         result.map(|grant| AccountCommand::ApproveInstall { attempt_id, grant }),
     )
+}
+
+/// The grant of a verified installation: what the app sees of it and its repositories.
+pub(super) async fn installation_grant(
+    github: &dyn GitHubPort,
+    policy: &RetryPolicy,
+    facts: super::ports::InstallationFacts,
+) -> Result<Grant, Stop> {
+    let what = "list the installation's repositories";
+    let installation_id = facts.installation_id;
+    let repositories = run_step(policy, "GitHub", what, || {
+        github.installation_repositories(installation_id)
+    })
+    .await
+    .map_err(|e| stop("GitHub", what, policy, e))?;
+    Ok(Grant::GithubInstallation {
+        installation_id,
+        account_login: facts.account_login,
+        target_type: facts.target_type,
+        repository_selection: facts.repository_selection,
+        repositories,
+    })
 }
 
 /// A step's end as the saga reports it: the command, `FailLink` with the reason, or [`Later`].

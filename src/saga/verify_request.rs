@@ -5,9 +5,8 @@
 
 use super::ports::GitHubPort;
 use super::retry::{run_step, RetryPolicy, StepError};
-use super::verify::{settle, stop, Later, Stop};
+use super::verify::{installation_grant, settle, stop, Later, Stop};
 use crate::domain::AccountCommand;
-use forgelink_events::Grant;
 use uuid::Uuid;
 
 const GH: &str = "GitHub";
@@ -80,22 +79,8 @@ pub async fn verify_requested_installation(
                 facts.account_login
             )));
         }
-        let what = "list the installation's repositories";
-        let repositories = run_step(policy, GH, what, || {
-            github.installation_repositories(installation_id)
-        })
-        .await
-        .map_err(why(what, policy))?;
-        Ok(AccountCommand::ApproveInstall {
-            attempt_id,
-            grant: Grant::GithubInstallation {
-                installation_id,
-                account_login: facts.account_login,
-                target_type: facts.target_type,
-                repository_selection: facts.repository_selection,
-                repositories,
-            },
-        })
+        let grant = installation_grant(github, policy, facts).await?;
+        Ok(AccountCommand::ApproveInstall { attempt_id, grant })
     }
     .await;
     settle(attempt_id, result)
