@@ -57,8 +57,9 @@ pub struct EngineConfig {
     /// `data_dir/vault`.
     pub data_dir: PathBuf,
     /// Where the event log lives (`store`, `FORGELINK_STORE`): None is the sled folder
-    /// `data_dir/log`; a PostgreSQL address puts the log there. The vault, the webhook inbox
-    /// and the projections stay in `data_dir` either way.
+    /// `data_dir/log`; a PostgreSQL address puts the log there, and the vault with it (a vault
+    /// the data folder held moves in once). The webhook inbox and the projections stay in
+    /// `data_dir` either way.
     pub store: Option<StoreLocation>,
     pub durability: Durability,
     /// The most memory the event log's page cache may take (`log_cache_mb`); `None` sizes it
@@ -193,7 +194,13 @@ impl Engine {
             Some(k) => k.clone(),
             None => VaultKey::from_env_or_file(&config.data_dir)?,
         };
-        let vault = Arc::new(Vault::open(&config.data_dir.join("vault"), key)?);
+        // With the log on PostgreSQL the vault is there too, shared by every instance; a vault
+        // the data folder held before moves into it once.
+        let folder_vault = config.data_dir.join("vault");
+        let vault = Arc::new(match &location {
+            StoreLocation::Postgres(url) => Vault::open_postgres_carrying(url, key, Some(&folder_vault))?,
+            StoreLocation::Folder(_) => Vault::open(&folder_vault, key)?,
+        });
         // The data folder and everything in it are the owner's only (folders 0700, files 0600).
         // Something in it we may not change (a mount's `lost+found`) is reported, not fatal.
         if let Err(e) = crate::vault::restrict_permissions(&config.data_dir) {
