@@ -32,6 +32,13 @@ use rand::RngCore;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+/// The advisory lock number of a lock name: the first 8 bytes of its SHA-256.
+fn lock_key(name: &str) -> i64 {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(format!("forgelink lock {name}").as_bytes());
+    i64::from_be_bytes(digest[..8].try_into().expect("8 bytes"))
+}
+
 /// The environment variable that may hold the vault key (64 hex characters).
 pub const KEY_ENV: &str = "FORGELINK_VAULT_KEY";
 /// The key file created in the data folder when no key is given in the environment.
@@ -378,6 +385,30 @@ impl Vault {
             Backend::Postgres(pg) => pg
                 .delete_prefix(prefix, CANARY)
                 .map(|n| n as usize)
+                .map_err(VaultError::Database),
+        }
+    }
+
+    /// Takes the lock `name` across every instance that shares this vault (PostgreSQL), if no
+    /// other instance holds it: `Some(true)` taken, `Some(false)` held elsewhere, `None` when
+    /// the vault is a folder (one process: the caller's own lock is all there is).
+    pub fn try_lock_shared(&self, name: &str) -> Result<Option<bool>, VaultError> {
+        match &self.backend {
+            Backend::Sled { .. } => Ok(None),
+            Backend::Postgres(pg) => pg
+                .try_lock(lock_key(name))
+                .map(Some)
+                .map_err(VaultError::Database),
+        }
+    }
+
+    /// Releases a lock taken with [`Vault::try_lock_shared`].
+    pub fn unlock_shared(&self, name: &str) -> Result<(), VaultError> {
+        match &self.backend {
+            Backend::Sled { .. } => Ok(()),
+            Backend::Postgres(pg) => pg
+                .unlock(lock_key(name))
+                .map(|_| ())
                 .map_err(VaultError::Database),
         }
     }

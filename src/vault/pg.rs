@@ -41,6 +41,9 @@ enum Request {
     /// Stores the key unless the scope has one; the stored one either way.
     KeyInsert(i16, uuid::Uuid, Vec<u8>, mpsc::Sender<PgResult<Vec<u8>>>),
     KeyDelete(i16, uuid::Uuid, mpsc::Sender<PgResult<bool>>),
+    /// `pg_try_advisory_lock` / `pg_advisory_unlock` on the vault's own session.
+    TryLock(i64, mpsc::Sender<PgResult<bool>>),
+    Unlock(i64, mpsc::Sender<PgResult<bool>>),
 }
 
 /// A handle on the vault's tables; cheap to clone (all clones share the one connection thread).
@@ -127,6 +130,17 @@ impl PgVaultStore {
     pub fn key_delete(&self, kind: u8, scope: uuid::Uuid) -> PgResult<bool> {
         self.ask(|tx| Request::KeyDelete(kind as i16, scope, tx))
     }
+
+    /// Takes the session-level advisory lock `key` if no other session holds it (never
+    /// waits: the one connection serves every vault call of this instance). Released by
+    /// [`Self::unlock`], or by the database when this instance's connection ends.
+    pub fn try_lock(&self, key: i64) -> PgResult<bool> {
+        self.ask(|tx| Request::TryLock(key, tx))
+    }
+
+    pub fn unlock(&self, key: i64) -> PgResult<bool> {
+        self.ask(|tx| Request::Unlock(key, tx))
+    }
 }
 
 async fn connect(url: &str, location: &str) -> PgResult<tokio_postgres::Client> {
@@ -187,7 +201,9 @@ fn fail(request: Request, e: String) {
         Request::Put(_, tx) | Request::Delete(_, tx) => drop(tx.send(Err(e))),
         Request::DeletePrefix(_, _, tx) => drop(tx.send(Err(e))),
         Request::KeyInsert(_, _, _, tx) => drop(tx.send(Err(e))),
-        Request::KeyDelete(_, _, tx) => drop(tx.send(Err(e))),
+        Request::KeyDelete(_, _, tx) | Request::TryLock(_, tx) | Request::Unlock(_, tx) => {
+            drop(tx.send(Err(e)))
+        }
     }
 }
 
@@ -281,6 +297,22 @@ async fn run(client: &mut tokio_postgres::Client, request: Request, location: &s
             }
             .await
             .map_err(sql);
+            let _ = tx.send(r);
+        }
+        Request::TryLock(key, tx) => {
+            let r = client
+                .query_one("SELECT pg_try_advisory_lock($1)", &[&key])
+                .await
+                .map(|row| row.get::<_, bool>(0))
+                .map_err(sql);
+            let _ = tx.send(r);
+        }
+        Request::Unlock(key, tx) => {
+            let r = client
+                .query_one("SELECT pg_advisory_unlock($1)", &[&key])
+                .await
+                .map(|row| row.get::<_, bool>(0))
+                .map_err(sql);
             let _ = tx.send(r);
         }
         Request::KeyDelete(kind, scope, tx) => {

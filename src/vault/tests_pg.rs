@@ -157,3 +157,35 @@ fn a_folder_vault_moves_into_an_empty_database_once_still_sealed() {
     let err = Vault::open_postgres_carrying(other_db.url(), VaultKey::generate(), Some(&folder)).unwrap_err();
     assert!(matches!(err, VaultError::KeyMismatch { .. }), "{err}");
 }
+
+#[test]
+fn a_shared_lock_is_held_by_one_instance_at_a_time() {
+    let Some(db) = test_database() else { return };
+    let key = VaultKey::generate();
+    let one = Vault::open_postgres(db.url(), key.clone()).unwrap();
+    let two = Vault::open_postgres(db.url(), key).unwrap();
+    assert_eq!(one.try_lock_shared("refresh a").unwrap(), Some(true));
+    assert_eq!(two.try_lock_shared("refresh a").unwrap(), Some(false));
+    assert_eq!(
+        two.try_lock_shared("refresh b").unwrap(),
+        Some(true),
+        "another name is free"
+    );
+    one.unlock_shared("refresh a").unwrap();
+    assert_eq!(two.try_lock_shared("refresh a").unwrap(), Some(true));
+    // An instance that goes away releases what it held.
+    drop(two);
+    let mut taken = false;
+    for _ in 0..250 {
+        if one.try_lock_shared("refresh a").unwrap() == Some(true) {
+            taken = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(taken, "the lock of an instance that went away was never released");
+    // A folder vault has no other instance to exclude.
+    let dir = tempfile::tempdir().unwrap();
+    let folder = Vault::open(&dir.path().join("vault"), VaultKey::generate()).unwrap();
+    assert_eq!(folder.try_lock_shared("refresh a").unwrap(), None);
+}
