@@ -389,6 +389,11 @@ impl Vault {
         }
     }
 
+    /// True when other instances may share this vault (it is in PostgreSQL).
+    pub fn is_shared(&self) -> bool {
+        matches!(self.backend, Backend::Postgres(_))
+    }
+
     /// Takes the lock `name` across every instance that shares this vault (PostgreSQL), if no
     /// other instance holds it: `Some(true)` taken, `Some(false)` held elsewhere, `None` when
     /// the vault is a folder (one process: the caller's own lock is all there is).

@@ -277,6 +277,11 @@ impl Engine {
     }
 
     /// The vault the engine keeps secrets in (tests and tools check what it holds).
+    /// The vault when other instances share it (PostgreSQL), for what they must share too.
+    pub fn shared_vault(&self) -> Option<Arc<Vault>> {
+        self.inner.vault.is_shared().then(|| self.inner.vault.clone())
+    }
+
     pub fn vault(&self) -> &Vault {
         &self.inner.vault
     }
