@@ -1,13 +1,16 @@
 //! The project saga loop. On start it folds every account and project (keeping the engine's
 //! project index), runs what each project still owes (a repository to create, a GitHub access
 //! check) and the blueprint discovery of active accounts that have none recorded, then follows
-//! the log and reacts to each committed event. Each effect runs as its own task, never twice
-//! at once, and turns its outcome into a command with a deterministic id (see
+//! the log and reacts to each committed event. What the start owes waits in the dispatcher's
+//! bounded queue (`dispatch.rs`); what a live event starts runs at once. An effect is never in
+//! flight twice, and turns its outcome into a command with a deterministic id (see
 //! `saga::command_id`), so a re-run after a crash cannot record twice.
 
+use super::dispatch::{Job, Step};
 use super::projects::is_project_event;
 use super::{EngineError, Inner};
 use crate::domain::{evolve, evolve_project, AccountState, AccountStatus, ProjectState, ProjectStatus};
+use crate::saga::BoxFuture;
 use forgelink_events::{Envelope, Event, Metadata, Provider, Selected};
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, Weak};
@@ -125,9 +128,10 @@ pub(crate) fn start(inner: &Arc<Inner>) -> Result<(), EngineError> {
         f.accounts
             .iter()
             // Only accounts whose discovery never completed: a start with nothing new asks
-            // the providers nothing.
+            // the providers nothing. Blueprints in the log say it did (the memo is a cache).
             .filter(|(id, a)| {
                 a.status() == AccountStatus::Active
+                    && a.blueprints.is_empty()
                     && !super::blueprints::discovered(&inner.config.data_dir, **id)
             })
             .map(|(id, _)| ProjectEffect::DiscoverBlueprints { account_id: *id }),
@@ -149,7 +153,7 @@ pub(crate) fn start(inner: &Arc<Inner>) -> Result<(), EngineError> {
         "project saga resumed"
     );
     for effect in resume {
-        f.launch(inner, &weak, effect);
+        f.launch(inner, &weak, effect, true);
     }
     let mut head = inner.log.subscribe();
     inner.spawn(async move {
@@ -172,7 +176,7 @@ pub(crate) fn start(inner: &Arc<Inner>) -> Result<(), EngineError> {
             let Ok((back, at, inner, effects, read)) = step else { return };
             (f, cursor) = (back, at);
             for effect in effects {
-                f.launch(&inner, &weak, effect);
+                f.launch(&inner, &weak, effect, false);
             }
             if let Err(e) = read {
                 tracing::error!(error = %e, position = cursor + 1, "project saga cannot read the log; it stops here");
@@ -248,26 +252,48 @@ impl Follower {
         effects
     }
 
-    fn launch(&self, inner: &Inner, weak: &Weak<Inner>, effect: ProjectEffect) {
+    /// Dispatches `effect` unless it is already queued or running: into the start-up backlog
+    /// when the resume owes it, else at once (see `dispatch.rs`).
+    fn launch(&self, inner: &Inner, weak: &Weak<Inner>, effect: ProjectEffect, resumed: bool) {
         let key = effect.key();
         if !self.in_flight.lock().map(|mut s| s.insert(key)).unwrap_or(false) {
             return;
         }
-        let (weak, in_flight) = (weak.clone(), self.in_flight.clone());
-        let span = tracing::info_span!("project_effect", kind = key.1, id = %key.0);
-        inner.spawn(tracing::Instrument::instrument(
+        let job = Box::new(ProjectJob {
+            effect,
+            key,
+            retry: 0,
+            in_flight: self.in_flight.clone(),
+        });
+        if resumed {
+            inner.effects.owe(inner, weak, job);
+        } else {
+            inner.effects.now(inner, weak.clone(), job);
+        }
+    }
+}
+
+/// One project effect in the dispatcher.
+struct ProjectJob {
+    effect: ProjectEffect,
+    key: (Uuid, &'static str),
+    retry: u32,
+    in_flight: Arc<Mutex<HashSet<(Uuid, &'static str)>>>,
+}
+
+impl Job for ProjectJob {
+    fn run(mut self: Box<Self>, weak: Weak<Inner>) -> BoxFuture<'static, Step> {
+        let span = tracing::info_span!("project_effect", kind = self.key.1, id = %self.key.0);
+        Box::pin(tracing::Instrument::instrument(
             async move {
-                let mut retry = 0u32;
-                loop {
-                    let Some(inner) = weak.upgrade() else { break };
+                if let Some(inner) = weak.upgrade() {
                     let policy = inner.config.retry.clone();
-                    match run(&inner, &effect).await {
-                        Ok(()) => break,
+                    match run(&inner, &self.effect).await {
+                        Ok(()) => {}
                         Err(e) if retryable(&e) => {
-                            drop(inner);
                             // The one retry policy: the provider's wait when it asked for one
                             // (the request is held back until then anyway), else backoff.
-                            let wait = policy.wait_after(retry, asked_wait(&e));
+                            let wait = policy.wait_after(self.retry, asked_wait(&e));
                             if wait > policy.give_up_after {
                                 tracing::info!(
                                     "{e}; this step ends here and is tried again in {}",
@@ -276,21 +302,19 @@ impl Follower {
                             } else {
                                 tracing::warn!(error = %e, "project effect did not finish; retrying");
                             }
-                            tokio::time::sleep(wait).await;
-                            retry = retry.saturating_add(1);
+                            self.retry = self.retry.saturating_add(1);
+                            return Step::Again(wait, self);
                         }
-                        Err(e) => {
-                            tracing::warn!(error = %e, "project effect gave up");
-                            break;
-                        }
+                        Err(e) => tracing::warn!(error = %e, "project effect gave up"),
                     }
                 }
-                if let Ok(mut s) = in_flight.lock() {
-                    s.remove(&key);
+                if let Ok(mut s) = self.in_flight.lock() {
+                    s.remove(&self.key);
                 }
+                Step::Done
             },
             span,
-        ));
+        ))
     }
 }
 

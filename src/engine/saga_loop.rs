@@ -1,14 +1,16 @@
 //! The saga loop: on start it folds every account and runs the effects each still owes (so a
 //! flow never hangs half-way after a crash), then follows the log from where that scan ended,
-//! reacting to each committed event. Each effect runs as its own task; one effect (by its
-//! deterministic outcome command id) is never in flight twice, and its outcome goes back through
-//! the same command path as everything else.
+//! reacting to each committed event. The effects go to the engine's dispatcher (`dispatch.rs`):
+//! owed at the start to a bounded queue, due at a time to its one timer, started by a live
+//! event at once; one effect (by its deterministic outcome command id) is never in flight
+//! twice, and its outcome goes back through the same command path as everything else.
 
 use super::adapters::{GitHubAdapter, OAuthAdapter};
+use super::dispatch::{Job, Step};
 use super::retire::Retirer;
 use super::Inner;
 use crate::domain::{evolve, AccountState};
-use crate::saga::{pending_effects_with, react_with, Effect, EffectRunner, ProviderEffectRunner};
+use crate::saga::{pending_effects_with, react_with, BoxFuture, Effect, EffectRunner, ProviderEffectRunner};
 use forgelink_events::{Envelope, Event, Grant, Metadata, Selected};
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, Weak};
@@ -198,30 +200,59 @@ impl SagaState {
         self.accounts.get(&account_id)
     }
 
-    /// Runs `effect` as a task unless the same effect is already running.
+    /// Dispatches `effect` unless the same effect is already queued, waiting or running: at its
+    /// time when it has one, into the start-up backlog when the resume owes it, else at once.
     fn launch(&self, inner: &Inner, weak: &Weak<Inner>, effect: Effect, cause: Option<Cause>) {
         let key = effect.outcome_command_id();
         if !self.in_flight.lock().map(|mut s| s.insert(key)).unwrap_or(false) {
             return;
         }
-        let runner = self.runner.clone();
-        let in_flight = self.in_flight.clone();
-        let weak = weak.clone();
-        let correlation_id = cause.map_or_else(Uuid::new_v4, |c| c.correlation_id);
-        let causation_id = cause.map(|c| c.event_id);
-        let account_id = effect.account_id();
-        let span = tracing::info_span!("effect", kind = effect.kind(), %account_id, %correlation_id);
-        inner.spawn(tracing::Instrument::instrument(
+        let resumed = cause.is_none();
+        let wait = effect
+            .due_at()
+            .and_then(|at| (at - chrono::Utc::now()).to_std().ok());
+        let job = Box::new(AccountEffect {
+            correlation_id: cause.map_or_else(Uuid::new_v4, |c| c.correlation_id),
+            causation_id: cause.map(|c| c.event_id),
+            effect,
+            key,
+            retry: 0,
+            runner: self.runner.clone(),
+            in_flight: self.in_flight.clone(),
+        });
+        let effects = &inner.effects;
+        match wait {
+            Some(wait) if !wait.is_zero() => effects.at(weak, tokio::time::Instant::now() + wait, job),
+            _ if resumed => effects.owe(inner, weak, job),
+            _ => effects.now(inner, weak.clone(), job),
+        }
+    }
+}
+
+/// One account effect in the dispatcher (see `dispatch.rs`), with what its outcome needs.
+struct AccountEffect {
+    effect: Effect,
+    key: Uuid,
+    correlation_id: Uuid,
+    causation_id: Option<Uuid>,
+    retry: u32,
+    runner: Arc<dyn EffectRunner>,
+    in_flight: Arc<Mutex<HashSet<Uuid>>>,
+}
+
+impl Job for AccountEffect {
+    fn run(mut self: Box<Self>, weak: Weak<Inner>) -> BoxFuture<'static, Step> {
+        let account_id = self.effect.account_id();
+        let span = tracing::info_span!("effect", kind = self.effect.kind(), %account_id, correlation_id = %self.correlation_id);
+        Box::pin(tracing::Instrument::instrument(
             async move {
-                let mut retry = 0u32;
-                loop {
-                    match runner.run(&effect).await {
-                        Ok(outcomes) => {
-                            let Some(inner) = weak.upgrade() else { break };
+                match self.runner.run(&self.effect).await {
+                    Ok(outcomes) => {
+                        if let Some(inner) = weak.upgrade() {
                             for outcome in outcomes {
                                 let meta = Metadata {
-                                    correlation_id,
-                                    causation_id,
+                                    correlation_id: self.correlation_id,
+                                    causation_id: self.causation_id,
                                     actor: "saga".into(),
                                 };
                                 if let Err(e) = inner
@@ -236,26 +267,25 @@ impl SagaState {
                                     tracing::warn!(error = %e, "effect outcome refused");
                                 }
                             }
-                            break;
                         }
-                        Err(e) => {
-                            // Nothing was recorded; try again later (the runner already
-                            // retried), as the one retry policy says: never before the
-                            // provider's own wait.
-                            tracing::warn!(error = %e, "effect did not finish; retrying");
-                            let Some(policy) = weak.upgrade().map(|i| i.config.retry.clone()) else {
-                                break;
-                            };
-                            tokio::time::sleep(policy.wait_after(retry, e.retry_after)).await;
-                            retry = retry.saturating_add(1);
+                    }
+                    Err(e) => {
+                        // Nothing was recorded; try again later (the runner already retried),
+                        // as the one retry policy says: never before the provider's own wait.
+                        tracing::warn!(error = %e, "effect did not finish; retrying");
+                        if let Some(policy) = weak.upgrade().map(|i| i.config.retry.clone()) {
+                            let wait = policy.wait_after(self.retry, e.retry_after);
+                            self.retry = self.retry.saturating_add(1);
+                            return Step::Again(wait, self);
                         }
                     }
                 }
-                if let Ok(mut s) = in_flight.lock() {
-                    s.remove(&key);
+                if let Ok(mut s) = self.in_flight.lock() {
+                    s.remove(&self.key);
                 }
+                Step::Done
             },
             span,
-        ));
+        ))
     }
 }
