@@ -262,7 +262,10 @@ impl Engine {
                 let projects = projects
                     .join()
                     .map_err(|_| EngineError::Io("the project saga's resume panicked".into()))?;
-                accounts.and(projects)
+                // Discovery is owed by what the accounts' states say, which only the account
+                // saga folds (one fold of every account, not two).
+                projects?.owe(inner, accounts?);
+                Ok::<(), EngineError>(())
             })?;
         }
         Ok(engine)

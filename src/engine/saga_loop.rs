@@ -9,22 +9,27 @@ use super::adapters::{GitHubAdapter, OAuthAdapter};
 use super::dispatch::{Job, Step};
 use super::retire::Retirer;
 use super::Inner;
-use crate::domain::{evolve, AccountState};
+use crate::domain::{evolve, fold, AccountState, AccountStatus};
 use crate::saga::{pending_effects_with, react_with, BoxFuture, Effect, EffectRunner, ProviderEffectRunner};
 use forgelink_events::{Envelope, Event, Grant, Metadata, Selected};
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, Weak};
 use uuid::Uuid;
 
-/// The loop's view of every account, and the effects running now.
+/// The loop's view of the accounts, and the effects in flight.
 struct SagaState {
+    /// Every account while the resume folds the log; after it, none kept: a live event folds
+    /// its account's stream from the log (a few dozen events), so that 100,000 accounts cost
+    /// no memory between their events.
     accounts: HashMap<Uuid, AccountState>,
+    live: bool,
     in_flight: Arc<Mutex<HashSet<Uuid>>>,
     runner: Arc<dyn EffectRunner>,
 }
 
-/// Starts the loop as one of the engine's tasks.
-pub(crate) fn start(inner: &Arc<Inner>) -> Result<(), super::EngineError> {
+/// Starts the loop as one of the engine's tasks. Returns the active accounts with no
+/// blueprints recorded (the project saga owes those a discovery, unless its memo says done).
+pub(crate) fn start(inner: &Arc<Inner>) -> Result<Vec<Uuid>, super::EngineError> {
     let runner: Arc<dyn EffectRunner> = Arc::new(ProviderEffectRunner {
         github: Arc::new(GitHubAdapter {
             client: inner.clients.github.clone(),
@@ -45,6 +50,7 @@ pub(crate) fn start(inner: &Arc<Inner>) -> Result<(), super::EngineError> {
     });
     let mut saga = SagaState {
         accounts: HashMap::new(),
+        live: false,
         in_flight: Arc::default(),
         runner,
     };
@@ -65,6 +71,13 @@ pub(crate) fn start(inner: &Arc<Inner>) -> Result<(), super::EngineError> {
         position = cursor,
         "saga loop resumed"
     );
+    let undiscovered = saga
+        .accounts
+        .iter()
+        .filter(|(_, a)| a.status() == AccountStatus::Active && a.blueprints.is_empty())
+        .map(|(id, _)| *id)
+        .collect();
+    (saga.accounts, saga.live) = (HashMap::new(), true);
     for effect in owed {
         saga.launch(inner, &weak, effect, None);
     }
@@ -101,7 +114,18 @@ pub(crate) fn start(inner: &Arc<Inner>) -> Result<(), super::EngineError> {
             }
         }
     });
-    Ok(())
+    Ok(undiscovered)
+}
+
+/// The account's state just before `envelope`, folded from its stream in the log.
+fn state_before(inner: &Inner, envelope: &Envelope) -> Result<AccountState, forgelink_events::LogError> {
+    let history = inner.log.read_stream(&envelope.stream_id, 1)?;
+    Ok(fold(
+        history
+            .iter()
+            .take_while(|e| e.stream_version < envelope.stream_version)
+            .map(|e| &e.event),
+    ))
 }
 
 /// The event an effect reacts to: its flow and its id.
@@ -162,8 +186,11 @@ impl SagaState {
             }
             *cursor = item.position();
             let Selected::Event(envelope) = item else { continue };
-            if let Some(state) = self.fold(inner, &envelope) {
+            if let Some(state) = self.fold(inner, &envelope)? {
                 react(state, &envelope);
+            }
+            if self.live {
+                self.accounts.clear();
             }
         }
         Ok(())
@@ -172,12 +199,23 @@ impl SagaState {
     /// Folds an envelope into its account and keeps the installation index current; the
     /// account's state after it (none for other streams). Borrowed, not cloned: the resume
     /// folds every event of the log and looks at none of them.
-    fn fold(&mut self, inner: &Inner, envelope: &Envelope) -> Option<&AccountState> {
-        let account_id = envelope
+    fn fold(
+        &mut self,
+        inner: &Inner,
+        envelope: &Envelope,
+    ) -> Result<Option<&AccountState>, forgelink_events::LogError> {
+        let Some(account_id) = envelope
             .stream_id
             .entity_id()
-            .filter(|_| envelope.stream_id.is_account())?;
-        let state = self.accounts.remove(&account_id).unwrap_or_default();
+            .filter(|_| envelope.stream_id.is_account())
+        else {
+            return Ok(None);
+        };
+        let state = match self.accounts.remove(&account_id) {
+            Some(state) => state,
+            None if self.live => state_before(inner, envelope)?,
+            None => AccountState::default(),
+        };
         let state = evolve(state, &envelope.event);
         match &envelope.event {
             Event::InstallApproved(e) => {
@@ -197,7 +235,7 @@ impl SagaState {
             _ => {}
         }
         self.accounts.insert(account_id, state);
-        self.accounts.get(&account_id)
+        Ok(self.accounts.get(&account_id))
     }
 
     /// Dispatches `effect` unless the same effect is already queued, waiting or running: at its
