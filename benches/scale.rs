@@ -214,19 +214,21 @@ fn probe(dir: PathBuf) {
     std::hint::black_box(raw);
     let read_raw = t.elapsed();
     drop(log);
-    let engine = rt.block_on(async {
+    let (engine, engine_rss) = rt.block_on(async {
         let mut config = EngineConfig::new(&dir);
         config.vault_key = Some(VaultKey::from_env_or_file(&dir).expect("the vault key"));
+        let rss_before = vm_rss_kib();
         let t = Instant::now();
         let engine = forgelink::engine::Engine::open(config)
             .await
             .expect("the engine opens");
         let took = t.elapsed();
+        let rss = vm_rss_kib().saturating_sub(rss_before);
         engine.shutdown().await;
-        took
+        (took, rss)
     });
     println!(
-        "PROBE log_open_ms={:.0} log_open_scan_ms={:.0} index_bytes={index_bytes} open_rss_kib={rss_open} read_all_ms={:.0} read_all_raw_ms={:.0} events={n} engine_open_ms={:.0}",
+        "PROBE log_open_ms={:.0} log_open_scan_ms={:.0} index_bytes={index_bytes} open_rss_kib={rss_open} read_all_ms={:.0} read_all_raw_ms={:.0} events={n} engine_open_rss_kib={engine_rss} engine_open_ms={:.0}",
         ms(open),
         ms(open_scan),
         ms(read),
@@ -443,8 +445,9 @@ fn main() {
         );
     }
     println!(
-        "| Engine::open (both saga resumes) | {:.2} s | — | — | — |",
-        field(&pieces, "engine_open_ms") / 1e3
+        "| Engine::open (both saga resumes) | {:.2} s (RSS +{:.0} MiB) | — | — | — |",
+        field(&pieces, "engine_open_ms") / 1e3,
+        field(&pieces, "engine_open_rss_kib") / 1024.0
     );
     for (name, line) in [("restart", &warm), ("first start", &cold)] {
         println!(

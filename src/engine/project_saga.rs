@@ -223,8 +223,16 @@ impl Follower {
         until: u64,
         mut start: impl FnMut(ProjectEffect),
     ) -> Result<(), forgelink_events::LogError> {
-        let streams =
-            |stream: &str, _: &str| stream.starts_with("account-") || stream.starts_with("project-");
+        // Of the accounts' events only those this loop reads are decoded: the names (for the
+        // providers) and, once live, the ones that may activate an account.
+        let live = self.live;
+        let streams = move |stream: &str, kind: &str| {
+            stream.starts_with("project-")
+                || (stream.starts_with("account-")
+                    && (kind == "AccountNamed"
+                        || (live
+                            && matches!(kind, "DetailsSaved" | "InstallApproved" | "RepositoriesChanged"))))
+        };
         for item in inner.log.read_selected(*cursor + 1, &streams) {
             let item = item?;
             if item.position() > until {
@@ -290,7 +298,6 @@ impl Follower {
         self.projects.insert(id, state);
         Ok(effects)
     }
-
 }
 
 /// Dispatches `effect` unless it is already queued or running: into the start-up backlog

@@ -20,8 +20,8 @@ use uuid::Uuid;
 struct SagaState {
     /// Every account while the resume folds the log; after it, none kept: a live event folds
     /// its account's stream from the log (a few dozen events), so that 100,000 accounts cost
-    /// no memory between their events.
-    accounts: HashMap<Uuid, AccountState>,
+    /// no memory between their events. Boxed: the table grows by moving pointers, not states.
+    accounts: HashMap<Uuid, Box<AccountState>>,
     live: bool,
     in_flight: Arc<Mutex<HashSet<Uuid>>>,
     runner: Arc<dyn EffectRunner>,
@@ -115,6 +115,23 @@ pub(crate) fn start(inner: &Arc<Inner>) -> Result<Vec<Uuid>, super::EngineError>
         }
     });
     Ok(undiscovered)
+}
+
+/// Drops from a state the resume holds for every account what neither the resume's reading
+/// (`pending_effects_with`, the status, whether blueprints are recorded, the installation)
+/// nor the fold of a later event needs: the repository lists and the attempt's URL and nonce
+/// hash, most of an account's memory. Live events fold whole states from the log.
+fn trim(state: &mut AccountState) {
+    state.repositories = Default::default();
+    if let Some(Grant::GithubInstallation { repositories, .. }) = state.grant.as_mut() {
+        *repositories = Vec::new();
+    }
+    if let Some(attempt) = state.attempt.as_mut() {
+        attempt.authorize_url = String::new();
+        attempt.state_hash = String::new();
+    }
+    state.blueprints.truncate(1);
+    state.blueprints.shrink_to_fit();
 }
 
 /// The account's state just before `envelope`, folded from its stream in the log.
@@ -211,12 +228,17 @@ impl SagaState {
         else {
             return Ok(None);
         };
-        let state = match self.accounts.remove(&account_id) {
-            Some(state) => state,
-            None if self.live => state_before(inner, envelope)?,
-            None => AccountState::default(),
-        };
-        let state = evolve(state, &envelope.event);
+        if self.live && !self.accounts.contains_key(&account_id) {
+            let before = state_before(inner, envelope)?;
+            self.accounts.insert(account_id, Box::new(before));
+        }
+        let live = self.live;
+        let slot = self.accounts.entry(account_id).or_default();
+        let state = &mut **slot;
+        *state = evolve(std::mem::take(state), &envelope.event);
+        if !live {
+            trim(state);
+        }
         match &envelope.event {
             Event::InstallApproved(e) => {
                 if let Grant::GithubInstallation { installation_id, .. } = e.grant {
@@ -234,8 +256,7 @@ impl SagaState {
             }
             _ => {}
         }
-        self.accounts.insert(account_id, state);
-        Ok(self.accounts.get(&account_id))
+        Ok(self.accounts.get(&account_id).map(|s| &**s))
     }
 
     /// Dispatches `effect` unless the same effect is already queued, waiting or running: at its
