@@ -137,7 +137,7 @@ impl Dispatcher {
             drop(q);
             let (this, engine) = (self.clone(), engine.clone());
             inner.spawn(async move { this.tick(engine).await });
-        } else if first.map_or(true, |f| when < f) {
+        } else if !matches!(first, Some(f) if f <= when) {
             drop(q);
             self.earlier.notify_one();
         }
