@@ -8,7 +8,8 @@
 //!
 //! `cargo bench --bench scale` (size: `FORGELINK_BENCH_ACCOUNTS`, default 100,000, ten events
 //! each). The anchor, measured in the same run, is a raw sled scan of every event record.
-//! `FORGELINK_BENCH_SCALE_DIR=/some/dir` keeps the generated log there and reuses it.
+//! `FORGELINK_BENCH_SCALE_DIR=/some/dir` keeps the generated log there and reuses it;
+//! `FORGELINK_BENCH_UNDISCOVERED=1` generates accounts with no blueprint discovery recorded.
 
 use chrono::{Duration as Days, Utc};
 use forgelink::api::{Server, ServerConfig};
@@ -30,6 +31,7 @@ const EVENTS_PER_ACCOUNT: usize = 10;
 const VIEWER: &str = "scale-bench-viewer-token-0123456789";
 const CHILD: &str = "FORGELINK_SCALE_CHILD";
 const PROBE: &str = "FORGELINK_SCALE_PROBE";
+const UNDISCOVERED: &str = "FORGELINK_BENCH_UNDISCOVERED";
 
 fn repo(n: usize) -> RepoRef {
     RepoRef {
@@ -99,15 +101,20 @@ fn events(i: usize, id: Uuid) -> Vec<Event> {
         Provider::GitHub => repos_changed(3),
     });
     out.push(DetailsSaved {}.into());
-    out.push(
+    // An engine records the first discovery's blueprints (and keeps its memo, a cache, in
+    // `data_dir/blueprints`). `FORGELINK_BENCH_UNDISCOVERED=1` generates accounts that never
+    // had one (a log imported into a new folder): every start then owes 100,000 discoveries.
+    out.push(if std::env::var_os(UNDISCOVERED).is_some() {
+        repos_changed(6)
+    } else {
         BlueprintsFound {
             blueprints: vec![BlueprintRef {
                 repository: repo(1),
                 path: "forgelink.yaml".into(),
             }],
         }
-        .into(),
-    );
+        .into()
+    });
     for n in 7..EVENTS_PER_ACCOUNT {
         out.push(repos_changed(n));
     }
@@ -313,12 +320,16 @@ fn child(dir: PathBuf) {
         }
         http.sort();
         let all = dash.list(AccountFilter::default()).len();
+        let later = server.state().inner.engine.effect_stats();
         println!(
-            "CHILD start_ms={:.0} rss_kib={rss} rss_before_kib={rss_before} effect_timers={} effects_queued={} tasks_alive={} accounts={all} list_rows={rows} list_direct_p50_ms={:.2} list_direct_max_ms={:.2} list_http_p50_ms={:.1} list_http_max_ms={:.1} list_http_bytes={bytes}",
+            "CHILD start_ms={:.0} rss_kib={rss} rss_before_kib={rss_before} effect_timers={} effects_queued={} tasks_alive={} later_queued={} later_runs={} later_peak={} accounts={all} list_rows={rows} list_direct_p50_ms={:.2} list_direct_max_ms={:.2} list_http_p50_ms={:.1} list_http_max_ms={:.1} list_http_bytes={bytes}",
             start.as_secs_f64() * 1e3,
             effects.timers,
             effects.queued,
             tokio::runtime::Handle::current().metrics().num_alive_tasks(),
+            later.queued,
+            later.runs,
+            later.peak_queued_running,
             direct[direct.len() / 2].as_secs_f64() * 1e3,
             direct[direct.len() - 1].as_secs_f64() * 1e3,
             http[http.len() / 2].as_secs_f64() * 1e3,
@@ -455,10 +466,13 @@ fn main() {
             field(line, "rss_kib") / 1024.0
         );
         println!(
-            "| after {name}: tasks alive / effects waiting for their time / queued | {:.0} / {:.0} / {:.0} | — | — | — |",
+            "| after {name}: tasks alive / effects waiting for their time / queued (after the list queries: queued, runs, most at once) | {:.0} / {:.0} / {:.0} ({:.0}, {:.0}, {:.0}) | — | — | — |",
             field(line, "tasks_alive"),
             field(line, "effect_timers"),
-            field(line, "effects_queued")
+            field(line, "effects_queued"),
+            field(line, "later_queued"),
+            field(line, "later_runs"),
+            field(line, "later_peak")
         );
     }
     println!(
