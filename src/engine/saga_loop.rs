@@ -18,14 +18,18 @@ use uuid::Uuid;
 
 /// The loop's view of the accounts, and the effects in flight.
 struct SagaState {
-    /// Every account while the resume folds the log; after it, none kept: a live event folds
-    /// its account's stream from the log (a few dozen events), so that 100,000 accounts cost
-    /// no memory between their events. Boxed: the table grows by moving pointers, not states.
+    /// Every account while the resume folds the log; after it, at most [`LIVE_STATES`] of the
+    /// accounts that had events lately: a live event of another folds its account's stream
+    /// from the log, so 100,000 accounts cost no memory between their events, and a burst on
+    /// one account folds its stream once. Boxed: the table grows by moving pointers.
     accounts: HashMap<Uuid, Box<AccountState>>,
     live: bool,
     in_flight: Arc<Mutex<HashSet<Uuid>>>,
     runner: Arc<dyn EffectRunner>,
 }
+
+/// How many accounts' states the live loop keeps (then it forgets them all and starts over).
+const LIVE_STATES: usize = 1024;
 
 /// Starts the loop as one of the engine's tasks. Returns the active accounts with no
 /// blueprints recorded (the project saga owes those a discovery, unless its memo says done).
@@ -206,7 +210,7 @@ impl SagaState {
             if let Some(state) = self.fold(inner, &envelope)? {
                 react(state, &envelope);
             }
-            if self.live {
+            if self.live && self.accounts.len() > LIVE_STATES {
                 self.accounts.clear();
             }
         }
