@@ -59,8 +59,9 @@ pub struct EngineConfig {
     /// `data_dir/vault`.
     pub data_dir: PathBuf,
     /// Where the event log lives (`store`, `FORGELINK_STORE`): None is the sled folder
-    /// `data_dir/log`; a PostgreSQL address puts the log there. The vault, the webhook inbox
-    /// and the projections stay in `data_dir` either way.
+    /// `data_dir/log`; a PostgreSQL address puts the log there, and the vault with it (a vault
+    /// the data folder held moves in once). The webhook inbox and the projections stay in
+    /// `data_dir` either way.
     pub store: Option<StoreLocation>,
     pub durability: Durability,
     /// The most memory the event log's page cache may take (`log_cache_mb`); `None` sizes it
@@ -151,6 +152,10 @@ pub(crate) struct Inner {
     /// GitHub installation id -> account, kept by the saga loop for `setup_action=update`
     /// callbacks and webhooks that name only the installation.
     pub installations: Mutex<HashMap<u64, Uuid>>,
+    /// GitHub installation requests waiting for an owner: (requester, organization), both
+    /// lowercase -> (account, attempt), kept by the saga loop for the `installation` `created`
+    /// webhook that names the requester.
+    pub install_requests: Mutex<HashMap<(String, String), (Uuid, Uuid)>>,
     /// Projects: which holds which repository, imports and reconciliations in progress.
     pub projects: projects::ProjectRuntime,
     /// The saga loop and every effect in flight. They hold only a `Weak` to this, so dropping
@@ -196,7 +201,13 @@ impl Engine {
             Some(k) => k.clone(),
             None => VaultKey::from_env_or_file(&config.data_dir)?,
         };
-        let vault = Arc::new(Vault::open(&config.data_dir.join("vault"), key)?);
+        // With the log on PostgreSQL the vault is there too, shared by every instance; a vault
+        // the data folder held before moves into it once.
+        let folder_vault = config.data_dir.join("vault");
+        let vault = Arc::new(match &location {
+            StoreLocation::Postgres(url) => Vault::open_postgres_carrying(url, key, Some(&folder_vault))?,
+            StoreLocation::Folder(_) => Vault::open(&folder_vault, key)?,
+        });
         // The data folder and everything in it are the owner's only (folders 0700, files 0600).
         // Something in it we may not change (a mount's `lost+found`) is reported, not fatal.
         if let Err(e) = crate::vault::restrict_permissions(&config.data_dir) {
@@ -238,6 +249,7 @@ impl Engine {
                 config,
                 refresher,
                 installations: Mutex::new(HashMap::new()),
+                install_requests: Mutex::new(HashMap::new()),
                 projects: projects::ProjectRuntime::default(),
                 tasks: Mutex::new(tokio::task::JoinSet::new()),
                 effects,
@@ -282,6 +294,11 @@ impl Engine {
     }
 
     /// The vault the engine keeps secrets in (tests and tools check what it holds).
+    /// The vault when other instances share it (PostgreSQL), for what they must share too.
+    pub fn shared_vault(&self) -> Option<Arc<Vault>> {
+        self.inner.vault.is_shared().then(|| self.inner.vault.clone())
+    }
+
     pub fn vault(&self) -> &Vault {
         &self.inner.vault
     }

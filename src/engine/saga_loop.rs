@@ -251,6 +251,12 @@ impl SagaState {
                     }
                 }
             }
+            Event::InstallRequestIdentified(e) => {
+                if let Ok(mut m) = inner.install_requests.lock() {
+                    let key = (e.requester.to_lowercase(), e.organization.to_lowercase());
+                    m.insert(key, (account_id, e.attempt_id));
+                }
+            }
             Event::AccountUnlinked(_) | Event::InstallationRemoved(_) => {
                 if let (Some(Grant::GithubInstallation { installation_id, .. }), Ok(mut m)) =
                     (&state.grant, inner.installations.lock())
@@ -259,6 +265,21 @@ impl SagaState {
                 }
             }
             _ => {}
+        }
+        // An attempt that ended (or was superseded) waits for no owner any more.
+        if matches!(
+            &envelope.event,
+            Event::LinkStarted(_)
+                | Event::InstallApproved(_)
+                | Event::LinkFailed(_)
+                | Event::LinkExpired(_)
+                | Event::AccountUnlinked(_)
+        ) {
+            if let Ok(mut m) = inner.install_requests.lock() {
+                if !m.is_empty() {
+                    m.retain(|_, (account, _)| *account != account_id);
+                }
+            }
         }
         Ok(self.accounts.get(&account_id).map(|s| &**s))
     }
