@@ -7,6 +7,7 @@ mod blueprints;
 mod branch_calls;
 mod claims;
 mod confirm;
+mod dispatch;
 mod error;
 mod execute;
 mod found_repo;
@@ -27,6 +28,7 @@ mod scope_rename;
 mod user_revoked;
 mod webhooks;
 
+pub use dispatch::{EffectStats, DEFAULT_EFFECT_WORKERS};
 pub use error::EngineError;
 pub use healing::{DeliveryHealer, ReconcileLine, ReconcileReport};
 pub use link::hash_state;
@@ -88,6 +90,8 @@ pub struct EngineConfig {
     /// Where forgelink receives webhooks (its public URL); the hooks it registers on GitLab and
     /// Bitbucket send to `{this}/webhooks/{provider}?hook={project id}`. None: no hooks.
     pub webhook_base_url: Option<String>,
+    /// How many effects owed at a start (or fallen due) run at once; the rest wait in a queue.
+    pub effect_workers: usize,
 }
 
 /// The blueprint marker file by default.
@@ -119,6 +123,7 @@ impl EngineConfig {
             reconcile_every: DEFAULT_RECONCILE_EVERY,
             reconcile_min_rate_remaining: DEFAULT_RECONCILE_MIN_RATE_REMAINING,
             webhook_base_url: None,
+            effect_workers: DEFAULT_EFFECT_WORKERS,
         }
     }
 }
@@ -156,6 +161,8 @@ pub(crate) struct Inner {
     /// The saga loop and every effect in flight. They hold only a `Weak` to this, so dropping
     /// the last `Engine` drops this set, which aborts them all.
     pub tasks: Mutex<tokio::task::JoinSet<()>>,
+    /// Where the sagas' effects queue, wait for their time and run (its tasks are in `tasks`).
+    pub effects: Arc<dispatch::Dispatcher>,
     /// Single-use provider calls with the storing of their answer; shutdown lets them finish.
     pub unstoppable: adapters::Unstoppable,
     /// What reconciliation asks to heal lost webhook deliveries (set by the server's inbox).
@@ -233,6 +240,7 @@ impl Engine {
             config.refresh_ahead,
             config.hooks.clone(),
         ));
+        let effects = dispatch::Dispatcher::new(config.effect_workers);
         let engine = Engine {
             inner: Arc::new(Inner {
                 log,
@@ -244,6 +252,7 @@ impl Engine {
                 install_requests: Mutex::new(HashMap::new()),
                 projects: projects::ProjectRuntime::default(),
                 tasks: Mutex::new(tokio::task::JoinSet::new()),
+                effects,
                 unstoppable: adapters::Unstoppable::default(),
                 delivery_healer: Mutex::new(None),
             }),
@@ -265,10 +274,18 @@ impl Engine {
                 let projects = projects
                     .join()
                     .map_err(|_| EngineError::Io("the project saga's resume panicked".into()))?;
-                accounts.and(projects)
+                // Discovery is owed by what the accounts' states say, which only the account
+                // saga folds (one fold of every account, not two).
+                projects?.owe(inner, accounts?);
+                Ok::<(), EngineError>(())
             })?;
         }
         Ok(engine)
+    }
+
+    /// How many saga effects run, wait in the queue and wait for their time.
+    pub fn effect_stats(&self) -> EffectStats {
+        self.inner.effects.stats()
     }
 
     /// The event log, for queries, projections and export.

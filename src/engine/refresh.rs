@@ -318,16 +318,18 @@ impl Refresher {
     }
 
     /// True when a refresh of the pair under `secret_ref` started and never stored its result.
+    /// The marker is read first: it is cleared after every stored refresh, so a start-up that
+    /// asks this of every OAuth account reads (and decrypts) a refresh token only where a
+    /// refresh was in progress.
     pub fn interrupted(&self, secret_ref: &str) -> Result<bool, ProviderError> {
+        let Some(spent) = self.marker(secret_ref)?.spending else {
+            return Ok(false);
+        };
         let refresh = self
             .vault
             .get(&part(secret_ref, "refresh"))
             .map_err(vault_error)?;
-        let spending = self.marker(secret_ref)?.spending;
-        Ok(match (refresh, spending) {
-            (Some(token), Some(spent)) => fingerprint(&token) == spent,
-            _ => false,
-        })
+        Ok(refresh.is_some_and(|token| fingerprint(&token) == spent))
     }
 
     fn current(&self, secret_ref: &str) -> Result<Option<Refreshed>, ProviderError> {

@@ -98,6 +98,14 @@ impl Effect {
         }
     }
 
+    /// When the effect is due, for the effects that wait for a time (the rest are due now).
+    pub fn due_at(&self) -> Option<DateTime<Utc>> {
+        match self {
+            Effect::ScheduleExpiry { at, .. } | Effect::RefreshOAuthCredentials { at, .. } => Some(*at),
+            _ => None,
+        }
+    }
+
     /// A stable name of the effect's kind, for command ids, logs and metrics.
     pub fn kind(&self) -> &'static str {
         match self {
