@@ -77,8 +77,8 @@ pub const SETTINGS: &[Setting] = &[
         Some("true"),
         "false",
         "Whether this instance runs the saga steps (verifying approvals, scheduled refreshes,\n\
-         repository creation, reconciliation). Several instances on one database: exactly one\n\
-         with sagas = true until the steps are leased; the others serve the API, pages, webhooks.",
+         repository creation, reconciliation). Instances on one database lease each step, so\n\
+         several may; false leaves them to the others (this one serves API, pages, webhooks).",
     ),
     s(
         "public_url",
