@@ -13,9 +13,13 @@ mod data_keys;
 mod files;
 mod master_key;
 mod migrate;
+mod pg;
 mod sealed;
 #[cfg(test)]
 mod tests_data_keys;
+#[cfg(test)]
+mod tests_pg;
+mod to_postgres;
 
 use crate::secret::Secret;
 use chacha20poly1305::aead::KeyInit;
@@ -27,6 +31,13 @@ pub use master_key::server_key;
 use rand::RngCore;
 use std::fmt;
 use std::path::{Path, PathBuf};
+
+/// The advisory lock number of a lock name: the first 8 bytes of its SHA-256.
+fn lock_key(name: &str) -> i64 {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(format!("forgelink lock {name}").as_bytes());
+    i64::from_be_bytes(digest[..8].try_into().expect("8 bytes"))
+}
 
 /// The environment variable that may hold the vault key (64 hex characters).
 pub const KEY_ENV: &str = "FORGELINK_VAULT_KEY";
@@ -56,6 +67,9 @@ pub enum VaultError {
     KeyFile { path: PathBuf, source: std::io::Error },
     #[error("the vault storage in {} failed: {source}", dir.display())]
     Storage { dir: PathBuf, source: sled::Error },
+    /// The vault's PostgreSQL tables (the message names the database, never a secret).
+    #[error("{0}")]
+    Database(String),
 }
 
 /// The 32-byte key that encrypts the vault. Its `Debug` never shows the key.
@@ -144,15 +158,26 @@ pub(crate) fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()>
     f.sync_all()
 }
 
+/// Where the sealed secrets are kept.
+enum Backend {
+    /// The `secrets` tree of a sled database in the vault folder (one fsync per group commit).
+    Sled {
+        db: sled::Db,
+        tree: sled::Tree,
+        flusher: crate::group_flush::GroupFlush,
+    },
+    /// `forgelink_vault` in PostgreSQL, shared by every instance on the database (`pg.rs`).
+    Postgres(pg::PgVaultStore),
+}
+
 /// Encrypted secrets by reference.
 pub struct Vault {
+    /// The vault folder, or the database's address (for messages).
     dir: PathBuf,
-    db: sled::Db,
-    tree: sled::Tree,
+    backend: Backend,
     /// Opens what was written before data keys, sealed directly under the master key.
     master: XChaCha20Poly1305,
     keys: DataKeys,
-    flusher: crate::group_flush::GroupFlush,
 }
 
 impl fmt::Debug for Vault {
@@ -184,23 +209,58 @@ impl Vault {
         let tree = db.open_tree("secrets").map_err(storage)?;
         let vault = Vault {
             dir: dir.to_path_buf(),
-            db,
-            tree,
+            backend: Backend::Sled {
+                db,
+                tree,
+                flusher: Default::default(),
+            },
             master,
             keys,
-            flusher: Default::default(),
         };
-        match vault.get(CANARY) {
-            Ok(Some(_)) => {}
-            Ok(None) => vault.put(CANARY, &Secret::new("forgelink vault"))?,
+        vault.check_key()?;
+        Ok(vault)
+    }
+
+    /// Opens (or creates) the vault in the PostgreSQL database at `url` (tables
+    /// `forgelink_vault` and `forgelink_vault_keys`), shared by every instance that opens it
+    /// with the same `key`; checks the key as [`Vault::open`] does.
+    pub fn open_postgres(url: &str, key: VaultKey) -> Result<Vault, VaultError> {
+        Self::open_postgres_carrying(url, key, None)
+    }
+
+    /// As [`Vault::open_postgres`]; a database vault never written takes the secrets and data
+    /// keys of the vault in `folder` first, when there is one (`to_postgres.rs`).
+    pub fn open_postgres_carrying(
+        url: &str,
+        key: VaultKey,
+        folder: Option<&Path>,
+    ) -> Result<Vault, VaultError> {
+        let store = pg::PgVaultStore::open(url).map_err(VaultError::Database)?;
+        if let Some(folder) = folder {
+            to_postgres::carry(folder, &key, &store)?;
+        }
+        let vault = Vault {
+            dir: PathBuf::from(store.location()),
+            keys: DataKeys::open_postgres(store.clone(), &key.0),
+            backend: Backend::Postgres(store),
+            master: XChaCha20Poly1305::new((&key.0).into()),
+        };
+        vault.check_key()?;
+        Ok(vault)
+    }
+
+    /// Writes the check value on first use, and refuses a key that does not open it.
+    fn check_key(&self) -> Result<(), VaultError> {
+        match self.get(CANARY) {
+            Ok(Some(_)) => Ok(()),
+            Ok(None) => self.put(CANARY, &Secret::new("forgelink vault")),
             Err(VaultError::Corrupt { .. } | VaultError::KeyMismatch { .. }) => {
-                return Err(VaultError::KeyMismatch {
-                    dir: dir.to_path_buf(),
+                Err(VaultError::KeyMismatch {
+                    dir: self.dir.clone(),
                 })
             }
-            Err(e) => return Err(e),
+            Err(e) => Err(e),
         }
-        Ok(vault)
     }
 
     fn storage(&self, source: sled::Error) -> VaultError {
@@ -218,38 +278,58 @@ impl Vault {
         sealed::open(&self.keys, &self.master, reference, stored)
     }
 
-    /// Waits until the caller's write is on disk (one fsync for everyone waiting).
-    fn flush(&self) -> Result<(), VaultError> {
-        self.flusher.durable(&self.db).map_err(|e| self.storage(e))
+    /// How many fsyncs the vault has made since it was opened (none of its own on
+    /// PostgreSQL: the database's commit is the durable point).
+    pub fn fsyncs(&self) -> u64 {
+        match &self.backend {
+            Backend::Sled { flusher, .. } => flusher.fsyncs(),
+            Backend::Postgres(_) => 0,
+        }
     }
 
-    /// How many fsyncs the vault has made since it was opened.
-    pub fn fsyncs(&self) -> u64 {
-        self.flusher.fsyncs()
+    /// Stores sealed values, all or none, durable on return (writers at the same moment share
+    /// one fsync on sled).
+    fn store(&self, entries: Vec<(&str, Vec<u8>)>) -> Result<(), VaultError> {
+        match &self.backend {
+            Backend::Sled { db, tree, flusher } => {
+                let mut batch = sled::Batch::default();
+                for (reference, sealed) in entries {
+                    batch.insert(reference.as_bytes(), sealed);
+                }
+                tree.apply_batch(batch).map_err(|e| self.storage(e))?;
+                flusher.durable(db).map_err(|e| self.storage(e))
+            }
+            Backend::Postgres(pg) => pg
+                .put(entries.into_iter().map(|(r, s)| (r.to_string(), s)).collect())
+                .map_err(VaultError::Database),
+        }
     }
 
     /// Stores `secret` under `reference`, replacing any previous value; durable on return.
     pub fn put(&self, reference: &str, secret: &Secret) -> Result<(), VaultError> {
         let sealed = self.seal(reference, secret)?;
-        self.tree
-            .insert(reference.as_bytes(), sealed)
-            .map_err(|e| self.storage(e))?;
-        self.flush()
+        self.store(vec![(reference, sealed)])
     }
 
     /// Stores several secrets at once: all or none (e.g. a rotated access + refresh token pair).
     pub fn put_many(&self, entries: &[(&str, &Secret)]) -> Result<(), VaultError> {
-        let mut batch = sled::Batch::default();
+        let mut sealed = Vec::with_capacity(entries.len());
         for (reference, secret) in entries {
-            batch.insert(reference.as_bytes(), self.seal(reference, secret)?);
+            sealed.push((*reference, self.seal(reference, secret)?));
         }
-        self.tree.apply_batch(batch).map_err(|e| self.storage(e))?;
-        self.flush()
+        self.store(sealed)
     }
 
     /// The secret stored under `reference`, if any.
     pub fn get(&self, reference: &str) -> Result<Option<Secret>, VaultError> {
-        match self.tree.get(reference.as_bytes()).map_err(|e| self.storage(e))? {
+        let stored = match &self.backend {
+            Backend::Sled { tree, .. } => tree
+                .get(reference.as_bytes())
+                .map_err(|e| self.storage(e))?
+                .map(|v| v.to_vec()),
+            Backend::Postgres(pg) => pg.get(reference).map_err(VaultError::Database)?,
+        };
+        match stored {
             Some(sealed) => self.open_sealed(reference, &sealed),
             None => Ok(None),
         }
@@ -257,10 +337,13 @@ impl Vault {
 
     /// Destroys the secret under `reference` (no error when there was none).
     pub fn delete(&self, reference: &str) -> Result<(), VaultError> {
-        self.tree
-            .remove(reference.as_bytes())
-            .map_err(|e| self.storage(e))?;
-        self.flush()
+        match &self.backend {
+            Backend::Sled { db, tree, flusher } => {
+                tree.remove(reference.as_bytes()).map_err(|e| self.storage(e))?;
+                flusher.durable(db).map_err(|e| self.storage(e))
+            }
+            Backend::Postgres(pg) => pg.delete(reference).map_err(VaultError::Database),
+        }
     }
 
     /// Stores `secret` under `reference`, sealed with `account_id`'s data key although the
@@ -273,10 +356,7 @@ impl Vault {
         secret: &Secret,
     ) -> Result<(), VaultError> {
         let sealed = sealed::seal(&self.keys, Scope::Account(account_id), reference, secret)?;
-        self.tree
-            .insert(reference.as_bytes(), sealed)
-            .map_err(|e| self.storage(e))?;
-        self.flush()
+        self.store(vec![(reference, sealed)])
     }
 
     /// Destroys every secret whose reference starts with `prefix` (e.g. `account/{uuid}/`);
@@ -286,19 +366,78 @@ impl Vault {
         if let Some(scope) = Scope::of_account_prefix(prefix) {
             self.keys.shred(scope)?;
         }
-        let mut batch = sled::Batch::default();
-        let mut n = 0;
-        for item in self.tree.scan_prefix(prefix.as_bytes()) {
-            let (k, _) = item.map_err(|e| self.storage(e))?;
-            if k.as_ref() == CANARY.as_bytes() {
-                continue;
+        match &self.backend {
+            Backend::Sled { db, tree, flusher } => {
+                let mut batch = sled::Batch::default();
+                let mut n = 0;
+                for item in tree.scan_prefix(prefix.as_bytes()) {
+                    let (k, _) = item.map_err(|e| self.storage(e))?;
+                    if k.as_ref() == CANARY.as_bytes() {
+                        continue;
+                    }
+                    batch.remove(k);
+                    n += 1;
+                }
+                tree.apply_batch(batch).map_err(|e| self.storage(e))?;
+                flusher.durable(db).map_err(|e| self.storage(e))?;
+                Ok(n)
             }
-            batch.remove(k);
-            n += 1;
+            Backend::Postgres(pg) => pg
+                .delete_prefix(prefix, CANARY)
+                .map(|n| n as usize)
+                .map_err(VaultError::Database),
         }
-        self.tree.apply_batch(batch).map_err(|e| self.storage(e))?;
-        self.flush()?;
-        Ok(n)
+    }
+
+    /// True when other instances may share this vault (it is in PostgreSQL).
+    pub fn is_shared(&self) -> bool {
+        matches!(self.backend, Backend::Postgres(_))
+    }
+
+    /// Takes the lock `name` across every instance that shares this vault (PostgreSQL), if no
+    /// other instance holds it: `Some(true)` taken, `Some(false)` held elsewhere, `None` when
+    /// the vault is a folder (one process: the caller's own lock is all there is).
+    pub fn try_lock_shared(&self, name: &str) -> Result<Option<bool>, VaultError> {
+        match &self.backend {
+            Backend::Sled { .. } => Ok(None),
+            Backend::Postgres(pg) => pg
+                .try_lock(lock_key(name))
+                .map(Some)
+                .map_err(VaultError::Database),
+        }
+    }
+
+    /// Releases a lock taken with [`Vault::try_lock_shared`].
+    pub fn unlock_shared(&self, name: &str) -> Result<(), VaultError> {
+        match &self.backend {
+            Backend::Sled { .. } => Ok(()),
+            Backend::Postgres(pg) => pg
+                .unlock(lock_key(name))
+                .map(|_| ())
+                .map_err(VaultError::Database),
+        }
+    }
+
+    /// Every reference with its sealed bytes as stored (sled only: what `to_postgres` copies).
+    fn raw_entries(&self) -> Result<Vec<(String, Vec<u8>)>, VaultError> {
+        let Backend::Sled { tree, .. } = &self.backend else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        for item in tree.iter() {
+            let (k, v) = item.map_err(|e| self.storage(e))?;
+            out.push((String::from_utf8_lossy(&k).into_owned(), v.to_vec()));
+        }
+        Ok(out)
+    }
+
+    /// The sled tree (tests that look at what is stored on disk).
+    #[cfg(test)]
+    fn tree(&self) -> &sled::Tree {
+        match &self.backend {
+            Backend::Sled { tree, .. } => tree,
+            Backend::Postgres(_) => panic!("not a sled vault"),
+        }
     }
 }
 
@@ -318,7 +457,7 @@ mod tests {
         vault.put("account/a/user_token", &token).unwrap();
         assert_eq!(vault.get("account/a/user_token").unwrap(), Some(token));
         assert_eq!(vault.get("account/a/other").unwrap(), None);
-        let raw = vault.tree.get("account/a/user_token").unwrap().unwrap();
+        let raw = vault.tree().get("account/a/user_token").unwrap().unwrap();
         assert!(
             !raw.windows(7).any(|w| w == b"ghu_rou"),
             "ciphertext holds the clear text"
@@ -342,8 +481,8 @@ mod tests {
         let (dir, key) = fresh();
         let vault = Vault::open(&dir.path().join("vault"), key).unwrap();
         vault.put("account/a/user_token", &Secret::new("alice")).unwrap();
-        let sealed = vault.tree.get("account/a/user_token").unwrap().unwrap();
-        vault.tree.insert("account/b/user_token", sealed).unwrap();
+        let sealed = vault.tree().get("account/a/user_token").unwrap().unwrap();
+        vault.tree().insert("account/b/user_token", sealed).unwrap();
         let err = vault.get("account/b/user_token").unwrap_err();
         assert!(matches!(err, VaultError::Corrupt { .. }), "{err}");
     }

@@ -6,7 +6,8 @@
 //! goes Back from Bitbucket and continues the same link, is warned before a second GitHub
 //! install on the organization already linked, unlinks that account (after a confirmation; it
 //! leaves the list and its name is free), searches the list, meets a missing page, signs out
-//! and opens a spent login link. Every page of ours passes axe-core (no serious or critical
+//! and opens a spent login link. A member of an organization asks for the GitHub install
+//! instead; the account waits for an owner, who approves on GitHub's page, and it turns active. Every page of ours passes axe-core (no serious or critical
 //! violation), fits the phone's width, and is saved to `target/screenshots/`. At 1400 px a
 //! webhook then suspends the GitHub installation and the open dashboard shows it without a
 //! reload. Without Chromium the test is skipped with a notice, except under CI.
@@ -91,6 +92,8 @@ async fn github(c: &Client, base: &str, ck: &mut Checks, site: &demo::DemoHandle
     button.click().await?;
     wait_text(c, "#note", "imported").await?;
     wait_count(c, "tr[data-project='blueprints'] [data-status='ready']", 1).await?;
+    // An imported repository is linked like a created one.
+    wait_count(c, "tr[data-project='blueprints'] a.repo[href^='http']", 1).await?;
     wait_text(c, "#blueprint-count", "1 blueprint repository").await?;
     ck.page(c, "github-blueprint-imported").await
 }
@@ -181,6 +184,35 @@ async fn dashboard(c: &Client, base: &str, ck: &mut Checks) -> Outcome {
     ck.page(c, "not-found").await
 }
 
+/// A member of `initech` asks for the install: the account waits for an owner and says so; the
+/// owner approves on GitHub's page; the account becomes active by itself.
+async fn github_request(c: &Client, base: &str, ck: &mut Checks, site: &demo::DemoHandle) -> Outcome {
+    let org = demo::seed::GITHUB_MEMBER_ORG;
+    start_link(c, base, ck, "github", "initech-github").await?;
+    // acme is linked already: the warning first, then on to GitHub for another organization.
+    click_text(c, "Continue to GitHub").await?;
+    find(c, "#org").await?.select_by_value(org).await?;
+    find(c, "#selection-all").await?.click().await?;
+    find(c, "button[type=submit]").await?.click().await?;
+    wait_count(c, "#status [data-status='awaiting_owner_approval']", 1).await?;
+    wait_text(c, "#step-help", &format!("an owner of {org} must approve")).await?;
+    wait_text(c, "#next-action", "owner").await?;
+    ck.page(c, "github-request-waits-for-owner").await?;
+    // The owner, on GitHub: the organization's pending requests, "Approve and install".
+    c.goto(&format!(
+        "{}/organizations/{org}/settings/installations",
+        site.github.base_url()
+    ))
+    .await?;
+    click_text(c, "Approve and install").await?;
+    wait_text(c, "#none", "No pending requests").await?;
+    c.goto(&format!("{base}/accounts/initech-github")).await?;
+    wait_count(c, "#status [data-status='active']", 1).await?;
+    wait_count(c, "#steps li.done", 4).await?;
+    wait_text(c, "ol.history", "An owner approved the request").await?;
+    ck.page(c, "github-request-approved").await
+}
+
 async fn sign_out_and_spent_link(c: &Client, ck: &mut Checks, login_link: &str) -> Outcome {
     click_text(c, "Sign out").await?;
     wait_text(c, "h1", "Signed out").await?;
@@ -229,6 +261,7 @@ async fn everything(c: &Client, site: &demo::DemoHandle, width: u32) -> Outcome 
     if width > 600 {
         live_update(c, &base, site).await?;
     }
+    github_request(c, &base, &mut ck, site).await?;
     sign_out_and_spent_link(c, &mut ck, &login).await
 }
 

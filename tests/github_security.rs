@@ -1,7 +1,8 @@
 //! What an attacker (or a confused browser) can bring to the GitHub setup callback, and what a
 //! linked account may do afterwards: a reused state, an expired state, an installation that
 //! already backs another account, a forged `installation_id`, an unknown state, each refused
-//! with a clear error and no `InstallApproved`; `setup_action=update` records a change of
+//! with a clear error and no `InstallApproved` (and the refused attempt fails, in the history of
+//! the account it happened to); `setup_action=update` records a change of
 //! repositories; unlinking destroys the account's secrets and frees its name.
 
 mod common;
@@ -108,7 +109,20 @@ async fn an_installation_linked_to_one_account_cannot_be_taken_by_another_accoun
     let e = refusal(h.callback(&forged).await);
     assert_eq!(e.field(), Some("installation_id"));
 
-    assert_eq!(event_types(&h.engine, b), ["AccountNamed", "LinkStarted"]);
+    // The refusal is in the history of the account it happened to: its attempt failed, with
+    // the reason; the second try (its state now spent) records nothing more.
+    assert_eq!(
+        event_types(&h.engine, b),
+        ["AccountNamed", "LinkStarted", "LinkFailed"]
+    );
+    match &h.engine.log().read_stream(&StreamId::account(b), 3).unwrap()[0].event {
+        Event::LinkFailed(f) => assert!(
+            f.reason.contains("already linked as `acme-infra`"),
+            "{}",
+            f.reason
+        ),
+        other => panic!("{other:?}"),
+    }
     assert_eq!(event_types(&h.engine, a), SEED_STEPS);
     assert_eq!(count_in_log(&h.engine, "InstallApproved"), 1);
     h.engine.shutdown().await;

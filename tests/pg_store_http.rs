@@ -1,7 +1,7 @@
 //! The GitHub link flow over HTTP with the event log in PostgreSQL (`store =
 //! "postgres://…"`): the account ends active, the log is in the database (not in the data
-//! folder), and another process's view of the database holds the account's name and its
-//! installation claim.
+//! folder), the vault too (its tables hold the link's sealed secrets), and another process's view
+//! of the database holds the account's name and its installation claim.
 
 mod http_support;
 
@@ -25,6 +25,10 @@ async fn a_github_account_is_linked_over_http_with_the_event_log_in_postgresql()
     assert!(
         !h.dir.path().join("log").exists(),
         "no sled log in the data folder"
+    );
+    assert!(
+        !h.dir.path().join("vault").exists(),
+        "no vault in the data folder: the secrets are in the database"
     );
     assert!(h.head() > 0);
 
@@ -51,6 +55,26 @@ async fn a_github_account_is_linked_over_http_with_the_event_log_in_postgresql()
         "the name is claimed in the database"
     );
     assert!(seen.1.is_some(), "the installation was approved");
+    // The link's secrets (its code's user token, the state) are sealed rows of the database.
+    let (client, conn) = tokio_postgres::connect(db.url(), tokio_postgres::NoTls)
+        .await
+        .expect("the database");
+    tokio::spawn(conn);
+    let secrets: i64 = client
+        .query_one("SELECT count(*) FROM forgelink_vault", &[])
+        .await
+        .unwrap()
+        .get(0);
+    let keys: i64 = client
+        .query_one("SELECT count(*) FROM forgelink_vault_keys WHERE kind = 1", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert!(
+        secrets > 1,
+        "only the check value in the vault's table: {secrets}"
+    );
+    assert!(keys >= 1, "no account data key in the database");
     assert_eq!(
         seen.2,
         Some(Some(StreamId::account(id))),

@@ -29,8 +29,28 @@ fn github_installation_created_names_the_installation_account_and_repositories()
                 id: "117381220".into(),
                 full_name: "PombeirP/status-github-bot".into()
             }],
+            requester: None,
         }
     );
+}
+
+#[test]
+fn github_installation_created_from_a_request_names_the_requester() {
+    // GitHub's documentation: `requester` is the user who asked for the install, `null` when
+    // the installer needed no approval.
+    let body = with(
+        json_fixture("github/integration-installation.json"),
+        &[(
+            "requester",
+            json!({"login": "octo-person", "id": 5000001, "type": "User"}),
+        )],
+    );
+    match only(&deliver(Provider::GitHub, "installation", &body)) {
+        Change::InstallationCreated { requester, .. } => {
+            assert_eq!(requester.as_deref(), Some("octo-person"))
+        }
+        other => panic!("not an installation: {other:?}"),
+    }
 }
 
 #[test]

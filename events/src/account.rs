@@ -51,6 +51,29 @@ pub struct AuthorizationReceived {
     pub code_ref: Option<String>,
 }
 
+/// GitHub: the person came back with `setup_action=request`: they are not an owner of the
+/// organization, so GitHub made an installation request that an owner must approve. The
+/// attempt now waits for that approval until `expires_at` (longer than a click-through link:
+/// owners approve in their own time). The OAuth code (who asked) lives in the vault.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstallRequested {
+    pub attempt_id: Uuid,
+    /// Vault reference of the OAuth code the callback brought.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code_ref: Option<String>,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// GitHub: the saga found the request on GitHub (`GET /app/installation-requests`): who asked
+/// (`requester`, from the person's own token) and on which organization. The `installation`
+/// `created` webhook that names this requester on this organization completes the link.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstallRequestIdentified {
+    pub attempt_id: Uuid,
+    pub requester: String,
+    pub organization: String,
+}
+
 /// What the provider granted, verified by the saga before it was believed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]

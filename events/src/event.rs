@@ -110,6 +110,8 @@ events! {
     AccountNamed = 1,
     LinkStarted = 2,
     AuthorizationReceived = 1,
+    InstallRequested = 1,
+    InstallRequestIdentified = 1,
     InstallApproved = 1,
     GroupSelected = 1,
     WorkspaceSelected = 1,

@@ -35,6 +35,12 @@ pub struct ProjectImported {
     pub name: String,
     pub account_id: Uuid,
     pub repository: RepoRef,
+    /// Where people open the repository (absent in events recorded before it was kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub web_url: Option<String>,
+    /// Where it is cloned from (absent in events recorded before it was kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clone_url: Option<String>,
 }
 
 /// GitHub: the installation cannot see the repository; the person must grant access.

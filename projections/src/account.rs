@@ -137,6 +137,19 @@ impl AccountRow {
                 self.status = S::AwaitingApproval;
                 self.verifying = false;
                 self.last_error = None;
+                // The person linking: a GitHub link is approved by forgelink's check, not by
+                // them, so the account page names who started it.
+                self.linked_by = Some(env.actor.as_str().into());
+            }
+            Event::InstallRequested(_) => {
+                self.status = S::AwaitingOwnerApproval;
+                self.verifying = false;
+            }
+            Event::InstallRequestIdentified(e) => {
+                self.scope = Some(Scope::GithubAccount {
+                    login: e.organization.as_str().into(),
+                    target_type: "Organization".into(),
+                });
             }
             Event::AuthorizationReceived(e) => {
                 self.verifying = true;
@@ -166,7 +179,9 @@ impl AccountRow {
                     // the engine's decider makes the account active here (issue 3).
                     self.status = S::Active;
                     self.linked_at = Some(env.recorded_at);
-                    self.linked_by = Some(env.actor.as_str().into());
+                    if self.linked_by.is_none() {
+                        self.linked_by = Some(env.actor.as_str().into());
+                    }
                     self.last_error = None;
                 }
             }

@@ -27,6 +27,15 @@ pub fn sentence(env: &Envelope, before: &AccountRow) -> String {
             }
             s + "; verifying it"
         }
+        Event::InstallRequested(e) => format!(
+            "asked for the GitHub App to be installed for {name}; an organization owner must \
+             approve the request on GitHub (it waits until {})",
+            e.expires_at.format("%Y-%m-%d %H:%M:%S")
+        ),
+        Event::InstallRequestIdentified(e) => format!(
+            "found the installation request of {} on {} for {name}",
+            e.requester, e.organization
+        ),
         Event::InstallApproved(e) => match &e.grant {
             Grant::GithubInstallation {
                 installation_id,

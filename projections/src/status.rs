@@ -15,6 +15,8 @@ pub enum AccountStatus {
     Pending,
     /// Sent to the provider; waiting for the person to approve (or for the saga to verify).
     AwaitingApproval,
+    /// GitHub: the person asked for the install; an organization owner must approve it.
+    AwaitingOwnerApproval,
     /// Approved; a group/workspace must be chosen and the details saved.
     AwaitingDetails,
     Active,
@@ -28,7 +30,8 @@ pub enum AccountStatus {
 }
 
 impl AccountStatus {
-    pub const ALL: [AccountStatus; 9] = [
+    /// In the order the stored dashboard numbers them (`codec`): a new status goes last.
+    pub const ALL: [AccountStatus; 10] = [
         AccountStatus::Pending,
         AccountStatus::AwaitingApproval,
         AccountStatus::AwaitingDetails,
@@ -38,6 +41,7 @@ impl AccountStatus {
         AccountStatus::Failed,
         AccountStatus::Expired,
         AccountStatus::Unlinked,
+        AccountStatus::AwaitingOwnerApproval,
     ];
 
     /// The wire name, e.g. `awaiting_details`.
@@ -45,6 +49,7 @@ impl AccountStatus {
         match self {
             AccountStatus::Pending => "pending",
             AccountStatus::AwaitingApproval => "awaiting_approval",
+            AccountStatus::AwaitingOwnerApproval => "awaiting_owner_approval",
             AccountStatus::AwaitingDetails => "awaiting_details",
             AccountStatus::Active => "active",
             AccountStatus::Suspended => "suspended",
@@ -62,9 +67,9 @@ impl fmt::Display for AccountStatus {
     }
 }
 
-/// A status name that is not one of the nine.
+/// A status name that is not one of the ten.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown status `{0}`: expected one of pending, awaiting_approval, awaiting_details, active, suspended, disconnected, failed, expired, unlinked")]
+#[error("unknown status `{0}`: expected one of pending, awaiting_approval, awaiting_owner_approval, awaiting_details, active, suspended, disconnected, failed, expired, unlinked")]
 pub struct UnknownStatus(pub String);
 
 impl FromStr for AccountStatus {
@@ -115,6 +120,8 @@ impl fmt::Display for Scope {
 pub enum NextAction {
     StartLinking,
     ApproveOnProvider,
+    /// GitHub: an organization owner must approve the installation request.
+    OwnerApprovesRequest,
     /// Nothing for a person: forgelink is verifying the approval.
     WaitForVerification,
     SelectGroup,
@@ -128,9 +135,10 @@ pub enum NextAction {
 
 impl NextAction {
     /// Every next action, for the tests that check each has its own words.
-    pub const ALL: [NextAction; 10] = [
+    pub const ALL: [NextAction; 11] = [
         NextAction::StartLinking,
         NextAction::ApproveOnProvider,
+        NextAction::OwnerApprovesRequest,
         NextAction::WaitForVerification,
         NextAction::SelectGroup,
         NextAction::SelectWorkspaceAndProjectKey,
@@ -147,6 +155,10 @@ impl NextAction {
         match self {
             NextAction::StartLinking => "start linking".into(),
             NextAction::ApproveOnProvider => format!("approve on {}", provider.display_name()),
+            NextAction::OwnerApprovesRequest => format!(
+                "an owner of the organization must approve the request on {}",
+                provider.display_name()
+            ),
             NextAction::WaitForVerification => "none: forgelink is verifying the approval".into(),
             NextAction::SelectGroup => "select a group".into(),
             NextAction::SelectWorkspaceAndProjectKey => "select a workspace and project key".into(),
@@ -186,6 +198,8 @@ impl NextAction {
             S::Pending => NextAction::StartLinking,
             S::AwaitingApproval if verifying => NextAction::WaitForVerification,
             S::AwaitingApproval => NextAction::ApproveOnProvider,
+            S::AwaitingOwnerApproval if verifying => NextAction::WaitForVerification,
+            S::AwaitingOwnerApproval => NextAction::OwnerApprovesRequest,
             S::AwaitingDetails => match (provider, scope_chosen) {
                 (Provider::GitLab, false) => NextAction::SelectGroup,
                 (Provider::Bitbucket, false) => NextAction::SelectWorkspaceAndProjectKey,

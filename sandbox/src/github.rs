@@ -16,6 +16,7 @@ mod install_page;
 mod manifest;
 mod repo_api;
 mod repos;
+mod requests_api;
 mod world;
 
 use crate::faults::Faults;
@@ -206,14 +207,20 @@ impl Shared {
             url::Url::parse(&setup).map_err(|e| format!("The app's setup URL is invalid: {e}"))?;
         let mut world = self.world();
         let done = world.install(SANDBOX_USER, org, selection, repos)?;
-        let installation_id = if self.switches.forge_installation_id.load(Ordering::SeqCst) {
-            world.someone_elses_installation()
-        } else {
-            done.installation_id
+        let installation_id = match done.installation_id {
+            Some(_) if self.switches.forge_installation_id.load(Ordering::SeqCst) => {
+                Some(world.someone_elses_installation())
+            }
+            other => other,
         };
+        // A request has no installation yet: GitHub sends no `installation_id`.
+        if let Some(id) = installation_id {
+            setup
+                .query_pairs_mut()
+                .append_pair("installation_id", &id.to_string());
+        }
         setup
             .query_pairs_mut()
-            .append_pair("installation_id", &installation_id.to_string())
             .append_pair("setup_action", done.setup_action)
             .append_pair("code", &done.code)
             .append_pair("state", state);
@@ -289,6 +296,7 @@ impl GitHubSandbox {
         let keeper = shared.clone();
         let router = api::router(shared.clone())
             .merge(install_page::router(shared.clone()))
+            .merge(requests_api::page_routes(shared.clone()))
             .merge(manifest::router(shared.clone()))
             .layer(axum::middleware::from_fn(
                 move |request: axum::extract::Request, next: axum::middleware::Next| {

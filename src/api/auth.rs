@@ -30,7 +30,8 @@ pub const LOGIN_LINK_TTL: Duration = Duration::from_secs(24 * 3600);
 pub const MAX_PERSON_LEN: usize = 64;
 
 /// What a request may do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Role {
     Viewer,
     Admin,
@@ -111,6 +112,9 @@ pub struct Access {
     csrf_key: [u8; 32],
     limits: SessionLimits,
     secure: bool,
+    /// Login links and sessions shared with the other instances of the database, when the
+    /// vault is shared (`shared_access.rs`); the maps above are then unused.
+    shared: Option<super::shared_access::SharedAccess>,
 }
 
 fn digest(s: &str) -> [u8; 32] {
@@ -150,7 +154,16 @@ impl Access {
             csrf_key,
             limits,
             secure,
+            shared: None,
         }
+    }
+
+    /// Keeps login links and sessions in `vault`, shared by every instance that uses it.
+    pub fn shared_through(mut self, vault: std::sync::Arc<crate::vault::Vault>) -> Access {
+        let shared = super::shared_access::SharedAccess::new(vault);
+        self.csrf_key = shared.csrf_key(self.csrf_key);
+        self.shared = Some(shared);
+        self
     }
 
     /// The session cookie's name on this server.
@@ -191,6 +204,15 @@ impl Access {
             return Ok(None);
         };
         let d = digest(value);
+        if let Some(shared) = &self.shared {
+            let (name, role) = shared.session(&d, self.limits).ok_or(NotValid)?;
+            return Ok(Some(Signed {
+                name,
+                role,
+                csrf: self.csrf_for(&d),
+                digest: d,
+            }));
+        }
         let mut sessions = self.sessions.lock().map_err(|_| NotValid)?;
         let limits = self.limits;
         sessions.retain(|_, s| live(s, now, limits));
@@ -240,6 +262,10 @@ impl Access {
     /// A new one-time login token for `name` with `role` (valid for [`LOGIN_LINK_TTL`]).
     pub fn new_login_token(&self, name: &str, role: Role) -> String {
         let token = random_token();
+        if let Some(shared) = &self.shared {
+            shared.add_login(&digest(&token), name, role, LOGIN_LINK_TTL);
+            return token;
+        }
         if let Ok(mut m) = self.login_tokens.lock() {
             let now = Instant::now();
             m.retain(|_, g| g.until > now);
@@ -256,6 +282,11 @@ impl Access {
     /// Spends a login token: a new session id, or `None` when the token is unknown, used or
     /// expired.
     pub fn redeem_login_token(&self, token: &str) -> Option<String> {
+        if let Some(shared) = &self.shared {
+            let session = random_token();
+            shared.redeem_login(&digest(token), &digest(&session))?;
+            return Some(session);
+        }
         let grant = self.login_tokens.lock().ok()?.remove(&digest(token))?;
         let now = Instant::now();
         if grant.until <= now {
@@ -274,6 +305,9 @@ impl Access {
 
     /// Ends `signed`'s session on the server: its cookie opens nothing any more.
     pub fn sign_out(&self, signed: &Signed) {
+        if let Some(shared) = &self.shared {
+            shared.end_session(&signed.digest);
+        }
         if let Ok(mut m) = self.sessions.lock() {
             m.remove(&signed.digest);
         }

@@ -106,6 +106,11 @@ fn webhook_secrets(
 pub mod seed {
     pub const GITHUB_ORG: &str = "acme";
     pub const GITHUB_REPOS: &[&str] = &["infra", "apps", "docs"];
+    /// An organization where the demo's person is only a member: installing there makes an
+    /// installation request, approved by an owner on the sandbox's
+    /// `/organizations/initech/settings/installations` page.
+    pub const GITHUB_MEMBER_ORG: &str = "initech";
+    pub const GITHUB_MEMBER_REPOS: &[&str] = &["platform"];
     pub const GITLAB_USER: &str = "alice";
     pub const GITLAB_GROUPS: &[&str] = &["acme", "acme/platform"];
     pub const BITBUCKET_USER: &str = "alice";
@@ -171,6 +176,8 @@ pub async fn start(options: DemoOptions) -> Result<DemoHandle, DemoError> {
 
 fn seed_github(github: &GitHubSandbox) {
     github.seed_org(seed::GITHUB_ORG, seed::GITHUB_REPOS);
+    github.seed_org(seed::GITHUB_MEMBER_ORG, seed::GITHUB_MEMBER_REPOS);
+    github.members_request_installs(seed::GITHUB_MEMBER_ORG);
     // One blueprint repository each, for the import step of the walkthrough and the dashboard.
     let marker = crate::engine::DEFAULT_BLUEPRINT_MARKER;
     github.seed_repo_with_file(

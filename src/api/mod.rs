@@ -29,6 +29,7 @@ pub mod routes;
 pub mod server;
 mod session;
 pub mod setup_updates;
+mod shared_access;
 mod webhooks;
 
 use crate::engine::{CommandMessage, CommandReply, Engine, EngineError};

@@ -217,9 +217,12 @@ pub async fn stream(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok())
         .map(|p| p + 1);
-    let mut next = match q.from.as_deref() {
-        Some(_) => number(q.from.as_deref(), "from", 1)?.max(1),
-        None => resume.unwrap_or(log.head() + 1),
+    // A reconnecting client's `Last-Event-ID` is its progress: it wins over the `from` of the
+    // URL it first opened.
+    let mut next = match (resume, q.from.as_deref()) {
+        (Some(resume), _) => resume,
+        (None, Some(_)) => number(q.from.as_deref(), "from", 1)?.max(1),
+        (None, None) => log.head() + 1,
     };
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<SseEvent, Infallible>>(256);
     tokio::spawn(async move {

@@ -138,18 +138,24 @@ impl Server {
         let healer =
             crate::inbox::InboxHealer::new(deliveries.clone(), inbox.submitter(), config.inbox.settling);
         engine.set_delivery_healer(Arc::new(healer));
+        let access = Access::new(
+            &config.admin_tokens,
+            &config.viewer_tokens,
+            config.sessions,
+            secure,
+        );
+        // Instances sharing a database share who is signed in (the vault is shared there).
+        let access = match engine.shared_vault() {
+            Some(vault) => access.shared_through(vault),
+            None => access,
+        };
         let state = AppState {
             inner: Arc::new(AppInner {
                 engine,
                 dashboard,
                 checkpoint,
                 public_url,
-                access: Access::new(
-                    &config.admin_tokens,
-                    &config.viewer_tokens,
-                    config.sessions,
-                    secure,
-                ),
+                access,
                 metrics: Metrics::default(),
                 webhook_secrets: config.webhook_secrets.clone(),
                 deliveries,

@@ -1,7 +1,8 @@
-//! The data folder as the CLI sees it: opening the log (`DIR/log`) and the dashboard
-//! (`DIR/projections`, caught up before any query), and the CLI's errors.
+//! The data folder as the CLI sees it: opening the log (`DIR/log`, or the PostgreSQL database
+//! `FORGELINK_STORE` names) and the dashboard (`DIR/projections`, caught up before any query),
+//! and the CLI's errors.
 
-use forgelink_events::{EventLog, LogError, LogOptions};
+use forgelink_events::{EventLog, LogError, LogOptions, Store, StoreLocation};
 use forgelink_projections::{Dashboard, ProjectionError, ProjectionStore, Runner};
 use std::path::PathBuf;
 
@@ -36,15 +37,23 @@ pub enum CliError {
     Usage(String),
 }
 
-/// The data folder given with `--data-dir`.
+/// The data folder given with `--data-dir`, and where its event log is.
 #[derive(Clone)]
 pub struct DataDir {
     root: PathBuf,
+    /// The log's place when it is not `DIR/log`: a database (`FORGELINK_STORE`).
+    store: Option<String>,
 }
 
 impl DataDir {
     pub fn new(root: PathBuf) -> Self {
-        DataDir { root }
+        DataDir { root, store: None }
+    }
+
+    /// The data folder with its log where `store` says (`postgres://…`, or a folder).
+    pub fn with_store(root: PathBuf, store: Option<String>) -> Self {
+        let store = store.filter(|s| !s.trim().is_empty());
+        DataDir { root, store }
     }
 
     pub fn root(&self) -> &std::path::Path {
@@ -59,16 +68,31 @@ impl DataDir {
         self.root.join("projections")
     }
 
-    /// Opens the existing log; a missing folder is an error, not a new empty log.
-    pub fn open_log(&self) -> Result<EventLog, CliError> {
-        if !self.log_dir().exists() {
-            return Err(CliError::NoData(self.root.clone()));
+    fn location(&self) -> StoreLocation {
+        match &self.store {
+            Some(s) => StoreLocation::parse(s),
+            None => StoreLocation::Folder(self.log_dir()),
         }
-        self.open_or_create_log()
+    }
+
+    /// Opens the existing log; a missing folder is an error, not a new empty log.
+    pub fn open_log(&self) -> Result<Store, CliError> {
+        match self.location() {
+            StoreLocation::Folder(dir) if !dir.exists() => Err(CliError::NoData(self.root.clone())),
+            location => Ok(Store::open(&location, LogOptions::default())?),
+        }
     }
 
     /// Opens the log, creating the folder when needed.
-    pub fn open_or_create_log(&self) -> Result<EventLog, CliError> {
+    pub fn open_or_create_log(&self) -> Result<Store, CliError> {
+        Ok(Store::open(&self.location(), LogOptions::default())?)
+    }
+
+    /// The sled log of the folder itself, whatever `FORGELINK_STORE` says (for `migrate`).
+    pub fn open_folder_log(&self, create: bool) -> Result<EventLog, CliError> {
+        if !create && !self.log_dir().exists() {
+            return Err(CliError::NoData(self.root.clone()));
+        }
         Ok(EventLog::open(self.log_dir(), LogOptions::default())?)
     }
 
@@ -77,7 +101,7 @@ impl DataDir {
     }
 
     /// The log and the dashboard caught up with it.
-    pub fn dashboard(&self) -> Result<(EventLog, Runner<Dashboard>), CliError> {
+    pub fn dashboard(&self) -> Result<(Store, Runner<Dashboard>), CliError> {
         let log = self.open_log()?;
         let store = self.open_store()?;
         let mut runner = Runner::open(&store, Dashboard::new())?;

@@ -90,6 +90,12 @@ fn print_banner(handle: &DemoHandle, data_dir: &std::path::Path, store: Option<&
         "  Seeded:       GitHub organization `acme`; GitLab user `alice` with groups acme, acme/platform;"
     );
     println!("                Bitbucket user `alice` with workspaces acme (INFRA, APPS) and acme-labs (LAB)");
+    println!(
+        "                GitHub organization `{org}` where you are only a member: installing there asks its owner,\n\
+         \x20               who approves at {}/organizations/{org}/settings/installations",
+        handle.github.base_url(),
+        org = forgelink::api::demo::seed::GITHUB_MEMBER_ORG
+    );
     println!();
     println!("Press Ctrl-C to stop.");
 }

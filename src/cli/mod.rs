@@ -69,8 +69,8 @@ pub enum Command {
     Export(export::Args),
     /// Reads a JSON Lines export into an empty data folder.
     Import(import::Args),
-    /// Copies the event log of a data folder into an empty PostgreSQL database (for
-    /// `store = "postgres://…"`), checking the copy is byte for byte the same.
+    /// Copies the event log between a data folder and a PostgreSQL database, either way (for
+    /// `store = "postgres://…"`, or back), checking the copy is byte for byte the same.
     Migrate(migrate::Args),
     /// Runs the HTTP server (API, callbacks, webhooks, dashboard) with settings from --config
     /// FILE and FORGELINK_* variables. The event log is in DATA_DIR/log, or in PostgreSQL with
@@ -105,7 +105,11 @@ pub enum Command {
 /// Runs the command and turns its outcome into an exit code (errors go to stderr).
 pub fn run(cli: Cli) -> ExitCode {
     let given = cli.data_dir.clone();
-    let dir = data::DataDir::new(cli.data_dir.unwrap_or_else(|| PathBuf::from("./forgelink-data")));
+    // The offline commands read the log where the server keeps it: `FORGELINK_STORE`.
+    let dir = data::DataDir::with_store(
+        cli.data_dir.unwrap_or_else(|| PathBuf::from("./forgelink-data")),
+        std::env::var("FORGELINK_STORE").ok(),
+    );
     if !matches!(
         cli.command,
         Command::Serve(_) | Command::Demo(_) | Command::Setup(_)

@@ -7,7 +7,7 @@
 
 use super::data::{print_json, CliError, DataDir};
 use super::remote::{self, Remote};
-use forgelink_events::EventLog;
+use forgelink_events::Store;
 use forgelink_projections::{verify, Dashboard, Runner};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::Value;
@@ -99,7 +99,7 @@ fn report(result: &Value, json: bool) -> Result<(), CliError> {
 }
 
 /// Drops the dashboard and rebuilds it from the log; returns how many accounts it holds.
-pub fn rebuild(dir: &DataDir, log: &EventLog) -> Result<usize, CliError> {
+pub fn rebuild(dir: &DataDir, log: &Store) -> Result<usize, CliError> {
     let store = dir.open_store()?;
     // `open_empty`, not `open`: a replay must also work when the stored state is unreadable.
     let mut runner = Runner::open_empty(&store, Dashboard::new())?;

@@ -132,7 +132,12 @@ async fn link(api: &Api, person: &Visitor, provider: &str, name: &str) -> Result
             println!("  already active in this data folder\n");
             return Ok(status.to_string());
         }
-        "pending" | "awaiting_approval" | "failed" | "expired" | "disconnected" => {}
+        "pending"
+        | "awaiting_approval"
+        | "awaiting_owner_approval"
+        | "failed"
+        | "expired"
+        | "disconnected" => {}
         "unlinked" => {
             api.command(json!({"type": "NameAccount", "provider": provider, "unique_name": name}))
                 .await?;

@@ -40,6 +40,18 @@ pub enum AccountCommand {
         #[serde(default)]
         error: Option<String>,
     },
+    /// GitHub, from the saga: the installation request the person made, as GitHub lists it.
+    IdentifyInstallRequest {
+        attempt_id: Uuid,
+        requester: String,
+        organization: String,
+    },
+    /// GitHub, from a webhook: an owner approved the request; `installation_id` is the new
+    /// installation, to be verified by the saga like a setup callback's.
+    CompleteRequestedInstall {
+        attempt_id: Uuid,
+        installation_id: u64,
+    },
     /// From the saga, after it verified what the provider said.
     ApproveInstall {
         attempt_id: Uuid,
@@ -118,6 +130,8 @@ impl AccountCommand {
             AccountCommand::NameAccount { .. } => "NameAccount",
             AccountCommand::StartLink { .. } => "StartLink",
             AccountCommand::CompleteAuthorization { .. } => "CompleteAuthorization",
+            AccountCommand::IdentifyInstallRequest { .. } => "IdentifyInstallRequest",
+            AccountCommand::CompleteRequestedInstall { .. } => "CompleteRequestedInstall",
             AccountCommand::ApproveInstall { .. } => "ApproveInstall",
             AccountCommand::FailLink { .. } => "FailLink",
             AccountCommand::ExpireLink { .. } => "ExpireLink",

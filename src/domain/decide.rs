@@ -85,6 +85,15 @@ pub fn decide(state: &AccountState, command: &AccountCommand, now: DateTime<Utc>
             };
             link::complete_authorization(state, cb, now)
         }
+        C::IdentifyInstallRequest {
+            attempt_id,
+            requester,
+            organization,
+        } => link::identify_install_request(state, *attempt_id, requester, organization),
+        C::CompleteRequestedInstall {
+            attempt_id,
+            installation_id,
+        } => link::complete_requested_install(state, *attempt_id, *installation_id),
         C::ApproveInstall { attempt_id, grant } => link::approve_install(state, *attempt_id, grant),
         C::FailLink { attempt_id, reason } => link::fail_link(state, *attempt_id, reason),
         C::ExpireLink { attempt_id } => link::expire_link(state, *attempt_id, now),
@@ -288,6 +297,9 @@ pub(super) fn not_allowed(state: &AccountState, action: &'static str) -> DomainE
             };
             format!("is awaiting approval on {on}; finish the {what} there or start a new link")
         }
+        AccountStatus::AwaitingOwnerApproval => "waits for an organization owner to approve its \
+                                                  installation request on GitHub; or start a new link"
+            .to_string(),
         AccountStatus::AwaitingDetails => match state.provider {
             Some(Provider::Bitbucket) => {
                 "is awaiting details; select a workspace and project key, then save details".to_string()

@@ -8,7 +8,8 @@ use super::state::{AccountState, AttemptOutcome, LinkAttempt};
 use super::status::AccountStatus;
 use chrono::{DateTime, Utc};
 use forgelink_events::{
-    AuthorizationReceived, Event, Grant, InstallApproved, LinkExpired, LinkFailed, LinkStarted, Provider,
+    AuthorizationReceived, Event, Grant, InstallApproved, InstallRequestIdentified, InstallRequested,
+    LinkExpired, LinkFailed, LinkStarted, Provider,
 };
 use uuid::Uuid;
 
@@ -109,11 +110,18 @@ pub(super) fn complete_authorization(
             match cb.setup_action {
                 None | Some("install") | Some("update") => {}
                 Some("request") => {
-                    return failed(
-                        "the installation was requested and waits for an organization owner's \
-                         approval on GitHub; start a new link once an owner approved it"
-                            .into(),
-                    )
+                    let code_ref = code_ref.ok_or_else(|| {
+                        missing(
+                            "code",
+                            "GitHub sends it when the app requests user authorization during installation",
+                        )
+                    })?;
+                    return Ok(vec![InstallRequested {
+                        attempt_id: attempt.attempt_id,
+                        code_ref: Some(code_ref.to_string()),
+                        expires_at: now + install_request_ttl(),
+                    }
+                    .into()]);
                 }
                 Some(other) => {
                     return Err(DomainError::InvalidField {
@@ -167,7 +175,10 @@ fn usable_attempt<'s>(
     if attempt.state_hash != state_hash {
         return Err(DomainError::StateMismatch);
     }
-    if attempt.authorization.is_some() || attempt.outcome == AttemptOutcome::Approved {
+    if attempt.authorization.is_some()
+        || attempt.request.is_some()
+        || attempt.outcome == AttemptOutcome::Approved
+    {
         return Err(DomainError::StateAlreadyUsed);
     }
     match &attempt.outcome {
@@ -182,6 +193,75 @@ fn usable_attempt<'s>(
         }),
         _ => Ok(attempt),
     }
+}
+
+/// How long an installation request may wait for an owner before the link expires: owners
+/// approve in their own time, not within a click-through link's minutes.
+pub(crate) fn install_request_ttl() -> chrono::Duration {
+    chrono::Duration::days(7)
+}
+
+/// The saga found the person's installation request on GitHub. Again with the same facts is
+/// nothing new; an attempt that ended or was superseded takes nothing.
+pub(super) fn identify_install_request(
+    state: &AccountState,
+    attempt_id: Uuid,
+    requester: &str,
+    organization: &str,
+) -> Result<Vec<Event>, DomainError> {
+    let Some(attempt) = finished_or_current(state, attempt_id)? else {
+        return Ok(vec![]);
+    };
+    let Some(request) = attempt.request.as_ref() else {
+        return Err(not_allowed(state, "identify the installation request"));
+    };
+    if requester.trim().is_empty() || organization.trim().is_empty() {
+        return Err(missing(
+            "requester",
+            "GitHub names who asked and on which organization",
+        ));
+    }
+    if request.identified.is_some() {
+        return Ok(vec![]);
+    }
+    Ok(vec![InstallRequestIdentified {
+        attempt_id,
+        requester: requester.to_string(),
+        organization: organization.to_string(),
+    }
+    .into()])
+}
+
+/// An owner approved the request (the `installation` `created` webhook named its requester):
+/// the new installation is recorded as the attempt's callback would be, for the saga to verify.
+pub(super) fn complete_requested_install(
+    state: &AccountState,
+    attempt_id: Uuid,
+    installation_id: u64,
+) -> Result<Vec<Event>, DomainError> {
+    let Some(attempt) = finished_or_current(state, attempt_id)? else {
+        return Ok(vec![]);
+    };
+    if attempt
+        .request
+        .as_ref()
+        .and_then(|r| r.identified.as_ref())
+        .is_none()
+    {
+        return Err(not_allowed(state, "complete the requested installation"));
+    }
+    match attempt.authorization.as_ref().map(|a| a.installation_id) {
+        Some(Some(id)) if id == installation_id => return Ok(vec![]),
+        Some(_) => return Err(DomainError::StateAlreadyUsed),
+        None => {}
+    }
+    Ok(vec![AuthorizationReceived {
+        attempt_id,
+        installation_id: Some(installation_id),
+        setup_action: Some("request".into()),
+        code_ref: None,
+    }
+    .into()])
 }
 
 pub(super) fn approve_install(

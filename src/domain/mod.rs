@@ -24,6 +24,8 @@ mod tests_details;
 mod tests_lifecycle;
 #[cfg(test)]
 mod tests_link;
+#[cfg(test)]
+mod tests_request;
 
 pub use command::AccountCommand;
 pub use decide::decide;
@@ -34,6 +36,8 @@ pub use project::{
     decide_project, evolve_project, fold_project, ProjectCommand, ProjectError, ProjectRepo, ProjectState,
     ProjectStatus,
 };
-pub use state::{evolve, fold, AccountState, AttemptOutcome, LinkAttempt, ReceivedAuthorization};
+pub use state::{
+    evolve, fold, AccountState, AttemptOutcome, LinkAttempt, PendingRequest, ReceivedAuthorization,
+};
 pub use status::{next_action, AccountStatus};
 pub use text::{check_text, is_hidden_or_control, MAX_ACTOR_LEN, MAX_PROJECT_NAME_LEN, MAX_REASON_LEN};

@@ -30,6 +30,16 @@ pub struct ReceivedAuthorization {
     pub code_ref: Option<String>,
 }
 
+/// GitHub: the installation request the person made instead of an install (they are not an
+/// owner of the organization), recorded by `InstallRequested`; who asked and where, once the
+/// saga found the request on GitHub.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingRequest {
+    pub code_ref: Option<String>,
+    /// `(requester, organization)`, from `InstallRequestIdentified`.
+    pub identified: Option<(String, String)>,
+}
+
 /// The current link attempt. Only the hash of its OAuth `state` is known.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LinkAttempt {
@@ -39,6 +49,8 @@ pub struct LinkAttempt {
     pub expires_at: DateTime<Utc>,
     /// Set once the callback arrived: the state is spent from then on.
     pub authorization: Option<ReceivedAuthorization>,
+    /// GitHub: set when the callback was an installation request (the state is spent too).
+    pub request: Option<PendingRequest>,
     pub outcome: AttemptOutcome,
 }
 
@@ -120,6 +132,8 @@ pub fn evolve(mut state: AccountState, event: &Event) -> AccountState {
         Event::AccountNamed(_)
             | Event::LinkStarted(_)
             | Event::AuthorizationReceived(_)
+            | Event::InstallRequested(_)
+            | Event::InstallRequestIdentified(_)
             | Event::InstallApproved(_)
             | Event::GroupSelected(_)
             | Event::WorkspaceSelected(_)
@@ -158,17 +172,40 @@ pub fn evolve(mut state: AccountState, event: &Event) -> AccountState {
                 authorize_url: e.authorize_url.clone(),
                 expires_at: e.expires_at,
                 authorization: None,
+                request: None,
                 outcome: AttemptOutcome::Open,
             });
             state.status = AccountStatus::AwaitingApproval;
         }
         Event::AuthorizationReceived(e) => {
             if let Some(a) = state.attempt.as_mut().filter(|a| a.attempt_id == e.attempt_id) {
+                // An approved request brings no code: the request's own is the attempt's.
+                let requested_code = a.request.as_ref().and_then(|r| r.code_ref.clone());
                 a.authorization = Some(ReceivedAuthorization {
                     installation_id: e.installation_id,
                     setup_action: e.setup_action.clone(),
-                    code_ref: e.code_ref.clone(),
+                    code_ref: e.code_ref.clone().or(requested_code),
                 });
+            }
+        }
+        Event::InstallRequested(e) => {
+            if let Some(a) = state.attempt.as_mut().filter(|a| a.attempt_id == e.attempt_id) {
+                a.request = Some(PendingRequest {
+                    code_ref: e.code_ref.clone(),
+                    identified: None,
+                });
+                a.expires_at = e.expires_at;
+                state.status = AccountStatus::AwaitingOwnerApproval;
+            }
+        }
+        Event::InstallRequestIdentified(e) => {
+            if let Some(r) = state
+                .attempt
+                .as_mut()
+                .filter(|a| a.attempt_id == e.attempt_id)
+                .and_then(|a| a.request.as_mut())
+            {
+                r.identified = Some((e.requester.clone(), e.organization.clone()));
             }
         }
         Event::InstallApproved(e) => {

@@ -14,6 +14,8 @@ pub enum AccountStatus {
     None,
     Pending,
     AwaitingApproval,
+    /// GitHub: the person asked for the install; an organization owner must approve it.
+    AwaitingOwnerApproval,
     AwaitingDetails,
     Active,
     Suspended,
@@ -30,6 +32,7 @@ impl AccountStatus {
             AccountStatus::None => "none",
             AccountStatus::Pending => "pending",
             AccountStatus::AwaitingApproval => "awaiting_approval",
+            AccountStatus::AwaitingOwnerApproval => "awaiting_owner_approval",
             AccountStatus::AwaitingDetails => "awaiting_details",
             AccountStatus::Active => "active",
             AccountStatus::Suspended => "suspended",
@@ -46,6 +49,7 @@ impl AccountStatus {
             self,
             AccountStatus::Pending
                 | AccountStatus::AwaitingApproval
+                | AccountStatus::AwaitingOwnerApproval
                 | AccountStatus::Failed
                 | AccountStatus::Expired
                 | AccountStatus::Disconnected
@@ -69,6 +73,7 @@ pub fn next_action(state: &AccountState) -> Option<String> {
         AccountStatus::None => return None,
         AccountStatus::Pending => Shown::Pending,
         AccountStatus::AwaitingApproval => Shown::AwaitingApproval,
+        AccountStatus::AwaitingOwnerApproval => Shown::AwaitingOwnerApproval,
         AccountStatus::AwaitingDetails => Shown::AwaitingDetails,
         AccountStatus::Active => Shown::Active,
         AccountStatus::Suspended => Shown::Suspended,

@@ -305,26 +305,6 @@ fn an_oauth_callback_without_code_is_refused_and_the_state_still_works() {
 }
 
 #[test]
-fn a_github_installation_request_waiting_for_an_owner_fails_with_what_to_do() {
-    let state = given(awaiting_approval(Provider::GitHub))
-        .when(C::CompleteAuthorization {
-            state_hash: "hash-1".into(),
-            installation_id: None,
-            setup_action: Some("request".into()),
-            code_ref: None,
-            error: None,
-        })
-        .then([LinkFailed {
-            attempt_id: Some(ATTEMPT),
-            reason: "the installation was requested and waits for an organization owner's \
-                     approval on GitHub; start a new link once an owner approved it"
-                .into(),
-        }
-        .into()]);
-    assert_eq!(state.status(), AccountStatus::Failed);
-}
-
-#[test]
 fn an_unknown_github_setup_action_is_refused_naming_the_field() {
     let mut cmd = github_callback("hash-1");
     if let C::CompleteAuthorization { setup_action, .. } = &mut cmd {

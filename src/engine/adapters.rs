@@ -12,7 +12,9 @@ use crate::providers::github::GitHubClient;
 use crate::providers::gitlab::GitLabClient;
 use crate::providers::oauth::TokenPair;
 use crate::providers::ProviderError;
-use crate::saga::{BoxFuture, GitHubPort, InstallationFacts, OAuthPort, OAuthTokens, RefreshedTokens};
+use crate::saga::{
+    BoxFuture, GitHubPort, InstallRequestFacts, InstallationFacts, OAuthPort, OAuthTokens, RefreshedTokens,
+};
 use crate::secret::Secret;
 use crate::vault::Vault;
 use forgelink_events::{Provider, RepoRef};
@@ -113,6 +115,26 @@ impl GitHubPort for GitHubAdapter {
             self.client()?
                 .user_can_access_installation(user_token, installation_id)
                 .await
+        })
+    }
+
+    fn user_login<'a>(&'a self, user_token: &'a Secret) -> BoxFuture<'a, Result<String, ProviderError>> {
+        Box::pin(async move { self.client()?.user_login(user_token).await })
+    }
+
+    fn installation_requests(&self) -> BoxFuture<'_, Result<Vec<InstallRequestFacts>, ProviderError>> {
+        Box::pin(async move {
+            Ok(self
+                .client()?
+                .installation_requests()
+                .await?
+                .into_iter()
+                .map(|r| InstallRequestFacts {
+                    organization: r.account_login,
+                    requester: r.requester_login,
+                    created_at: r.created_at,
+                })
+                .collect())
         })
     }
 

@@ -165,10 +165,14 @@ impl Inner {
                 match &by_state {
                     // One installation backs one account: a second account cannot take it. The
                     // writer's claim makes this hold under races; this answers early.
-                    Some((_, account_id)) if *account_id != holder.account_id => {
+                    Some((hash, account_id)) if *account_id != holder.account_id => {
+                        let message =
+                            super::claims::already_linked(id, holder.login.as_deref(), &holder.name);
+                        self.fail_attempt_of_state(*account_id, hash, &message, command_id, meta)
+                            .await;
                         return Err(EngineError::Invalid {
                             field: "installation_id",
-                            message: super::claims::already_linked(id, holder.login.as_deref(), &holder.name),
+                            message,
                         });
                     }
                     // GitHub sends `setup_action=update` when the person changes an existing
@@ -210,6 +214,36 @@ impl Inner {
             let _ = self.vault.delete(&r);
         }
         result
+    }
+
+    /// Ends the attempt whose state hashes to `state_hash` as failed with `reason`, so a
+    /// refused callback shows in the history of the account it happened to. Only the account's
+    /// current, open attempt: an older state changes nothing.
+    async fn fail_attempt_of_state(
+        &self,
+        account_id: Uuid,
+        state_hash: &str,
+        reason: &str,
+        command_id: Uuid,
+        meta: Metadata,
+    ) {
+        let Ok(state) = self.account_state_of(account_id) else {
+            return;
+        };
+        let Some(attempt) = state
+            .attempt
+            .as_ref()
+            .filter(|a| a.state_hash == state_hash && a.is_open() && a.authorization.is_none())
+        else {
+            return;
+        };
+        let command = AccountCommand::FailLink {
+            attempt_id: Some(attempt.attempt_id),
+            reason: reason.to_string(),
+        };
+        if let Err(e) = self.apply(account_id, command, command_id, meta).await {
+            tracing::info!(%account_id, error = %e, "the refused callback was not recorded on its account");
+        }
     }
 
     /// One sentence per organization whose installation another account holds: GitHub shows

@@ -7,6 +7,7 @@ mod blueprints;
 mod branch_calls;
 mod claims;
 mod confirm;
+mod dispatch;
 mod error;
 mod execute;
 mod found_repo;
@@ -27,6 +28,7 @@ mod scope_rename;
 mod user_revoked;
 mod webhooks;
 
+pub use dispatch::{EffectStats, DEFAULT_EFFECT_WORKERS};
 pub use error::EngineError;
 pub use healing::{DeliveryHealer, ReconcileLine, ReconcileReport};
 pub use link::hash_state;
@@ -57,8 +59,9 @@ pub struct EngineConfig {
     /// `data_dir/vault`.
     pub data_dir: PathBuf,
     /// Where the event log lives (`store`, `FORGELINK_STORE`): None is the sled folder
-    /// `data_dir/log`; a PostgreSQL address puts the log there. The vault, the webhook inbox
-    /// and the projections stay in `data_dir` either way.
+    /// `data_dir/log`; a PostgreSQL address puts the log there, and the vault with it (a vault
+    /// the data folder held moves in once). The webhook inbox and the projections stay in
+    /// `data_dir` either way.
     pub store: Option<StoreLocation>,
     pub durability: Durability,
     /// The most memory the event log's page cache may take (`log_cache_mb`); `None` sizes it
@@ -87,6 +90,8 @@ pub struct EngineConfig {
     /// Where forgelink receives webhooks (its public URL); the hooks it registers on GitLab and
     /// Bitbucket send to `{this}/webhooks/{provider}?hook={project id}`. None: no hooks.
     pub webhook_base_url: Option<String>,
+    /// How many effects owed at a start (or fallen due) run at once; the rest wait in a queue.
+    pub effect_workers: usize,
 }
 
 /// The blueprint marker file by default.
@@ -118,6 +123,7 @@ impl EngineConfig {
             reconcile_every: DEFAULT_RECONCILE_EVERY,
             reconcile_min_rate_remaining: DEFAULT_RECONCILE_MIN_RATE_REMAINING,
             webhook_base_url: None,
+            effect_workers: DEFAULT_EFFECT_WORKERS,
         }
     }
 }
@@ -146,11 +152,17 @@ pub(crate) struct Inner {
     /// GitHub installation id -> account, kept by the saga loop for `setup_action=update`
     /// callbacks and webhooks that name only the installation.
     pub installations: Mutex<HashMap<u64, Uuid>>,
+    /// GitHub installation requests waiting for an owner: (requester, organization), both
+    /// lowercase -> (account, attempt), kept by the saga loop for the `installation` `created`
+    /// webhook that names the requester.
+    pub install_requests: Mutex<HashMap<(String, String), (Uuid, Uuid)>>,
     /// Projects: which holds which repository, imports and reconciliations in progress.
     pub projects: projects::ProjectRuntime,
     /// The saga loop and every effect in flight. They hold only a `Weak` to this, so dropping
     /// the last `Engine` drops this set, which aborts them all.
     pub tasks: Mutex<tokio::task::JoinSet<()>>,
+    /// Where the sagas' effects queue, wait for their time and run (its tasks are in `tasks`).
+    pub effects: Arc<dispatch::Dispatcher>,
     /// Single-use provider calls with the storing of their answer; shutdown lets them finish.
     pub unstoppable: adapters::Unstoppable,
     /// What reconciliation asks to heal lost webhook deliveries (set by the server's inbox).
@@ -189,7 +201,13 @@ impl Engine {
             Some(k) => k.clone(),
             None => VaultKey::from_env_or_file(&config.data_dir)?,
         };
-        let vault = Arc::new(Vault::open(&config.data_dir.join("vault"), key)?);
+        // With the log on PostgreSQL the vault is there too, shared by every instance; a vault
+        // the data folder held before moves into it once.
+        let folder_vault = config.data_dir.join("vault");
+        let vault = Arc::new(match &location {
+            StoreLocation::Postgres(url) => Vault::open_postgres_carrying(url, key, Some(&folder_vault))?,
+            StoreLocation::Folder(_) => Vault::open(&folder_vault, key)?,
+        });
         // The data folder and everything in it are the owner's only (folders 0700, files 0600).
         // Something in it we may not change (a mount's `lost+found`) is reported, not fatal.
         if let Err(e) = crate::vault::restrict_permissions(&config.data_dir) {
@@ -222,6 +240,7 @@ impl Engine {
             config.refresh_ahead,
             config.hooks.clone(),
         ));
+        let effects = dispatch::Dispatcher::new(config.effect_workers);
         let engine = Engine {
             inner: Arc::new(Inner {
                 log,
@@ -230,8 +249,10 @@ impl Engine {
                 config,
                 refresher,
                 installations: Mutex::new(HashMap::new()),
+                install_requests: Mutex::new(HashMap::new()),
                 projects: projects::ProjectRuntime::default(),
                 tasks: Mutex::new(tokio::task::JoinSet::new()),
+                effects,
                 unstoppable: adapters::Unstoppable::default(),
                 delivery_healer: Mutex::new(None),
             }),
@@ -253,10 +274,18 @@ impl Engine {
                 let projects = projects
                     .join()
                     .map_err(|_| EngineError::Io("the project saga's resume panicked".into()))?;
-                accounts.and(projects)
+                // Discovery is owed by what the accounts' states say, which only the account
+                // saga folds (one fold of every account, not two).
+                projects?.owe(inner, accounts?);
+                Ok::<(), EngineError>(())
             })?;
         }
         Ok(engine)
+    }
+
+    /// How many saga effects run, wait in the queue and wait for their time.
+    pub fn effect_stats(&self) -> EffectStats {
+        self.inner.effects.stats()
     }
 
     /// The event log, for queries, projections and export.
@@ -265,6 +294,11 @@ impl Engine {
     }
 
     /// The vault the engine keeps secrets in (tests and tools check what it holds).
+    /// The vault when other instances share it (PostgreSQL), for what they must share too.
+    pub fn shared_vault(&self) -> Option<Arc<Vault>> {
+        self.inner.vault.is_shared().then(|| self.inner.vault.clone())
+    }
+
     pub fn vault(&self) -> &Vault {
         &self.inner.vault
     }

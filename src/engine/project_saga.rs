@@ -1,13 +1,17 @@
-//! The project saga loop. On start it folds every account and project (keeping the engine's
-//! project index), runs what each project still owes (a repository to create, a GitHub access
-//! check) and the blueprint discovery of active accounts that have none recorded, then follows
-//! the log and reacts to each committed event. Each effect runs as its own task, never twice
-//! at once, and turns its outcome into a command with a deterministic id (see
+//! The project saga loop. On start it folds every project (keeping the engine's project index;
+//! of accounts only their provider), runs what each project still owes (a repository to
+//! create, a GitHub access check) and, once the account saga has folded the accounts, the
+//! blueprint discovery of active accounts that have none recorded ([`Discoveries`]); then it
+//! follows the log and reacts to each committed event. What the start owes waits in the dispatcher's
+//! bounded queue (`dispatch.rs`); what a live event starts runs at once. An effect is never in
+//! flight twice, and turns its outcome into a command with a deterministic id (see
 //! `saga::command_id`), so a re-run after a crash cannot record twice.
 
+use super::dispatch::{Job, Step};
 use super::projects::is_project_event;
 use super::{EngineError, Inner};
-use crate::domain::{evolve, evolve_project, AccountState, AccountStatus, ProjectState, ProjectStatus};
+use crate::domain::{evolve_project, fold, AccountStatus, ProjectState, ProjectStatus};
+use crate::saga::BoxFuture;
 use forgelink_events::{Envelope, Event, Metadata, Provider, Selected};
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, Weak};
@@ -49,7 +53,7 @@ impl ProjectEffect {
 pub(crate) fn owed(
     project_id: Uuid,
     project: &ProjectState,
-    account: Option<&AccountState>,
+    provider: Option<Provider>,
 ) -> Option<ProjectEffect> {
     let account_id = project.account_id?;
     match project.status {
@@ -63,7 +67,7 @@ pub(crate) fn owed(
             if !project.imported
                 && project.installation_id.is_none()
                 && project.repository.is_some()
-                && account.and_then(|a| a.provider) == Some(Provider::GitHub) =>
+                && provider == Some(Provider::GitHub) =>
         {
             Some(ProjectEffect::CheckAccess {
                 project_id,
@@ -81,10 +85,10 @@ fn hook_step(
     project_id: Uuid,
     event: &Event,
     project: &ProjectState,
-    account: Option<&AccountState>,
+    provider: Option<Provider>,
 ) -> Option<ProjectEffect> {
     let account_id = project.account_id?;
-    if !matches!(account?.provider, Some(Provider::GitLab | Provider::Bitbucket)) {
+    if !matches!(provider, Some(Provider::GitLab | Provider::Bitbucket)) {
         return None;
     }
     match event {
@@ -100,42 +104,63 @@ fn hook_step(
     }
 }
 
+/// The effects of the project saga in flight (queued, waiting or running), by key.
+type InFlight = Arc<Mutex<HashSet<(Uuid, &'static str)>>>;
+
 struct Follower {
-    accounts: HashMap<Uuid, AccountState>,
+    /// Each account's provider (what a project owes depends on it; it never changes). The
+    /// accounts' states are the account saga's: this loop folds an account's stream only when
+    /// a live event may have activated it.
+    providers: HashMap<Uuid, Provider>,
     projects: HashMap<Uuid, ProjectState>,
-    in_flight: Arc<Mutex<HashSet<(Uuid, &'static str)>>>,
+    in_flight: InFlight,
+    live: bool,
+}
+
+/// What the project saga's start leaves for the engine to finish once the account saga
+/// resumed: the blueprint discoveries owed.
+pub(crate) struct Discoveries {
+    in_flight: InFlight,
+}
+
+impl Discoveries {
+    /// Owes discovery to each of `accounts` (active, no blueprints in the log) whose
+    /// discovery never completed (no memo): a start with nothing new asks the providers nothing.
+    pub fn owe(&self, inner: &Arc<Inner>, accounts: Vec<Uuid>) {
+        let weak = Arc::downgrade(inner);
+        let mut owed = 0;
+        for account_id in accounts {
+            if !super::blueprints::discovered(&inner.config.data_dir, account_id) {
+                owed += 1;
+                let effect = ProjectEffect::DiscoverBlueprints { account_id };
+                launch(inner, &weak, &self.in_flight, effect, true);
+            }
+        }
+        tracing::info!(accounts = owed, "blueprint discoveries owed");
+    }
 }
 
 /// Starts the loop (and the periodic reconciliation) as engine tasks.
-pub(crate) fn start(inner: &Arc<Inner>) -> Result<(), EngineError> {
+pub(crate) fn start(inner: &Arc<Inner>) -> Result<Discoveries, EngineError> {
     let mut f = Follower {
-        accounts: HashMap::new(),
+        providers: HashMap::new(),
         projects: HashMap::new(),
         in_flight: Arc::default(),
+        live: false,
     };
     let mut cursor = 0;
     f.follow(inner, &mut cursor, u64::MAX, |_| {})?;
     let weak = Arc::downgrade(inner);
+    f.live = true;
+    let provider = |p: &ProjectState| p.account_id.and_then(|a| f.providers.get(&a).copied());
     let mut resume: Vec<ProjectEffect> = f
         .projects
         .iter()
-        .filter_map(|(id, p)| owed(*id, p, p.account_id.and_then(|a| f.accounts.get(&a))))
+        .filter_map(|(id, p)| owed(*id, p, provider(p)))
         .collect();
-    resume.extend(
-        f.accounts
-            .iter()
-            // Only accounts whose discovery never completed: a start with nothing new asks
-            // the providers nothing.
-            .filter(|(id, a)| {
-                a.status() == AccountStatus::Active
-                    && !super::blueprints::discovered(&inner.config.data_dir, **id)
-            })
-            .map(|(id, _)| ProjectEffect::DiscoverBlueprints { account_id: *id }),
-    );
     // A hook whose registration was cut short; one the vault knows costs no provider call.
     resume.extend(f.projects.iter().filter_map(|(id, p)| {
-        let account = p.account_id.and_then(|a| f.accounts.get(&a))?;
-        let gitlab_or_bitbucket = matches!(account.provider, Some(Provider::GitLab | Provider::Bitbucket));
+        let gitlab_or_bitbucket = matches!(provider(p), Some(Provider::GitLab | Provider::Bitbucket));
         (gitlab_or_bitbucket && p.status == ProjectStatus::Ready && p.repository.is_some()).then(|| {
             ProjectEffect::RegisterHook {
                 project_id: *id,
@@ -149,8 +174,11 @@ pub(crate) fn start(inner: &Arc<Inner>) -> Result<(), EngineError> {
         "project saga resumed"
     );
     for effect in resume {
-        f.launch(inner, &weak, effect);
+        launch(inner, &weak, &f.in_flight, effect, true);
     }
+    let discoveries = Discoveries {
+        in_flight: f.in_flight.clone(),
+    };
     let mut head = inner.log.subscribe();
     inner.spawn(async move {
         loop {
@@ -172,7 +200,7 @@ pub(crate) fn start(inner: &Arc<Inner>) -> Result<(), EngineError> {
             let Ok((back, at, inner, effects, read)) = step else { return };
             (f, cursor) = (back, at);
             for effect in effects {
-                f.launch(&inner, &weak, effect);
+                launch(&inner, &weak, &f.in_flight, effect, false);
             }
             if let Err(e) = read {
                 tracing::error!(error = %e, position = cursor + 1, "project saga cannot read the log; it stops here");
@@ -181,7 +209,7 @@ pub(crate) fn start(inner: &Arc<Inner>) -> Result<(), EngineError> {
         }
     });
     super::reconcile::start_timer(inner);
-    Ok(())
+    Ok(discoveries)
 }
 
 impl Follower {
@@ -195,8 +223,16 @@ impl Follower {
         until: u64,
         mut start: impl FnMut(ProjectEffect),
     ) -> Result<(), forgelink_events::LogError> {
-        let streams =
-            |stream: &str, _: &str| stream.starts_with("account-") || stream.starts_with("project-");
+        // Of the accounts' events only those this loop reads are decoded: the names (for the
+        // providers) and, once live, the ones that may activate an account.
+        let live = self.live;
+        let streams = move |stream: &str, kind: &str| {
+            stream.starts_with("project-")
+                || (stream.starts_with("account-")
+                    && (kind == "AccountNamed"
+                        || (live
+                            && matches!(kind, "DetailsSaved" | "InstallApproved" | "RepositoriesChanged"))))
+        };
         for item in inner.log.read_selected(*cursor + 1, &streams) {
             let item = item?;
             if item.position() > until {
@@ -204,70 +240,111 @@ impl Follower {
             }
             *cursor = item.position();
             if let Selected::Event(envelope) = item {
-                self.fold(inner, &envelope).into_iter().for_each(&mut start);
+                self.fold(inner, &envelope)?.into_iter().for_each(&mut start);
             }
         }
         Ok(())
     }
 
     /// Folds one envelope and returns the effects it starts.
-    fn fold(&mut self, inner: &Inner, envelope: &Envelope) -> Vec<ProjectEffect> {
+    fn fold(
+        &mut self,
+        inner: &Inner,
+        envelope: &Envelope,
+    ) -> Result<Vec<ProjectEffect>, forgelink_events::LogError> {
         let Some(id) = envelope.stream_id.entity_id() else {
-            return vec![];
+            return Ok(vec![]);
         };
         if envelope.stream_id.is_account() {
-            let state = evolve(self.accounts.remove(&id).unwrap_or_default(), &envelope.event);
-            if let (Some(p), Ok(mut index)) = (state.provider, inner.projects.index.lock()) {
-                index.note_account(id, p);
+            if let Event::AccountNamed(named) = &envelope.event {
+                self.providers.insert(id, named.provider);
+                if let Ok(mut index) = inner.projects.index.lock() {
+                    index.note_account(id, named.provider);
+                }
             }
             // Activation, and repositories added later (webhook or reconciliation), send
-            // discovery looking; what did not change is not read again.
-            let activated = matches!(
+            // discovery looking; what did not change is not read again. The resume starts
+            // none (the account saga's final states say which accounts are owed one).
+            let may_activate = matches!(
                 &envelope.event,
                 Event::DetailsSaved(_) | Event::InstallApproved(_)
             ) || matches!(&envelope.event, Event::RepositoriesChanged(c) if !c.added.is_empty());
-            let activated = activated && state.status() == AccountStatus::Active;
-            self.accounts.insert(id, state);
-            return if activated {
+            if !(self.live && may_activate) {
+                return Ok(vec![]);
+            }
+            let history = inner.log.read_stream(&envelope.stream_id, 1)?;
+            let state = fold(
+                history
+                    .iter()
+                    .take_while(|e| e.stream_version <= envelope.stream_version)
+                    .map(|e| &e.event),
+            );
+            return Ok(if state.status() == AccountStatus::Active {
                 vec![ProjectEffect::DiscoverBlueprints { account_id: id }]
             } else {
                 vec![]
-            };
+            });
         }
         if !envelope.stream_id.is_project() || !is_project_event(&envelope.event) {
-            return vec![];
+            return Ok(vec![]);
         }
         let state = evolve_project(self.projects.remove(&id).unwrap_or_default(), &envelope.event);
         if let Ok(mut index) = inner.projects.index.lock() {
             index.note_project(id, &state);
         }
-        let account = state.account_id.and_then(|a| self.accounts.get(&a));
-        let mut effects: Vec<ProjectEffect> = owed(id, &state, account).into_iter().collect();
-        effects.extend(hook_step(id, &envelope.event, &state, account));
+        let provider = state.account_id.and_then(|a| self.providers.get(&a).copied());
+        let mut effects: Vec<ProjectEffect> = owed(id, &state, provider).into_iter().collect();
+        effects.extend(hook_step(id, &envelope.event, &state, provider));
         self.projects.insert(id, state);
-        effects
+        Ok(effects)
+    }
+}
+
+/// Dispatches `effect` unless it is already queued or running: into the start-up backlog
+/// when the resume owes it, else at once (see `dispatch.rs`).
+fn launch(inner: &Inner, weak: &Weak<Inner>, in_flight: &InFlight, effect: ProjectEffect, resumed: bool) {
+    let key = effect.key();
+    if !in_flight.lock().map(|mut s| s.insert(key)).unwrap_or(false) {
+        return;
+    }
+    let job = Box::new(ProjectJob {
+        effect,
+        key,
+        retry: 0,
+        in_flight: in_flight.clone(),
+    });
+    if resumed {
+        inner.effects.owe(inner, weak, job);
+    } else {
+        inner.effects.now(inner, weak.clone(), job);
+    }
+}
+
+/// One project effect in the dispatcher.
+struct ProjectJob {
+    effect: ProjectEffect,
+    key: (Uuid, &'static str),
+    retry: u32,
+    in_flight: InFlight,
+}
+
+impl Job for ProjectJob {
+    fn lease(&self) -> String {
+        format!("project effect {} {}", self.key.0, self.key.1)
     }
 
-    fn launch(&self, inner: &Inner, weak: &Weak<Inner>, effect: ProjectEffect) {
-        let key = effect.key();
-        if !self.in_flight.lock().map(|mut s| s.insert(key)).unwrap_or(false) {
-            return;
-        }
-        let (weak, in_flight) = (weak.clone(), self.in_flight.clone());
-        let span = tracing::info_span!("project_effect", kind = key.1, id = %key.0);
-        inner.spawn(tracing::Instrument::instrument(
+    fn run(mut self: Box<Self>, weak: Weak<Inner>) -> BoxFuture<'static, Step> {
+        let span = tracing::info_span!("project_effect", kind = self.key.1, id = %self.key.0);
+        Box::pin(tracing::Instrument::instrument(
             async move {
-                let mut retry = 0u32;
-                loop {
-                    let Some(inner) = weak.upgrade() else { break };
+                if let Some(inner) = weak.upgrade() {
                     let policy = inner.config.retry.clone();
-                    match run(&inner, &effect).await {
-                        Ok(()) => break,
+                    match run(&inner, &self.effect).await {
+                        Ok(()) => {}
                         Err(e) if retryable(&e) => {
-                            drop(inner);
                             // The one retry policy: the provider's wait when it asked for one
                             // (the request is held back until then anyway), else backoff.
-                            let wait = policy.wait_after(retry, asked_wait(&e));
+                            let wait = policy.wait_after(self.retry, asked_wait(&e));
                             if wait > policy.give_up_after {
                                 tracing::info!(
                                     "{e}; this step ends here and is tried again in {}",
@@ -276,21 +353,19 @@ impl Follower {
                             } else {
                                 tracing::warn!(error = %e, "project effect did not finish; retrying");
                             }
-                            tokio::time::sleep(wait).await;
-                            retry = retry.saturating_add(1);
+                            self.retry = self.retry.saturating_add(1);
+                            return Step::Again(wait, self);
                         }
-                        Err(e) => {
-                            tracing::warn!(error = %e, "project effect gave up");
-                            break;
-                        }
+                        Err(e) => tracing::warn!(error = %e, "project effect gave up"),
                     }
                 }
-                if let Ok(mut s) = in_flight.lock() {
-                    s.remove(&key);
+                if let Ok(mut s) = self.in_flight.lock() {
+                    s.remove(&self.key);
                 }
+                Step::Done
             },
             span,
-        ));
+        ))
     }
 }
 

@@ -242,6 +242,8 @@ impl Inner {
                 full_name: found.full_name,
             },
             bound_to,
+            web_url: Some(found.web_url),
+            clone_url: Some(found.clone_url),
         };
         self.apply_project(project_id, command, command_id, meta).await
     }

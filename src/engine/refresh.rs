@@ -2,7 +2,10 @@
 //! refresh token on every refresh (the old one is refused from then on), so a refresh must
 //! never run twice at once for one account, and the new pair must be in the vault before
 //! anything uses it. The saga's scheduled refresh (ahead of expiry) and the engine's refresh
-//! after a 401 both come through [`Refresher::refresh`], which holds a per-account async mutex.
+//! after a 401 both come through [`Refresher::refresh`], which holds a per-account async mutex,
+//! and, when the vault is on PostgreSQL and shared by several instances, an advisory lock of the
+//! account across all of them (the refresh then re-reads the shared vault and uses a pair another
+//! instance stored meanwhile instead of spending the rotated token again).
 //!
 //! # A crash between the refresh call and storing its result
 //!
@@ -203,6 +206,61 @@ pub(crate) enum Trigger<'a> {
     Rejected(&'a Secret),
 }
 
+/// How long a refresh waits for another instance's refresh of the same account.
+const SHARED_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// A lock held across the instances that share the vault (nothing to hold on a folder vault),
+/// released when dropped.
+struct SharedLock<'a> {
+    vault: &'a Vault,
+    name: String,
+    held: bool,
+}
+
+impl<'a> SharedLock<'a> {
+    async fn take(vault: &'a Vault, name: String) -> Result<SharedLock<'a>, ProviderError> {
+        let deadline = tokio::time::Instant::now() + SHARED_WAIT;
+        loop {
+            match vault.try_lock_shared(&name).map_err(vault_error)? {
+                None => {
+                    return Ok(SharedLock {
+                        vault,
+                        name,
+                        held: false,
+                    })
+                }
+                Some(true) => {
+                    return Ok(SharedLock {
+                        vault,
+                        name,
+                        held: true,
+                    })
+                }
+                Some(false) if tokio::time::Instant::now() >= deadline => {
+                    return Err(ProviderError::Network {
+                        provider: "vault",
+                        detail: format!(
+                            "another instance has been refreshing these credentials for over {} s",
+                            SHARED_WAIT.as_secs()
+                        ),
+                    })
+                }
+                Some(false) => tokio::time::sleep(std::time::Duration::from_millis(20)).await,
+            }
+        }
+    }
+}
+
+impl Drop for SharedLock<'_> {
+    fn drop(&mut self) {
+        if self.held {
+            if let Err(e) = self.vault.unlock_shared(&self.name) {
+                tracing::warn!(error = %e, "a shared lock could not be released (its connection's end releases it)");
+            }
+        }
+    }
+}
+
 /// The pair now in the vault after [`Refresher::refresh`].
 pub(crate) struct Refreshed {
     pub access_token: Secret,
@@ -260,16 +318,18 @@ impl Refresher {
     }
 
     /// True when a refresh of the pair under `secret_ref` started and never stored its result.
+    /// The marker is read first: it is cleared after every stored refresh, so a start-up that
+    /// asks this of every OAuth account reads (and decrypts) a refresh token only where a
+    /// refresh was in progress.
     pub fn interrupted(&self, secret_ref: &str) -> Result<bool, ProviderError> {
+        let Some(spent) = self.marker(secret_ref)?.spending else {
+            return Ok(false);
+        };
         let refresh = self
             .vault
             .get(&part(secret_ref, "refresh"))
             .map_err(vault_error)?;
-        let spending = self.marker(secret_ref)?.spending;
-        Ok(match (refresh, spending) {
-            (Some(token), Some(spent)) => fingerprint(&token) == spent,
-            _ => false,
-        })
+        Ok(refresh.is_some_and(|token| fingerprint(&token) == spent))
     }
 
     fn current(&self, secret_ref: &str) -> Result<Option<Refreshed>, ProviderError> {
@@ -293,6 +353,8 @@ impl Refresher {
     ) -> Result<Refreshed, ProviderError> {
         let lock = self.lock_for(account_id);
         let _one_at_a_time = lock.lock().await;
+        // Instances sharing a vault on PostgreSQL: one refresh at a time across all of them.
+        let _one_anywhere = SharedLock::take(&self.vault, format!("refresh {account_id}")).await?;
         let interrupted = self.interrupted(secret_ref)?;
         if !interrupted {
             if let Some(current) = self.current(secret_ref)? {

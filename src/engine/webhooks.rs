@@ -43,6 +43,13 @@ impl Inner {
         self.installations.lock().ok()?.get(&installation_id).copied()
     }
 
+    /// The account (and its attempt) waiting for an owner to approve `requester`'s request
+    /// on `organization`.
+    pub(super) fn account_of_request(&self, requester: &str, organization: &str) -> Option<(Uuid, Uuid)> {
+        let key = (requester.to_lowercase(), organization.to_lowercase());
+        self.install_requests.lock().ok()?.get(&key).copied()
+    }
+
     pub(super) fn project_of_repo(&self, provider: Provider, repo_id: &str) -> Option<Uuid> {
         self.projects
             .index
@@ -74,6 +81,24 @@ impl Inner {
                     .map(|account_id| (account_id, command))
             };
             let to_account = match change {
+                // An owner approved a member's installation request: the account that waits
+                // for it (same requester, same organization) takes the new installation.
+                Change::InstallationCreated {
+                    installation_id,
+                    account_login,
+                    requester: Some(requester),
+                    ..
+                } => self
+                    .account_of_request(requester, account_login)
+                    .map(|(account_id, attempt_id)| {
+                        (
+                            account_id,
+                            AccountCommand::CompleteRequestedInstall {
+                                attempt_id,
+                                installation_id: *installation_id,
+                            },
+                        )
+                    }),
                 Change::InstallationDeleted { installation_id } => {
                     account_cmd(*installation_id, AccountCommand::RemoveInstallation)
                 }

@@ -10,6 +10,7 @@ pub mod app_key;
 pub mod auth;
 mod branches;
 mod hook_deliveries;
+mod install_requests;
 mod marker;
 pub mod parse;
 mod repos;
@@ -33,6 +34,7 @@ use token_cache::TokenCache;
 use wire::*;
 
 pub use hook_deliveries::{HookDelivery, HookDeliveryRequest};
+pub use install_requests::InstallationRequest;
 pub use marker::MarkerRead;
 
 pub use repos::{repository_name_taken, GitHubRepo};

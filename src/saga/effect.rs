@@ -32,6 +32,21 @@ pub enum Effect {
         installation_id: u64,
         code_ref: String,
     },
+    /// GitHub: find the installation request the person made (who they are, from the code;
+    /// which organization, from the app's list of requests).
+    IdentifyInstallRequest {
+        account_id: Uuid,
+        attempt_id: Uuid,
+        code_ref: String,
+    },
+    /// GitHub: an owner approved the request; the app must see `installation_id` on
+    /// `organization` (the webhook that said so was signed, but is checked all the same).
+    VerifyRequestedInstallation {
+        account_id: Uuid,
+        attempt_id: Uuid,
+        installation_id: u64,
+        organization: String,
+    },
     /// Exchange a GitLab or Bitbucket authorization code for tokens.
     ExchangeOAuthCode {
         account_id: Uuid,
@@ -75,9 +90,19 @@ impl Effect {
         match self {
             Effect::ScheduleExpiry { account_id, .. }
             | Effect::VerifyGitHubInstallation { account_id, .. }
+            | Effect::IdentifyInstallRequest { account_id, .. }
+            | Effect::VerifyRequestedInstallation { account_id, .. }
             | Effect::ExchangeOAuthCode { account_id, .. }
             | Effect::RefreshOAuthCredentials { account_id, .. }
             | Effect::DestroySecrets { account_id, .. } => *account_id,
+        }
+    }
+
+    /// When the effect is due, for the effects that wait for a time (the rest are due now).
+    pub fn due_at(&self) -> Option<DateTime<Utc>> {
+        match self {
+            Effect::ScheduleExpiry { at, .. } | Effect::RefreshOAuthCredentials { at, .. } => Some(*at),
+            _ => None,
         }
     }
 
@@ -86,6 +111,8 @@ impl Effect {
         match self {
             Effect::ScheduleExpiry { .. } => "schedule_expiry",
             Effect::VerifyGitHubInstallation { .. } => "verify_github_installation",
+            Effect::IdentifyInstallRequest { .. } => "identify_install_request",
+            Effect::VerifyRequestedInstallation { .. } => "verify_requested_installation",
             Effect::ExchangeOAuthCode { .. } => "exchange_oauth_code",
             Effect::RefreshOAuthCredentials { .. } => "refresh_oauth_credentials",
             Effect::DestroySecrets { .. } => "destroy_secrets",
@@ -98,9 +125,16 @@ impl Effect {
     /// would share the first one's command id and its outcome would be dropped as a duplicate.
     fn key(&self) -> String {
         match self {
-            Effect::ScheduleExpiry { attempt_id, .. }
-            | Effect::VerifyGitHubInstallation { attempt_id, .. }
+            // An installation request moves the attempt's expiry: each time is its own wait.
+            Effect::ScheduleExpiry { attempt_id, at, .. } => format!("{attempt_id}@{}", at.to_rfc3339()),
+            Effect::VerifyGitHubInstallation { attempt_id, .. }
+            | Effect::IdentifyInstallRequest { attempt_id, .. }
             | Effect::ExchangeOAuthCode { attempt_id, .. } => attempt_id.to_string(),
+            Effect::VerifyRequestedInstallation {
+                attempt_id,
+                installation_id,
+                ..
+            } => format!("{attempt_id}/{installation_id}"),
             Effect::RefreshOAuthCredentials { secret_ref, at, .. } => {
                 format!("{secret_ref}@{}", at.to_rfc3339())
             }

@@ -13,15 +13,19 @@ mod react;
 mod retry;
 mod runner;
 mod verify;
+mod verify_request;
 
 #[cfg(test)]
 mod tests_react;
+#[cfg(test)]
+mod tests_request;
 #[cfg(test)]
 mod tests_runner;
 
 pub use effect::{command_id, Effect, Outcome, REFRESH_AHEAD};
 pub use ports::{
-    BoxFuture, GitHubPort, InstallationFacts, OAuthPort, OAuthTokens, RefreshedTokens, SecretsPort,
+    BoxFuture, GitHubPort, InstallRequestFacts, InstallationFacts, OAuthPort, OAuthTokens, RefreshedTokens,
+    SecretsPort,
 };
 pub use react::{pending_effects, pending_effects_with, react, react_with};
 pub use retry::{human_duration, run_step, run_with_retry, RetryPolicy, StepError};
@@ -29,3 +33,4 @@ pub use runner::{EffectError, EffectRunner, ProviderEffectRunner};
 pub use verify::{
     exchange_oauth_code, give_up_reason, refresh_oauth_credentials, verify_github_installation,
 };
+pub use verify_request::{identify_install_request, verify_requested_installation};

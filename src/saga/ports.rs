@@ -26,6 +26,16 @@ pub struct InstallationFacts {
     pub repository_selection: String,
 }
 
+/// One pending installation request as `GET /app/installation-requests` lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstallRequestFacts {
+    /// The organization (or user) the app was requested on (`account.login`).
+    pub organization: String,
+    /// Who asked (`requester.login`).
+    pub requester: String,
+    pub created_at: DateTime<Utc>,
+}
+
 /// What the saga needs from GitHub to believe a setup callback.
 pub trait GitHubPort: Send + Sync {
     /// Exchanges the OAuth code stored in the vault under `code_ref` for a user token. A re-run
@@ -54,6 +64,13 @@ pub trait GitHubPort: Send + Sync {
                 .contains(&installation_id))
         })
     }
+
+    /// The login of the user the token belongs to (`GET /user`).
+    fn user_login<'a>(&'a self, user_token: &'a Secret) -> BoxFuture<'a, Result<String, ProviderError>>;
+
+    /// The app's pending installation requests (app JWT, `GET /app/installation-requests`, all
+    /// pages).
+    fn installation_requests(&self) -> BoxFuture<'_, Result<Vec<InstallRequestFacts>, ProviderError>>;
 
     /// The installation as the app sees it (app JWT, `GET /app/installations/{id}`).
     fn installation(&self, installation_id: u64) -> BoxFuture<'_, Result<InstallationFacts, ProviderError>>;

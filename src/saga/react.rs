@@ -31,6 +31,13 @@ fn started_by(event: &Event, effect: &Effect) -> bool {
         | (Event::AuthorizationReceived(e), Effect::ExchangeOAuthCode { attempt_id, .. }) => {
             e.attempt_id == *attempt_id
         }
+        (Event::InstallRequested(e), Effect::IdentifyInstallRequest { attempt_id, .. })
+        | (Event::InstallRequested(e), Effect::ScheduleExpiry { attempt_id, .. }) => {
+            e.attempt_id == *attempt_id
+        }
+        (Event::AuthorizationReceived(e), Effect::VerifyRequestedInstallation { attempt_id, .. }) => {
+            e.attempt_id == *attempt_id
+        }
         (Event::InstallApproved(_), Effect::RefreshOAuthCredentials { .. }) => true,
         (Event::CredentialsRefreshed(e), Effect::RefreshOAuthCredentials { secret_ref, .. }) => {
             e.secret_ref == *secret_ref
@@ -43,9 +50,14 @@ fn started_by(event: &Event, effect: &Effect) -> bool {
     }
 }
 
-/// The current attempt's authorization code reference, if its callback brought one.
+/// The current attempt's authorization code reference, if its callback (or its installation
+/// request) brought one.
 fn code_ref_of(state: &AccountState) -> Option<String> {
-    state.attempt.as_ref()?.authorization.as_ref()?.code_ref.clone()
+    let attempt = state.attempt.as_ref()?;
+    match &attempt.authorization {
+        Some(auth) => auth.code_ref.clone(),
+        None => attempt.request.as_ref()?.code_ref.clone(),
+    }
 }
 
 /// Every effect the account still owes: run on start-up so no flow hangs half-way.
@@ -72,8 +84,9 @@ pub fn pending_effects_with(state: &AccountState, refresh_ahead: chrono::Duratio
         }),
         AccountStatus::Failed | AccountStatus::Expired => {
             // Something to retire: what the callback brought, or GitLab's PKCE verifier.
-            let holds_secrets =
-                |a: &&crate::domain::LinkAttempt| a.authorization.is_some() || provider == Provider::GitLab;
+            let holds_secrets = |a: &&crate::domain::LinkAttempt| {
+                a.authorization.is_some() || a.request.is_some() || provider == Provider::GitLab
+            };
             if let Some(attempt) = state.attempt.as_ref().filter(holds_secrets) {
                 effects.push(Effect::DestroySecrets {
                     account_id,
@@ -113,6 +126,42 @@ pub fn pending_effects_with(state: &AccountState, refresh_ahead: chrono::Duratio
                         // The decider never records a callback without these.
                         _ => {}
                     },
+                }
+            }
+        }
+        AccountStatus::AwaitingOwnerApproval => {
+            if let Some(attempt) = state.attempt.as_ref().filter(|a| a.is_open()) {
+                let attempt_id = attempt.attempt_id;
+                let request = attempt.request.as_ref();
+                let identified = request.and_then(|r| r.identified.as_ref());
+                match (&attempt.authorization, identified) {
+                    // Approved by an owner: the saga checks the installation.
+                    (Some(auth), Some((_, organization))) => {
+                        if let Some(installation_id) = auth.installation_id {
+                            effects.push(Effect::VerifyRequestedInstallation {
+                                account_id,
+                                attempt_id,
+                                installation_id,
+                                organization: organization.clone(),
+                            });
+                        }
+                    }
+                    (Some(_), None) => {}
+                    (None, identified) => {
+                        effects.push(Effect::ScheduleExpiry {
+                            account_id,
+                            attempt_id,
+                            at: attempt.expires_at,
+                        });
+                        if let (None, Some(code_ref)) = (identified, request.and_then(|r| r.code_ref.clone()))
+                        {
+                            effects.push(Effect::IdentifyInstallRequest {
+                                account_id,
+                                attempt_id,
+                                code_ref,
+                            });
+                        }
+                    }
                 }
             }
         }

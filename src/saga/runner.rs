@@ -6,6 +6,7 @@ use super::effect::{Effect, Outcome};
 use super::ports::{BoxFuture, GitHubPort, OAuthPort, SecretsPort};
 use super::retry::{run_step, RetryPolicy};
 use super::verify::{exchange_oauth_code, refresh_oauth_credentials, verify_github_installation};
+use super::verify_request::{identify_install_request, verify_requested_installation};
 use crate::domain::AccountCommand;
 use chrono::Utc;
 use forgelink_events::Provider;
@@ -65,6 +66,25 @@ impl ProviderEffectRunner {
                 *attempt_id,
                 *installation_id,
                 code_ref,
+            )
+            .await
+            .map_err(asked)?,
+            Effect::IdentifyInstallRequest {
+                attempt_id, code_ref, ..
+            } => identify_install_request(&*self.github, &self.retry, *attempt_id, code_ref)
+                .await
+                .map_err(asked)?,
+            Effect::VerifyRequestedInstallation {
+                attempt_id,
+                installation_id,
+                organization,
+                ..
+            } => verify_requested_installation(
+                &*self.github,
+                &self.retry,
+                *attempt_id,
+                *installation_id,
+                organization,
             )
             .await
             .map_err(asked)?,

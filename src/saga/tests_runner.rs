@@ -19,14 +19,19 @@ const USER_TOKEN: &str = "gho_user_token_never_printed";
 
 /// A GitHub whose answers the test scripts: errors queued per call, then success.
 #[derive(Default)]
-struct FakeGitHub {
-    mine: Vec<u64>,
-    installation_errors: Mutex<VecDeque<ProviderError>>,
-    always: Option<ProviderError>,
-    calls: AtomicU32,
+pub(super) struct FakeGitHub {
+    pub(super) mine: Vec<u64>,
+    pub(super) installation_errors: Mutex<VecDeque<ProviderError>>,
+    pub(super) always: Option<ProviderError>,
+    pub(super) calls: AtomicU32,
+    /// The app's pending installation requests.
+    pub(super) requests: Vec<InstallRequestFacts>,
 }
 
-fn ready<'a, T: Send + 'a>(v: T) -> BoxFuture<'a, T> {
+/// The login the fake's user token belongs to.
+pub(super) const USER_LOGIN: &str = "octo-person";
+
+pub(super) fn ready<'a, T: Send + 'a>(v: T) -> BoxFuture<'a, T> {
     Box::pin(async move { v })
 }
 
@@ -41,6 +46,16 @@ impl GitHubPort for FakeGitHub {
     ) -> BoxFuture<'a, Result<Vec<u64>, ProviderError>> {
         assert_eq!(token.expose(), USER_TOKEN);
         ready(Ok(self.mine.clone()))
+    }
+    fn user_login<'a>(&'a self, token: &'a Secret) -> BoxFuture<'a, Result<String, ProviderError>> {
+        assert_eq!(token.expose(), USER_TOKEN);
+        ready(Ok(USER_LOGIN.to_string()))
+    }
+    fn installation_requests(&self) -> BoxFuture<'_, Result<Vec<InstallRequestFacts>, ProviderError>> {
+        if let Some(e) = self.always.clone() {
+            return ready(Err(e));
+        }
+        ready(Ok(self.requests.clone()))
     }
     fn installation(&self, installation_id: u64) -> BoxFuture<'_, Result<InstallationFacts, ProviderError>> {
         self.calls.fetch_add(1, Ordering::SeqCst);

@@ -14,12 +14,12 @@ use uuid::Uuid;
 pub type Later = (String, std::time::Duration);
 
 /// A step's failure as the saga reports it: a reason for `FailLink`, or "later".
-enum Stop {
+pub(super) enum Stop {
     Fail(String),
     Later(Later),
 }
 
-fn stop(provider: &str, what: &str, policy: &RetryPolicy, e: StepError) -> Stop {
+pub(super) fn stop(provider: &str, what: &str, policy: &RetryPolicy, e: StepError) -> Stop {
     match e {
         StepError::Later { reason, after } => Stop::Later((reason, after)),
         StepError::Failed(e) => Stop::Fail(give_up_reason(provider, what, policy, &e)),
@@ -68,23 +68,44 @@ pub async fn verify_github_installation(
                 facts.installation_id
             )));
         }
-        let what = "list the installation's repositories";
-        let repositories = run_step(policy, GH, what, || {
-            github.installation_repositories(installation_id)
-        })
-        .await
-        .map_err(why(what))?;
-        Ok(Grant::GithubInstallation {
-            installation_id,
-            account_login: facts.account_login,
-            target_type: facts.target_type,
-            repository_selection: facts.repository_selection,
-            repositories,
-        })
+        installation_grant(github, policy, facts).await
     }
     .await;
+    settle(
+        attempt_id,
+        result.map(|grant| AccountCommand::ApproveInstall { attempt_id, grant }),
+    )
+}
+
+/// The grant of a verified installation: what the app sees of it and its repositories.
+pub(super) async fn installation_grant(
+    github: &dyn GitHubPort,
+    policy: &RetryPolicy,
+    facts: super::ports::InstallationFacts,
+) -> Result<Grant, Stop> {
+    let what = "list the installation's repositories";
+    let installation_id = facts.installation_id;
+    let repositories = run_step(policy, "GitHub", what, || {
+        github.installation_repositories(installation_id)
+    })
+    .await
+    .map_err(|e| stop("GitHub", what, policy, e))?;
+    Ok(Grant::GithubInstallation {
+        installation_id,
+        account_login: facts.account_login,
+        target_type: facts.target_type,
+        repository_selection: facts.repository_selection,
+        repositories,
+    })
+}
+
+/// A step's end as the saga reports it: the command, `FailLink` with the reason, or [`Later`].
+pub(super) fn settle(
+    attempt_id: Uuid,
+    result: Result<AccountCommand, Stop>,
+) -> Result<AccountCommand, Later> {
     match result {
-        Ok(grant) => Ok(AccountCommand::ApproveInstall { attempt_id, grant }),
+        Ok(command) => Ok(command),
         Err(Stop::Later(later)) => Err(later),
         Err(Stop::Fail(reason)) => Ok(AccountCommand::FailLink {
             attempt_id: Some(attempt_id),

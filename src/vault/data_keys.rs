@@ -5,7 +5,8 @@
 //! values in its segments until it reuses them, and a backup copies them all) can then no longer
 //! be decrypted by anyone, with or without the master key (crypto-shredding). Secrets that
 //! belong to no account (a repository being created, the vault's own check value) share one
-//! data key the same way.
+//! data key the same way. On PostgreSQL (`pg.rs`) the same bytes are a row of
+//! `forgelink_vault_keys` instead of a file, shared by every instance.
 //!
 //! A wrapped key file is, byte for byte (the test that scans a backup reads the same layout):
 //! `FLK1` | scope kind (1: account, 0: shared) | scope uuid (16) | key id (16) | nonce (24) |
@@ -83,9 +84,19 @@ pub(crate) struct DataKey {
     pub cipher: XChaCha20Poly1305,
 }
 
+/// Where the wrapped keys are kept.
+enum Storage {
+    /// One file per scope in this folder.
+    Files,
+    /// Rows of `forgelink_vault_keys`, shared by the instances on one database.
+    Postgres(super::pg::PgVaultStore),
+}
+
 /// The wrapped data keys of one vault, and the ones unwrapped so far.
 pub(crate) struct DataKeys {
+    /// The key folder, or the database's address (for messages).
     dir: PathBuf,
+    storage: Storage,
     master: XChaCha20Poly1305,
     cache: Mutex<HashMap<Scope, DataKey>>,
 }
@@ -96,13 +107,42 @@ impl DataKeys {
         super::private_dir(dir).map_err(|source| key_io(dir, source))?;
         Ok(DataKeys {
             dir: dir.to_path_buf(),
+            storage: Storage::Files,
             master: XChaCha20Poly1305::new(master.into()),
             cache: Mutex::new(HashMap::new()),
         })
     }
 
+    /// The data keys kept in the database of `store`, wrapped by `master`.
+    pub fn open_postgres(store: super::pg::PgVaultStore, master: &[u8; 32]) -> DataKeys {
+        DataKeys {
+            dir: PathBuf::from(store.location()),
+            storage: Storage::Postgres(store),
+            master: XChaCha20Poly1305::new(master.into()),
+            cache: Mutex::new(HashMap::new()),
+        }
+    }
+
     fn path(&self, scope: Scope) -> PathBuf {
         self.dir.join(scope.file_name())
+    }
+
+    /// The wrapped key of `scope` as stored, if any.
+    fn read(&self, scope: Scope) -> Result<Option<Vec<u8>>, VaultError> {
+        match &self.storage {
+            Storage::Files => {
+                let path = self.path(scope);
+                match std::fs::read(&path) {
+                    Ok(b) => Ok(Some(b)),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                    Err(e) => Err(key_io(&path, e)),
+                }
+            }
+            Storage::Postgres(db) => {
+                let (kind, id) = scope.tag();
+                db.key_get(kind, id).map_err(VaultError::Database)
+            }
+        }
     }
 
     fn cached(&self, scope: Scope) -> Option<DataKey> {
@@ -114,11 +154,8 @@ impl DataKeys {
         if let Some(k) = self.cached(scope) {
             return Ok(Some(k));
         }
-        let path = self.path(scope);
-        let bytes = match std::fs::read(&path) {
-            Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(key_io(&path, e)),
+        let Some(bytes) = self.read(scope)? else {
+            return Ok(None);
         };
         let key = self.unwrap(scope, &bytes).ok_or(VaultError::KeyMismatch {
             dir: self.dir.clone(),
@@ -164,12 +201,27 @@ impl DataKeys {
         let mut file = header.to_vec();
         file.extend_from_slice(&nonce);
         file.extend_from_slice(&wrapped);
-        let path = self.path(scope);
-        super::write_private(&path, &file).map_err(|e| key_io(&path, e))?;
-        sync_dir(&self.dir).map_err(|e| key_io(&self.dir, e))?;
-        let key = DataKey {
-            id,
-            cipher: XChaCha20Poly1305::new((&raw).into()),
+        let key = match &self.storage {
+            Storage::Files => {
+                let path = self.path(scope);
+                super::write_private(&path, &file).map_err(|e| key_io(&path, e))?;
+                sync_dir(&self.dir).map_err(|e| key_io(&self.dir, e))?;
+                DataKey {
+                    id,
+                    cipher: XChaCha20Poly1305::new((&raw).into()),
+                }
+            }
+            // Another instance may have made the scope's key a moment before: the one stored
+            // is the one everybody seals with.
+            Storage::Postgres(db) => {
+                let (kind, scope_id) = scope.tag();
+                let stored = db
+                    .key_insert(kind, scope_id, file)
+                    .map_err(VaultError::Database)?;
+                self.unwrap(scope, &stored).ok_or(VaultError::KeyMismatch {
+                    dir: self.dir.clone(),
+                })?
+            }
         };
         cache.insert(scope, key.clone());
         Ok(key)
@@ -180,6 +232,10 @@ impl DataKeys {
     pub fn shred(&self, scope: Scope) -> Result<bool, VaultError> {
         let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
         cache.remove(&scope);
+        if let Storage::Postgres(db) = &self.storage {
+            let (kind, id) = scope.tag();
+            return db.key_delete(kind, id).map_err(VaultError::Database);
+        }
         let path = self.path(scope);
         let existed = match std::fs::OpenOptions::new().write(true).open(&path) {
             Ok(mut f) => {

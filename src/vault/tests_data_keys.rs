@@ -21,7 +21,7 @@ fn unlinking_destroys_the_accounts_data_key_so_copies_left_on_disk_no_longer_ope
     vault
         .put(&format!("account/{b}/oauth/1/access"), &Secret::new("glpat-b"))
         .unwrap();
-    let left_behind = vault.tree.get(&r).unwrap().unwrap();
+    let left_behind = vault.tree().get(&r).unwrap().unwrap();
     let keys = data_keys_dir(&dir.path().join("vault"));
     assert!(keys.join(format!("account-{a}.key")).exists());
 
@@ -31,7 +31,7 @@ fn unlinking_destroys_the_accounts_data_key_so_copies_left_on_disk_no_longer_ope
         "the data key is destroyed"
     );
     // What sled may keep in its files: the old sealed value is there but opens to nothing.
-    vault.tree.insert(r.as_bytes(), left_behind).unwrap();
+    vault.tree().insert(r.as_bytes(), left_behind).unwrap();
     assert_eq!(vault.get(&r).unwrap(), None);
     assert_eq!(
         vault.get("state/abc").unwrap(),
@@ -83,7 +83,7 @@ fn a_vault_of_the_old_layout_is_upgraded_and_keeps_its_secrets() {
         vault.get("account/7/oauth/1/access").unwrap(),
         Some(Secret::new("old-token"))
     );
-    assert!(vault.tree.iter().all(|i| !sealed::is_legacy(&i.unwrap().1)));
+    assert!(vault.tree().iter().all(|i| !sealed::is_legacy(&i.unwrap().1)));
     assert!(!dir.path().join("vault.legacy").exists() && !dir.path().join("vault.upgrading").exists());
     drop(vault);
     let vault = Vault::open(&path, key).unwrap();

@@ -61,6 +61,7 @@ const KEPT_KEYS: &[&str] = &[
     "repositories_removed",
     "repository",
     "repository_selection",
+    "requester",
     "sender",
     "slug",
     "suspended_by",

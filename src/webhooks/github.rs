@@ -55,6 +55,7 @@ fn changes(p: &Payload<'_>) -> Result<Change, WebhookError> {
                 .ok_or_else(|| p.invalid("installation.account.login", "a non-empty string"))?,
             repository_selection: p.opt_str("installation.repository_selection"),
             repositories: p.repos("repositories")?,
+            requester: p.opt_str("requester.login"),
         },
         ("installation", "deleted") => Change::InstallationDeleted {
             installation_id: p.u64("installation.id")?,

@@ -122,6 +122,9 @@ pub enum Change {
         /// `all` or `selected`, when the payload says.
         repository_selection: Option<String>,
         repositories: Vec<RepoRef>,
+        /// Who asked for the install when an owner approved someone's installation request
+        /// (`requester.login`; `null` for a direct install).
+        requester: Option<String>,
     },
     /// GitHub: the app was uninstalled.
     InstallationDeleted {

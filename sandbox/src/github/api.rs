@@ -39,6 +39,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/login/oauth/access_token", post(oauth_access_token))
         .merge(super::repo_api::routes())
         .merge(super::deliveries_api::routes())
+        .merge(super::requests_api::api_routes())
         .merge(super::app_token::routes())
         .route_layer(middleware::from_fn_with_state(
             shared.clone(),

@@ -6,12 +6,57 @@
 
 use super::hooks::{self, SentWebhook};
 use super::world::SANDBOX_USER;
-use super::GitHubSandbox;
+use super::{GitHubSandbox, Shared};
 use serde_json::{json, Value};
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+/// An owner of `org` approves its pending installation request: the app is installed as the
+/// member asked, and the `installation` `created` webhook names them as `requester` (the
+/// owner is the `sender`). Returns the new installation's id.
+pub(super) fn approve_request(s: &Shared, org: &str) -> Result<u64, String> {
+    let payload = {
+        let mut w = s.world();
+        let (id, requester) = w.approve_request(org)?;
+        let i = w
+            .installations
+            .get(&id)
+            .ok_or("the approved installation vanished")?;
+        let mut body = hooks::installation(s, &w, i, "created");
+        body["requester"] = super::requests_api::simple_user(s, &requester);
+        body["sender"] = super::requests_api::simple_user(s, super::world::OWNER_USER);
+        (id, body)
+    };
+    let drop = s.switches.drop_webhooks.load(Ordering::SeqCst);
+    s.outbox.send("installation", &payload.1, drop);
+    s.save();
+    Ok(payload.0)
+}
+
 impl GitHubSandbox {
+    /// Marks `org` as one where the sandbox user is only a member: installing there makes an
+    /// installation request for an owner to approve ([`Self::approve_install_request`]).
+    pub fn members_request_installs(&self, org: &str) {
+        if let Some(o) = self.shared.world().orgs.get_mut(org) {
+            o.members_request = true;
+        }
+    }
+
+    /// An owner approves the pending installation request on `org` (see [`approve_request`]).
+    pub fn approve_install_request(&self, org: &str) -> Result<u64, String> {
+        approve_request(&self.shared, org)
+    }
+
+    /// The pending installation requests as (organization, requester).
+    pub fn install_requests(&self) -> Vec<(String, String)> {
+        self.shared
+            .world()
+            .requests
+            .values()
+            .map(|r| (r.org.clone(), r.requester.clone()))
+            .collect()
+    }
+
     /// Where webhooks go (the app's "Webhook URL"); none are sent until it is set.
     pub fn set_webhook_url(&self, url: &str) {
         self.shared.outbox.set_url(Some(url.to_string()));

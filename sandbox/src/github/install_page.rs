@@ -78,9 +78,15 @@ fn page(s: &Shared, state: &str, error: Option<&str>, choice: &Choice) -> String
     h.push_str(
         "<p><label for=\"org\">Install on organization</label>\n<select id=\"org\" name=\"org\" required>\n",
     );
-    for login in world.orgs.keys() {
+    for (login, org) in &world.orgs {
         let sel = if *login == choice.org { " selected" } else { "" };
-        let _ = writeln!(h, "<option value=\"{0}\"{sel}>{0}</option>", esc(login));
+        // GitHub lets a member only ask: an owner approves the request.
+        let note = if org.members_request {
+            " (you are a member: request, an owner approves)"
+        } else {
+            ""
+        };
+        let _ = writeln!(h, "<option value=\"{0}\"{sel}>{0}{note}</option>", esc(login));
     }
     h.push_str("</select></p>\n");
     let all = choice.selection == "all";

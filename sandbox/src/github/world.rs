@@ -11,6 +11,11 @@ use std::collections::{BTreeMap, HashMap};
 
 /// The person who installs the app through the sandbox's install page.
 pub const SANDBOX_USER: &str = "octo-person";
+/// The owner of the organizations where the sandbox user is only a member: they approve
+/// the sandbox user's installation requests.
+pub const OWNER_USER: &str = "octo-owner";
+/// The numeric id GitHub would give the owner.
+pub const OWNER_USER_ID: u64 = 5_000_002;
 /// Someone else, owner of the installation a forged callback points at.
 pub const OTHER_USER: &str = "someone-else";
 const OTHER_ORG: &str = "someone-elses-org";
@@ -26,6 +31,10 @@ pub struct Org {
     /// `Organization` or `User`.
     pub kind: String,
     pub repos: Vec<Repo>,
+    /// The sandbox user is a member, not an owner: an install becomes a request an owner
+    /// approves (GitHub's installation requests).
+    #[serde(default)]
+    pub members_request: bool,
 }
 
 #[derive(Clone, Serialize, Deserialize)]
@@ -114,9 +123,21 @@ pub struct InstallationToken {
     pub expires_at: DateTime<Utc>,
 }
 
-/// The outcome of an install: the ids and code the setup redirect carries.
+/// A member's request to install the app, waiting for an owner (`GET /app/installation-requests`).
+#[derive(Clone, Serialize, Deserialize)]
+pub struct InstallRequest {
+    pub id: u64,
+    pub org: String,
+    pub requester: String,
+    pub selection: String,
+    pub repo_ids: Vec<u64>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// The outcome of an install: the ids and code the setup redirect carries (no installation
+/// for a request: `setup_action` is `request`).
 pub struct Installed {
-    pub installation_id: u64,
+    pub installation_id: Option<u64>,
     pub setup_action: &'static str,
     pub code: String,
 }
@@ -130,6 +151,9 @@ pub struct World {
     pub user_tokens: HashMap<String, UserToken>,
     pub installation_tokens: HashMap<String, InstallationToken>,
     pub issued: Vec<String>,
+    /// Pending installation requests by id.
+    #[serde(default)]
+    pub requests: BTreeMap<u64, InstallRequest>,
 }
 
 /// `prefix` + `len` random letters and digits, like GitHub's `ghs_`/`ghu_` tokens.
@@ -166,6 +190,7 @@ impl World {
                     login: login.to_string(),
                     kind: kind.to_string(),
                     repos: Vec::new(),
+                    members_request: false,
                 },
             );
         }
@@ -223,6 +248,9 @@ impl World {
             }
             other => return Err(format!("Unknown repository selection {other:?}.")),
         };
+        if o.members_request && user != OWNER_USER {
+            return Ok(self.request(user, org, selection, repo_ids));
+        }
         let existing = self
             .installations
             .values_mut()
@@ -234,22 +262,78 @@ impl World {
                 (i.id, "update")
             }
             None => {
-                let id = 40_000_000 + self.id();
-                self.installations.insert(
-                    id,
-                    Installation {
-                        id,
-                        org: org.to_string(),
-                        user: user.to_string(),
-                        selection: selection.to_string(),
-                        repo_ids,
-                        suspended_at: None,
-                        created_at: Utc::now(),
-                    },
-                );
+                let id = self.new_installation(org, user, selection, repo_ids);
                 (id, "install")
             }
         };
+        let code = self.new_code(user);
+        Ok(Installed {
+            installation_id: Some(installation_id),
+            setup_action,
+            code,
+        })
+    }
+
+    /// A member asks for the install: GitHub records a request (one per requester and
+    /// organization; asking again replaces it) and sends them back with a code, no installation.
+    fn request(&mut self, user: &str, org: &str, selection: &str, repo_ids: Vec<u64>) -> Installed {
+        self.requests
+            .retain(|_, r| !(r.org == org && r.requester == user));
+        let id = 60_000_000 + self.id();
+        self.requests.insert(
+            id,
+            InstallRequest {
+                id,
+                org: org.to_string(),
+                requester: user.to_string(),
+                selection: selection.to_string(),
+                repo_ids,
+                created_at: Utc::now(),
+            },
+        );
+        let code = self.new_code(user);
+        Installed {
+            installation_id: None,
+            setup_action: "request",
+            code,
+        }
+    }
+
+    /// An owner approves the pending request of `org`: the app is installed as the member
+    /// asked. Returns the new installation's id and who had asked.
+    pub fn approve_request(&mut self, org: &str) -> Result<(u64, String), String> {
+        let request = self
+            .requests
+            .values()
+            .filter(|r| r.org == org)
+            .max_by_key(|r| r.created_at)
+            .cloned()
+            .ok_or_else(|| format!("There is no pending installation request for {org}."))?;
+        self.requests.remove(&request.id);
+        let id = self.new_installation(org, OWNER_USER, &request.selection, request.repo_ids);
+        Ok((id, request.requester))
+    }
+
+    /// Installs the app on `org` for `user` (a new installation with a fresh id).
+    fn new_installation(&mut self, org: &str, user: &str, selection: &str, repo_ids: Vec<u64>) -> u64 {
+        let id = 40_000_000 + self.id();
+        self.installations.insert(
+            id,
+            Installation {
+                id,
+                org: org.to_string(),
+                user: user.to_string(),
+                selection: selection.to_string(),
+                repo_ids,
+                suspended_at: None,
+                created_at: Utc::now(),
+            },
+        );
+        id
+    }
+
+    /// A fresh single-use OAuth code for `user` (10 minutes).
+    fn new_code(&mut self, user: &str) -> String {
         let code = self.issue(random_token("", 20).to_lowercase());
         self.codes.insert(
             code.clone(),
@@ -259,11 +343,7 @@ impl World {
                 used: false,
             },
         );
-        Ok(Installed {
-            installation_id,
-            setup_action,
-            code,
-        })
+        code
     }
 
     /// A real installation made by someone else: what a forged callback would point at.
@@ -272,7 +352,7 @@ impl World {
         match self.install(OTHER_USER, OTHER_ORG, "all", &[]) {
             Ok(i) => {
                 self.codes.remove(&i.code);
-                i.installation_id
+                i.installation_id.unwrap_or(0)
             }
             Err(_) => 0,
         }

@@ -106,6 +106,8 @@ pub async fn render(
     view: View,
     status: StatusCode,
 ) -> Response {
+    // Taken before the events are read: whatever comes after reaches the page by its stream.
+    let head = state.inner.engine.log().head();
     let Some(events) = events_of(state, name) else {
         return not_found(signed, name);
     };
@@ -124,7 +126,9 @@ pub async fn render(
     let body = html! {
         p { a href="/" { "← Accounts" } }
         // While projects are being made, any event may be theirs: listen to all.
-        div #live data-stream=(if projects.busy { String::new() } else { row.id.to_string() }) data-poll=[busy.then_some("1")] {
+        // Events after this render reach the page even when they come before its stream opens.
+        div #live data-stream=(if projects.busy { String::new() } else { row.id.to_string() })
+            data-from=(head + 1) data-poll=[busy.then_some("1")] {
             div.head {
                 div {
                     h1 { (row.name) }
@@ -178,6 +182,7 @@ fn link_action(signed: &Signed, row: &AccountRow) -> Markup {
     let label = match row.status {
         AccountStatus::Pending => "Start linking",
         AccountStatus::AwaitingApproval if !row.verifying => "Continue linking",
+        AccountStatus::AwaitingOwnerApproval if !row.verifying => "Link again",
         AccountStatus::Failed | AccountStatus::Expired | AccountStatus::Disconnected => "Link again",
         _ => return html! {},
     };

@@ -69,7 +69,8 @@ pub async fn show(
             div.note role="status" #note { (gone) " was unlinked; the name " (gone) " is free again." }
         }
         (filters(search.q.as_deref().unwrap_or(""), status))
-        div #live data-stream="" data-poll=[rows.iter().any(|r| r.verifying).then_some("1")] {
+        div #live data-stream="" data-from=(*state.inner.checkpoint.borrow() + 1)
+            data-poll=[rows.iter().any(|r| r.verifying).then_some("1")] {
             p.muted #summary role="status" {
                 (count(rows.len(), "account", "accounts")) ", " (active) " active"
                 @if !attention.is_empty() { ", " (attention.len()) " need" @if attention.len() == 1 { "s" } " attention" }

@@ -74,8 +74,19 @@ fn line(env: &Envelope, before: &AccountRow, viewer: &str) -> String {
                 .max(1);
             format!("{by} started linking; the approval on {on} must happen within {minutes} minutes")
         }
+        Event::InstallRequested(e) => format!(
+            "{by} asked an owner of the organization to approve the installation on {on}; \
+             the request waits until {}",
+            e.expires_at.format("%Y-%m-%d %H:%M UTC")
+        ),
+        Event::InstallRequestIdentified(e) => format!(
+            "{on} shows the request of {} on {}: an owner of {} must approve it",
+            e.requester, e.organization, e.organization
+        ),
         Event::AuthorizationReceived(e) => match e.setup_action.as_deref() {
-            Some("request") => format!("{by} asked an owner to approve the installation on {on}"),
+            Some("request") => {
+                format!("An owner approved the request on {on}; forgelink checked the installation")
+            }
             _ => format!("{by} approved on {on} and came back; forgelink checked the approval"),
         },
         Event::InstallApproved(e) => match &e.grant {

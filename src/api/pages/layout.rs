@@ -73,7 +73,10 @@ pub fn provider_badge(provider: Provider) -> Markup {
 pub fn status_badge(status: AccountStatus) -> Markup {
     let tone = match status {
         AccountStatus::Active => "ok",
-        AccountStatus::AwaitingApproval | AccountStatus::AwaitingDetails | AccountStatus::Pending => "wait",
+        AccountStatus::AwaitingApproval
+        | AccountStatus::AwaitingOwnerApproval
+        | AccountStatus::AwaitingDetails
+        | AccountStatus::Pending => "wait",
         AccountStatus::Suspended | AccountStatus::Expired => "warn",
         AccountStatus::Disconnected | AccountStatus::Failed => "bad",
         AccountStatus::Unlinked => "off",

@@ -1,6 +1,7 @@
 //! Updates without a reload: a small script that listens to the server's event stream
 //! (`/v1/events/stream`) and, when an event for what the page shows arrives, fetches the page
-//! again and swaps in its `#live` part. While forgelink itself is verifying an approval the page
+//! again and swaps in its `#live` part. The stream starts at the log position the page was drawn
+//! at (`data-from`), so an event recorded between the page and the stream is not missed. While forgelink itself is verifying an approval the page
 //! also asks again every two seconds, so it settles even where the stream is cut by a proxy.
 //! It also narrows the Bitbucket project keys to the chosen workspace, and moves the focus to a
 //! refused form's message so that a screen reader reads it first. It is in every page's layout.
@@ -58,7 +59,9 @@ pub const SCRIPT: &str = r#"
     if (!want || (e.data && e.data.indexOf(want) >= 0)) refresh();
   }
   if (window.EventSource) {
-    var es = new EventSource('/v1/events/stream');
+    // From the log position the page was drawn at: nothing recorded in between is missed.
+    var from = live.getAttribute('data-from');
+    var es = new EventSource('/v1/events/stream' + (from ? '?from=' + encodeURIComponent(from) : ''));
     es.onmessage = onEvent;
     es.addEventListener('envelope', onEvent);
   }

@@ -47,6 +47,7 @@ fn reached(events: &[Envelope]) -> usize {
     for env in events {
         match &env.event {
             Event::LinkStarted(_) => reached = 1,
+            Event::InstallRequested(_) => reached = reached.max(1),
             Event::AuthorizationReceived(_) => reached = reached.max(2),
             Event::InstallApproved(_) => reached = reached.max(3),
             _ => {}
@@ -93,6 +94,24 @@ pub fn position(row: &AccountRow, events: &[Envelope]) -> Option<Position> {
                     .into()
             } else {
                 format!("Approve forgelink on {on}. If you closed that page, continue linking.")
+            },
+        ),
+        AccountStatus::AwaitingOwnerApproval if row.verifying => at(
+            2,
+            "An owner approved the request; forgelink is checking the installation with GitHub.".into(),
+        ),
+        AccountStatus::AwaitingOwnerApproval => at(
+            1,
+            match &row.scope {
+                Some(scope) => format!(
+                    "You asked for the install: an owner of {} must approve the request on GitHub \
+                     (the organization's settings, GitHub Apps, pending requests). The link completes \
+                     by itself once they do.",
+                    scope.to_string().trim_start_matches("org ")
+                ),
+                None => "You asked for the install: an owner of the organization must approve the \
+                         request on GitHub. The link completes by itself once they do."
+                    .into(),
             },
         ),
         AccountStatus::AwaitingDetails => {

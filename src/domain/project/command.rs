@@ -38,6 +38,11 @@ pub enum ProjectCommand {
         repository: RepoRef,
         #[serde(default)]
         bound_to: Option<Uuid>,
+        /// The repository's web and clone URLs, as the provider gave them.
+        #[serde(default)]
+        web_url: Option<String>,
+        #[serde(default)]
+        clone_url: Option<String>,
     },
     /// The repository was renamed or transferred on the provider.
     RenameRepo { to: String },

@@ -77,6 +77,8 @@ pub fn decide_project(state: &ProjectState, command: &ProjectCommand) -> Decisio
             account_id,
             repository,
             bound_to,
+            web_url,
+            clone_url,
         } => {
             required("name", name, "a project needs a name")?;
             if let Some(other) = bound_to.filter(|o| o != project_id) {
@@ -97,6 +99,8 @@ pub fn decide_project(state: &ProjectState, command: &ProjectCommand) -> Decisio
                 name: name.clone(),
                 account_id: *account_id,
                 repository: repository.clone(),
+                web_url: web_url.clone().filter(|u| !u.is_empty()),
+                clone_url: clone_url.clone().filter(|u| !u.is_empty()),
             }
             .into()])
         }

@@ -116,8 +116,8 @@ pub fn evolve_project(mut s: ProjectState, event: &Event) -> ProjectState {
             s.repository = Some(ProjectRepo {
                 provider_id: e.repository.id.clone(),
                 full_name: e.repository.full_name.clone(),
-                clone_url: String::new(),
-                web_url: String::new(),
+                clone_url: e.clone_url.clone().unwrap_or_default(),
+                web_url: e.web_url.clone().unwrap_or_default(),
             });
             s.status = ProjectStatus::Ready;
         }

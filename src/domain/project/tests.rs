@@ -116,6 +116,8 @@ fn import(project_id: Uuid, bound_to: Option<Uuid>) -> ProjectCommand {
         account_id: ACCOUNT,
         repository: blueprint(),
         bound_to,
+        web_url: Some("https://github.example/acme/blueprint".into()),
+        clone_url: Some("https://github.example/acme/blueprint.git".into()),
     }
 }
 
@@ -265,10 +267,15 @@ fn an_existing_repository_is_imported_without_creating_one() {
         name: "Blueprint".into(),
         account_id: ACCOUNT,
         repository: blueprint(),
+        web_url: Some("https://github.example/acme/blueprint".into()),
+        clone_url: Some("https://github.example/acme/blueprint.git".into()),
     }
     .into()]);
     assert_eq!(s.status, ProjectStatus::Ready);
     assert!(s.imported);
+    let repo = s.repository.as_ref().expect("the repository");
+    assert_eq!(repo.web_url, "https://github.example/acme/blueprint");
+    assert_eq!(repo.clone_url, "https://github.example/acme/blueprint.git");
 }
 
 #[test]
@@ -287,6 +294,8 @@ fn importing_again_records_nothing_and_importing_over_a_project_is_refused() {
         name: "Blueprint".into(),
         account_id: ACCOUNT,
         repository: blueprint(),
+        web_url: None,
+        clone_url: None,
     }
     .into();
     given([imported])
