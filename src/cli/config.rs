@@ -158,6 +158,13 @@ impl Settings {
                     .map_err(|_| bad("vault_key", "must be 64 hexadecimal digits (32 bytes)"))?,
             );
         }
+        if let Some(on) = self.get("sagas") {
+            engine.run_sagas = match on.trim() {
+                "true" => true,
+                "false" => false,
+                other => return Err(bad("sagas", format!("`{other}` is not true or false"))),
+            };
+        }
         if let Some(mb) = self.get("log_cache_mb") {
             let mb: u64 = mb
                 .trim()
@@ -298,7 +305,10 @@ fn flatten(prefix: &str, table: &toml::Table, out: &mut BTreeMap<String, String>
             toml::Value::Integer(i) => {
                 out.insert(key, i.to_string());
             }
-            _ => return Err(bad(&key, "must be a string or a number")),
+            toml::Value::Boolean(b) => {
+                out.insert(key, b.to_string());
+            }
+            _ => return Err(bad(&key, "must be a string, a number or true/false")),
         }
     }
     Ok(())
@@ -411,6 +421,17 @@ mod tests {
         )
         .unwrap();
         assert!(c.engine.bitbucket.is_some() && c.webhook_secrets.bitbucket.is_some());
+    }
+
+    #[test]
+    fn an_instance_may_leave_the_sagas_to_another() {
+        assert!(load(BASE, &[]).unwrap().1.engine.run_sagas);
+        let (_, c) = load(&format!("{BASE}sagas = false\n"), &[]).unwrap();
+        assert!(!c.engine.run_sagas);
+        let (_, c) = load(BASE, &[("FORGELINK_SAGAS", "false")]).unwrap();
+        assert!(!c.engine.run_sagas);
+        let err = load(BASE, &[("FORGELINK_SAGAS", "maybe")]).expect_err("refused");
+        assert!(err.to_string().contains("`sagas`"), "{err}");
     }
 
     #[test]

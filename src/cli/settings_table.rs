@@ -68,8 +68,17 @@ pub const SETTINGS: &[Setting] = &[
         Some("the folder DATA_DIR/log"),
         "\"postgres://forgelink@db.internal:5432/forgelink\"",
         "Where the event log lives: a folder (sled), or a PostgreSQL database as\n\
-         postgres://USER[:PASSWORD]@HOST[:PORT]/DB (one instance per database until instances\n\
-         share the saga work). The vault, the webhook inbox and the projections stay in data_dir.",
+         postgres://USER[:PASSWORD]@HOST[:PORT]/DB; the vault goes there with it (sessions and\n\
+         refreshes shared by the instances). The webhook inbox and the projections stay in data_dir.",
+    ),
+    s(
+        "sagas",
+        No,
+        Some("true"),
+        "false",
+        "Whether this instance runs the saga steps (verifying approvals, scheduled refreshes,\n\
+         repository creation, reconciliation). Instances on one database lease each step, so\n\
+         several may; false leaves them to the others (this one serves API, pages, webhooks).",
     ),
     s(
         "public_url",

@@ -13,6 +13,15 @@
 //! A job is in the sagas' in-flight sets from the moment it is dispatched until it is done, so
 //! the same effect is never queued or run twice at once; what is queued is derived again from
 //! the log at the next start, so a restart loses nothing (the recorded outcome decides).
+//!
+//! **Several instances on one database** (the vault shared in PostgreSQL): every instance
+//! follows the log and dispatches the same effects, so each run holds a lease: the effect's
+//! advisory lock across the instances, held from before the provider is called until its
+//! outcome is appended. An instance that finds the lease taken looks again after
+//! [`LEASE_RECHECK`]; by then the outcome is usually recorded and the job ends without calling
+//! anyone. An instance that dies releases its leases with its connection. There is no fencing
+//! token: a paused instance whose connection was cut may still finish a step another instance
+//! took over; the outcome's deterministic command id records only the first of the two.
 
 use super::Inner;
 use crate::saga::BoxFuture;
@@ -36,7 +45,14 @@ pub(crate) enum Step {
 pub(crate) trait Job: Send + 'static {
     /// Runs the effect once. The engine is held only while needed (the job gets a `Weak`).
     fn run(self: Box<Self>, engine: Weak<Inner>) -> BoxFuture<'static, Step>;
+
+    /// The effect's name among the instances that share a database: one of them at a time
+    /// runs it (see [`Dispatcher`]'s leases).
+    fn lease(&self) -> String;
 }
+
+/// How soon an instance looks again at an effect another instance was running.
+const LEASE_RECHECK: Duration = Duration::from_secs(2);
 
 /// Figures about the dispatcher, for tests and operators.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -180,10 +196,32 @@ impl Dispatcher {
     }
 
     async fn run_one(&self, job: Box<dyn Job>, engine: &Weak<Inner>) -> Step {
+        let vault = engine
+            .upgrade()
+            .and_then(|inner| inner.vault.is_shared().then(|| inner.vault.clone()));
+        let lease = match &vault {
+            Some(vault) => {
+                let name = job.lease();
+                match vault.try_lock_shared(&name) {
+                    Ok(Some(false)) => return Step::Again(LEASE_RECHECK, job),
+                    Ok(_) => Some(name),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "an effect's lease could not be taken; trying again");
+                        return Step::Again(LEASE_RECHECK, job);
+                    }
+                }
+            }
+            None => None,
+        };
         self.running.fetch_add(1, Ordering::SeqCst);
         let step = job.run(engine.clone()).await;
         self.running.fetch_sub(1, Ordering::SeqCst);
         self.runs.fetch_add(1, Ordering::SeqCst);
+        if let (Some(vault), Some(name)) = (vault, lease) {
+            if let Err(e) = vault.unlock_shared(&name) {
+                tracing::warn!(error = %e, "an effect's lease could not be released (its connection's end releases it)");
+            }
+        }
         step
     }
 

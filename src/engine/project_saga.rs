@@ -329,6 +329,10 @@ struct ProjectJob {
 }
 
 impl Job for ProjectJob {
+    fn lease(&self) -> String {
+        format!("project effect {} {}", self.key.0, self.key.1)
+    }
+
     fn run(mut self: Box<Self>, weak: Weak<Inner>) -> BoxFuture<'static, Step> {
         let span = tracing::info_span!("project_effect", kind = self.key.1, id = %self.key.0);
         Box::pin(tracing::Instrument::instrument(

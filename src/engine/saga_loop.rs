@@ -325,11 +325,25 @@ struct AccountEffect {
 }
 
 impl Job for AccountEffect {
+    fn lease(&self) -> String {
+        format!("effect {}", self.key)
+    }
+
     fn run(mut self: Box<Self>, weak: Weak<Inner>) -> BoxFuture<'static, Step> {
         let account_id = self.effect.account_id();
         let span = tracing::info_span!("effect", kind = self.effect.kind(), %account_id, correlation_id = %self.correlation_id);
         Box::pin(tracing::Instrument::instrument(
             async move {
+                // Another instance sharing the database may have recorded the outcome already.
+                let recorded = weak
+                    .upgrade()
+                    .is_some_and(|inner| inner.log.command_outcome(&self.key).ok().flatten().is_some());
+                if recorded {
+                    if let Ok(mut s) = self.in_flight.lock() {
+                        s.remove(&self.key);
+                    }
+                    return Step::Done;
+                }
                 match self.runner.run(&self.effect).await {
                     Ok(outcomes) => {
                         if let Some(inner) = weak.upgrade() {
