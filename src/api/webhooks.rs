@@ -66,6 +66,10 @@ pub async fn receive(
         }
     };
     let key = inbox::dedupe_key(&delivery, &headers, &payload);
+    // The payload parsed as JSON, so it is UTF-8 but for bytes inside strings the parser
+    // skipped: kept as received (no copy) unless those are not.
+    let body =
+        String::from_utf8(payload).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
     let record = StoredDelivery {
         seq: 0,
         provider,
@@ -79,7 +83,7 @@ pub async fn receive(
         processed_at: None,
         source: "webhook".into(),
         headers: inbox::kept_headers(&headers),
-        body: String::from_utf8_lossy(&payload).into_owned(),
+        body,
     };
     let id = delivery.delivery_id.clone();
     match inner.deliveries.accept(record, &[key]).await {

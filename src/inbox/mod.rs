@@ -8,12 +8,14 @@
 //! the key in its single writer, so two copies arriving together are stored once.
 
 mod commit;
+mod journal;
 pub mod order;
+mod record;
 pub mod redeliver;
 mod store;
 pub mod workers;
 
-pub use commit::Progress;
+pub use record::Progress;
 pub use redeliver::InboxHealer;
 pub use store::{Accepted, InboxStore};
 pub use workers::{InboxWorkers, Submitter, WorkerConfig};

@@ -76,7 +76,39 @@ const KEPT_KEYS: &[&str] = &[
 ];
 
 fn kept(key: &str) -> bool {
-    KEPT_KEYS.binary_search(&key).is_ok()
+    kept_key(key).is_some()
+}
+
+/// The longest kept key.
+const LONGEST_KEPT: usize = 24;
+
+/// The kept key equal to `key`, if any. This runs for every key of every payload, and most
+/// keys of a large payload are not kept, so the keys are grouped by length (a key of a length no
+/// kept key has costs one lookup) and compared by their first eight bytes as one number before
+/// the rest is.
+fn kept_key(key: &str) -> Option<&'static str> {
+    type Groups = Vec<Vec<(u64, &'static str)>>;
+    static BY_LENGTH: std::sync::OnceLock<Groups> = std::sync::OnceLock::new();
+    fn head(b: &[u8]) -> u64 {
+        let mut x = [0u8; 8];
+        let n = b.len().min(8);
+        x[..n].copy_from_slice(&b[..n]);
+        u64::from_le_bytes(x)
+    }
+    let groups = BY_LENGTH.get_or_init(|| {
+        let mut groups = vec![Vec::new(); LONGEST_KEPT + 1];
+        for k in KEPT_KEYS {
+            groups[k.len()].push((head(k.as_bytes()), *k));
+        }
+        groups
+    });
+    let b = key.as_bytes();
+    let h = head(b);
+    groups
+        .get(b.len())?
+        .iter()
+        .find(|(kh, k)| *kh == h && (b.len() <= 8 || k.as_bytes()[8..] == b[8..]))
+        .map(|(_, k)| *k)
 }
 
 /// Builds a [`Value`] of the kept keys only; the rest is skipped without being built.
@@ -105,7 +137,7 @@ impl serde::de::Visitor<'_> for Key {
         f.write_str("an object key")
     }
     fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
-        Ok(KEPT_KEYS.binary_search(&v).ok().map(|i| KEPT_KEYS[i]))
+        Ok(kept_key(v))
     }
 }
 
@@ -343,7 +375,10 @@ mod tests {
     #[test]
     fn kept_keys_are_sorted_and_unread_keys_are_dropped_but_still_checked() {
         assert!(
-            KEPT_KEYS.windows(2).all(|w| w[0] < w[1]),
+            KEPT_KEYS.windows(2).all(|w| w[0] < w[1])
+                && KEPT_KEYS
+                    .iter()
+                    .all(|k| k.len() <= LONGEST_KEPT && kept_key(k) == Some(*k)),
             "binary search needs them sorted"
         );
         let v = parse_object(
