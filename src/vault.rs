@@ -16,6 +16,8 @@ mod migrate;
 mod pg;
 mod sealed;
 #[cfg(test)]
+mod tests;
+#[cfg(test)]
 mod tests_data_keys;
 #[cfg(test)]
 mod tests_pg;
@@ -27,8 +29,7 @@ use chacha20poly1305::XChaCha20Poly1305;
 use data_keys::{DataKeys, Scope};
 pub(crate) use files::private_dir;
 pub use files::{data_keys_dir, restrict_permissions};
-pub use master_key::server_key;
-use rand::RngCore;
+pub use master_key::{server_key, VaultKey};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -70,77 +71,6 @@ pub enum VaultError {
     /// The vault's PostgreSQL tables (the message names the database, never a secret).
     #[error("{0}")]
     Database(String),
-}
-
-/// The 32-byte key that encrypts the vault. Its `Debug` never shows the key.
-#[derive(Clone)]
-pub struct VaultKey([u8; 32]);
-
-impl fmt::Debug for VaultKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("VaultKey([redacted])")
-    }
-}
-
-impl VaultKey {
-    /// A fresh random key.
-    pub fn generate() -> Self {
-        let mut k = [0u8; 32];
-        rand::rngs::OsRng.fill_bytes(&mut k);
-        VaultKey(k)
-    }
-
-    pub fn from_bytes(bytes: [u8; 32]) -> Self {
-        VaultKey(bytes)
-    }
-
-    /// Parses 64 hex characters (surrounding whitespace ignored).
-    pub fn from_hex(text: &str) -> Result<Self, VaultError> {
-        let bytes = hex::decode(text.trim()).map_err(|_| VaultError::BadKey("not hexadecimal".into()))?;
-        let arr: [u8; 32] = bytes
-            .try_into()
-            .map_err(|b: Vec<u8>| VaultError::BadKey(format!("{} bytes long", b.len())))?;
-        Ok(VaultKey(arr))
-    }
-
-    /// The key from `FORGELINK_VAULT_KEY`, else from `{data_dir}/vault.key`, which is created
-    /// (mode 0600, 32 random bytes as hex) on first start. A vault that exists without that
-    /// file was written with a key kept elsewhere (a server's): no new key is made for it.
-    pub fn from_env_or_file(data_dir: &Path) -> Result<Self, VaultError> {
-        match std::env::var(KEY_ENV) {
-            Ok(v) if !v.trim().is_empty() => {
-                Self::from_hex(&v).map_err(|e| VaultError::BadKey(format!("{KEY_ENV}: {e}")))
-            }
-            _ if !data_dir.join(KEY_FILE).exists() && data_dir.join("vault").exists() => {
-                Err(VaultError::MissingKey {
-                    dir: data_dir.join("vault"),
-                })
-            }
-            _ => Self::from_file(&data_dir.join(KEY_FILE)),
-        }
-    }
-
-    /// Reads the key file, creating it with a new random key (mode 0600) when it does not exist.
-    pub fn from_file(path: &Path) -> Result<Self, VaultError> {
-        let io = |source| VaultError::KeyFile {
-            path: path.to_path_buf(),
-            source,
-        };
-        match std::fs::read_to_string(path) {
-            Ok(text) => {
-                Self::from_hex(&text).map_err(|e| VaultError::BadKey(format!("{}: {e}", path.display())))
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                if let Some(parent) = path.parent() {
-                    std::fs::create_dir_all(parent).map_err(io)?;
-                }
-                let key = Self::generate();
-                write_private(path, hex::encode(key.0).as_bytes()).map_err(io)?;
-                Ok(key)
-            }
-            Err(e) => Err(io(e)),
-        }
-    }
 }
 
 /// Creates `path` readable by its owner only, failing if it already exists (never overwrite a key).
@@ -438,101 +368,5 @@ impl Vault {
             Backend::Sled { tree, .. } => tree,
             Backend::Postgres(_) => panic!("not a sled vault"),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn fresh() -> (tempfile::TempDir, VaultKey) {
-        (tempfile::tempdir().unwrap(), VaultKey::generate())
-    }
-
-    #[test]
-    fn a_stored_secret_reads_back_and_is_not_stored_in_clear() {
-        let (dir, key) = fresh();
-        let vault = Vault::open(&dir.path().join("vault"), key).unwrap();
-        let token = Secret::new("ghu_roundtrip_value_123");
-        vault.put("account/a/user_token", &token).unwrap();
-        assert_eq!(vault.get("account/a/user_token").unwrap(), Some(token));
-        assert_eq!(vault.get("account/a/other").unwrap(), None);
-        let raw = vault.tree().get("account/a/user_token").unwrap().unwrap();
-        assert!(
-            !raw.windows(7).any(|w| w == b"ghu_rou"),
-            "ciphertext holds the clear text"
-        );
-    }
-
-    #[test]
-    fn a_wrong_key_is_refused_at_open_with_a_clear_error() {
-        let (dir, key) = fresh();
-        {
-            let vault = Vault::open(&dir.path().join("vault"), key).unwrap();
-            vault.put("account/a/user_token", &Secret::new("t")).unwrap();
-        }
-        let err = Vault::open(&dir.path().join("vault"), VaultKey::generate()).unwrap_err();
-        assert!(matches!(err, VaultError::KeyMismatch { .. }), "{err}");
-        assert!(err.to_string().contains("does not match the secrets in"), "{err}");
-    }
-
-    #[test]
-    fn a_ciphertext_moved_to_another_reference_does_not_decrypt() {
-        let (dir, key) = fresh();
-        let vault = Vault::open(&dir.path().join("vault"), key).unwrap();
-        vault.put("account/a/user_token", &Secret::new("alice")).unwrap();
-        let sealed = vault.tree().get("account/a/user_token").unwrap().unwrap();
-        vault.tree().insert("account/b/user_token", sealed).unwrap();
-        let err = vault.get("account/b/user_token").unwrap_err();
-        assert!(matches!(err, VaultError::Corrupt { .. }), "{err}");
-    }
-
-    #[test]
-    fn deleting_an_accounts_prefix_destroys_only_its_secrets() {
-        let (dir, key) = fresh();
-        let vault = Vault::open(&dir.path().join("vault"), key).unwrap();
-        let s = Secret::new("x");
-        vault
-            .put_many(&[("account/a/user_token", &s), ("account/a/refresh_token", &s)])
-            .unwrap();
-        vault.put("account/ab/user_token", &s).unwrap();
-        assert_eq!(vault.delete_prefix("account/a/").unwrap(), 2);
-        assert_eq!(vault.get("account/a/user_token").unwrap(), None);
-        assert_eq!(vault.get("account/a/refresh_token").unwrap(), None);
-        assert_eq!(vault.get("account/ab/user_token").unwrap(), Some(s.clone()));
-        vault.delete("account/ab/user_token").unwrap();
-        assert_eq!(vault.get("account/ab/user_token").unwrap(), None);
-    }
-
-    #[test]
-    fn secrets_survive_reopening_with_the_same_key() {
-        let (dir, key) = fresh();
-        {
-            let vault = Vault::open(&dir.path().join("vault"), key.clone()).unwrap();
-            vault.put("r", &Secret::new("kept")).unwrap();
-        }
-        let vault = Vault::open(&dir.path().join("vault"), key).unwrap();
-        assert_eq!(vault.get("r").unwrap(), Some(Secret::new("kept")));
-    }
-
-    #[cfg(unix)]
-    #[test]
-    fn the_key_file_is_created_once_with_owner_only_permissions() {
-        use std::os::unix::fs::PermissionsExt;
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join(KEY_FILE);
-        let first = VaultKey::from_file(&path).unwrap();
-        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
-        assert_eq!(mode, 0o600);
-        let again = VaultKey::from_file(&path).unwrap();
-        assert_eq!(first.0, again.0, "a second start must reuse the key");
-    }
-
-    #[test]
-    fn bad_keys_are_refused_and_keys_never_print() {
-        assert!(matches!(VaultKey::from_hex("zz"), Err(VaultError::BadKey(_))));
-        assert!(matches!(VaultKey::from_hex("abcd"), Err(VaultError::BadKey(_))));
-        let key = VaultKey::from_hex(&"ab".repeat(32)).unwrap();
-        assert_eq!(format!("{key:?}"), "VaultKey([redacted])");
     }
 }

@@ -8,25 +8,15 @@ mod common_oauth;
 
 use common_oauth::gitlab::*;
 use common_oauth::*;
-use forgelink::engine::Engine;
 use forgelink_events::pg_testing::test_database;
-use forgelink_events::StoreLocation;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_instances_refreshing_one_account_at_once_spend_its_refresh_token_once() {
     let Some(db) = test_database() else { return };
     let url = db.url().to_string();
-    let w = world_with(|c| {
-        c.store = Some(StoreLocation::parse(&url));
-        c.vault_key = Some(forgelink::vault::VaultKey::generate());
-    })
-    .await;
+    let w = pg_world(&url).await;
     let id = active(&w).await;
-    let other_dir = tempfile::tempdir().unwrap();
-    let mut other = w.config.clone();
-    other.data_dir = other_dir.path().to_path_buf();
-    other.run_sagas = false;
-    let second = Engine::open(other).await.unwrap();
+    let (second, _other_dir) = second_instance(&w, false).await;
     assert_eq!(second.account_state(id).unwrap().status().as_str(), "active");
 
     for round in 0..3 {

@@ -8,23 +8,15 @@ mod common_oauth;
 
 use common_oauth::gitlab::*;
 use common_oauth::*;
-use forgelink::engine::Engine;
 use forgelink_events::pg_testing::test_database;
-use forgelink_events::{Provider, StoreLocation};
+use forgelink_events::Provider;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_instances_with_sagas_run_each_step_once() {
     let Some(db) = test_database() else { return };
     let url = db.url().to_string();
-    let w = world_with(|c| {
-        c.store = Some(StoreLocation::parse(&url));
-        c.vault_key = Some(forgelink::vault::VaultKey::generate());
-    })
-    .await;
-    let other_dir = tempfile::tempdir().unwrap();
-    let mut other = w.config.clone();
-    other.data_dir = other_dir.path().to_path_buf();
-    let second = Engine::open(other).await.unwrap();
+    let w = pg_world(&url).await;
+    let (second, _other_dir) = second_instance(&w, true).await;
 
     let exchanges = |sandbox: &forgelink_sandbox::gitlab::GitLabSandbox| {
         sandbox

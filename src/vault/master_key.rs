@@ -5,10 +5,83 @@
 //! Without either, or with a key file inside the data folder, `serve` does not start and says
 //! what to do; a data folder from an earlier version, which kept its key in `vault.key` inside
 //! it, is told how to move the key out. (`demo` and the local commands without `--config` keep
-//! the key in the folder: see [`super::VaultKey::from_env_or_file`].)
+//! the key in the folder: see [`VaultKey::from_env_or_file`].) The key type itself is here too.
 
-use super::{VaultKey, KEY_FILE};
+use super::{write_private, VaultError, KEY_ENV, KEY_FILE};
+use rand::RngCore;
+use std::fmt;
 use std::path::{Path, PathBuf};
+
+/// The 32-byte key that encrypts the vault. Its `Debug` never shows the key.
+#[derive(Clone)]
+pub struct VaultKey(pub(super) [u8; 32]);
+
+impl fmt::Debug for VaultKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("VaultKey([redacted])")
+    }
+}
+
+impl VaultKey {
+    /// A fresh random key.
+    pub fn generate() -> Self {
+        let mut k = [0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut k);
+        VaultKey(k)
+    }
+
+    pub fn from_bytes(bytes: [u8; 32]) -> Self {
+        VaultKey(bytes)
+    }
+
+    /// Parses 64 hex characters (surrounding whitespace ignored).
+    pub fn from_hex(text: &str) -> Result<Self, VaultError> {
+        let bytes = hex::decode(text.trim()).map_err(|_| VaultError::BadKey("not hexadecimal".into()))?;
+        let arr: [u8; 32] = bytes
+            .try_into()
+            .map_err(|b: Vec<u8>| VaultError::BadKey(format!("{} bytes long", b.len())))?;
+        Ok(VaultKey(arr))
+    }
+
+    /// The key from `FORGELINK_VAULT_KEY`, else from `{data_dir}/vault.key`, which is created
+    /// (mode 0600, 32 random bytes as hex) on first start. A vault that exists without that
+    /// file was written with a key kept elsewhere (a server's): no new key is made for it.
+    pub fn from_env_or_file(data_dir: &Path) -> Result<Self, VaultError> {
+        match std::env::var(KEY_ENV) {
+            Ok(v) if !v.trim().is_empty() => {
+                Self::from_hex(&v).map_err(|e| VaultError::BadKey(format!("{KEY_ENV}: {e}")))
+            }
+            _ if !data_dir.join(KEY_FILE).exists() && data_dir.join("vault").exists() => {
+                Err(VaultError::MissingKey {
+                    dir: data_dir.join("vault"),
+                })
+            }
+            _ => Self::from_file(&data_dir.join(KEY_FILE)),
+        }
+    }
+
+    /// Reads the key file, creating it with a new random key (mode 0600) when it does not exist.
+    pub fn from_file(path: &Path) -> Result<Self, VaultError> {
+        let io = |source| VaultError::KeyFile {
+            path: path.to_path_buf(),
+            source,
+        };
+        match std::fs::read_to_string(path) {
+            Ok(text) => {
+                Self::from_hex(&text).map_err(|e| VaultError::BadKey(format!("{}: {e}", path.display())))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                if let Some(parent) = path.parent() {
+                    std::fs::create_dir_all(parent).map_err(io)?;
+                }
+                let key = Self::generate();
+                write_private(path, hex::encode(key.0).as_bytes()).map_err(io)?;
+                Ok(key)
+            }
+            Err(e) => Err(io(e)),
+        }
+    }
+}
 
 fn absolute(p: &Path) -> PathBuf {
     std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())

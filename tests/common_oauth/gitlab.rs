@@ -34,6 +34,24 @@ pub async fn world_with(tune: impl FnOnce(&mut EngineConfig)) -> World {
     }
 }
 
+/// A world whose log and vault are in the PostgreSQL database at `url`.
+pub async fn pg_world(url: &str) -> World {
+    world_with(|c| {
+        c.store = Some(forgelink_events::StoreLocation::parse(url));
+        c.vault_key = Some(forgelink::vault::VaultKey::generate());
+    })
+    .await
+}
+
+/// Another instance on `w`'s database (its own data folder, the same vault key).
+pub async fn second_instance(w: &World, sagas: bool) -> (Engine, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = w.config.clone();
+    config.data_dir = dir.path().to_path_buf();
+    config.run_sagas = sagas;
+    (Engine::open(config).await.unwrap(), dir)
+}
+
 pub async fn world() -> World {
     world_with(|_| {}).await
 }
