@@ -117,7 +117,12 @@ impl InboxStore {
         let db = loop {
             match sled::Config::new().path(path).open() {
                 Ok(db) => break db,
-                Err(sled::Error::Io(e)) if e.kind() == std::io::ErrorKind::WouldBlock && tries < 20 => {
+                // sled reports the lock taken as an error of kind `Other` naming it.
+                Err(sled::Error::Io(e))
+                    if (e.kind() == std::io::ErrorKind::WouldBlock
+                        || e.to_string().contains("could not acquire lock"))
+                        && tries < 20 =>
+                {
                     tries += 1;
                     std::thread::sleep(std::time::Duration::from_millis(50));
                 }
