@@ -166,10 +166,17 @@ impl Inner {
                     // One installation backs one account: a second account cannot take it. The
                     // writer's claim makes this hold under races; this answers early.
                     Some((hash, account_id)) if *account_id != holder.account_id => {
+                        // The attempt ends failed with the reason, as a refusal on the provider's
+                        // side does: the account's history says why. A state already spent
+                        // records nothing and is refused.
                         let message =
                             super::claims::already_linked(id, holder.login.as_deref(), &holder.name);
-                        self.fail_attempt_of_state(*account_id, hash, &message, command_id, meta)
-                            .await;
+                        if let Some(reply) = self
+                            .fail_attempt_of_state(*account_id, hash, &message, command_id, meta)
+                            .await
+                        {
+                            return Ok(reply);
+                        }
                         return Err(EngineError::Invalid {
                             field: "installation_id",
                             message,
@@ -216,9 +223,10 @@ impl Inner {
         result
     }
 
-    /// Ends the attempt whose state hashes to `state_hash` as failed with `reason`, so a
-    /// refused callback shows in the history of the account it happened to. Only the account's
-    /// current, open attempt: an older state changes nothing.
+    /// Ends the attempt whose state hashes to `state_hash` as failed with `reason`, so the
+    /// failure shows in the history of the account it happened to; the reply, or `None` when
+    /// nothing was recorded (only the account's current, open attempt takes it: an older or
+    /// spent state changes nothing).
     async fn fail_attempt_of_state(
         &self,
         account_id: Uuid,
@@ -226,23 +234,26 @@ impl Inner {
         reason: &str,
         command_id: Uuid,
         meta: Metadata,
-    ) {
-        let Ok(state) = self.account_state_of(account_id) else {
-            return;
+    ) -> Option<CommandReply> {
+        let state = self.account_state_of(account_id).ok()?;
+        let open = |a: &&crate::domain::LinkAttempt| {
+            a.state_hash == state_hash
+                && a.is_open()
+                && a.authorization.is_none()
+                && a.request.is_none()
+                && chrono::Utc::now() < a.expires_at
         };
-        let Some(attempt) = state
-            .attempt
-            .as_ref()
-            .filter(|a| a.state_hash == state_hash && a.is_open() && a.authorization.is_none())
-        else {
-            return;
-        };
+        let attempt = state.attempt.as_ref().filter(open)?;
         let command = AccountCommand::FailLink {
             attempt_id: Some(attempt.attempt_id),
             reason: reason.to_string(),
         };
-        if let Err(e) = self.apply(account_id, command, command_id, meta).await {
-            tracing::info!(%account_id, error = %e, "the refused callback was not recorded on its account");
+        match self.apply(account_id, command, command_id, meta).await {
+            Ok(reply) => Some(reply),
+            Err(e) => {
+                tracing::info!(%account_id, error = %e, "the failed attempt was not recorded on its account");
+                None
+            }
         }
     }
 

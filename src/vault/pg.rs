@@ -16,7 +16,12 @@
 use std::sync::mpsc;
 use tokio_postgres::NoTls;
 
+/// The tables, made under the advisory lock the event log's schema uses ("forgelnk"), in one
+/// transaction: instances starting at the same moment would otherwise race in
+/// `CREATE TABLE IF NOT EXISTS` (PostgreSQL refuses the loser with a duplicate type).
 const SCHEMA: &str = "
+BEGIN;
+SELECT pg_advisory_xact_lock(7381244102692335211);
 CREATE TABLE IF NOT EXISTS forgelink_vault (
     reference bytea PRIMARY KEY,
     sealed bytea NOT NULL
@@ -26,7 +31,8 @@ CREATE TABLE IF NOT EXISTS forgelink_vault_keys (
     scope uuid NOT NULL,
     wrapped bytea NOT NULL,
     PRIMARY KEY (kind, scope)
-);";
+);
+COMMIT;";
 
 /// What went wrong talking to the database (never holds a secret: only SQL errors).
 pub type PgResult<T> = Result<T, String>;
@@ -163,10 +169,12 @@ async fn serve(
 ) {
     let first = async {
         let client = connect(&url, &location).await?;
-        client
-            .batch_execute(SCHEMA)
-            .await
-            .map_err(|e| format!("cannot create the vault's tables in {location}: {e}"))?;
+        client.batch_execute(SCHEMA).await.map_err(|e| {
+            let why = e
+                .as_db_error()
+                .map_or_else(|| e.to_string(), |d| d.message().to_string());
+            format!("cannot create the vault's tables in {location}: {why}")
+        })?;
         Ok::<_, String>(client)
     }
     .await;

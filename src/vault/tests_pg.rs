@@ -189,3 +189,19 @@ fn a_shared_lock_is_held_by_one_instance_at_a_time() {
     let folder = Vault::open(&dir.path().join("vault"), VaultKey::generate()).unwrap();
     assert_eq!(folder.try_lock_shared("refresh a").unwrap(), None);
 }
+
+#[test]
+fn instances_starting_at_the_same_moment_all_open_the_vault() {
+    let Some(db) = test_database() else { return };
+    let key = VaultKey::generate();
+    let opened: Vec<Result<Vault, VaultError>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..4)
+            .map(|_| s.spawn(|| Vault::open_postgres(db.url(), key.clone())))
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for v in opened {
+        let v = v.expect("every instance opens the fresh database's vault");
+        assert_eq!(v.get("nothing").unwrap(), None);
+    }
+}
