@@ -22,6 +22,7 @@ mod tests_data_keys;
 #[cfg(test)]
 mod tests_pg;
 mod to_postgres;
+pub use to_postgres::copy_back as copy_postgres_vault_to_folder;
 
 use crate::secret::Secret;
 use chacha20poly1305::aead::KeyInit;

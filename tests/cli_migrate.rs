@@ -90,8 +90,19 @@ async fn migrate_back_copies_the_database_into_a_new_folder_byte_for_byte() {
         dir.path().to_str().unwrap().to_string(),
         back.path().join("data").to_str().unwrap().to_string(),
     );
+    // A secret in the database's vault, as a server on it would have stored it.
+    let key = forgelink::vault::VaultKey::generate();
+    let (stored_url, stored_key) = (db.url().to_string(), key.clone());
     let (there, again, twice) = tokio::task::spawn_blocking(move || {
         let there = forgelink(std::path::Path::new(&from), &["migrate", "--to", &url]);
+        let vault = forgelink::vault::Vault::open_postgres(&stored_url, stored_key).unwrap();
+        vault
+            .put(
+                "account/00000000-0000-0000-0000-00000000000a/oauth/1/access",
+                &forgelink::secret::Secret::new("glpat-back"),
+            )
+            .unwrap();
+        drop(vault);
         let again = forgelink(
             std::path::Path::new(&from),
             &["migrate", "--from", &url, "--to", &to],
@@ -137,7 +148,7 @@ async fn migrate_back_copies_the_database_into_a_new_folder_byte_for_byte() {
     // A folder that holds events already is not a target.
     assert!(!twice.status.success());
     let err = String::from_utf8_lossy(&twice.stderr);
-    assert!(err.contains("not empty"), "{err}");
+    assert!(err.contains("holds a vault already"), "{err}");
     assert!(!err.contains("password"), "{err}");
 }
 

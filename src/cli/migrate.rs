@@ -81,6 +81,19 @@ pub fn run(dir: &DataDir, args: Args) -> Result<(), CliError> {
         None => Side::Folder(dir.clone()),
     };
     let to = Side::parse(&args.to);
+    // Back from a database, the vault comes too: into a folder that has none yet.
+    let vault_back = match (&from, &to) {
+        (Side::Database(url), Side::Folder(d)) => Some((url.clone(), d.root().join("vault"))),
+        _ => None,
+    };
+    if let Some((_, folder)) = &vault_back {
+        if folder.exists() {
+            return Err(CliError::Message(format!(
+                "{} holds a vault already; migrate the database into a data folder without one",
+                folder.display()
+            )));
+        }
+    }
     if from.describe() == to.describe() {
         return Err(CliError::Message(format!(
             "--from and --to are the same log ({}); give another target",
@@ -109,6 +122,14 @@ pub fn run(dir: &DataDir, args: Args) -> Result<(), CliError> {
         .and_then(|n| copy_into(&to, &staging, n, hash.0.finalize().to_vec()));
     let _ = std::fs::remove_file(&staging);
     let n = result?;
+    if let Some((url, folder)) = vault_back {
+        let secrets = forgelink::vault::copy_postgres_vault_to_folder(&url, &folder)
+            .map_err(|e| CliError::Message(format!("the log was copied, the vault not: {e}")))?;
+        println!(
+            "copied the vault's {secrets} sealed secrets and its data keys into {} (open it with the same vault key)",
+            folder.display()
+        );
+    }
     let what = match &to {
         Side::Folder(_) => "the folder's export is byte for byte the database's",
         Side::Database(_) => "the database's export is byte for byte the folder's",

@@ -69,7 +69,7 @@ impl Scope {
         }
     }
 
-    fn file_name(self) -> String {
+    pub(crate) fn file_name(self) -> String {
         match self {
             Scope::Account(id) => format!("account-{id}.key"),
             Scope::Shared => "shared.key".to_string(),

@@ -49,8 +49,13 @@ enum Request {
     KeyDelete(i16, uuid::Uuid, mpsc::Sender<PgResult<bool>>),
     /// `pg_try_advisory_lock` / `pg_advisory_unlock` on the vault's own session.
     TryLock(i64, mpsc::Sender<PgResult<bool>>),
+    /// Every sealed secret and every wrapped key, as stored.
+    Dump(mpsc::Sender<PgResult<Dump>>),
     Unlock(i64, mpsc::Sender<PgResult<bool>>),
 }
+
+/// Everything the tables hold: (reference bytes, sealed) and (kind, scope, wrapped key).
+pub type Dump = (Vec<(Vec<u8>, Vec<u8>)>, Vec<(i16, uuid::Uuid, Vec<u8>)>);
 
 /// A handle on the vault's tables; cheap to clone (all clones share the one connection thread).
 #[derive(Clone)]
@@ -147,6 +152,11 @@ impl PgVaultStore {
     pub fn unlock(&self, key: i64) -> PgResult<bool> {
         self.ask(|tx| Request::Unlock(key, tx))
     }
+
+    /// Every row of both tables, as stored (for copying the vault back to a folder).
+    pub fn dump(&self) -> PgResult<Dump> {
+        self.ask(Request::Dump)
+    }
 }
 
 async fn connect(url: &str, location: &str) -> PgResult<tokio_postgres::Client> {
@@ -212,6 +222,7 @@ fn fail(request: Request, e: String) {
         Request::KeyDelete(_, _, tx) | Request::TryLock(_, tx) | Request::Unlock(_, tx) => {
             drop(tx.send(Err(e)))
         }
+        Request::Dump(tx) => drop(tx.send(Err(e))),
     }
 }
 
@@ -302,6 +313,32 @@ async fn run(client: &mut tokio_postgres::Client, request: Request, location: &s
                     )
                     .await?;
                 Ok(row.get::<_, Vec<u8>>(0))
+            }
+            .await
+            .map_err(sql);
+            let _ = tx.send(r);
+        }
+        Request::Dump(tx) => {
+            let r = async {
+                let secrets = client
+                    .query("SELECT reference, sealed FROM forgelink_vault", &[])
+                    .await?
+                    .into_iter()
+                    .map(|r| (r.get::<_, Vec<u8>>(0), r.get::<_, Vec<u8>>(1)))
+                    .collect();
+                let keys = client
+                    .query("SELECT kind, scope, wrapped FROM forgelink_vault_keys", &[])
+                    .await?
+                    .into_iter()
+                    .map(|r| {
+                        (
+                            r.get::<_, i16>(0),
+                            r.get::<_, uuid::Uuid>(1),
+                            r.get::<_, Vec<u8>>(2),
+                        )
+                    })
+                    .collect();
+                Ok((secrets, keys))
             }
             .await
             .map_err(sql);

@@ -1,8 +1,9 @@
-//! Carrying a data folder's vault into PostgreSQL, once: when a server whose log is on
-//! PostgreSQL opens a database vault that was never written and the data folder holds a vault,
-//! every sealed secret and every wrapped data key is copied as it is stored (still encrypted,
-//! under the same keys: nothing is decrypted on the way), so the links made before keep working.
-//! The folder is left as it was.
+//! Carrying a vault between a data folder and PostgreSQL, as it is stored (still encrypted, under
+//! the same keys: nothing is decrypted on the way, and no key is needed to copy), so the links
+//! made before keep working: into the database once, when a server whose log is on PostgreSQL
+//! opens a database vault that was never written and the data folder holds a vault (the folder
+//! is left as it was); back into a folder that has no vault yet with `forgelink migrate --from
+//! postgres://… --to DATA_DIR`.
 
 use super::data_keys::{Scope, KEY_MAGIC};
 use super::pg::PgVaultStore;
@@ -53,4 +54,43 @@ fn scope_of(bytes: &[u8]) -> Option<Scope> {
     }
     let id = uuid::Uuid::from_slice(&bytes[5..21]).ok()?;
     Scope::from_tag(bytes[4], id)
+}
+
+/// Copies the vault in the database at `url` into `folder` (the vault folder of a data folder),
+/// which must not hold a vault yet; how many secrets were copied.
+pub fn copy_back(url: &str, folder: &Path) -> Result<usize, VaultError> {
+    let storage = |source| VaultError::Storage {
+        dir: folder.to_path_buf(),
+        source,
+    };
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| VaultError::KeyFile { path, source }
+    };
+    if folder.exists() {
+        return Err(VaultError::Database(format!(
+            "{} holds a vault already; copy the database's vault into a data folder without one",
+            folder.display()
+        )));
+    }
+    let db = PgVaultStore::open(url).map_err(VaultError::Database)?;
+    let (secrets, keys) = db.dump().map_err(VaultError::Database)?;
+    let key_dir = data_keys_dir(folder);
+    super::private_dir(&key_dir).map_err(io(&key_dir))?;
+    for (kind, scope, wrapped) in keys {
+        let Some(scope) = Scope::from_tag(kind as u8, scope) else {
+            continue;
+        };
+        let path = key_dir.join(scope.file_name());
+        super::write_private(&path, &wrapped).map_err(io(&path))?;
+    }
+    super::private_dir(folder).map_err(io(folder))?;
+    let sled = sled::open(folder).map_err(storage)?;
+    let tree = sled.open_tree("secrets").map_err(storage)?;
+    let n = secrets.len();
+    for (reference, sealed) in secrets {
+        tree.insert(reference, sealed).map_err(storage)?;
+    }
+    sled.flush().map_err(storage)?;
+    Ok(n)
 }
