@@ -89,6 +89,24 @@ pub(crate) fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()>
     f.sync_all()
 }
 
+/// A lock held across the instances that share a vault, released when dropped (or, should the
+/// release fail, when the instance's connection ends).
+pub struct SharedLock<'a> {
+    vault: &'a Vault,
+    name: String,
+    held: bool,
+}
+
+impl Drop for SharedLock<'_> {
+    fn drop(&mut self) {
+        if self.held {
+            if let Err(e) = self.vault.unlock_shared(&self.name) {
+                tracing::warn!(lock = %self.name, error = %e, "a shared lock could not be released (its connection's end releases it)");
+            }
+        }
+    }
+}
+
 /// Where the sealed secrets are kept.
 enum Backend {
     /// The `secrets` tree of a sled database in the vault folder (one fsync per group commit).
@@ -336,6 +354,20 @@ impl Vault {
                 .map(Some)
                 .map_err(VaultError::Database),
         }
+    }
+
+    /// The lock `name` across the instances as a guard that releases it when dropped:
+    /// `Ok(None)` while another instance holds it; on a folder vault the guard holds nothing
+    /// (one process: its caller's own lock is all there is).
+    pub fn lock_shared(&self, name: &str) -> Result<Option<SharedLock<'_>>, VaultError> {
+        Ok(match self.try_lock_shared(name)? {
+            Some(false) => None,
+            taken => Some(SharedLock {
+                vault: self,
+                name: name.to_string(),
+                held: taken == Some(true),
+            }),
+        })
     }
 
     /// Releases a lock taken with [`Vault::try_lock_shared`].

@@ -113,7 +113,19 @@ async fn an_inbox_written_before_the_journal_opens_with_everything_it_held() {
 /// Removes every index key of the journal's deliveries from the sled database, as a crash
 /// before sled's flush would have lost them.
 fn forget_the_index(path: &Path) {
-    let db = sled::open(path).unwrap();
+    // sled lets go of its folder's lock a moment after the store that had it open is dropped
+    // (the store's own open waits for it the same way).
+    let mut tries = 0;
+    let db = loop {
+        match sled::open(path) {
+            Ok(db) => break db,
+            Err(e) if tries < 40 && e.to_string().contains("could not acquire lock") => {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            Err(e) => panic!("cannot open {}: {e}", path.display()),
+        }
+    };
     let lost: Vec<sled::IVec> = db
         .iter()
         .keys()

@@ -78,15 +78,9 @@ impl SharedAccess {
     /// Runs `f` holding the lock `name` across the instances (waits a little for it).
     fn exclusive<T>(&self, name: &str, f: impl FnOnce() -> T) -> Option<T> {
         for _ in 0..250 {
-            match self.vault.try_lock_shared(name) {
-                Ok(Some(false)) => std::thread::sleep(std::time::Duration::from_millis(4)),
-                Ok(held) => {
-                    let out = f();
-                    if held == Some(true) {
-                        let _ = self.vault.unlock_shared(name);
-                    }
-                    return Some(out);
-                }
+            match self.vault.lock_shared(name) {
+                Ok(None) => std::thread::sleep(std::time::Duration::from_millis(4)),
+                Ok(Some(_lock)) => return Some(f()),
                 Err(e) => {
                     tracing::warn!(error = %e, "the shared sign-in lock could not be taken");
                     return None;

@@ -130,14 +130,11 @@ pub fn run(dir: &DataDir, args: Args) -> Result<(), CliError> {
             folder.display()
         );
     }
-    let what = match &to {
-        Side::Folder(_) => "the folder's export is byte for byte the database's",
-        Side::Database(_) => "the database's export is byte for byte the folder's",
-    };
     let what = match (&from, &to) {
         (Side::Folder(_), Side::Folder(_)) => "the new folder's export is byte for byte the old one's",
         (Side::Database(_), Side::Database(_)) => "the new database's export is byte for byte the old one's",
-        _ => what,
+        (Side::Database(_), Side::Folder(_)) => "the folder's export is byte for byte the database's",
+        (Side::Folder(_), Side::Database(_)) => "the database's export is byte for byte the folder's",
     };
     println!(
         "copied {n} events from {} to {}; {what}",

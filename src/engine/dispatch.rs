@@ -199,29 +199,22 @@ impl Dispatcher {
         let vault = engine
             .upgrade()
             .and_then(|inner| inner.vault.is_shared().then(|| inner.vault.clone()));
-        let lease = match &vault {
-            Some(vault) => {
-                let name = job.lease();
-                match vault.try_lock_shared(&name) {
-                    Ok(Some(false)) => return Step::Again(LEASE_RECHECK, job),
-                    Ok(_) => Some(name),
-                    Err(e) => {
-                        tracing::warn!(error = %e, "an effect's lease could not be taken; trying again");
-                        return Step::Again(LEASE_RECHECK, job);
-                    }
+        // Held until the job (and the outcome it appends) is done.
+        let _lease = match &vault {
+            Some(vault) => match vault.lock_shared(&job.lease()) {
+                Ok(Some(lease)) => Some(lease),
+                Ok(None) => return Step::Again(LEASE_RECHECK, job),
+                Err(e) => {
+                    tracing::warn!(error = %e, "an effect's lease could not be taken; trying again");
+                    return Step::Again(LEASE_RECHECK, job);
                 }
-            }
+            },
             None => None,
         };
         self.running.fetch_add(1, Ordering::SeqCst);
         let step = job.run(engine.clone()).await;
         self.running.fetch_sub(1, Ordering::SeqCst);
         self.runs.fetch_add(1, Ordering::SeqCst);
-        if let (Some(vault), Some(name)) = (vault, lease) {
-            if let Err(e) = vault.unlock_shared(&name) {
-                tracing::warn!(error = %e, "an effect's lease could not be released (its connection's end releases it)");
-            }
-        }
         step
     }
 

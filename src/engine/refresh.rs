@@ -30,7 +30,7 @@ use crate::providers::gitlab::GitLabClient;
 use crate::providers::oauth::TokenPair;
 use crate::providers::ProviderError;
 use crate::secret::Secret;
-use crate::vault::Vault;
+use crate::vault::{SharedLock, Vault};
 use chrono::{DateTime, Utc};
 use forgelink_events::Provider;
 use sha2::{Digest, Sha256};
@@ -209,54 +209,23 @@ pub(crate) enum Trigger<'a> {
 /// How long a refresh waits for another instance's refresh of the same account.
 const SHARED_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 
-/// A lock held across the instances that share the vault (nothing to hold on a folder vault),
-/// released when dropped.
-struct SharedLock<'a> {
-    vault: &'a Vault,
-    name: String,
-    held: bool,
-}
-
-impl<'a> SharedLock<'a> {
-    async fn take(vault: &'a Vault, name: String) -> Result<SharedLock<'a>, ProviderError> {
-        let deadline = tokio::time::Instant::now() + SHARED_WAIT;
-        loop {
-            match vault.try_lock_shared(&name).map_err(vault_error)? {
-                None => {
-                    return Ok(SharedLock {
-                        vault,
-                        name,
-                        held: false,
-                    })
-                }
-                Some(true) => {
-                    return Ok(SharedLock {
-                        vault,
-                        name,
-                        held: true,
-                    })
-                }
-                Some(false) if tokio::time::Instant::now() >= deadline => {
-                    return Err(ProviderError::Network {
-                        provider: "vault",
-                        detail: format!(
-                            "another instance has been refreshing these credentials for over {} s",
-                            SHARED_WAIT.as_secs()
-                        ),
-                    })
-                }
-                Some(false) => tokio::time::sleep(std::time::Duration::from_millis(20)).await,
+/// Takes the lock `name` across the instances sharing the vault, waiting up to
+/// [`SHARED_WAIT`] for another instance's refresh of the same account.
+async fn lock_across_instances<'a>(vault: &'a Vault, name: &str) -> Result<SharedLock<'a>, ProviderError> {
+    let deadline = tokio::time::Instant::now() + SHARED_WAIT;
+    loop {
+        match vault.lock_shared(name).map_err(vault_error)? {
+            Some(lock) => return Ok(lock),
+            None if tokio::time::Instant::now() >= deadline => {
+                return Err(ProviderError::Network {
+                    provider: "vault",
+                    detail: format!(
+                        "another instance has been refreshing these credentials for over {} s",
+                        SHARED_WAIT.as_secs()
+                    ),
+                })
             }
-        }
-    }
-}
-
-impl Drop for SharedLock<'_> {
-    fn drop(&mut self) {
-        if self.held {
-            if let Err(e) = self.vault.unlock_shared(&self.name) {
-                tracing::warn!(error = %e, "a shared lock could not be released (its connection's end releases it)");
-            }
+            None => tokio::time::sleep(std::time::Duration::from_millis(20)).await,
         }
     }
 }
@@ -354,7 +323,7 @@ impl Refresher {
         let lock = self.lock_for(account_id);
         let _one_at_a_time = lock.lock().await;
         // Instances sharing a vault on PostgreSQL: one refresh at a time across all of them.
-        let _one_anywhere = SharedLock::take(&self.vault, format!("refresh {account_id}")).await?;
+        let _one_anywhere = lock_across_instances(&self.vault, &format!("refresh {account_id}")).await?;
         let interrupted = self.interrupted(secret_ref)?;
         if !interrupted {
             if let Some(current) = self.current(secret_ref)? {

@@ -334,10 +334,11 @@ impl Job for AccountEffect {
         let span = tracing::info_span!("effect", kind = self.effect.kind(), %account_id, correlation_id = %self.correlation_id);
         Box::pin(tracing::Instrument::instrument(
             async move {
-                // Another instance sharing the database may have recorded the outcome already.
-                let recorded = weak
-                    .upgrade()
-                    .is_some_and(|inner| inner.log.command_outcome(&self.key).ok().flatten().is_some());
+                // Another instance sharing the database may have recorded the outcome already
+                // (one process alone never runs an effect whose outcome it recorded).
+                let recorded = weak.upgrade().is_some_and(|inner| {
+                    inner.vault.is_shared() && inner.log.command_outcome(&self.key).ok().flatten().is_some()
+                });
                 if recorded {
                     if let Ok(mut s) = self.in_flight.lock() {
                         s.remove(&self.key);

@@ -5,7 +5,7 @@
 //! shows the step it stopped at and why. Drawn from the account's events, as the history is.
 
 use forgelink_events::{Envelope, Event, Provider};
-use forgelink_projections::{AccountRow, AccountStatus};
+use forgelink_projections::{AccountRow, AccountStatus, Scope};
 use maud::{html, Markup};
 
 /// The provider's steps, in order.
@@ -103,13 +103,12 @@ pub fn position(row: &AccountRow, events: &[Envelope]) -> Option<Position> {
         AccountStatus::AwaitingOwnerApproval => at(
             1,
             match &row.scope {
-                Some(scope) => format!(
-                    "You asked for the install: an owner of {} must approve the request on GitHub \
+                Some(Scope::GithubAccount { login, .. }) => format!(
+                    "You asked for the install: an owner of {login} must approve the request on GitHub \
                      (the organization's settings, GitHub Apps, pending requests). The link completes \
-                     by itself once they do.",
-                    scope.to_string().trim_start_matches("org ")
+                     by itself once they do."
                 ),
-                None => "You asked for the install: an owner of the organization must approve the \
+                _ => "You asked for the install: an owner of the organization must approve the \
                          request on GitHub. The link completes by itself once they do."
                     .into(),
             },
